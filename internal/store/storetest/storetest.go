@@ -1,0 +1,99 @@
+// Package storetest gives tests a fresh, migrated database on every engine vaspgate
+// supports, so one test body checks SQLite and PostgreSQL alike.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// DefaultPostgresURL is used when VASPGATE_TEST_POSTGRES_URL is not set.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// PostgresURL returns the server the tests use.
+func PostgresURL() string {
+	if u := os.Getenv("VASPGATE_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+// Each runs fn once per engine as a subtest ("sqlite", "postgres"), each with a fresh,
+// migrated database that is removed when the subtest ends. A PostgreSQL that cannot be
+// reached fails the test: it never skips.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			fn(t, New(t, d))
+		})
+	}
+}
+
+// New returns a fresh, migrated database of the given engine, closed and removed at the
+// end of the test.
+func New(t testing.TB, d store.Dialect) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), URL(t, d))
+	if err != nil {
+		t.Fatalf("storetest: open %s: %v", d, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("storetest: migrate %s: %v", d, err)
+	}
+	return db
+}
+
+// URL returns the URL of a fresh, empty database of the given engine (not migrated), for
+// tests that start a real vaspgate process against it. It is removed at the end of the test.
+func URL(t testing.TB, d store.Dialect) string {
+	t.Helper()
+	if d == store.SQLite {
+		return "sqlite:" + filepath.Join(t.TempDir(), "vaspgate.db")
+	}
+	return freshSchema(t)
+}
+
+func freshSchema(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("storetest: postgres at %s: %v", base, err)
+	}
+	defer admin.Close()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("storetest: PostgreSQL is required for this test and is not usable at %s "+
+			"(set VASPGATE_TEST_POSTGRES_URL, or run .ci/run which starts it): %v", base, err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
