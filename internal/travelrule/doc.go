@@ -1,0 +1,20 @@
+// Package travelrule receives the VerifyVASP Travel Rule enclave's callbacks and turns them
+// into verification records.
+//
+// The data's way through the package:
+//
+//	enclave POST ─▶ Receiver.Accept ─▶ group commit into travel_rule_inbox (+ job) ─▶ 200 {"result": true}
+//	                       │ database down or slow
+//	                       └▶ Spool (fsync'd local file) ─▶ replayed into the inbox, in order
+//	inbox row ─▶ process job ─▶ Fold(all callbacks of the verification) ─▶ travel_rule_verifications
+//	                                                                  └▶ verification_updated event (same tx)
+//
+// Decoding is lenient (wire.go, ivms101.go, decode.go): unknown fields and types never fail a
+// callback, documented field-name variants are accepted, big ids and amounts stay text. Every
+// callback has a natural key (spec section 8) and a content hash; both are unique in the inbox,
+// so repeats, even concurrent ones, are recognised by the database and never by
+// read-then-write. What cannot be processed is kept in a quarantine (see Problem).
+//
+// The verification record is a pure function of the set of callbacks stored about it (Fold),
+// so arrival order does not matter, and its risk level comes from a configurable RiskPolicy.
+package travelrule
