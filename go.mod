@@ -3,6 +3,7 @@ module github.com/vaspgate/vaspgate
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.3.2 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
