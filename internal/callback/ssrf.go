@@ -149,4 +149,3 @@ func readCapped(r io.Reader, limit int) ([]byte, bool, error) {
 	}
 	return b, truncated, err
 }
-
