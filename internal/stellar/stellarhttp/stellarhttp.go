@@ -1,0 +1,178 @@
+// Package stellarhttp serves SEP-1 and SEP-10 over HTTP and guards authenticated SEP
+// endpoints with the SEP-10 token (the Require middleware).
+package stellarhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+)
+
+// maxTokenBody bounds POST /auth bodies: a challenge with 20 signatures is about 2 KB.
+const maxTokenBody = 64 << 10
+
+// Handler serves /.well-known/stellar.toml and /auth.
+type Handler struct {
+	auth *stellar.Auth
+	log  *slog.Logger
+}
+
+// New returns the handler for auth; log nil means slog.Default().
+func New(auth *stellar.Auth, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{auth: auth, log: log}
+}
+
+// Register adds the SEP-1 and SEP-10 routes (and their OPTIONS preflights) to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/stellar.toml", h.toml)
+	mux.HandleFunc("OPTIONS /.well-known/stellar.toml", preflight)
+	mux.HandleFunc("GET /auth", h.challenge)
+	mux.HandleFunc("POST /auth", h.token)
+	mux.HandleFunc("OPTIONS /auth", preflight)
+}
+
+// cors marks a response readable from any origin (stellar-seps.md 1), errors included.
+func cors(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+}
+
+// preflight answers CORS preflight requests for the SEP endpoints.
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	cors(w)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Preflight is the CORS preflight answer, for other SEP handlers (SEP-6, SEP-12) to reuse.
+func Preflight(w http.ResponseWriter, r *http.Request) { preflight(w, r) }
+
+func (h *Handler) toml(w http.ResponseWriter, _ *http.Request) {
+	cors(w)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(h.auth.TOML())
+}
+
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	q := r.URL.Query()
+	c, err := h.auth.Challenge(r.Context(), stellar.ChallengeRequest{
+		Account:      q.Get("account"),
+		Memo:         q.Get("memo"),
+		HomeDomain:   q.Get("home_domain"),
+		ClientDomain: q.Get("client_domain"),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, c)
+}
+
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	tx, err := readTransaction(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	token, err := h.auth.Token(r.Context(), tx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"token": token})
+}
+
+// readTransaction takes the challenge from a form or JSON body (both are required by
+// SEP-10). A body without a usable content type is read as JSON when it looks like JSON.
+func readTransaction(r *http.Request) (string, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxTokenBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", &stellar.RequestError{Msg: "request body is too large"}
+		}
+		return "", &stellar.RequestError{Msg: "cannot read request body"}
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+		(mt != "application/x-www-form-urlencoded" && strings.HasPrefix(strings.TrimSpace(string(body)), "{"))
+	if isJSON {
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(body, &v); err != nil {
+			return "", &stellar.RequestError{Msg: "body is not a JSON object"}
+		}
+		raw, ok := v["transaction"]
+		if !ok {
+			return "", &stellar.RequestError{Msg: "transaction is required"}
+		}
+		var tx string
+		if err := json.Unmarshal(raw, &tx); err != nil || tx == "" {
+			return "", &stellar.RequestError{Msg: "transaction must be a base64 XDR string"}
+		}
+		return tx, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", &stellar.RequestError{Msg: "body is not a valid form"}
+	}
+	tx := form.Get("transaction")
+	if tx == "" {
+		return "", &stellar.RequestError{Msg: "transaction is required"}
+	}
+	return tx, nil
+}
+
+// fail answers err: 400 for request errors, 503 when the ledger is unavailable, else 500.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var re *stellar.RequestError
+	switch {
+	case errors.As(err, &re):
+		httpjson.Error(w, http.StatusBadRequest, "invalid_request", re.Msg)
+	case errors.Is(err, stellar.ErrLedgerUnavailable):
+		httpjson.Error(w, http.StatusServiceUnavailable, "ledger_unavailable", "ledger unavailable")
+	default:
+		h.log.ErrorContext(r.Context(), "stellar: request failed", "path", r.URL.Path, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+// Require lets a request through only with a valid SEP-10 token in
+// "Authorization: Bearer <JWT>", checked before anything reads the body, and puts the
+// token's stellar.Identity in the request context. Otherwise it answers 401 (no or
+// malformed header) or 403 (a token that is not valid), with {"error": ...}.
+func (h *Handler) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every SEP response is readable from any origin, the handler's own answers too.
+		cors(w)
+		authz := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(authz, " ")
+		token = strings.TrimSpace(token)
+		if authz == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sep10"`)
+			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "a SEP-10 token is required (Authorization: Bearer <JWT>)")
+			return
+		}
+		id, err := h.auth.Verify(token)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sep10", error="invalid_token"`)
+			httpjson.Error(w, http.StatusForbidden, "forbidden", "the SEP-10 token is not valid")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(stellar.WithIdentity(r.Context(), id)))
+	})
+}

@@ -1,0 +1,101 @@
+package stellar
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+)
+
+// tomlVersion is the SEP-1 version the file follows.
+const tomlVersion = "2.7.0"
+
+// renderTOML writes stellar.toml by hand in the plain shape the conformance suite's older
+// TOML parser reads (stellar-seps.md 2): top-level keys, one [DOCUMENTATION] table, then
+// [[CURRENCIES]]. Empty optional values are left out.
+func renderTOML(cfg *config.Stellar, signingKey string) []byte {
+	var b strings.Builder
+	kv := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s = %s\n", k, tomlString(v))
+		}
+	}
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	kv("VERSION", tomlVersion)
+	kv("NETWORK_PASSPHRASE", cfg.NetworkPassphrase)
+	kv("SIGNING_KEY", signingKey)
+	kv("WEB_AUTH_ENDPOINT", base+"/auth")
+	kv("KYC_SERVER", base+"/sep12")
+	kv("TRANSFER_SERVER", base+"/sep6")
+	kv("HORIZON_URL", strings.TrimRight(cfg.TOML.HorizonURL, "/"))
+	if len(cfg.TOML.Accounts) > 0 {
+		q := make([]string, len(cfg.TOML.Accounts))
+		for i, a := range cfg.TOML.Accounts {
+			q[i] = tomlString(a)
+		}
+		fmt.Fprintf(&b, "ACCOUNTS = [%s]\n", strings.Join(q, ", "))
+	}
+
+	d := cfg.TOML.Documentation
+	doc := [][2]string{
+		{"ORG_NAME", d.OrgName}, {"ORG_DBA", d.OrgDBA},
+		{"ORG_URL", strings.TrimRight(d.OrgURL, "/")}, {"ORG_LOGO", d.OrgLogo},
+		{"ORG_DESCRIPTION", d.OrgDescription}, {"ORG_PHYSICAL_ADDRESS", d.OrgPhysicalAddress},
+		{"ORG_PHONE_NUMBER", d.OrgPhoneNumber}, {"ORG_OFFICIAL_EMAIL", d.OrgOfficialEmail},
+		{"ORG_SUPPORT_EMAIL", d.OrgSupportEmail}, {"ORG_LICENSING_AUTHORITY", d.OrgLicensingAuthority},
+		{"ORG_LICENSE_TYPE", d.OrgLicenseType}, {"ORG_LICENSE_NUMBER", d.OrgLicenseNumber},
+	}
+	header := false
+	for _, e := range doc {
+		if e[1] == "" {
+			continue
+		}
+		if !header {
+			b.WriteString("\n[DOCUMENTATION]\n")
+			header = true
+		}
+		kv(e[0], e[1])
+	}
+
+	for _, c := range cfg.TOML.Currencies {
+		b.WriteString("\n[[CURRENCIES]]\n")
+		kv("code", c.Code)
+		kv("issuer", c.Issuer)
+		kv("status", c.Status)
+		fmt.Fprintf(&b, "display_decimals = %d\n", c.DisplayDecimals)
+		kv("name", c.Name)
+		kv("desc", c.Desc)
+		fmt.Fprintf(&b, "is_asset_anchored = %t\n", c.IsAssetAnchored)
+		kv("anchor_asset_type", c.AnchorAssetType)
+		kv("anchor_asset", c.AnchorAsset)
+	}
+	return []byte(b.String())
+}
+
+// tomlString quotes s as a TOML basic string. strconv.Quote is not enough: TOML has no \x,
+// \a or \v escapes, so every other control character becomes \uXXXX.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == utf8.RuneError, r < 0x20, r == 0x7f:
+			b.WriteString(`\u` + fmt.Sprintf("%04X", r))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
