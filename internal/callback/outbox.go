@@ -2,9 +2,17 @@ package callback
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -33,20 +41,99 @@ type Outbox struct {
 	engine *Engine
 }
 
-// ErrNotWired is returned while the delivery engine is not yet implemented.
-var errNotWired = errors.New("callback: outbox not wired")
+// ErrInvalidMessage is returned (wrapped) for a message that cannot be recorded.
+var ErrInvalidMessage = errors.New("callback: invalid message")
 
 // Wallet records a wallet callback to url, signed with the Stellar SIGNING_KEY
-// (`Signature: t=…, s=…`). The url must already have passed the SSRF policy.
-func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, url string, m Message) error {
-	return errNotWired
+// (`Signature: t=…, s=…`). The url must already have passed the SSRF policy (the engine
+// checks the dialled address again on every attempt).
+func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, rawURL string, m Message) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: callback URL %q is not an absolute http(s) URL", ErrInvalidMessage, rawURL)
+	}
+	if !json.Valid(m.Body) {
+		return fmt.Errorf("%w: body is not JSON", ErrInvalidMessage)
+	}
+	id := WalletEndpointID(rawURL)
+	now := store.Micros(o.engine.now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, KindWallet, rawURL, now, now); err != nil {
+		return fmt.Errorf("callback: record wallet endpoint: %w", err)
+	}
+	return o.engine.enqueue(ctx, tx, id, m, func(int64) ([]byte, error) { return m.Body, nil })
 }
 
 // Business records an event for the configured business endpoint; with none configured it
-// records nothing and returns nil.
+// records nothing and returns nil. The body is m.Body wrapped in the configured envelope:
+// Anchor Platform {"id","type","timestamp","sequence","payload"} or Standard Webhooks
+// {"type","timestamp","data"}; timestamp is m.OccurredAt, identical on every retry.
 func (o *Outbox) Business(ctx context.Context, tx *store.Tx, m Message) error {
-	return errNotWired
+	b := o.engine.business
+	if b == nil {
+		return nil
+	}
+	if !json.Valid(m.Body) {
+		return fmt.Errorf("%w: payload is not JSON", ErrInvalidMessage)
+	}
+	return o.engine.enqueue(ctx, tx, BusinessEndpointID, m, func(seq int64) ([]byte, error) {
+		ts := m.OccurredAt.UTC().Format(time.RFC3339Nano)
+		if b.format == config.EnvelopeStandardWebhooks {
+			return json.Marshal(struct {
+				Type      string          `json:"type"`
+				Timestamp string          `json:"timestamp"`
+				Data      json.RawMessage `json:"data"`
+			}{m.Type, ts, m.Body})
+		}
+		return json.Marshal(struct {
+			ID        string          `json:"id"`
+			Type      string          `json:"type"`
+			Timestamp string          `json:"timestamp"`
+			Sequence  int64           `json:"sequence"`
+			Payload   json.RawMessage `json:"payload"`
+		}{m.EventID, m.Type, ts, seq, m.Body})
+	})
 }
 
-// Engine delivers what the outbox recorded.
-type Engine struct{}
+// WalletEndpointID is the endpoint id of a wallet callback URL: one endpoint (ordering,
+// health, circuit) per URL.
+func WalletEndpointID(rawURL string) string {
+	h := sha256.Sum256([]byte(KindWallet + "\x00" + rawURL))
+	return "wal_" + hex.EncodeToString(h[:12])
+}
+
+// enqueue writes one delivery in tx. The per-(endpoint, subject) sequence comes from an
+// upsert that keeps the subject row locked until tx ends, so sequence order is commit order.
+func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, m Message, body func(seq int64) ([]byte, error)) error {
+	if m.Subject == "" || m.Type == "" {
+		return fmt.Errorf("%w: subject and type are required", ErrInvalidMessage)
+	}
+	if m.EventID == "" {
+		m.EventID = uuid.Must(uuid.NewV7()).String()
+	}
+	if m.OccurredAt.IsZero() {
+		m.OccurredAt = e.now()
+	}
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO callback_subjects (endpoint_id, subject, last_seq) VALUES (?, ?, 1)
+		ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = callback_subjects.last_seq + 1
+		RETURNING last_seq`, endpointID, m.Subject).Scan(&seq); err != nil {
+		return fmt.Errorf("callback: subject sequence: %w", err)
+	}
+	b, err := body(seq)
+	if err != nil {
+		return fmt.Errorf("callback: envelope: %w", err)
+	}
+	now := store.Micros(e.now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
+		        COALESCE((SELECT 'paused' FROM callback_endpoints WHERE id = ? AND state = 'disabled'), 'pending'), ?)
+		ON CONFLICT DO NOTHING`,
+		uuid.Must(uuid.NewV7()).String(), endpointID, m.Subject, seq, m.EventID, m.Type,
+		store.Micros(m.OccurredAt), now, b, endpointID, now); err != nil {
+		return fmt.Errorf("callback: record delivery: %w", err)
+	}
+	e.notify()
+	return nil
+}

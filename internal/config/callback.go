@@ -186,3 +186,6 @@ func (c *Callback) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Validate checks the section alone (the engine calls it; Load checks it with the rest).
+func (c *Callback) Validate() error { return c.validate() }

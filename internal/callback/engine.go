@@ -1,0 +1,531 @@
+package callback
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"   // waiting for its turn, its retry time, or in flight
+	StatusPaused    = "paused"    // its endpoint is disabled; sent once it is enabled again
+	StatusDelivered = "delivered" // a 2xx was received
+	StatusFailed    = "failed"    // dead letter: permanent failure or schedule exhausted
+)
+
+// Endpoint kinds.
+const (
+	KindWallet   = "wallet"
+	KindBusiness = "business"
+)
+
+// BusinessEndpointID is the id of the configured business event endpoint.
+const BusinessEndpointID = "business"
+
+// Option adjusts an Engine; tests use them to inject time and randomness.
+type Option func(*Engine)
+
+// WithClock replaces time.Now for every scheduling decision (due times, leases, circuits).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithRand replaces the jitter source (a number in [0,1)).
+func WithRand(r func() float64) Option { return func(e *Engine) { e.policy.Rand = r } }
+
+// WithInstance names this instance in leases and the attempt log (default host-pid-random).
+func WithInstance(id string) Option { return func(e *Engine) { e.instance = id } }
+
+// WithMaxInFlightPerEndpoint caps concurrent attempts to one endpoint (default Workers/4,
+// at least 1), so one slow endpoint cannot take every worker.
+func WithMaxInFlightPerEndpoint(n int) Option { return func(e *Engine) { e.perEndpoint = n } }
+
+// Engine delivers what the outbox recorded: it claims due deliveries, sends them signed,
+// records every attempt and schedules retries. Several engines (instances) may share one
+// PostgreSQL database.
+type Engine struct {
+	db          *store.DB
+	cfg         config.Callback
+	log         *slog.Logger
+	now         func() time.Time
+	policy      Policy
+	client      *http.Client
+	wallet      Signer
+	business    *businessEndpoint
+	instance    string
+	perEndpoint int
+	metrics     *metrics
+	outbox      *Outbox
+	wake        chan struct{}
+
+	mu        sync.Mutex
+	endpoints map[string]endpointInfo // committed endpoints: id -> kind, URL
+	inflight  map[string]int          // endpoint id -> attempts in flight here
+	running   int
+}
+
+type endpointInfo struct {
+	kind string
+	url  *url.URL
+}
+
+type businessEndpoint struct {
+	url    string
+	format string
+	signer Signer
+}
+
+// New builds an engine. signingSeed is the Stellar SIGNING_KEY secret (S…) used for wallet
+// callbacks; empty refuses wallet callbacks. reg may be nil (no metrics). New writes the
+// business endpoint row when one is configured; it starts nothing: call Run.
+func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed string, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Engine, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("callback: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	allow, err := ParseAllow(cfg.AllowCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		db:  db,
+		cfg: cfg,
+		log: logger.With("component", "callback"),
+		now: time.Now,
+		policy: Policy{
+			Schedule:      cfg.RetrySchedule,
+			Jitter:        cfg.Jitter,
+			ThrottleFloor: cfg.ThrottleFloor,
+		},
+		client: NewHTTPClient(ClientOptions{
+			Guard:          Guard{Allow: allow},
+			ConnectTimeout: cfg.ConnectTimeout,
+			Timeout:        cfg.Timeout,
+			MaxIdlePerHost: cfg.Workers,
+		}),
+		wake:      make(chan struct{}, 1),
+		endpoints: map[string]endpointInfo{},
+		inflight:  map[string]int{},
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.instance == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		e.instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if e.perEndpoint <= 0 {
+		e.perEndpoint = max(1, cfg.Workers/4)
+	}
+	if signingSeed != "" {
+		s, err := NewStellarSigner(signingSeed)
+		if err != nil {
+			return nil, err
+		}
+		e.wallet = s
+	}
+	if b := cfg.Business; b.URL != "" {
+		var signers Signers
+		switch b.Auth.Type {
+		case config.AuthAPIKey:
+			signers = append(signers, APIKey{Secret: b.Auth.Secret})
+		case config.AuthJWT:
+			signers = append(signers, APJWT{Secret: []byte(b.Auth.Secret), Lifetime: time.Duration(b.Auth.ExpirationMilliseconds) * time.Millisecond})
+		}
+		if len(b.WebhookSecrets) > 0 {
+			sw, err := NewStandardWebhooks(b.WebhookSecrets)
+			if err != nil {
+				return nil, err
+			}
+			signers = append(signers, sw)
+		}
+		e.business = &businessEndpoint{url: b.URL, format: b.Format, signer: signers}
+		now := store.Micros(e.now())
+		if _, err := db.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at`,
+			BusinessEndpointID, KindBusiness, b.URL, now, now); err != nil {
+			return nil, fmt.Errorf("callback: business endpoint: %w", err)
+		}
+	}
+	e.outbox = &Outbox{engine: e}
+	e.metrics = newMetrics(e, reg)
+	return e, nil
+}
+
+// Outbox returns the outbox domain packages record callbacks with.
+func (e *Engine) Outbox() *Outbox { return e.outbox }
+
+// Wake makes Run look for due deliveries now rather than at the next poll.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// notify wakes Run after an enqueue. The enqueuing transaction has not committed yet, so a
+// second wake-up follows shortly; on SQLite the claim simply waits for the commit (one
+// connection), on PostgreSQL the poll interval bounds the delay for other instances' work.
+func (e *Engine) notify() {
+	e.Wake()
+	time.AfterFunc(5*time.Millisecond, e.Wake)
+}
+
+// claimed is one delivery this instance holds a lease on.
+type claimed struct {
+	id, endpointID, subject string
+	seq                     int64
+	eventID, eventType      string
+	occurredAt              int64
+	body                    []byte
+	tries, attempts         int
+	token                   string
+}
+
+// Run delivers until ctx is cancelled, then waits for attempts in flight (each bounded by the
+// configured timeout) and records them before returning.
+func (e *Engine) Run(ctx context.Context) error {
+	done := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for {
+		free := e.cfg.Workers - e.runningCount()
+		full := false
+		if free > 0 && ctx.Err() == nil {
+			batch, err := e.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("claim deliveries", "err", err)
+			}
+			full = len(batch) == free
+			for _, c := range batch {
+				e.started(c.endpointID)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.deliver(c)
+					e.finished(c.endpointID)
+					done <- struct{}{}
+				}()
+			}
+		}
+		if full {
+			continue
+		}
+		if !poll.Stop() {
+			select {
+			case <-poll.C:
+			default:
+			}
+		}
+		poll.Reset(e.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-done:
+			// A finished delivery may have made its subject's next one due; gather a few
+			// completions before claiming again.
+			drain(done)
+		case <-poll.C:
+		}
+	}
+}
+
+func drain(ch chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+func (e *Engine) runningCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running
+}
+
+func (e *Engine) started(endpointID string) {
+	e.mu.Lock()
+	e.running++
+	e.inflight[endpointID]++
+	e.mu.Unlock()
+}
+
+func (e *Engine) finished(endpointID string) {
+	e.mu.Lock()
+	e.running--
+	if e.inflight[endpointID]--; e.inflight[endpointID] <= 0 {
+		delete(e.inflight, endpointID)
+	}
+	e.mu.Unlock()
+}
+
+// saturated lists the endpoints that have reached their in-flight cap here.
+func (e *Engine) saturated() []any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []any
+	for id, n := range e.inflight {
+		if n >= e.perEndpoint {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// claimHead selects due deliveries that are the oldest open one of their (endpoint,
+// subject): a subject's next delivery waits until the one before it is delivered or dead,
+// and a subject in retry backoff holds back only itself.
+const claimHead = `SELECT d.id FROM callback_deliveries d
+	JOIN callback_endpoints e ON e.id = d.endpoint_id
+	WHERE d.status = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
+	  AND e.state = 'enabled' AND e.circuit_until <= ?%s
+	  AND d.seq = (SELECT MIN(o.seq) FROM callback_deliveries o
+	               WHERE o.endpoint_id = d.endpoint_id AND o.subject = d.subject
+	                 AND o.status IN ('pending', 'paused'))
+	ORDER BY d.next_at LIMIT ?`
+
+// claim leases up to n due deliveries to this instance. On PostgreSQL the candidate rows
+// are locked with FOR UPDATE SKIP LOCKED, so instances never claim the same row; on
+// SQLite the single writer makes the UPDATE atomic.
+func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
+	now := e.now()
+	nowUS := store.Micros(now)
+	token := newToken()
+	sat := e.saturated()
+	excl := ""
+	if len(sat) > 0 {
+		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", len(sat)-1) + ")"
+	}
+	inner := fmt.Sprintf(claimHead, excl)
+	if e.db.Dialect() == store.Postgres {
+		inner += " FOR UPDATE OF d SKIP LOCKED"
+	}
+	q := `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
+		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
+	args := []any{token, store.Micros(now.Add(e.cfg.Lease)), nowUS, nowUS, nowUS}
+	args = append(args, sat...)
+	args = append(args, n)
+	rows, err := e.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("callback: claim: %w", err)
+	}
+	var out []claimed
+	for rows.Next() {
+		c := claimed{token: token}
+		if err := rows.Scan(&c.id, &c.endpointID, &c.subject, &c.seq, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.tries, &c.attempts); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("callback: claim: %w", err)
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("callback: claim: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return e.probeGate(ctx, out, now)
+}
+
+// probeGate lets a single delivery through to an endpoint whose circuit was open and has
+// just cooled down (half-open): the instance that moves circuit_until forward wins the probe,
+// every other delivery claimed for that endpoint is released.
+func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]claimed, error) {
+	ids := map[string]bool{}
+	for _, c := range cs {
+		ids[c.endpointID] = true
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, e.cfg.CircuitThreshold)
+	for id := range ids {
+		args = append(args, id)
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT id, kind, url FROM callback_endpoints WHERE failures >= ? AND id IN (?`+
+		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("callback: claim: %w", err)
+	}
+	halfOpen := map[string]bool{}
+	for rows.Next() {
+		var id, kind, u string
+		if err := rows.Scan(&id, &kind, &u); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("callback: claim: %w", err)
+		}
+		halfOpen[id] = true
+	}
+	rows.Close()
+	if len(halfOpen) == 0 {
+		return cs, nil
+	}
+	nowUS := store.Micros(now)
+	won := map[string]bool{}
+	for id := range halfOpen {
+		res, err := e.db.ExecContext(ctx, `UPDATE callback_endpoints SET circuit_until = ? WHERE id = ? AND circuit_until <= ?`,
+			store.Micros(now.Add(e.cfg.Lease)), id, nowUS)
+		if err != nil {
+			return nil, fmt.Errorf("callback: claim probe: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			won[id] = true
+		}
+	}
+	keep := cs[:0]
+	for _, c := range cs {
+		if halfOpen[c.endpointID] {
+			if won[c.endpointID] {
+				won[c.endpointID] = false // exactly one probe
+				keep = append(keep, c)
+				continue
+			}
+			if _, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
+				return nil, fmt.Errorf("callback: release: %w", err)
+			}
+			continue
+		}
+		keep = append(keep, c)
+	}
+	return keep, nil
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// endpoint returns an endpoint's kind and URL, from the cache or the database.
+func (e *Engine) endpoint(ctx context.Context, id string) (endpointInfo, error) {
+	e.mu.Lock()
+	info, ok := e.endpoints[id]
+	e.mu.Unlock()
+	if ok {
+		return info, nil
+	}
+	var kind, raw string
+	if err := e.db.QueryRowContext(ctx, `SELECT kind, url FROM callback_endpoints WHERE id = ?`, id).Scan(&kind, &raw); err != nil {
+		return info, fmt.Errorf("callback: endpoint %s: %w", id, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return info, fmt.Errorf("callback: endpoint %s: %w", id, err)
+	}
+	info = endpointInfo{kind: kind, url: u}
+	e.mu.Lock()
+	e.endpoints[id] = info
+	e.mu.Unlock()
+	return info, nil
+}
+
+// attemptLog is what one attempt produced.
+type attemptLog struct {
+	started    time.Time
+	duration   time.Duration
+	status     int
+	result     Result
+	errText    string
+	body       []byte
+	truncated  bool
+	retryAfter time.Duration
+}
+
+// deliver makes one attempt and records it. The attempt's context is not Run's: shutdown
+// lets it finish (the client timeout bounds it).
+func (e *Engine) deliver(c claimed) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout+10*time.Second)
+	defer cancel()
+	a := e.send(ctx, c)
+	e.metrics.observe(a)
+	if err := e.complete(ctx, c, a); err != nil {
+		// The lease expires and another attempt follows: at-least-once.
+		e.log.Error("record attempt", "delivery", c.id, "err", err)
+	}
+}
+
+func (e *Engine) send(ctx context.Context, c claimed) attemptLog {
+	a := attemptLog{started: e.now()}
+	t0 := time.Now()
+	fail := func(code string, err error) attemptLog {
+		a.result = Result{Outcome: Permanent, Code: code}
+		a.errText = err.Error()
+		a.duration = time.Since(t0)
+		return a
+	}
+	ep, err := e.endpoint(ctx, c.endpointID)
+	if err != nil {
+		a.result = Result{Outcome: Retry, Code: CodeUnknown}
+		a.errText = err.Error()
+		a.duration = time.Since(t0)
+		return a
+	}
+	var signer Signer
+	switch ep.kind {
+	case KindWallet:
+		if e.wallet == nil {
+			return fail(CodeUnknown, errors.New("no signing key configured for wallet callbacks"))
+		}
+		signer = e.wallet
+	case KindBusiness:
+		if e.business == nil {
+			return fail(CodeUnknown, errors.New("no business endpoint configured"))
+		}
+		signer = e.business.signer
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url.String(), bytes.NewReader(c.body))
+	if err != nil {
+		return fail(CodeInvalidTarget, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "vaspgate-callback/1")
+	req.Header.Set("Vaspgate-Event-Id", c.eventID)
+	req.Header.Set("Vaspgate-Event-Type", c.eventType)
+	req.Header.Set("Vaspgate-Event-Time", store.FromMicros(c.occurredAt).Format(time.RFC3339Nano))
+	req.Header.Set("Vaspgate-Subject-Sequence", strconv.FormatInt(c.seq, 10))
+	if err := signer.Sign(req.Header, SignInput{URL: ep.url, EventID: c.eventID, Body: c.body, Now: time.Now()}); err != nil {
+		return fail(CodeUnknown, err)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		a.result = Classify(0, err)
+		a.errText = err.Error()
+		a.duration = time.Since(t0)
+		return a
+	}
+	a.status = resp.StatusCode
+	a.body, a.truncated, _ = readCapped(resp.Body, e.cfg.MaxResponseBytes)
+	resp.Body.Close()
+	a.result = Classify(resp.StatusCode, nil)
+	if a.result.Outcome != Delivered {
+		a.errText = resp.Status
+		a.retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), e.now())
+	}
+	a.duration = time.Since(t0)
+	return a
+}

@@ -1,0 +1,93 @@
+package callback
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// metrics are the engine's Prometheus series. Depth, age and circuits are read from the
+// database at scrape time, so every instance reports the shared truth.
+type metrics struct {
+	e        *Engine
+	outcomes *prometheus.CounterVec
+	attempts *prometheus.HistogramVec
+
+	pending *prometheus.Desc
+	oldest  *prometheus.Desc
+	open    *prometheus.Desc
+}
+
+func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		e: e,
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vaspgate_callback_deliveries_total",
+			Help: "Attempts recorded, by what they did to the delivery: delivered, retry (rescheduled), failed (dead letter), paused.",
+		}, []string{"outcome"}),
+		attempts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vaspgate_callback_attempt_duration_seconds",
+			Help:    "Duration of one HTTP attempt, by classification.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"result"}),
+		pending: prometheus.NewDesc("vaspgate_callback_pending",
+			"Deliveries not yet delivered nor failed (pending or paused), per endpoint.", []string{"endpoint"}, nil),
+		oldest: prometheus.NewDesc("vaspgate_callback_oldest_pending_age_seconds",
+			"Age of the oldest pending delivery, per endpoint.", []string{"endpoint"}, nil),
+		open: prometheus.NewDesc("vaspgate_callback_open_circuits",
+			"Endpoints whose circuit is open (paused after consecutive failures) or that are disabled.", []string{"state"}, nil),
+	}
+	if reg != nil {
+		reg.MustRegister(m.outcomes, m.attempts, m)
+	}
+	return m
+}
+
+func (m *metrics) observe(a attemptLog) {
+	m.attempts.WithLabelValues(a.result.Outcome.String()).Observe(a.duration.Seconds())
+}
+
+func (m *metrics) outcome(status string, o Outcome) {
+	label := status
+	if status == StatusPending {
+		label = "retry"
+	}
+	m.outcomes.WithLabelValues(label).Inc()
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.pending
+	ch <- m.oldest
+	ch <- m.open
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	now := m.e.now()
+	rows, err := m.e.db.QueryContext(ctx, `SELECT endpoint_id, COUNT(*), MIN(created_at) FROM callback_deliveries
+		WHERE status IN ('pending', 'paused') GROUP BY endpoint_id`)
+	if err == nil {
+		for rows.Next() {
+			var id string
+			var n, oldest int64
+			if rows.Scan(&id, &n, &oldest) == nil {
+				ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(n), id)
+				ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, now.Sub(store.FromMicros(oldest)).Seconds(), id)
+			}
+		}
+		rows.Close()
+	}
+	var open, disabled int64
+	_ = m.e.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN state = 'enabled' AND circuit_until > ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'disabled' THEN 1 ELSE 0 END), 0) FROM callback_endpoints`,
+		store.Micros(now)).Scan(&open, &disabled)
+	ch <- prometheus.MustNewConstMetric(m.open, prometheus.GaugeValue, float64(open), "open")
+	ch <- prometheus.MustNewConstMetric(m.open, prometheus.GaugeValue, float64(disabled), "disabled")
+}
