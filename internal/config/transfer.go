@@ -1,0 +1,100 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/stellar/go-stellar-sdk/strkey"
+)
+
+// Transfer configures SEP-6 (the transfer server under /sep6). The section is off when no
+// asset is configured.
+type Transfer struct {
+	// Assets are the Stellar assets offered for deposit and withdrawal.
+	Assets []TransferAsset `yaml:"assets"`
+	// CallbackHTTPHosts lists host[:port] values a wallet may use in a plain http://
+	// on_change_callback (development only); every other URL must be https. The SSRF guard
+	// (callback.allow_cidrs) still applies.
+	CallbackHTTPHosts []string `yaml:"callback_http_hosts"`
+}
+
+// TransferAsset is one asset of /info.
+type TransferAsset struct {
+	// Code is the asset code (USDC).
+	Code string `yaml:"code"`
+	// Issuer is the issuing G… account; empty for native XLM.
+	Issuer string `yaml:"issuer"`
+	// OffchainAsset is the off-chain counterpart in SEP-38 form, e.g. "iso4217:USD"; used as
+	// the asset of off-chain amounts.
+	OffchainAsset string `yaml:"offchain_asset"`
+	// DistributionAccount is the G… account users pay withdrawals to (account_id).
+	DistributionAccount string     `yaml:"distribution_account"`
+	Deposit             TransferOp `yaml:"deposit"`
+	Withdraw            TransferOp `yaml:"withdraw"`
+}
+
+// TransferOp is one direction of an asset.
+type TransferOp struct {
+	Enabled bool `yaml:"enabled"`
+	// Exchange also offers the -exchange variant (deposit-exchange / withdraw-exchange).
+	Exchange       bool     `yaml:"exchange"`
+	MinAmount      string   `yaml:"min_amount"`
+	MaxAmount      string   `yaml:"max_amount"`
+	FeeFixed       string   `yaml:"fee_fixed"`
+	FeePercent     string   `yaml:"fee_percent"`
+	FundingMethods []string `yaml:"funding_methods"`
+}
+
+// Enabled reports whether SEP-6 is served.
+func (t *Transfer) Enabled() bool { return len(t.Assets) > 0 }
+
+var (
+	assetCodeRe = regexp.MustCompile(`^[A-Za-z0-9]{1,12}$`)
+	sep38Re     = regexp.MustCompile(`^(iso4217:[A-Z]{3}|stellar:[A-Za-z0-9]{1,12}(:G[A-Z2-7]{55})?)$`)
+)
+
+func (t *Transfer) validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, a := range t.Assets {
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("transfer.assets[%d]."+format, append([]any{i}, args...)...))
+		}
+		if !assetCodeRe.MatchString(a.Code) {
+			bad("code: %q, want 1 to 12 letters or digits", a.Code)
+		}
+		if seen[a.Code] {
+			bad("code: %q appears twice", a.Code)
+		}
+		seen[a.Code] = true
+		if a.Issuer != "" && !strkey.IsValidEd25519PublicKey(a.Issuer) {
+			bad("issuer: %q is not a G… account", a.Issuer)
+		}
+		if a.OffchainAsset != "" && !sep38Re.MatchString(a.OffchainAsset) {
+			bad("offchain_asset: %q, want SEP-38 form such as iso4217:USD", a.OffchainAsset)
+		}
+		if a.Withdraw.Enabled && a.DistributionAccount != "" && !strkey.IsValidEd25519PublicKey(a.DistributionAccount) {
+			bad("distribution_account: %q is not a G… account", a.DistributionAccount)
+		}
+		for name, op := range map[string]TransferOp{"deposit": a.Deposit, "withdraw": a.Withdraw} {
+			if !op.Enabled {
+				continue
+			}
+			if len(op.FundingMethods) == 0 {
+				bad("%s.funding_methods: at least one (e.g. SEPA, SWIFT, bank_account)", name)
+			}
+			for k, v := range map[string]string{"min_amount": op.MinAmount, "max_amount": op.MaxAmount,
+				"fee_fixed": op.FeeFixed, "fee_percent": op.FeePercent} {
+				if v == "" {
+					continue
+				}
+				if f, err := strconv.ParseFloat(v, 64); err != nil || f < 0 {
+					bad("%s.%s: %q is not a non-negative decimal", name, k, v)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,124 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// Customers is what notify_customer_info_updated needs from SEP-12; *kyc.Service
+// implements it.
+type Customers interface {
+	// Fetch reads the customer from the configured back end now.
+	Fetch(ctx context.Context, q kyc.Query) (kyc.Customer, error)
+	// RecordStatus stores the snapshot and, only if the status changed, records the SEP-12
+	// wallet callback and the business customer_updated event, inside tx.
+	RecordStatus(ctx context.Context, tx *store.Tx, c kyc.Customer, transactionID string) (bool, error)
+}
+
+// customerError maps a customer back-end error to a JSON-RPC error, or nil if err is not one.
+func customerError(err error) *Error {
+	var bad *kyc.BadRequestError
+	switch {
+	case errors.As(err, &bad):
+		return errorf(CodeInvalidParams, "customer back end refused the request: %s", bad.Msg)
+	case errors.Is(err, kyc.ErrNotFound):
+		return errorf(CodeInvalidParams, "customer not found")
+	case errors.Is(err, kyc.ErrUnavailable):
+		return errorf(CodeInternal, "customer back end unavailable: the transaction was not changed; retry later")
+	}
+	return nil
+}
+
+var customerTypes = map[string]bool{"": true, "sep6": true, "sep31-sender": true, "sep31-receiver": true}
+
+// notifyCustomerInfoUpdated reads the customer at call time and commits, in one database
+// transaction: the customer snapshot (and, if its status changed, the SEP-12 callback and
+// customer_updated event), the transaction's move (and, if its status changed, the SEP-6
+// callbacks and transaction_status_changed event). Nothing is sent from here. The
+// transaction is re-checked at commit: if anything changed it since it was read, the call
+// fails with the retryable conflict error and nothing is recorded, so a slower call can
+// never record an older customer state after a newer one.
+func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any, error) {
+	if err := p.requireTransactionID(); err != nil {
+		return nil, err
+	}
+	if !customerTypes[p.CustomerType] {
+		return nil, invalid("customer_type[%s] is not sep6, sep31-sender or sep31-receiver", p.CustomerType)
+	}
+	cur, err := s.transfers.Get(ctx, p.TransactionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := transfer.Allow(transfer.MethodCustomerInfoUpdated, &cur); err != nil {
+		return nil, err
+	}
+
+	var cust *kyc.Customer
+	if s.customers != nil {
+		q := kyc.Query{ID: p.CustomerID, Type: p.CustomerType, TransactionID: cur.ID}
+		if q.ID == "" {
+			q.ID = cur.CustomerID
+		}
+		if q.Type == "" {
+			q.Type = cur.CustomerType
+		}
+		if q.ID == "" {
+			q.Account, q.Memo = cur.Owner.Account, cur.Owner.Memo
+		}
+		c, err := s.customers.Fetch(ctx, q)
+		switch {
+		case err == nil:
+			if c.Status == "" {
+				return nil, errorf(CodeInternal, "customer back end answered without a status")
+			}
+			if c.Type == "" {
+				c.Type = q.Type
+			}
+			if c.ID == "" {
+				c.ID = q.ID
+			}
+			cust = &c
+		case errors.Is(err, kyc.ErrNotFound) && p.CustomerID == "":
+			// No customer known for this transaction: Anchor Platform's "customer_id absent"
+			// row (pending_anchor).
+		default:
+			return nil, fmt.Errorf("rpc: read customer: %w", err)
+		}
+	}
+	u := transfer.CustomerUpdate{Message: p.Message}
+	if cust != nil {
+		u.Status, u.CustomerID = cust.Status, cust.ID
+	}
+	if err := transfer.CheckCustomerUpdate(&cur, u); err != nil {
+		return nil, err
+	}
+
+	var out transfer.Transaction
+	err = s.transfers.DB().InTx(ctx, func(tx *store.Tx) error {
+		now, err := s.transfers.GetTx(ctx, tx, cur.ID)
+		if err != nil {
+			return err
+		}
+		if now.Version != cur.Version {
+			return transfer.ErrConflict
+		}
+		if cust != nil {
+			if _, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID); err != nil {
+				return fmt.Errorf("rpc: record customer status: %w", err)
+			}
+		}
+		// touch: the version moves even when the transaction does not, so that the snapshot
+		// just recorded is ordered with every other change (see the doc comment).
+		out, _, err = s.transfers.ApplyCustomerStatus(ctx, tx, now, cust != nil, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Platform(), nil
+}

@@ -1,0 +1,131 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// InvalidError is a parameter the caller must fix; its message is safe to show.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// MethodCustomerInfoUpdated is the RPC method whose rules govern customer status changes.
+const MethodCustomerInfoUpdated = "notify_customer_info_updated"
+
+// CustomerTarget maps a SEP-12 customer status to the next transaction status (Anchor
+// Platform's table for SEP-6): NEEDS_INFO -> pending_customer_info_update, PROCESSING and
+// ACCEPTED -> pending_anchor (the request-funds RPCs move it on), REJECTED -> error. An
+// empty status (no customer known) also means pending_anchor, as in Anchor Platform.
+func CustomerTarget(kycStatus string) (Status, error) {
+	switch kycStatus {
+	case kyc.StatusNeedsInfo:
+		return StatusPendingCustomerInfoUpdate, nil
+	case kyc.StatusProcessing, kyc.StatusAccepted, "":
+		return StatusPendingAnchor, nil
+	case kyc.StatusRejected:
+		return StatusError, nil
+	}
+	return "", &InvalidError{Msg: fmt.Sprintf("customer status[%s] is not a SEP-12 status", kycStatus)}
+}
+
+// CustomerUpdate is a customer status as it applies to one transaction.
+type CustomerUpdate struct {
+	// Status is the SEP-12 status; empty when no customer is known.
+	Status string
+	// Message is the business's message; required when the customer is REJECTED.
+	Message string
+	// CustomerID is remembered on the transaction when it has none yet.
+	CustomerID string
+}
+
+// CheckCustomerUpdate validates u against cur without changing anything.
+func CheckCustomerUpdate(cur *Transaction, u CustomerUpdate) error {
+	if err := Allow(MethodCustomerInfoUpdated, cur); err != nil {
+		return err
+	}
+	target, err := CustomerTarget(u.Status)
+	if err != nil {
+		return err
+	}
+	if target == StatusError && u.Message == "" {
+		return &InvalidError{Msg: "message is required"}
+	}
+	return nil
+}
+
+// ApplyCustomerStatus moves cur as the customer's status says, inside tx, with the
+// transaction callback and business event when the status changes. touch: see ChangeTx.
+func (s *Service) ApplyCustomerStatus(ctx context.Context, tx *store.Tx, cur Transaction, touch bool, u CustomerUpdate) (Transaction, bool, error) {
+	if err := CheckCustomerUpdate(&cur, u); err != nil {
+		return cur, false, err
+	}
+	target, _ := CustomerTarget(u.Status)
+	return s.ChangeTx(ctx, tx, cur, touch, func(t *Transaction) error {
+		if t.Status != target {
+			t.Status = target
+			t.UserActionRequiredBy = nil
+		}
+		if u.Message != "" {
+			t.Message = u.Message
+		}
+		if t.CustomerID == "" && u.CustomerID != "" {
+			t.CustomerID = u.CustomerID
+		}
+		return nil
+	})
+}
+
+// waitingOnKYC are the statuses in which a transaction waits for its customer's KYC.
+var waitingOnKYC = []Status{StatusIncomplete, StatusPendingCustomerInfoUpdate}
+
+// CustomerStatusHook moves every transaction of the customer's owner that waits on KYC
+// (incomplete or pending_customer_info_update, for this customer or none recorded, of the
+// customer's type) as notify_customer_info_updated would. It is registered with
+// (*kyc.Service).OnStatusChange so that an operator decision in the builtin back end never
+// leaves a transaction stuck. It runs inside kyc's database transaction.
+func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Customer, owner kyc.Owner) error {
+	if _, err := CustomerTarget(c.Status); err != nil {
+		return nil // not a status transactions react to
+	}
+	txs, err := s.query(ctx, tx, "SELECT "+columns+` FROM transfer_transactions
+		WHERE owner_account = ? AND owner_memo = ? AND status IN (?, ?) AND (customer_id = ? OR customer_id = '')
+		ORDER BY id`, owner.Account, owner.Memo, string(waitingOnKYC[0]), string(waitingOnKYC[1]), c.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range txs {
+		if c.Type != "" && t.CustomerType != "" && c.Type != t.CustomerType {
+			continue
+		}
+		msg := ""
+		if c.Status == kyc.StatusRejected {
+			msg = c.Message
+			if msg == "" {
+				msg = "customer information was rejected"
+			}
+		}
+		if _, _, err := s.ApplyCustomerStatus(ctx, tx, t, false, CustomerUpdate{Status: c.Status, Message: msg, CustomerID: c.ID}); err != nil {
+			return fmt.Errorf("transfer: move transaction %s on customer status %s: %w", t.ID, c.Status, err)
+		}
+	}
+	return nil
+}
+
+// Owner implements kyc.Transactions: the identity that created the transaction.
+func (s *Service) Owner(ctx context.Context, transactionID string) (kyc.Owner, error) {
+	t, err := s.Get(ctx, transactionID)
+	if errors.Is(err, ErrNotFound) {
+		return kyc.Owner{}, kyc.ErrNotFound
+	}
+	if err != nil {
+		return kyc.Owner{}, err
+	}
+	return kyc.Owner{Account: t.Owner.Account, Memo: t.Owner.Memo}, nil
+}
+
+var _ kyc.Transactions = (*Service)(nil)

@@ -1,0 +1,391 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+var (
+	// ErrNotFound: no such transaction (or not the caller's).
+	ErrNotFound = errors.New("transfer: transaction not found")
+	// ErrConflict: another change to the same transaction committed first. Nothing was
+	// changed; re-read and retry.
+	ErrConflict = errors.New("Transaction was modified by another request. Please re-read the transaction state and retry if appropriate.")
+)
+
+// Outbox records callbacks inside a database transaction; *callback.Outbox satisfies it.
+type Outbox interface {
+	Wallet(ctx context.Context, tx *store.Tx, url string, m callback.Message) error
+	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
+}
+
+// Callback message types recorded by this package.
+const (
+	// TypeWalletTransaction is a SEP-6 status callback to a wallet.
+	TypeWalletTransaction = "sep6.transaction"
+	// EventTransactionCreated is the business event for a new transaction.
+	EventTransactionCreated = "transaction_created"
+	// EventTransactionStatusChanged is the business event for a status change.
+	EventTransactionStatusChanged = "transaction_status_changed"
+)
+
+// Options configure a Service.
+type Options struct {
+	DB     *store.DB
+	Outbox Outbox
+	// WalletURL returns the static SEP-6 callback URL of the client that owns a transaction
+	// (clients[].callback_urls.sep6), or "" for none. Nil means none.
+	WalletURL func(o Owner) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service reads and changes transactions.
+type Service struct {
+	db        *store.DB
+	outbox    Outbox
+	walletURL func(Owner) string
+	now       func() time.Time
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{db: o.DB, outbox: o.Outbox, walletURL: o.WalletURL, now: o.Now}
+	if s.walletURL == nil {
+		s.walletURL = func(Owner) string { return "" }
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// DB returns the service's database, so callers can join a change with their own writes.
+func (s *Service) DB() *store.DB { return s.db }
+
+// Now returns the service clock's time, truncated to the stored precision.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+const columns = "id, version, status, data"
+
+// Create stores a new transaction (ID, times and version are set here) and records the
+// business transaction_created event in the same database transaction.
+func (s *Service) Create(ctx context.Context, t *Transaction) error {
+	now := s.Now()
+	t.ID = uuid.Must(uuid.NewV7()).String()
+	t.Version = 1
+	t.StartedAt, t.UpdatedAt = now, now
+	if !t.Kind.Valid() || !t.Status.Valid() || t.Owner.Account == "" {
+		return fmt.Errorf("transfer: create: invalid kind %q, status %q or owner", t.Kind, t.Status)
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		data, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("transfer: create: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO transfer_transactions (id, sep, kind, status, version,
+			owner_account, owner_memo, client_domain, asset_code, customer_id, stellar_transaction_id,
+			external_transaction_id, started_at, updated_at, completed_at, transfer_received_at,
+			user_action_required_by, data) VALUES (?, '6', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, string(t.Kind), string(t.Status), t.Version, t.Owner.Account, t.Owner.Memo,
+			t.Owner.ClientDomain, t.AssetCode, t.CustomerID, t.StellarTransactionID,
+			t.ExternalTransactionID, store.Micros(t.StartedAt), store.Micros(t.UpdatedAt),
+			microsPtr(t.CompletedAt), microsPtr(t.TransferReceivedAt), microsPtr(t.UserActionRequiredBy),
+			string(data))
+		if err != nil {
+			return fmt.Errorf("transfer: create: %w", err)
+		}
+		return s.business(ctx, tx, EventTransactionCreated, t, now)
+	})
+}
+
+func microsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return store.Micros(*t)
+}
+
+func scan(row interface{ Scan(...any) error }) (Transaction, error) {
+	var (
+		t       Transaction
+		id      string
+		version int64
+		status  string
+		data    string
+	)
+	if err := row.Scan(&id, &version, &status, &data); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return t, ErrNotFound
+		}
+		return t, fmt.Errorf("transfer: read transaction: %w", err)
+	}
+	if err := json.Unmarshal([]byte(data), &t); err != nil {
+		return t, fmt.Errorf("transfer: decode transaction %s: %w", id, err)
+	}
+	t.ID, t.Version, t.Status = id, version, Status(status)
+	return t, nil
+}
+
+// Get returns a transaction by id, whoever owns it (for the business).
+func (s *Service) Get(ctx context.Context, id string) (Transaction, error) {
+	return getQ(ctx, s.db, id)
+}
+
+// GetTx is Get inside a database transaction.
+func (s *Service) GetTx(ctx context.Context, tx *store.Tx, id string) (Transaction, error) {
+	return getQ(ctx, tx, id)
+}
+
+func getQ(ctx context.Context, q store.Querier, id string) (Transaction, error) {
+	return scan(q.QueryRowContext(ctx, "SELECT "+columns+" FROM transfer_transactions WHERE id = ?", id))
+}
+
+// Lookup selects one transaction of an owner; exactly one field is set.
+type Lookup struct {
+	ID                    string
+	StellarTransactionID  string
+	ExternalTransactionID string
+}
+
+// Find returns the owner's transaction matching l, or ErrNotFound (also when another owner
+// has it: a wallet cannot tell the difference).
+func (s *Service) Find(ctx context.Context, o Owner, l Lookup) (Transaction, error) {
+	var col, val string
+	switch {
+	case l.ID != "":
+		col, val = "id", l.ID
+	case l.StellarTransactionID != "":
+		col, val = "stellar_transaction_id", l.StellarTransactionID
+	case l.ExternalTransactionID != "":
+		col, val = "external_transaction_id", l.ExternalTransactionID
+	default:
+		return Transaction{}, ErrNotFound
+	}
+	return scan(s.db.QueryRowContext(ctx, "SELECT "+columns+" FROM transfer_transactions WHERE "+col+
+		" = ? AND owner_account = ? AND owner_memo = ? ORDER BY id DESC LIMIT 1", val, o.Account, o.Memo))
+}
+
+// Filter narrows an owner's transaction list (SEP-6 GET /transactions).
+type Filter struct {
+	AssetCode   string
+	Kinds       []Kind
+	NoOlderThan time.Time
+	// PagingID: only transactions older than this one (exclusive).
+	PagingID string
+	// Limit caps the result; 0 means 100, the maximum.
+	Limit int
+}
+
+// List returns the owner's transactions, newest first.
+func (s *Service) List(ctx context.Context, o Owner, f Filter) ([]Transaction, error) {
+	q := "SELECT " + columns + " FROM transfer_transactions WHERE owner_account = ? AND owner_memo = ?"
+	args := []any{o.Account, o.Memo}
+	if f.AssetCode != "" {
+		q += " AND asset_code = ?"
+		args = append(args, f.AssetCode)
+	}
+	if len(f.Kinds) > 0 {
+		q += " AND kind IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(f.Kinds)), ", ") + ")"
+		for _, k := range f.Kinds {
+			args = append(args, string(k))
+		}
+	}
+	if !f.NoOlderThan.IsZero() {
+		q += " AND started_at >= ?"
+		args = append(args, store.Micros(f.NoOlderThan))
+	}
+	if f.PagingID != "" {
+		// Ids are UUIDv7: their order is creation order, so paging needs no second column.
+		q += " AND id < ?"
+		args = append(args, f.PagingID)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
+	return s.query(ctx, s.db, q, args...)
+}
+
+// PlatformFilter selects transactions for the business (get_transactions).
+type PlatformFilter struct {
+	Statuses []Status
+	// OrderBy is created_at (default), updated_at, transfer_received_at or
+	// user_action_required_by.
+	OrderBy string
+	// Desc sorts newest first.
+	Desc       bool
+	PageSize   int
+	PageNumber int
+}
+
+// ListAll returns transactions of every owner, for the business.
+func (s *Service) ListAll(ctx context.Context, f PlatformFilter) ([]Transaction, error) {
+	q := "SELECT " + columns + " FROM transfer_transactions"
+	var args []any
+	if len(f.Statuses) > 0 {
+		q += " WHERE status IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ") + ")"
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	col := map[string]string{"": "started_at", "created_at": "started_at", "updated_at": "updated_at",
+		"transfer_received_at": "transfer_received_at", "user_action_required_by": "user_action_required_by"}[f.OrderBy]
+	if col == "" {
+		return nil, fmt.Errorf("transfer: order_by %q is not supported", f.OrderBy)
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	size := f.PageSize
+	if size <= 0 {
+		size = 20
+	}
+	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d OFFSET %d", col, dir, dir, size, size*max(f.PageNumber, 0))
+	return s.query(ctx, s.db, q, args...)
+}
+
+func (s *Service) query(ctx context.Context, q store.Querier, query string, args ...any) ([]Transaction, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Transaction
+	for rows.Next() {
+		t, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("transfer: list: %w", err)
+	}
+	return out, nil
+}
+
+// Change applies fn to transaction id and commits the result together with the callbacks
+// and events it causes. fn sees the current state and edits it; if it returns an error
+// nothing changes. Concurrent changes are serialised by the version column: the one that
+// commits second fails with ErrConflict.
+func (s *Service) Change(ctx context.Context, id string, fn func(t *Transaction) error) (Transaction, error) {
+	var out Transaction
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := getQ(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out, _, err = s.ChangeTx(ctx, tx, cur, false, fn)
+		return err
+	})
+	return out, err
+}
+
+// ChangeTx is Change inside the caller's database transaction, from cur (read in tx or
+// earlier: either way the write checks cur.Version). touch forces the version check and
+// bump even when fn changes nothing, so that work the caller did on the basis of cur (such
+// as a customer snapshot) is ordered with every other change of the transaction. changed
+// reports whether the transaction itself changed.
+func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, touch bool, fn func(t *Transaction) error) (Transaction, bool, error) {
+	next := cur.clone()
+	if err := fn(&next); err != nil {
+		return cur, false, err
+	}
+	next.ID, next.Version = cur.ID, cur.Version
+	before, _ := json.Marshal(cur)
+	after, _ := json.Marshal(next)
+	changed := !bytes.Equal(before, after)
+	if !changed && !touch {
+		return cur, false, nil
+	}
+	now := s.Now()
+	statusChanged := next.Status != cur.Status
+	if changed {
+		next.UpdatedAt = now
+		if statusChanged && (next.Status == StatusCompleted || next.Status == StatusRefunded) {
+			next.CompletedAt = &now
+		}
+	}
+	next.Version = cur.Version + 1
+	data, err := json.Marshal(next)
+	if err != nil {
+		return cur, false, fmt.Errorf("transfer: change: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE transfer_transactions SET status = ?, version = ?,
+		customer_id = ?, stellar_transaction_id = ?, external_transaction_id = ?, updated_at = ?,
+		completed_at = ?, transfer_received_at = ?, user_action_required_by = ?, data = ?
+		WHERE id = ? AND version = ?`,
+		string(next.Status), next.Version, next.CustomerID, next.StellarTransactionID,
+		next.ExternalTransactionID, store.Micros(next.UpdatedAt), microsPtr(next.CompletedAt),
+		microsPtr(next.TransferReceivedAt), microsPtr(next.UserActionRequiredBy), string(data),
+		cur.ID, cur.Version)
+	if err != nil {
+		return cur, false, fmt.Errorf("transfer: change %s: %w", cur.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return cur, false, fmt.Errorf("transfer: change %s: %w", cur.ID, err)
+	} else if n != 1 {
+		return cur, false, ErrConflict
+	}
+	if statusChanged {
+		if err := s.statusChanged(ctx, tx, &next, now); err != nil {
+			return cur, false, err
+		}
+	}
+	return next, changed, nil
+}
+
+// statusChanged records what a status change causes: the SEP-6 callback to the wallet's
+// on_change_callback and to its client's static URL, and the business event.
+func (s *Service) statusChanged(ctx context.Context, tx *store.Tx, t *Transaction, at time.Time) error {
+	body := t.SEP6Body()
+	eventID := uuid.Must(uuid.NewV7()).String()
+	subject := "transaction:" + t.ID
+	urls := []string{t.OnChangeCallback}
+	if u := s.walletURL(t.Owner); u != "" && u != t.OnChangeCallback {
+		urls = append(urls, u)
+	}
+	for _, u := range urls {
+		if u == "" {
+			continue
+		}
+		err := s.outbox.Wallet(ctx, tx, u, callback.Message{
+			EventID: eventID, Type: TypeWalletTransaction, Subject: subject, OccurredAt: at, Body: body,
+		})
+		if err != nil {
+			return fmt.Errorf("transfer: record wallet callback: %w", err)
+		}
+	}
+	return s.business(ctx, tx, EventTransactionStatusChanged, t, at)
+}
+
+func (s *Service) business(ctx context.Context, tx *store.Tx, typ string, t *Transaction, at time.Time) error {
+	body, err := json.Marshal(struct {
+		Transaction any `json:"transaction"`
+	}{t.Platform()})
+	if err != nil {
+		return fmt.Errorf("transfer: event: %w", err)
+	}
+	err = s.outbox.Business(ctx, tx, callback.Message{
+		EventID: uuid.Must(uuid.NewV7()).String(), Type: typ, Subject: "transaction:" + t.ID,
+		OccurredAt: at, Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("transfer: record %s event: %w", typ, err)
+	}
+	return nil
+}

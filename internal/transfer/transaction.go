@@ -1,0 +1,280 @@
+package transfer
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Owner is the SEP-10 identity a transaction belongs to. Two memos of one account are two
+// owners; an M… address is its base account plus the muxed id as memo.
+type Owner struct {
+	Account      string `json:"account"`
+	Memo         string `json:"memo,omitempty"`
+	Muxed        string `json:"muxed,omitempty"`
+	ClientDomain string `json:"client_domain,omitempty"`
+}
+
+// Amount is an amount of one asset; Asset is in SEP-38 form ("stellar:USDC:G…",
+// "iso4217:USD").
+type Amount struct {
+	Amount string `json:"amount"`
+	Asset  string `json:"asset"`
+}
+
+// FeeDetail is one named part of a fee.
+type FeeDetail struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Amount      string `json:"amount"`
+}
+
+// FeeDetails is the total fee and its parts.
+type FeeDetails struct {
+	Total   string      `json:"total"`
+	Asset   string      `json:"asset"`
+	Details []FeeDetail `json:"details,omitempty"`
+}
+
+// RefundPayment is one refund payment.
+type RefundPayment struct {
+	ID     string `json:"id"`
+	IDType string `json:"id_type"` // "stellar" or "external"
+	Amount Amount `json:"amount"`
+	Fee    Amount `json:"fee"`
+}
+
+// Refunds sums what was refunded.
+type Refunds struct {
+	AmountRefunded Amount          `json:"amount_refunded"`
+	AmountFee      Amount          `json:"amount_fee"`
+	Payments       []RefundPayment `json:"payments"`
+}
+
+// Instruction is one SEP-9 financial field the user needs to make a deposit.
+type Instruction struct {
+	Value       string `json:"value"`
+	Description string `json:"description"`
+}
+
+// Transaction is one SEP-6 transaction. It is stored whole (as JSON) and rendered in two
+// shapes: the wallet's GET /transaction object (SEP6JSON) and Anchor Platform's platform
+// transaction for the business (PlatformJSON).
+type Transaction struct {
+	ID            string    `json:"id"`
+	Kind          Kind      `json:"kind"`
+	Status        Status    `json:"status"`
+	Version       int64     `json:"version"`
+	Owner         Owner     `json:"owner"`
+	AssetCode     string    `json:"asset_code"`
+	AssetIssuer   string    `json:"asset_issuer,omitempty"`
+	FundingMethod string    `json:"funding_method,omitempty"`
+	CustomerID    string    `json:"customer_id,omitempty"`
+	CustomerType  string    `json:"customer_type,omitempty"`
+	QuoteID       string    `json:"quote_id,omitempty"`
+	Lang          string    `json:"lang,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+
+	CompletedAt          *time.Time `json:"completed_at,omitempty"`
+	TransferReceivedAt   *time.Time `json:"transfer_received_at,omitempty"`
+	UserActionRequiredBy *time.Time `json:"user_action_required_by,omitempty"`
+
+	AmountExpected *Amount     `json:"amount_expected,omitempty"`
+	AmountIn       *Amount     `json:"amount_in,omitempty"`
+	AmountOut      *Amount     `json:"amount_out,omitempty"`
+	FeeDetails     *FeeDetails `json:"fee_details,omitempty"`
+
+	Message               string `json:"message,omitempty"`
+	StellarTransactionID  string `json:"stellar_transaction_id,omitempty"`
+	ExternalTransactionID string `json:"external_transaction_id,omitempty"`
+
+	// Account is the user's Stellar account: the deposit destination or the withdrawal source.
+	Account  string `json:"account,omitempty"`
+	Memo     string `json:"memo,omitempty"`
+	MemoType string `json:"memo_type,omitempty"`
+	// WithdrawAnchorAccount, WithdrawMemo(Type) are where the user pays a withdrawal.
+	WithdrawAnchorAccount string `json:"withdraw_anchor_account,omitempty"`
+	WithdrawMemo          string `json:"withdraw_memo,omitempty"`
+	WithdrawMemoType      string `json:"withdraw_memo_type,omitempty"`
+	RefundMemo            string `json:"refund_memo,omitempty"`
+	RefundMemoType        string `json:"refund_memo_type,omitempty"`
+
+	Refunds             *Refunds               `json:"refunds,omitempty"`
+	Instructions        map[string]Instruction `json:"instructions,omitempty"`
+	RequiredInfoMessage string                 `json:"required_info_message,omitempty"`
+	RequiredInfoUpdates []string               `json:"required_info_updates,omitempty"`
+
+	// OnChangeCallback is the wallet's URL for status changes (already policy-checked).
+	OnChangeCallback string `json:"on_change_callback,omitempty"`
+}
+
+// FundsReceived reports whether the user's funds reached the anchor.
+func (t *Transaction) FundsReceived() bool { return t.TransferReceivedAt != nil }
+
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func isoPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := isoTime(*t)
+	return &s
+}
+
+// sep6Transaction is the SEP-6 GET /transaction object (stellar-seps.md 5.5).
+type sep6Transaction struct {
+	ID                    string                 `json:"id"`
+	Kind                  Kind                   `json:"kind"`
+	Status                Status                 `json:"status"`
+	Message               string                 `json:"message,omitempty"`
+	AmountIn              string                 `json:"amount_in,omitempty"`
+	AmountInAsset         string                 `json:"amount_in_asset,omitempty"`
+	AmountOut             string                 `json:"amount_out,omitempty"`
+	AmountOutAsset        string                 `json:"amount_out_asset,omitempty"`
+	AmountFee             string                 `json:"amount_fee,omitempty"`
+	AmountFeeAsset        string                 `json:"amount_fee_asset,omitempty"`
+	FeeDetails            *FeeDetails            `json:"fee_details,omitempty"`
+	QuoteID               string                 `json:"quote_id,omitempty"`
+	From                  string                 `json:"from,omitempty"`
+	To                    string                 `json:"to,omitempty"`
+	DepositMemo           string                 `json:"deposit_memo,omitempty"`
+	DepositMemoType       string                 `json:"deposit_memo_type,omitempty"`
+	WithdrawAnchorAccount string                 `json:"withdraw_anchor_account,omitempty"`
+	WithdrawMemo          string                 `json:"withdraw_memo,omitempty"`
+	WithdrawMemoType      string                 `json:"withdraw_memo_type,omitempty"`
+	StartedAt             string                 `json:"started_at"`
+	UpdatedAt             string                 `json:"updated_at"`
+	CompletedAt           *string                `json:"completed_at,omitempty"`
+	UserActionRequiredBy  *string                `json:"user_action_required_by,omitempty"`
+	StellarTransactionID  string                 `json:"stellar_transaction_id,omitempty"`
+	ExternalTransactionID string                 `json:"external_transaction_id,omitempty"`
+	Refunds               *Refunds               `json:"refunds,omitempty"`
+	RequiredInfoMessage   string                 `json:"required_info_message,omitempty"`
+	RequiredInfoUpdates   []string               `json:"required_info_updates,omitempty"`
+	Instructions          map[string]Instruction `json:"instructions,omitempty"`
+}
+
+// SEP6 returns the wallet's view of the transaction (the object inside GET /transaction).
+func (t *Transaction) SEP6() any {
+	o := sep6Transaction{
+		ID: t.ID, Kind: t.Kind, Status: t.Status, Message: t.Message, FeeDetails: t.FeeDetails,
+		QuoteID: t.QuoteID, StartedAt: isoTime(t.StartedAt), UpdatedAt: isoTime(t.UpdatedAt),
+		CompletedAt: isoPtr(t.CompletedAt), UserActionRequiredBy: isoPtr(t.UserActionRequiredBy),
+		StellarTransactionID: t.StellarTransactionID, ExternalTransactionID: t.ExternalTransactionID,
+		Refunds: t.Refunds, RequiredInfoMessage: t.RequiredInfoMessage,
+		RequiredInfoUpdates: t.RequiredInfoUpdates,
+	}
+	if t.AmountIn != nil {
+		o.AmountIn, o.AmountInAsset = t.AmountIn.Amount, t.AmountIn.Asset
+	}
+	if t.AmountOut != nil {
+		o.AmountOut, o.AmountOutAsset = t.AmountOut.Amount, t.AmountOut.Asset
+	}
+	if t.FeeDetails != nil {
+		o.AmountFee, o.AmountFeeAsset = t.FeeDetails.Total, t.FeeDetails.Asset
+	}
+	if t.Kind.Deposit() {
+		o.To, o.DepositMemo, o.DepositMemoType = t.Account, t.Memo, t.MemoType
+	} else {
+		o.From = t.Account
+		o.WithdrawAnchorAccount, o.WithdrawMemo, o.WithdrawMemoType = t.WithdrawAnchorAccount, t.WithdrawMemo, t.WithdrawMemoType
+	}
+	// Instructions are only meaningful once the user is asked to transfer (SEP-6 5.5).
+	switch t.Status {
+	case StatusIncomplete, StatusPendingCustomerInfoUpdate, StatusPendingTransactionInfoUpdate:
+	default:
+		o.Instructions = t.Instructions
+	}
+	return o
+}
+
+// SEP6Body returns the GET /transaction response body, {"transaction": {...}}, which is also
+// the body of SEP-6 status callbacks.
+func (t *Transaction) SEP6Body() []byte {
+	b, _ := json.Marshal(struct {
+		Transaction any `json:"transaction"`
+	}{t.SEP6()})
+	return b
+}
+
+type platformCustomer struct {
+	ID string `json:"id,omitempty"`
+}
+
+type platformTransaction struct {
+	ID                    string                 `json:"id"`
+	SEP                   string                 `json:"sep"`
+	Kind                  Kind                   `json:"kind"`
+	Status                Status                 `json:"status"`
+	AmountExpected        *Amount                `json:"amount_expected,omitempty"`
+	AmountIn              *Amount                `json:"amount_in,omitempty"`
+	AmountOut             *Amount                `json:"amount_out,omitempty"`
+	FeeDetails            *FeeDetails            `json:"fee_details,omitempty"`
+	QuoteID               string                 `json:"quote_id,omitempty"`
+	StartedAt             string                 `json:"started_at"`
+	UpdatedAt             string                 `json:"updated_at"`
+	CompletedAt           *string                `json:"completed_at,omitempty"`
+	UserActionRequiredBy  *string                `json:"user_action_required_by,omitempty"`
+	TransferReceivedAt    *string                `json:"transfer_received_at,omitempty"`
+	Message               string                 `json:"message,omitempty"`
+	Refunds               *Refunds               `json:"refunds,omitempty"`
+	StellarTransactionID  string                 `json:"stellar_transaction_id,omitempty"`
+	SourceAccount         string                 `json:"source_account,omitempty"`
+	DestinationAccount    string                 `json:"destination_account,omitempty"`
+	ExternalTransactionID string                 `json:"external_transaction_id,omitempty"`
+	Memo                  string                 `json:"memo,omitempty"`
+	MemoType              string                 `json:"memo_type,omitempty"`
+	RefundMemo            string                 `json:"refund_memo,omitempty"`
+	RefundMemoType        string                 `json:"refund_memo_type,omitempty"`
+	WithdrawAnchorAccount string                 `json:"withdraw_anchor_account,omitempty"`
+	ClientDomain          string                 `json:"client_domain,omitempty"`
+	Customers             map[string]any         `json:"customers,omitempty"`
+	Creator               map[string]string      `json:"creator,omitempty"`
+	RequiredInfoMessage   string                 `json:"required_info_message,omitempty"`
+	RequiredInfoUpdates   []string               `json:"required_info_updates,omitempty"`
+	Instructions          map[string]Instruction `json:"instructions,omitempty"`
+	FundingMethod         string                 `json:"funding_method,omitempty"`
+	// Sequence is vaspgate's per-transaction counter (additive to Anchor Platform's shape):
+	// a receiver can order and de-duplicate events with it.
+	Sequence int64 `json:"sequence"`
+}
+
+// Platform returns the business view of the transaction (Anchor Platform's platform
+// transaction, the RPC result and the event payload's "transaction").
+func (t *Transaction) Platform() any {
+	p := platformTransaction{
+		ID: t.ID, SEP: "6", Kind: t.Kind, Status: t.Status, AmountExpected: t.AmountExpected,
+		AmountIn: t.AmountIn, AmountOut: t.AmountOut, FeeDetails: t.FeeDetails, QuoteID: t.QuoteID,
+		StartedAt: isoTime(t.StartedAt), UpdatedAt: isoTime(t.UpdatedAt),
+		CompletedAt: isoPtr(t.CompletedAt), UserActionRequiredBy: isoPtr(t.UserActionRequiredBy),
+		TransferReceivedAt: isoPtr(t.TransferReceivedAt), Message: t.Message, Refunds: t.Refunds,
+		StellarTransactionID: t.StellarTransactionID, ExternalTransactionID: t.ExternalTransactionID,
+		RefundMemo: t.RefundMemo, RefundMemoType: t.RefundMemoType, ClientDomain: t.Owner.ClientDomain,
+		RequiredInfoMessage: t.RequiredInfoMessage, RequiredInfoUpdates: t.RequiredInfoUpdates,
+		Instructions: t.Instructions, FundingMethod: t.FundingMethod, Sequence: t.Version,
+	}
+	if t.Kind.Deposit() {
+		p.DestinationAccount, p.Memo, p.MemoType = t.Account, t.Memo, t.MemoType
+	} else {
+		p.SourceAccount = t.Account
+		p.WithdrawAnchorAccount, p.Memo, p.MemoType = t.WithdrawAnchorAccount, t.WithdrawMemo, t.WithdrawMemoType
+	}
+	creator := map[string]string{"account": t.Owner.Account}
+	if t.Owner.Memo != "" {
+		creator["memo"] = t.Owner.Memo
+	}
+	p.Creator = creator
+	if t.CustomerID != "" {
+		p.Customers = map[string]any{"sender": platformCustomer{ID: t.CustomerID}}
+	}
+	return p
+}
+
+// clone returns a deep enough copy for Change: pointers to values that a change replaces
+// wholesale are shared, slices and maps that a change may edit in place are copied.
+func (t *Transaction) clone() Transaction {
+	c := *t
+	b, _ := json.Marshal(t)
+	_ = json.Unmarshal(b, &c)
+	return c
+}
