@@ -1,0 +1,427 @@
+// Package transfertest assembles a working SEP-6 + SEP-12 + business RPC stack for tests: a
+// migrated database, the real callback engine delivering over loopback, the transfer and
+// kyc services, the JSON-RPC on a real HTTP server, a wallet that verifies every callback's
+// Stellar signature, and an Anchor Platform-style business server (GET /customer,
+// POST /event).
+package transfertest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/seal"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// Received is one callback as the wallet got it.
+type Received struct {
+	Path string
+	Body []byte
+}
+
+// Wallet is a loopback wallet backend: it verifies the Stellar Signature header of every
+// callback as a wallet does (stellar-seps.md 4.7) and records the valid ones in arrival order.
+// While down it answers 503 and records nothing.
+type Wallet struct {
+	URL  string
+	pub  ed25519.PublicKey
+	host string
+	t    testing.TB
+
+	down    atomic.Bool
+	mu      sync.Mutex
+	got     []Received
+	changed chan struct{}
+}
+
+// NewWallet starts a wallet that trusts the anchor's SIGNING_KEY (a G… address).
+func NewWallet(t testing.TB, signingKey string) *Wallet {
+	raw, err := strkey.Decode(strkey.VersionByteAccountID, signingKey)
+	if err != nil {
+		t.Fatalf("transfertest: signing key: %v", err)
+	}
+	w := &Wallet{pub: ed25519.PublicKey(raw), t: t, changed: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(w.serve))
+	t.Cleanup(srv.Close)
+	w.URL = srv.URL
+	u, _ := url.Parse(srv.URL)
+	w.host = u.Host
+	return w
+}
+
+// SetDown makes the wallet refuse (503) or accept callbacks.
+func (w *Wallet) SetDown(down bool) { w.down.Store(down) }
+
+func (w *Wallet) serve(rw http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if w.down.Load() {
+		http.Error(rw, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if err := VerifySignature(r.Header.Get("Signature"), w.host, body, w.pub, time.Now()); err != nil {
+		w.t.Errorf("wallet: callback to %s with a bad signature: %v", r.URL.Path, err)
+		http.Error(rw, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	w.mu.Lock()
+	w.got = append(w.got, Received{Path: r.URL.Path, Body: body})
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+	rw.WriteHeader(http.StatusOK)
+}
+
+// VerifySignature checks a `Signature: t=…, s=…` header as the reference wallet does: split
+// on ",", split items on the first "=", refuse if older than 2 minutes, verify ed25519 over
+// "<t>.<host>.<body>".
+func VerifySignature(header, host string, body []byte, pub ed25519.PublicKey, now time.Time) error {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "s":
+			sig = v
+		}
+	}
+	if ts == "" || sig == "" {
+		return fmt.Errorf("no t= or s= in %q", header)
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("t=%q: %v", ts, err)
+	}
+	if d := now.Sub(time.Unix(n, 0)); d > 2*time.Minute || d < -2*time.Minute {
+		return fmt.Errorf("timestamp %d is %v away", n, d)
+	}
+	s, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return fmt.Errorf("s: %v", err)
+	}
+	if !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(body)), s) {
+		return fmt.Errorf("signature does not verify")
+	}
+	return nil
+}
+
+// Got returns the callbacks received so far on path (all paths when empty).
+func (w *Wallet) Got(path string) []Received {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []Received
+	for _, r := range w.got {
+		if path == "" || r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Wait waits until n callbacks arrived on path and returns them; it fails the test after
+// timeout.
+func (w *Wallet) Wait(path string, n int, timeout time.Duration) []Received {
+	w.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		ch := w.changed
+		w.mu.Unlock()
+		if got := w.Got(path); len(got) >= n {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			got := w.Got(path)
+			w.t.Fatalf("wallet: %d callbacks on %s after %v, want %d", len(got), path, timeout, n)
+			return got
+		}
+	}
+}
+
+// Business is an Anchor Platform business server: GET /customer answers from the customers
+// set with SetCustomer; POST /event records events.
+type Business struct {
+	URL string
+
+	unavailable atomic.Bool
+	mu          sync.Mutex
+	customers   map[string]kyc.Customer // by id
+	owners      map[string]string       // account:memo -> id
+	events      []json.RawMessage
+	changed     chan struct{}
+}
+
+// NewBusiness starts a business server.
+func NewBusiness(t testing.TB) *Business {
+	b := &Business{customers: map[string]kyc.Customer{}, owners: map[string]string{}, changed: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(srv.Close)
+	b.URL = srv.URL
+	return b
+}
+
+// SetCustomer sets (or replaces) a customer and the account and memo it belongs to.
+func (b *Business) SetCustomer(c kyc.Customer, account, memo string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.customers[c.ID] = c
+	b.owners[account+":"+memo] = c.ID
+}
+
+// SetUnavailable makes GET /customer answer 503.
+func (b *Business) SetUnavailable(v bool) { b.unavailable.Store(v) }
+
+// Events returns the business events received so far.
+func (b *Business) Events() []json.RawMessage {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]json.RawMessage(nil), b.events...)
+}
+
+// WaitEvents waits for at least n events.
+func (b *Business) WaitEvents(t testing.TB, n int, timeout time.Duration) []json.RawMessage {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		b.mu.Lock()
+		ch := b.changed
+		got := len(b.events)
+		b.mu.Unlock()
+		if got >= n {
+			return b.Events()
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("business: %d events after %v, want %d", got, timeout, n)
+			return nil
+		}
+	}
+}
+
+func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/customer":
+		if b.unavailable.Load() {
+			http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
+			return
+		}
+		q := r.URL.Query()
+		b.mu.Lock()
+		id := q.Get("id")
+		if id == "" {
+			id = b.owners[q.Get("account")+":"+q.Get("memo")]
+		}
+		c, ok := b.customers[id]
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			if id == "" {
+				// A new customer: what fields are needed.
+				_ = json.NewEncoder(w).Encode(map[string]any{"status": "NEEDS_INFO",
+					"fields": map[string]any{"first_name": map[string]string{"type": "string", "description": "first name"}}})
+				return
+			}
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"customer not found"}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(c)
+	case r.Method == http.MethodPost && r.URL.Path == "/event":
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.events = append(b.events, body)
+		close(b.changed)
+		b.changed = make(chan struct{})
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Options adjust a Stack.
+type Options struct {
+	// RPC is the rpc configuration (auth, batch limit).
+	RPC config.RPC
+	// Builtin uses the builtin KYC back end instead of the business server.
+	Builtin bool
+	// RetrySchedule for callbacks; default 20ms repeated, so a wallet that comes back is
+	// served at once.
+	RetrySchedule []time.Duration
+}
+
+// Stack is everything a business RPC test needs, wired as vaspgate serve wires it.
+type Stack struct {
+	DB          *store.DB
+	Engine      *callback.Engine
+	Transfers   *transfer.Service
+	KYC         *kyc.Service
+	RPC         *rpc.Server
+	RPCURL      string
+	Wallet      *Wallet
+	Business    *Business
+	SigningSeed string
+	// User is the wallet's user (custodial client account) that owns transactions.
+	User transfer.Owner
+	// Clients is the clients configuration: one custodial client for User with the wallet's
+	// /sep6 and /sep12 URLs.
+	Clients config.Clients
+}
+
+// New builds and starts a Stack on db; everything stops when the test ends.
+func New(t testing.TB, db *store.DB, o Options) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	signer, _ := keypair.Random()
+	user, _ := keypair.Random()
+	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: transfer.Owner{Account: user.Address()}}
+	s.Wallet = NewWallet(t, signer.Address())
+	s.Business = NewBusiness(t)
+	s.Clients = config.Clients{{Name: "wallet", Type: config.ClientCustodial, SigningKeys: []string{user.Address()},
+		CallbackURLs: config.ClientCallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
+
+	sched := o.RetrySchedule
+	if len(sched) == 0 {
+		sched = make([]time.Duration, 40)
+		for i := range sched {
+			sched[i] = 20 * time.Millisecond
+		}
+	}
+	eng, err := callback.New(ctx, db, config.Callback{
+		AllowCIDRs: []string{"127.0.0.0/8"}, RetrySchedule: sched, Jitter: -1, PollInterval: 10 * time.Millisecond,
+		CircuitThreshold: 1000, CircuitCooldown: 20 * time.Millisecond, ThrottleFloor: 20 * time.Millisecond,
+		Business: config.CallbackBusiness{URL: s.Business.URL + "/event"},
+	}, s.SigningSeed, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		cancel()
+		t.Fatalf("transfertest: callback engine: %v", err)
+	}
+	s.Engine = eng
+	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), WalletURL: func(ow transfer.Owner) string {
+		c, _ := s.Clients.ClientFor(ow.Account, ow.ClientDomain)
+		return c.CallbackURLs.SEP6
+	}})
+	key := make([]byte, seal.KeySize)
+	_, _ = rand.Read(key)
+	sealer, err := seal.New(key)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	kcfg := config.KYC{Backend: config.KYCBusiness, Business: config.KYCBusinessServer{BaseURL: s.Business.URL}}
+	if o.Builtin {
+		kcfg = config.KYC{Backend: config.KYCBuiltin}
+	}
+	k, err := kyc.New(kyc.Options{Config: kcfg, Clients: s.Clients, DB: db, Sealer: sealer, Outbox: eng.Outbox(),
+		Transactions: s.Transfers, Guard: callback.Guard{Allow: mustAllow("127.0.0.0/8")}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		cancel()
+		t.Fatalf("transfertest: kyc: %v", err)
+	}
+	k.OnStatusChange(s.Transfers.CustomerStatusHook)
+	s.KYC = k
+	s.RPC, err = rpc.New(rpc.Options{Config: o.RPC, Transfers: s.Transfers, Customers: k, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		cancel()
+		t.Fatalf("transfertest: rpc: %v", err)
+	}
+	srv := httptest.NewServer(s.RPC)
+	s.RPCURL = srv.URL
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+	})
+	return s
+}
+
+func mustAllow(cidrs ...string) []netip.Prefix {
+	p, err := callback.ParseAllow(cidrs)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// NewTransaction stores a SEP-6 transaction of the stack's user in status st.
+func (s *Stack) NewTransaction(t testing.TB, kind transfer.Kind, st transfer.Status) transfer.Transaction {
+	t.Helper()
+	tx := transfer.Transaction{Kind: kind, Status: st, Owner: s.User, AssetCode: "USDC",
+		Account: s.User.Account, CustomerType: "sep6", FundingMethod: "SEPA"}
+	if err := s.Transfers.Create(context.Background(), &tx); err != nil {
+		t.Fatalf("transfertest: create transaction: %v", err)
+	}
+	return tx
+}
+
+// Call sends one JSON-RPC batch (body as given) and returns the decoded answer.
+func (s *Stack) Call(t testing.TB, header http.Header, body string) (int, json.RawMessage) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.RPCURL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("rpc: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// RPCResult is one decoded JSON-RPC answer.
+type RPCResult struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *rpc.Error      `json:"error"`
+}
+
+// Do calls one method (as a one-element batch) and returns its answer.
+func (s *Stack) Do(t testing.TB, method string, params any) RPCResult {
+	t.Helper()
+	p, _ := json.Marshal(params)
+	status, body := s.Call(t, nil, fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}]`, method, p))
+	if status != http.StatusOK {
+		t.Fatalf("rpc %s: HTTP %d %s", method, status, body)
+	}
+	var out []RPCResult
+	if err := json.Unmarshal(body, &out); err != nil || len(out) != 1 {
+		t.Fatalf("rpc %s: answer %s: %v", method, body, err)
+	}
+	return out[0]
+}
