@@ -13,7 +13,7 @@ const tomlVersion = "2.7.0"
 
 // renderTOML writes stellar.toml by hand in the plain shape the conformance suite's older
 // TOML parser reads (stellar-seps.md 2): top-level keys, one [DOCUMENTATION] table, then
-// [[CURRENCIES]]. Empty optional values are left out.
+// [[CURRENCIES]]. Empty optional values are left out, the [DOCUMENTATION] table never is.
 func renderTOML(cfg *config.Stellar, signingKey string) []byte {
 	var b strings.Builder
 	kv := func(k, v string) {
@@ -46,15 +46,10 @@ func renderTOML(cfg *config.Stellar, signingKey string) []byte {
 		{"ORG_SUPPORT_EMAIL", d.OrgSupportEmail}, {"ORG_LICENSING_AUTHORITY", d.OrgLicensingAuthority},
 		{"ORG_LICENSE_TYPE", d.OrgLicenseType}, {"ORG_LICENSE_NUMBER", d.OrgLicenseNumber},
 	}
-	header := false
+	// The table is written even when empty: wallets read DOCUMENTATION.ORG_NAME unguarded
+	// (@stellar/typescript-wallet-sdk 1.10.0 throws on a toml without the table).
+	b.WriteString("\n[DOCUMENTATION]\n")
 	for _, e := range doc {
-		if e[1] == "" {
-			continue
-		}
-		if !header {
-			b.WriteString("\n[DOCUMENTATION]\n")
-			header = true
-		}
 		kv(e[0], e[1])
 	}
 

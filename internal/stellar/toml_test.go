@@ -88,3 +88,16 @@ func TestRenderTOML(t *testing.T) {
 		t.Errorf("toml is %d bytes", len(out))
 	}
 }
+
+func TestRenderTOMLEmptyDocumentation(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("https://anchor.example")
+	cfg.TOML.Documentation = config.StellarDocumentation{}
+	var got map[string]any
+	if _, err := toml.Decode(string(renderTOML(&cfg, "GKEY")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["DOCUMENTATION"].(map[string]any); !ok {
+		t.Fatalf("DOCUMENTATION table missing: %v", got)
+	}
+}
