@@ -47,10 +47,10 @@ func (e *Engine) complete(ctx context.Context, c claimed, a attemptLog) error {
 			return fmt.Errorf("callback: attempt log: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = CASE WHEN status = 'paused' AND ? = 'pending' THEN 'paused' ELSE ? END, tries = ?, attempts = attempts + 1,
-			next_at = CASE WHEN ? > 0 THEN ? ELSE next_at END, lease_token = '', lease_until = 0,
+			next_at = ?, lease_token = '', lease_until = 0,
 			last_status = ?, last_error = ?, finished_at = ?
 			WHERE id = ? AND lease_token = ?`,
-			status, status, tries, nextAt, nextAt, a.status, errText, finished, c.id, c.token)
+			status, status, tries, nextAt, a.status, errText, finished, c.id, c.token)
 		if err != nil {
 			return fmt.Errorf("callback: update delivery: %w", err)
 		}

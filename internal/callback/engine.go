@@ -328,7 +328,10 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	}
 	q := `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
 		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
-	args := []any{token, store.Micros(now.Add(e.cfg.Lease)), nowUS, nowUS, nowUS}
+	// Leases measure process liveness, so they follow the wall clock even when scheduling
+	// follows an injected one.
+	wall := time.Now()
+	args := []any{token, store.Micros(wall.Add(e.cfg.Lease)), nowUS, store.Micros(wall), nowUS}
 	args = append(args, sat...)
 	args = append(args, n)
 	rows, err := e.db.QueryContext(ctx, q, args...)
@@ -351,7 +354,40 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	if len(out) == 0 {
 		return nil, nil
 	}
-	return e.probeGate(ctx, out, now)
+	out, err = e.probeGate(ctx, out, now)
+	if err != nil {
+		return nil, err
+	}
+	return e.capPerEndpoint(ctx, out)
+}
+
+// capPerEndpoint releases what would put an endpoint over its in-flight cap.
+func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) ([]claimed, error) {
+	e.mu.Lock()
+	count := make(map[string]int, len(e.inflight))
+	for id, n := range e.inflight {
+		count[id] = n
+	}
+	e.mu.Unlock()
+	keep := cs[:0]
+	for _, c := range cs {
+		if count[c.endpointID] >= e.perEndpoint {
+			if err := e.release(ctx, c); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		count[c.endpointID]++
+		keep = append(keep, c)
+	}
+	return keep, nil
+}
+
+func (e *Engine) release(ctx context.Context, c claimed) error {
+	if _, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
+		return fmt.Errorf("callback: release: %w", err)
+	}
+	return nil
 }
 
 // probeGate lets a single delivery through to an endpoint whose circuit was open and has
@@ -405,8 +441,8 @@ func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]
 				keep = append(keep, c)
 				continue
 			}
-			if _, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
-				return nil, fmt.Errorf("callback: release: %w", err)
+			if err := e.release(ctx, c); err != nil {
+				return nil, err
 			}
 			continue
 		}

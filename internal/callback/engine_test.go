@@ -52,7 +52,7 @@ type receiver struct {
 	srv     *httptest.Server
 	got     chan received
 	mu      sync.Mutex
-	respond func(r received) int
+	respond func(r received, h http.Header) int
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -66,12 +66,7 @@ func newReceiver(t *testing.T) *receiver {
 		rc.mu.Unlock()
 		code := http.StatusOK
 		if respond != nil {
-			code = respond(in)
-		}
-		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-			if ra := r.Header.Get("X-Test-Retry-After"); ra != "" {
-				w.Header().Set("Retry-After", ra)
-			}
+			code = respond(in, w.Header())
 		}
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, `{"answer":`+strconv.Itoa(code)+`}`)
@@ -81,7 +76,7 @@ func newReceiver(t *testing.T) *receiver {
 	return rc
 }
 
-func (rc *receiver) setRespond(f func(r received) int) {
+func (rc *receiver) setRespond(f func(r received, h http.Header) int) {
 	rc.mu.Lock()
 	rc.respond = f
 	rc.mu.Unlock()

@@ -1,0 +1,225 @@
+package callback
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/store/storetest"
+)
+
+func endpointOf(t *testing.T, e *Engine, u string) Endpoint {
+	t.Helper()
+	ep, err := e.Endpoint(context.Background(), WalletEndpointID(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func drainReceived(rc *receiver) int {
+	n := 0
+	for {
+		select {
+		case <-rc.got:
+			n++
+		default:
+			return n
+		}
+	}
+}
+
+func TestCircuitOpensProbesAndCloses(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rc := newReceiver(t)
+		var up atomic.Bool
+		rc.setRespond(func(received, http.Header) int {
+			if up.Load() {
+				return 200
+			}
+			return 500
+		})
+		cfg := testConfig()
+		cfg.CircuitThreshold = 3
+		cfg.CircuitCooldown = time.Minute
+		cfg.RetrySchedule = []time.Duration{time.Second, time.Second, time.Second, time.Second, time.Second}
+		b := setup(t, db, cfg)
+		u := rc.url("/w")
+		for _, s := range []string{"a", "b", "c"} {
+			b.wallet(t, u, Message{EventID: "ev-" + s, Type: "t", Subject: s, Body: []byte(`{}`)})
+		}
+		waitFor(t, "circuit open", func() bool { ep := endpointOf(t, b.eng, u); return ep.Failures == 3 && ep.CircuitOpen })
+		if n := drainReceived(rc); n != 3 {
+			t.Fatalf("%d requests, want 3", n)
+		}
+		// Retries are due, but the circuit is open: nothing is claimed.
+		b.clock.Advance(2 * time.Second)
+		if cs, err := b.eng.claim(context.Background(), 10); err != nil || len(cs) != 0 {
+			t.Fatalf("claimed %d with the circuit open (%v)", len(cs), err)
+		}
+		// After the cooldown, exactly one probe; it fails and the cooldown doubles.
+		b.clock.Advance(time.Minute)
+		b.eng.Wake()
+		rc.next(t)
+		waitFor(t, "probe recorded", func() bool { return endpointOf(t, b.eng, u).Failures == 4 })
+		ep := endpointOf(t, b.eng, u)
+		if !ep.CircuitOpen || !ep.CircuitUntil.Equal(b.clock.Now().Add(2*time.Minute)) {
+			t.Fatalf("after a failed probe: %+v", ep)
+		}
+		if n := drainReceived(rc); n != 0 {
+			t.Fatalf("%d requests besides the probe", n)
+		}
+		// The endpoint recovers: the next probe succeeds and everything flows.
+		up.Store(true)
+		b.clock.Advance(2 * time.Minute)
+		b.eng.Wake()
+		waitFor(t, "all delivered", func() bool {
+			for _, s := range []string{"a", "b", "c"} {
+				if deliveryOf(t, b.eng, "ev-"+s).Status != StatusDelivered {
+					b.eng.Wake()
+					return false
+				}
+			}
+			return true
+		})
+		if ep := endpointOf(t, b.eng, u); ep.Failures != 0 || ep.CircuitOpen {
+			t.Fatalf("after recovery: %+v", ep)
+		}
+	})
+}
+
+func TestEndpointDisabledAfterDaysAndOn410(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rc := newReceiver(t)
+		var code atomic.Int32
+		code.Store(500)
+		rc.setRespond(func(r received, _ http.Header) int {
+			if r.Path == "/gone" {
+				return 410
+			}
+			return int(code.Load())
+		})
+		cfg := testConfig()
+		cfg.CircuitThreshold = 100
+		cfg.DisableAfter = time.Hour
+		cfg.RetrySchedule = []time.Duration{2 * time.Hour, 2 * time.Hour}
+		b := setup(t, db, cfg)
+		u := rc.url("/down")
+		b.wallet(t, u, Message{EventID: "d1", Type: "t", Subject: "s", Body: []byte(`{}`)})
+		b.wallet(t, u, Message{EventID: "d2", Type: "t", Subject: "s2", Body: []byte(`{}`)})
+		rc.next(t)
+		rc.next(t)
+		waitFor(t, "failures counted", func() bool { return endpointOf(t, b.eng, u).Failures == 2 })
+		b.clock.Advance(2 * time.Hour)
+		b.eng.Wake()
+		rc.next(t)
+		waitFor(t, "disabled", func() bool { return endpointOf(t, b.eng, u).State == "disabled" })
+		waitFor(t, "paused", func() bool {
+			return deliveryOf(t, b.eng, "d1").Status == StatusPaused && deliveryOf(t, b.eng, "d2").Status == StatusPaused
+		})
+		// New deliveries to a disabled endpoint are kept, paused.
+		b.wallet(t, u, Message{EventID: "d3", Type: "t", Subject: "s", Body: []byte(`{}`)})
+		if st := deliveryOf(t, b.eng, "d3").Status; st != StatusPaused {
+			t.Fatalf("new delivery to a disabled endpoint is %s", st)
+		}
+		// Fixed and enabled: everything is sent, in order.
+		code.Store(200)
+		if err := b.eng.SetEndpointEnabled(context.Background(), WalletEndpointID(u), true); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "delivered after enable", func() bool {
+			return deliveryOf(t, b.eng, "d1").Status == StatusDelivered && deliveryOf(t, b.eng, "d2").Status == StatusDelivered &&
+				deliveryOf(t, b.eng, "d3").Status == StatusDelivered
+		})
+
+		g := rc.url("/gone")
+		b.wallet(t, g, Message{EventID: "g1", Type: "t", Subject: "s", Body: []byte(`{}`)})
+		waitFor(t, "410 disables", func() bool { return endpointOf(t, b.eng, g).State == "disabled" })
+		if ep := endpointOf(t, b.eng, g); ep.DisabledReason != "410 Gone" {
+			t.Fatalf("reason %q", ep.DisabledReason)
+		}
+		if st := deliveryOf(t, b.eng, "g1").Status; st != StatusFailed {
+			t.Fatalf("410 delivery is %s", st)
+		}
+	})
+}
+
+func TestDeadLettersAndReplay(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rc := newReceiver(t)
+		var code atomic.Int32
+		code.Store(400)
+		rc.setRespond(func(received, http.Header) int { return int(code.Load()) })
+		b := setup(t, db, testConfig())
+		u := rc.url("/w")
+		t0 := b.clock.Now()
+		for _, id := range []string{"f1", "f2", "f3"} {
+			b.wallet(t, u, Message{EventID: id, Type: "t", Subject: id, Body: []byte(`{}`)})
+			b.clock.Advance(time.Minute)
+		}
+		waitFor(t, "dead letters", func() bool {
+			l, _, err := b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed})
+			return err == nil && len(l) == 3
+		})
+		// Pagination over the dead letters, newest first.
+		page, cursor, err := b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed, EndpointID: WalletEndpointID(u), Limit: 2})
+		if err != nil || len(page) != 2 || cursor == "" || page[0].EventID != "f3" {
+			t.Fatalf("page 1: %v %q %v", page, cursor, err)
+		}
+		page, cursor, err = b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed, Cursor: cursor, Limit: 2})
+		if err != nil || len(page) != 1 || cursor != "" || page[0].EventID != "f1" {
+			t.Fatalf("page 2: %v %q %v", page, cursor, err)
+		}
+		if l, _, _ := b.eng.Deliveries(context.Background(), Filter{Subject: "f2"}); len(l) != 1 {
+			t.Fatalf("by subject: %v", l)
+		}
+		code.Store(200)
+		drainReceived(rc)
+		if err := b.eng.Replay(context.Background(), deliveryOf(t, b.eng, "f1").ID); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "replayed", func() bool { return deliveryOf(t, b.eng, "f1").Status == StatusDelivered })
+		if d := deliveryOf(t, b.eng, "f1"); len(d.AttemptLog) != 2 || d.AttemptLog[0].StatusCode != 400 || d.AttemptLog[1].StatusCode != 200 {
+			t.Fatalf("attempt log %+v", d.AttemptLog)
+		}
+		if err := b.eng.Replay(context.Background(), "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("replay of an unknown id: %v", err)
+		}
+		// Replay the endpoint's failures since t0+90s: only f3.
+		n, err := b.eng.ReplayEndpoint(context.Background(), WalletEndpointID(u), t0.Add(90*time.Second))
+		if err != nil || n != 1 {
+			t.Fatalf("replayed %d (%v), want 1", n, err)
+		}
+		waitFor(t, "f3 replayed", func() bool { return deliveryOf(t, b.eng, "f3").Status == StatusDelivered })
+		if st := deliveryOf(t, b.eng, "f2").Status; st != StatusFailed {
+			t.Fatalf("f2 is %s", st)
+		}
+	})
+}
+
+func TestEngineRefusesForbiddenDestinations(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.SQLite)
+	rc := newReceiver(t)
+	cfg := testConfig()
+	cfg.AllowCIDRs = nil
+	b := setup(t, db, cfg)
+	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":"):]
+	b.wallet(t, "http://localhost"+port+"/w", Message{EventID: "ssrf", Type: "t", Subject: "s", Body: []byte(`{}`)})
+	waitFor(t, "refused", func() bool { return deliveryOf(t, b.eng, "ssrf").Status == StatusFailed })
+	d := deliveryOf(t, b.eng, "ssrf")
+	if d.AttemptLog[0].ErrorCode != CodeInvalidTarget {
+		t.Fatalf("attempt %+v", d.AttemptLog[0])
+	}
+	if n := drainReceived(rc); n != 0 {
+		t.Fatal("the receiver was reached")
+	}
+}
