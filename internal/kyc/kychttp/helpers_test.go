@@ -1,0 +1,322 @@
+package kychttp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/seal"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+const testnet = "Test SDF Network ; September 2015"
+
+// txOwners is the test's kyc.Transactions: transaction id -> creator.
+type txOwners struct {
+	mu sync.Mutex
+	m  map[string]kyc.Owner
+}
+
+func (t *txOwners) Owner(_ context.Context, id string) (kyc.Owner, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.m[id]
+	if !ok {
+		return kyc.Owner{}, kyc.ErrNotFound
+	}
+	return o, nil
+}
+
+func (t *txOwners) set(id string, o kyc.Owner) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[id] = o
+}
+
+// bundle is one running vaspgate SEP-12 server on loopback (public and admin routes on one
+// server for the tests), with a running callback engine.
+type bundle struct {
+	srv     *httptest.Server
+	db      *store.DB
+	svc     *kyc.Service
+	auth    *stellar.Auth
+	signing ed25519.PublicKey
+	txs     *txOwners
+}
+
+type setupOpts struct {
+	mutate  func(*config.KYC)
+	clients config.Clients
+}
+
+func testKYC() config.KYC {
+	return config.KYC{
+		Types: map[string]config.KYCType{
+			"sep6": {Fields: map[string]config.KYCField{
+				"first_name":     {Description: "first name"},
+				"last_name":      {Description: "last name"},
+				"email_address":  {Description: "email"},
+				"photo_id_front": {Type: "binary", Description: "photo", Optional: true},
+			}},
+			"sep31-sender": {Fields: map[string]config.KYCField{
+				"first_name":    {Description: "first name"},
+				"birth_date":    {Type: "date", Description: "birth date"},
+				"mobile_number": {Description: "phone"},
+			}},
+		},
+		CallbackHTTPHosts: []string{"127.0.0.1"},
+		MaxFileSize:       1 << 10,
+	}
+}
+
+func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	server := keypair.MustRandom()
+	scfg := config.Stellar{
+		NetworkPassphrase: testnet, SigningSeed: server.Seed(), PublicURL: srv.URL, Ledger: config.LedgerNone,
+		TOML: config.StellarTOML{Currencies: []config.StellarCurrency{{Code: "USDC", Status: "test", Desc: "d", AnchorAssetType: "fiat"}}},
+	}
+	auth, err := stellar.New(scfg, stellar.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond},
+		server.Seed(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = eng.Run(ctx) }()
+	key, _ := seal.ParseKey(seal.NewKey())
+	ring, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testKYC()
+	if o.mutate != nil {
+		o.mutate(&cfg)
+	}
+	txs := &txOwners{m: map[string]kyc.Owner{}}
+	svc, err := kyc.New(kyc.Options{
+		Config: cfg, Clients: o.clients, DB: db, Sealer: ring, Outbox: eng.Outbox(), Transactions: txs,
+		Guard:  callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := stellarhttp.New(auth, slog.New(slog.DiscardHandler))
+	sh.Register(mux)
+	kychttp.Register(mux, svc, sh.Require)
+	kychttp.RegisterAdmin(mux, svc)
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+	})
+	pub, _ := strkey.Decode(strkey.VersionByteAccountID, server.Address())
+	return &bundle{srv: srv, db: db, svc: svc, auth: auth, signing: ed25519.PublicKey(pub), txs: txs}
+}
+
+// token mints a SEP-10 token for sub (tests only; the end-to-end test uses POST /auth).
+func (b *bundle) token(t *testing.T, sub string) string {
+	t.Helper()
+	tok, err := b.auth.IssueToken(sub, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("answer %d is not a JSON object: %q", r.status, r.body)
+	}
+	return m
+}
+
+func (b *bundle) do(t *testing.T, method, path, token, contentType string, body io.Reader) response {
+	t.Helper()
+	req, err := http.NewRequest(method, b.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, body: raw, header: resp.Header}
+}
+
+func (b *bundle) doJSON(t *testing.T, method, path, token string, v any) response {
+	t.Helper()
+	raw, _ := json.Marshal(v)
+	return b.do(t, method, path, token, "application/json", bytes.NewReader(raw))
+}
+
+func (b *bundle) get(t *testing.T, token string, q url.Values) response {
+	t.Helper()
+	return b.do(t, http.MethodGet, "/sep12/customer?"+q.Encode(), token, "", nil)
+}
+
+// put sends PUT /customer as JSON and expects 202 with an id.
+func (b *bundle) put(t *testing.T, token string, fields map[string]string) string {
+	t.Helper()
+	r := b.doJSON(t, http.MethodPut, "/sep12/customer", token, fields)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("PUT /customer: %d %s", r.status, r.body)
+	}
+	id, _ := r.json(t)["id"].(string)
+	if id == "" {
+		t.Fatalf("PUT /customer: no id in %s", r.body)
+	}
+	return id
+}
+
+func (b *bundle) decide(t *testing.T, id string, d map[string]any) response {
+	t.Helper()
+	return b.doJSON(t, http.MethodPut, "/admin/v1/customers/"+id+"/status", "", d)
+}
+
+func multipartBody(t *testing.T, text map[string]string, files map[string][]byte) (string, io.Reader) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range text {
+		_ = mw.WriteField(k, v)
+	}
+	for k, v := range files {
+		w, err := mw.CreateFormFile(k, k+".png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(v)
+	}
+	_ = mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func newAccount() string { return keypair.MustRandom().Address() }
+
+// full is every required sep6 field.
+func full() map[string]string {
+	return map[string]string{"type": "sep6", "first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com"}
+}
+
+// receivedCallback is one callback a wallet receiver got.
+type receivedCallback struct {
+	body      []byte
+	signature string
+	host      string
+}
+
+// receiver is a wallet's callback endpoint on loopback.
+type receiver struct {
+	srv *httptest.Server
+	ch  chan receivedCallback
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{ch: make(chan receivedCallback, 64)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.ch <- receivedCallback{body: body, signature: req.Header.Get("Signature"), host: req.Host}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// next waits for the next callback (with a deadline).
+func (r *receiver) next(t *testing.T) receivedCallback {
+	t.Helper()
+	select {
+	case c := <-r.ch:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback arrived within 10s")
+		return receivedCallback{}
+	}
+}
+
+// verifySignature checks a callback the way a wallet does (stellar-seps.md 4.7): split the
+// header on ',', split items on the first '=', reject stale t, verify t.host.body.
+func verifySignature(t *testing.T, pub ed25519.PublicKey, c receivedCallback, host string) {
+	t.Helper()
+	var ts, sig string
+	for _, item := range strings.Split(c.signature, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "s":
+			sig = v
+		}
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(n, 0)) > 2*time.Minute {
+		t.Fatalf("signature time %q missing or stale", ts)
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		t.Fatalf("signature %q is not base64", sig)
+	}
+	if !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(c.body)), raw) {
+		t.Fatalf("signature does not verify for host %s", host)
+	}
+}
+
+// walletDeliveries counts the wallet callbacks recorded for a customer and type.
+func walletDeliveries(t *testing.T, db *store.DB, id, typ string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM callback_deliveries d
+		JOIN callback_endpoints e ON e.id = d.endpoint_id WHERE e.kind = 'wallet' AND d.subject = ?`,
+		kyc.Subject(id, typ)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

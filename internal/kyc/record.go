@@ -1,0 +1,226 @@
+package kyc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Event types recorded in the outbox.
+const (
+	// EventWalletCustomer is the SEP-12 customer callback to a wallet.
+	EventWalletCustomer = "sep12.customer"
+	// EventCustomerUpdated is the business event (Anchor Platform's customer_updated).
+	EventCustomerUpdated = "customer_updated"
+)
+
+// Subject is the ordering key of a customer's callbacks for one type.
+func Subject(customerID, typ string) string { return "customer:" + customerID + ":" + typ }
+
+// RecordStatus records c as the latest state of customer (c.ID, c.Type) inside the caller's
+// transaction. If its status differs from the last one recorded, it also records, in that
+// transaction, the signed SEP-12 callback to the URL the wallet registered and to the
+// statically configured wallet that owns the customer, ends the registration after ACCEPTED
+// or REJECTED, and records the business customer_updated event. It reports whether the
+// status changed. transactionID (may be empty) is added to the callback body.
+//
+// It is the one code path for "a customer's status changed": the business RPC
+// (notify_customer_info_updated) calls it, and so do the builtin PUT /customer and operator
+// decisions (which also run the OnStatusChange hooks).
+func (s *Service) RecordStatus(ctx context.Context, tx *store.Tx, c Customer, transactionID string) (bool, error) {
+	if c.ID == "" {
+		return false, badRequest("customer has no id")
+	}
+	if !validStatus(c.Status) {
+		return false, badRequest(fmt.Sprintf("customer status %q is not a SEP-12 status", c.Status))
+	}
+	if c.Type == "" {
+		c.Type = s.defaultType()
+	}
+	return s.record(ctx, tx, c, transactionID, false)
+}
+
+func snapshotAD(id, typ string) []byte { return []byte("kyc.snapshot\x00" + id + "\x00" + typ) }
+
+func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID string, hooks bool) (bool, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return false, fmt.Errorf("kyc: encode customer: %w", err)
+	}
+	sealed, err := s.sealer.Seal(body, snapshotAD(c.ID, c.Type))
+	if err != nil {
+		return false, fmt.Errorf("kyc: seal snapshot: %w", err)
+	}
+	now := s.now()
+	// The placeholder row (status '') makes the row lock below possible for a first snapshot:
+	// two concurrent changes then serialise on it instead of both seeing "no previous".
+	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_snapshots (customer_id, type, status, body, sequence, updated_at)
+		VALUES (?, ?, '', ?, 0, ?) ON CONFLICT (customer_id, type) DO NOTHING`,
+		c.ID, c.Type, sealed, store.Micros(now)); err != nil {
+		return false, fmt.Errorf("kyc: snapshot: %w", err)
+	}
+	q := `SELECT status, sequence FROM kyc_snapshots WHERE customer_id = ? AND type = ?`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var prev string
+	var seq int64
+	if err := tx.QueryRowContext(ctx, q, c.ID, c.Type).Scan(&prev, &seq); err != nil {
+		return false, fmt.Errorf("kyc: read snapshot: %w", err)
+	}
+	changed := prev != c.Status
+	if changed {
+		seq++
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE kyc_snapshots SET status = ?, body = ?, sequence = ?, updated_at = ?
+		WHERE customer_id = ? AND type = ?`, c.Status, sealed, seq, store.Micros(now), c.ID, c.Type); err != nil {
+		return false, fmt.Errorf("kyc: snapshot: %w", err)
+	}
+	if !changed {
+		return false, nil
+	}
+
+	owner, domain, err := ownerOf(ctx, tx, c.ID)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	var urls []string
+	if known {
+		var u string
+		err := tx.QueryRowContext(ctx, `SELECT url FROM kyc_callbacks WHERE customer_id = ? AND ended_at IS NULL`, c.ID).Scan(&u)
+		if err == nil {
+			urls = append(urls, u)
+		}
+		if cl, ok := s.clients.ClientFor(owner.Account, domain); ok && cl.CallbackURLs.SEP12 != "" &&
+			!slices.Contains(urls, cl.CallbackURLs.SEP12) {
+			urls = append(urls, cl.CallbackURLs.SEP12)
+		}
+	}
+	subject := Subject(c.ID, c.Type)
+	for _, u := range urls {
+		eventID := newID()
+		cb, err := callbackBody(c, txID, eventID, now, seq)
+		if err != nil {
+			return false, err
+		}
+		if err := s.outbox.Wallet(ctx, tx, u, callback.Message{
+			EventID: eventID, Type: EventWalletCustomer, Subject: subject, OccurredAt: now, Body: cb,
+		}); err != nil {
+			return false, fmt.Errorf("kyc: record wallet callback: %w", err)
+		}
+	}
+	if final(c.Status) && known {
+		if _, err := tx.ExecContext(ctx, `UPDATE kyc_callbacks SET ended_at = ? WHERE customer_id = ? AND ended_at IS NULL`,
+			store.Micros(now), c.ID); err != nil {
+			return false, fmt.Errorf("kyc: end callback registration: %w", err)
+		}
+	}
+	ev, err := businessEvent(c, txID, now, seq)
+	if err != nil {
+		return false, err
+	}
+	if err := s.outbox.Business(ctx, tx, callback.Message{
+		EventID: newID(), Type: EventCustomerUpdated, Subject: subject, OccurredAt: now, Body: ev,
+	}); err != nil {
+		return false, fmt.Errorf("kyc: record business event: %w", err)
+	}
+	if hooks {
+		s.mu.RLock()
+		hs := slices.Clone(s.hooks)
+		s.mu.RUnlock()
+		for _, h := range hs {
+			if err := h(ctx, tx, c, owner); err != nil {
+				return false, fmt.Errorf("kyc: status hook: %w", err)
+			}
+		}
+	}
+	return true, nil
+}
+
+// callbackBody is the SEP-12 callback: the GET /customer body plus the additive fields type,
+// transaction_id, updated_at, event_id and sequence (anchor-platform-compat.md section 8, #10).
+func callbackBody(c Customer, txID, eventID string, at time.Time, seq int64) ([]byte, error) {
+	type extra struct {
+		Customer
+		Type          string `json:"type"`
+		TransactionID string `json:"transaction_id,omitempty"`
+		UpdatedAt     string `json:"updated_at"`
+		EventID       string `json:"event_id"`
+		Sequence      int64  `json:"sequence"`
+	}
+	b, err := json.Marshal(extra{Customer: c, Type: c.Type, TransactionID: txID,
+		UpdatedAt: at.UTC().Format(time.RFC3339Nano), EventID: eventID, Sequence: seq})
+	if err != nil {
+		return nil, fmt.Errorf("kyc: encode callback: %w", err)
+	}
+	return b, nil
+}
+
+// businessEvent is the customer_updated payload: {"customer": {... GET body, type, status}}.
+// Anchor Platform sends only the id; status and type are additive (section 8, #17).
+func businessEvent(c Customer, txID string, at time.Time, seq int64) ([]byte, error) {
+	cb, err := callbackBody(c, txID, "", at, seq)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(cb, &m); err != nil {
+		return nil, fmt.Errorf("kyc: encode event: %w", err)
+	}
+	delete(m, "event_id")
+	b, err := json.Marshal(map[string]any{"customer": m})
+	if err != nil {
+		return nil, fmt.Errorf("kyc: encode event: %w", err)
+	}
+	return b, nil
+}
+
+// CheckCallbackURL applies the callback URL policy: an absolute https URL (http only for a
+// host listed in kyc.callback_http_hosts), no credentials, and a host whose addresses all pass
+// the SSRF guard. The guard is applied again when the engine dials.
+func (s *Service) CheckCallbackURL(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
+		return badRequest("url must be an absolute https URL")
+	}
+	if u.User != nil {
+		return badRequest("url must not carry credentials")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !slices.Contains(s.cfg.CallbackHTTPHosts, u.Host) && !slices.Contains(s.cfg.CallbackHTTPHosts, u.Hostname()) {
+			return badRequest("url must be https")
+		}
+	default:
+		return badRequest("url must be https")
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		addrs, err = s.resolver.LookupNetIP(rctx, "ip", host)
+		if err != nil || len(addrs) == 0 {
+			return badRequest("url host does not resolve")
+		}
+	}
+	for _, a := range addrs {
+		if !s.guard.Allowed(a) {
+			return badRequest("url points to an address callbacks may not reach")
+		}
+	}
+	return nil
+}

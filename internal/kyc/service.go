@@ -1,0 +1,498 @@
+package kyc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Sealer encrypts values at rest; *seal.Keyring implements it.
+type Sealer interface {
+	Seal(plaintext, ad []byte) ([]byte, error)
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// Outbox records callbacks in the caller's transaction; *callback.Outbox implements it.
+type Outbox interface {
+	Wallet(ctx context.Context, tx *store.Tx, url string, m callback.Message) error
+	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
+}
+
+// Resolver resolves callback hosts for the SSRF check at registration; *net.Resolver
+// implements it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Options are the dependencies of a Service.
+type Options struct {
+	// Config is the kyc section (defaults are applied by New).
+	Config config.KYC
+	// Clients are the statically configured wallets (their callback_urls.sep12).
+	Clients config.Clients
+	DB      *store.DB
+	Sealer  Sealer
+	Outbox  Outbox
+	// Transactions resolves transaction_id ownership; nil until SetTransactions (every
+	// transaction_id is then unknown).
+	Transactions Transactions
+	// Guard is the SSRF policy callback URLs must pass (callback.allow_cidrs).
+	Guard callback.Guard
+	// BusinessClient calls the business server; nil means callback.NewHTTPClient with the
+	// configured timeout and every address allowed (the operator chose that URL, not a wallet).
+	BusinessClient *http.Client
+	// Resolver resolves callback hosts; nil means net.DefaultResolver.
+	Resolver Resolver
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is SEP-12: customers, their owners, statuses and callbacks.
+type Service struct {
+	cfg      config.KYC
+	clients  config.Clients
+	db       *store.DB
+	sealer   Sealer
+	outbox   Outbox
+	guard    callback.Guard
+	resolver Resolver
+	business *businessClient
+	now      func() time.Time
+	log      *slog.Logger
+	types    []string // sorted configured type names
+
+	mu    sync.RWMutex
+	txs   Transactions
+	hooks []StatusHook
+}
+
+// New returns a Service. The DB must be migrated.
+func New(o Options) (*Service, error) {
+	cfg := o.Config.WithDefaults()
+	if o.DB == nil || o.Sealer == nil || o.Outbox == nil {
+		return nil, errors.New("kyc: DB, Sealer and Outbox are required")
+	}
+	s := &Service{
+		cfg: cfg, clients: o.Clients, db: o.DB, sealer: o.Sealer, outbox: o.Outbox,
+		guard: o.Guard, resolver: o.Resolver, now: o.Now, log: o.Logger, txs: o.Transactions,
+	}
+	if s.resolver == nil {
+		s.resolver = net.DefaultResolver
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for t := range cfg.Types {
+		s.types = append(s.types, t)
+	}
+	sort.Strings(s.types)
+	if cfg.Backend == config.KYCBusiness {
+		b, err := newBusinessClient(cfg.Business, o.BusinessClient)
+		if err != nil {
+			return nil, err
+		}
+		s.business = b
+	}
+	return s, nil
+}
+
+// SetTransactions wires the SEP-6 transactions (done after both services exist).
+func (s *Service) SetTransactions(t Transactions) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.txs = t
+}
+
+// OnStatusChange registers a hook that runs inside the transaction of every status change
+// made through the builtin back end (operator decision, PUT /customer completing the
+// fields). A hook error rolls the change back.
+func (s *Service) OnStatusChange(h StatusHook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, h)
+}
+
+// Builtin reports whether vaspgate keeps the KYC data itself.
+func (s *Service) Builtin() bool { return s.business == nil }
+
+// MaxFileSize is the largest accepted file or binary field.
+func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }
+
+func (s *Service) transactions() Transactions {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.txs
+}
+
+// defaultType is the type used when a request names none: sep6 when configured, else the
+// first configured type.
+func (s *Service) defaultType() string {
+	if _, ok := s.cfg.Types["sep6"]; ok {
+		return "sep6"
+	}
+	if len(s.types) > 0 {
+		return s.types[0]
+	}
+	return ""
+}
+
+// checkType validates a requested type (empty means the default). The builtin back end knows
+// only configured types; the business server decides for itself.
+func (s *Service) checkType(t string) (string, error) {
+	if t == "" {
+		return s.defaultType(), nil
+	}
+	if _, ok := s.cfg.Types[t]; !ok && s.Builtin() {
+		return "", badRequest(fmt.Sprintf("unknown customer type %q", t))
+	}
+	return t, nil
+}
+
+// target is a resolved customer address: who it is for and, when known, its id.
+type target struct {
+	id    string // empty: no customer yet for this identity
+	owner Owner
+	txID  string
+}
+
+// ownerOf reads a customer's owner; ErrNotFound when the id is unknown.
+func ownerOf(ctx context.Context, q store.Querier, id string) (Owner, string, error) {
+	var o Owner
+	var domain string
+	err := q.QueryRowContext(ctx, `SELECT account, memo, client_domain FROM kyc_customers WHERE id = ?`, id).
+		Scan(&o.Account, &o.Memo, &domain)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Owner{}, "", ErrNotFound
+	}
+	if err != nil {
+		return Owner{}, "", fmt.Errorf("kyc: read customer owner: %w", err)
+	}
+	return o, domain, nil
+}
+
+// resolve applies the SEP-12 identity and ownership rules (stellar-seps.md 4.1) to a request
+// addressing a customer by id, account, memo or transaction_id. Anything the caller does not
+// own is ErrNotFound. For the builtin back end it also finds the customer of the identity.
+func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, account, memo, txID, typ string) (target, error) {
+	if account != "" && account != c.Account && (c.Muxed == "" || account != c.Muxed) {
+		return target{}, ErrNotFound
+	}
+	if c.Memo != "" && memo != "" && memo != c.Memo {
+		return target{}, ErrNotFound
+	}
+	t := target{owner: Owner{Account: c.Account, Memo: c.Memo}, txID: txID}
+	if t.owner.Memo == "" {
+		t.owner.Memo = memo
+	}
+	if txID != "" {
+		if typ == "" {
+			return target{}, badRequest("type is required with transaction_id")
+		}
+		txs := s.transactions()
+		if txs == nil {
+			return target{}, ErrNotFound
+		}
+		o, err := txs.Owner(ctx, txID)
+		if errors.Is(err, ErrNotFound) {
+			return target{}, ErrNotFound
+		}
+		if err != nil {
+			return target{}, fmt.Errorf("kyc: transaction owner: %w", err)
+		}
+		if !c.owns(o) || (memo != "" && memo != o.Memo) {
+			return target{}, ErrNotFound
+		}
+		t.owner = o
+	}
+	if id != "" {
+		o, _, err := ownerOf(ctx, q, id)
+		if err != nil {
+			return target{}, err
+		}
+		if !c.owns(o) || (memo != "" && memo != o.Memo) || (txID != "" && o != t.owner) {
+			return target{}, ErrNotFound
+		}
+		t.id, t.owner = id, o
+		return t, nil
+	}
+	if s.Builtin() {
+		err := q.QueryRowContext(ctx, `SELECT customer_id FROM kyc_identities WHERE account = ? AND memo = ?`,
+			t.owner.Account, t.owner.Memo).Scan(&t.id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return target{}, fmt.Errorf("kyc: read identity: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// Get answers GET /customer for the caller.
+func (s *Service) Get(ctx context.Context, c Caller, q Query) (Customer, error) {
+	typ, err := s.checkType(q.Type)
+	if err != nil {
+		return Customer{}, err
+	}
+	if q.TransactionID != "" && q.Type == "" {
+		return Customer{}, badRequest("type is required with transaction_id")
+	}
+	t, err := s.resolve(ctx, s.db, c, q.ID, q.Account, q.Memo, q.TransactionID, typ)
+	if err != nil {
+		return Customer{}, err
+	}
+	if s.Builtin() {
+		if t.id == "" {
+			return s.newCustomer(typ), nil
+		}
+		return s.builtinCustomer(ctx, s.db, t.id, typ)
+	}
+	cust, err := s.business.get(ctx, s.businessQuery(t, typ, q.Lang))
+	if err != nil {
+		return Customer{}, err
+	}
+	if err := s.adopt(ctx, c, t, &cust); err != nil {
+		return Customer{}, err
+	}
+	cust.Type = typ
+	return cust, nil
+}
+
+// businessQuery is the GET /customer query sent to the business server for a target.
+func (s *Service) businessQuery(t target, typ, lang string) Query {
+	q := Query{ID: t.id, Type: typ, TransactionID: t.txID, Lang: lang}
+	if t.id == "" {
+		q.Account, q.Memo = t.owner.Account, t.owner.Memo
+	}
+	return q
+}
+
+// adopt records the owner of a customer id the business server returned for the caller's
+// identity, and refuses an id that belongs to someone else.
+func (s *Service) adopt(ctx context.Context, c Caller, t target, cust *Customer) error {
+	if cust.ID == "" {
+		return nil
+	}
+	if t.id != "" {
+		if cust.ID != t.id {
+			return fmt.Errorf("%w: business server answered for another customer id", ErrUnavailable)
+		}
+		return nil
+	}
+	now := store.Micros(s.now())
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		cust.ID, t.owner.Account, t.owner.Memo, c.ClientDomain, now, now); err != nil {
+		return fmt.Errorf("kyc: record customer owner: %w", err)
+	}
+	o, _, err := ownerOf(ctx, s.db, cust.ID)
+	if err != nil {
+		return err
+	}
+	if o != t.owner {
+		s.log.WarnContext(ctx, "kyc: business server returned a customer id owned by another identity")
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Fetch reads a customer from the configured back end without an ownership check (for the
+// business RPC, which is trusted). The builtin back end needs q.ID.
+func (s *Service) Fetch(ctx context.Context, q Query) (Customer, error) {
+	typ := q.Type
+	if typ == "" {
+		typ = s.defaultType()
+	}
+	if s.Builtin() {
+		if q.ID == "" {
+			return Customer{}, ErrNotFound
+		}
+		if _, _, err := ownerOf(ctx, s.db, q.ID); err != nil {
+			return Customer{}, err
+		}
+		return s.builtinCustomer(ctx, s.db, q.ID, typ)
+	}
+	q.Type = typ
+	cust, err := s.business.get(ctx, q)
+	if err != nil {
+		return Customer{}, err
+	}
+	cust.Type = typ
+	return cust, nil
+}
+
+// PutRequest is a PUT /customer (or /customer/verification) body, already split by kind.
+type PutRequest struct {
+	ID, Account, Memo, MemoType, Type, TransactionID string
+	// Fields are the textual SEP-9 fields.
+	Fields map[string]string
+	// Binary are the binary SEP-9 fields sent inline (multipart).
+	Binary map[string]Upload
+	// FileIDs are `<field>_file_id` references to uploaded files, keyed by field.
+	FileIDs map[string]string
+	// Verifications are `<field>_verification` codes, keyed by field.
+	Verifications map[string]string
+}
+
+// Upload is one binary value.
+type Upload struct {
+	ContentType string
+	Data        []byte
+}
+
+// Put answers PUT /customer: stores the fields and returns the customer id.
+func (s *Service) Put(ctx context.Context, c Caller, r PutRequest) (string, error) {
+	if r.TransactionID != "" && r.Type == "" {
+		return "", badRequest("type is required with transaction_id")
+	}
+	typ, err := s.checkType(r.Type)
+	if err != nil {
+		return "", err
+	}
+	r.Type = typ
+	if s.Builtin() {
+		return s.builtinPut(ctx, c, r)
+	}
+	return s.businessPut(ctx, c, r)
+}
+
+// Verify answers PUT /customer/verification: applies the codes and returns the customer.
+func (s *Service) Verify(ctx context.Context, c Caller, id string, codes map[string]string) (Customer, error) {
+	if id == "" {
+		return Customer{}, badRequest("id is required")
+	}
+	if len(codes) == 0 {
+		return Customer{}, badRequest("no *_verification field")
+	}
+	t, err := s.resolve(ctx, s.db, c, id, "", "", "", "")
+	if err != nil {
+		return Customer{}, err
+	}
+	if s.Builtin() {
+		// The builtin back end never asks for verification codes, so none can be pending.
+		for f := range codes {
+			return Customer{}, badRequest(fmt.Sprintf("field %s does not require verification", f))
+		}
+	}
+	typ := s.defaultType()
+	if _, err := s.businessPut(ctx, c, PutRequest{ID: t.id, Type: typ, Verifications: codes}); err != nil {
+		return Customer{}, err
+	}
+	return s.business.get(ctx, Query{ID: t.id, Type: typ})
+}
+
+// Delete answers DELETE /customer/{account}: removes the customer of that account (and
+// memo) with its personal data.
+func (s *Service) Delete(ctx context.Context, c Caller, account, memo string) error {
+	if account == "" {
+		return ErrNotFound
+	}
+	t, err := s.resolve(ctx, s.db, c, "", account, memo, "", "")
+	if err != nil {
+		return err
+	}
+	if !s.Builtin() {
+		cust, err := s.business.get(ctx, s.businessQuery(t, s.defaultType(), ""))
+		if err != nil {
+			return err
+		}
+		if cust.ID == "" {
+			return ErrNotFound
+		}
+		if o, _, err := ownerOf(ctx, s.db, cust.ID); err == nil && o != t.owner {
+			return ErrNotFound
+		}
+		if err := s.business.delete(ctx, cust.ID); err != nil {
+			return err
+		}
+		t.id = cust.ID
+	}
+	if t.id == "" {
+		return ErrNotFound
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM kyc_files WHERE customer_id = ?`,
+			`DELETE FROM kyc_snapshots WHERE customer_id = ?`,
+			`DELETE FROM kyc_customers WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, t.id); err != nil {
+				return fmt.Errorf("kyc: delete customer: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM kyc_files WHERE account = ? AND memo = ?`,
+			t.owner.Account, t.owner.Memo); err != nil {
+			return fmt.Errorf("kyc: delete files: %w", err)
+		}
+		return nil
+	})
+}
+
+// CallbackRequest is a PUT /customer/callback body.
+type CallbackRequest struct {
+	ID, Account, Memo, URL string
+}
+
+// SetCallback answers PUT /customer/callback: registers (or replaces) the URL that receives
+// this customer's status changes until ACCEPTED or REJECTED.
+func (s *Service) SetCallback(ctx context.Context, c Caller, r CallbackRequest) error {
+	if r.URL == "" {
+		return badRequest("url is required")
+	}
+	if err := s.CheckCallbackURL(ctx, r.URL); err != nil {
+		return err
+	}
+	t, err := s.resolve(ctx, s.db, c, r.ID, r.Account, r.Memo, "", "")
+	if err != nil {
+		return err
+	}
+	if t.id == "" && !s.Builtin() {
+		cust, err := s.business.get(ctx, s.businessQuery(t, s.defaultType(), ""))
+		if err != nil {
+			return err
+		}
+		if err := s.adopt(ctx, c, t, &cust); err != nil {
+			return err
+		}
+		t.id = cust.ID
+	}
+	if t.id == "" {
+		return ErrNotFound
+	}
+	now := store.Micros(s.now())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO kyc_callbacks (customer_id, url, registered_at, ended_at)
+		VALUES (?, ?, ?, NULL)
+		ON CONFLICT (customer_id) DO UPDATE SET url = excluded.url, registered_at = excluded.registered_at, ended_at = NULL`,
+		t.id, r.URL, now)
+	if err != nil {
+		return fmt.Errorf("kyc: register callback: %w", err)
+	}
+	return nil
+}
+
+// Decision is an operator's decision on a builtin customer.
+type Decision struct {
+	// Type is the customer type decided on; may be empty when the customer has one type.
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	// Fields are the fields to send again (NEEDS_INFO).
+	Fields []string `json:"fields"`
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
