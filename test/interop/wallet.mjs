@@ -43,6 +43,77 @@ const steps = {
       memo_token_memo: ctx.memoAuth.memo,
     };
   },
+
+  // SEP-12 (after sep10): a new customer, create with the SDK's add (JSON), a binary field
+  // with update (multipart), a memo customer, a foreign id, a callback registration (when
+  // VASPGATE_CALLBACK_URL is set) and a delete.
+  async sep12(ctx) {
+    const sep12 = await ctx.anchor.sep12(ctx.auth);
+    // The SDK's own client and base URL, for the calls it has no method for.
+    const http = sep12.httpClient;
+    const base = sep12.baseUrl;
+    const bearer = (auth) => ({ headers: { Authorization: `Bearer ${auth.token}` } });
+    const status = async (p) => {
+      try {
+        await p;
+        return 200;
+      } catch (err) {
+        return err?.response?.status ?? err?.error?.response?.status ?? String(err);
+      }
+    };
+
+    const fresh = (await http.get(`${base}/customer?type=sep6`, bearer(ctx.auth))).data;
+    let sdkFresh = "found";
+    try {
+      await sep12.getCustomer({ type: "sep6" });
+    } catch (err) {
+      sdkFresh = err?.constructor?.name ?? String(err);
+    }
+    const added = await sep12.add({
+      type: "sep6",
+      sep9Info: { first_name: "Ada", last_name: "Lovelace", email_address: "ada@example.com" },
+    });
+    const afterAdd = await sep12.getCustomer({ id: added.id, type: "sep6" });
+    const byToken = await sep12.getCustomer({ type: "sep6" });
+    const updated = await sep12.update({
+      id: added.id,
+      type: "sep6",
+      sep9BinaryInfo: { photo_id_front: Buffer.from("\x89PNG fake image") },
+    });
+    const afterBinary = await sep12.getCustomer({ id: added.id, type: "sep6" });
+
+    const memoSep12 = await ctx.anchor.sep12(ctx.memoAuth);
+    const memoAdded = await memoSep12.add({ type: "sep6", memo: ctx.memo, sep9Info: { first_name: "Grace" } });
+    const memoGet = await memoSep12.getCustomer({ type: "sep6", memo: ctx.memo });
+    const foreignGet = await status(memoSep12.getCustomer({ id: added.id, type: "sep6" }));
+    const foreignPut = await status(memoSep12.update({ id: added.id, type: "sep6", sep9Info: { first_name: "Eve" } }));
+
+    let callback = null;
+    if (process.env.VASPGATE_CALLBACK_URL) {
+      callback = await status(
+        http.put(`${base}/customer/callback`, { id: added.id, url: process.env.VASPGATE_CALLBACK_URL }, bearer(ctx.auth)),
+      );
+    }
+    await memoSep12.delete(ctx.memoAccountKp.publicKey, ctx.memo);
+    const afterDelete = (await http.get(`${base}/customer?type=sep6&memo=${ctx.memo}`, bearer(ctx.memoAuth))).data;
+
+    return {
+      fresh,
+      sdk_fresh: sdkFresh,
+      id: added.id,
+      after_add: afterAdd,
+      by_token: byToken,
+      updated_id: updated.id,
+      after_binary: afterBinary,
+      memo_id: memoAdded.id,
+      memo_get: memoGet,
+      foreign_get: foreignGet,
+      foreign_put: foreignPut,
+      callback,
+      after_delete: afterDelete,
+      token: ctx.auth.token,
+    };
+  },
 };
 
 function describe(err) {

@@ -310,8 +310,11 @@ func readBody(r *http.Request, limit int64, emptyOK bool) (map[string]string, ma
 			if err != nil {
 				return nil, nil, bodyError(err)
 			}
-			if p.FileName() != "" {
-				bin[p.FormName()] = kyc.Upload{ContentType: p.Header.Get("Content-Type"), Data: data}
+			// A binary part is one with a file name or a non-text content type (wallet SDKs
+			// send Buffers as application/octet-stream parts without a file name).
+			pct := p.Header.Get("Content-Type")
+			if p.FileName() != "" || (pct != "" && !strings.HasPrefix(pct, "text/plain")) {
+				bin[p.FormName()] = kyc.Upload{ContentType: pct, Data: data}
 			} else {
 				text[p.FormName()] = string(data)
 			}

@@ -1,0 +1,328 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/seal"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/store/storetest"
+)
+
+// kycAnchor is vaspgate with SEP-1, SEP-10 and SEP-12 on the public listener, the operator
+// API on an admin listener, and a running callback engine: what `serve` wires.
+type kycAnchor struct {
+	*anchor
+	admin *httptest.Server
+	db    *store.DB
+}
+
+func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
+	t.Helper()
+	seed := keypair.MustRandom().Seed()
+	cfg := config.Stellar{
+		NetworkPassphrase: "Test SDF Network ; September 2015",
+		SigningSeed:       seed,
+		PublicURL:         "http://" + homeDomain,
+		Ledger:            config.LedgerNone,
+		TOML: config.StellarTOML{Currencies: []config.StellarCurrency{{
+			Code: "USDC", Issuer: keypair.MustRandom().Address(), Status: "test", DisplayDecimals: 2,
+			Name: "USD Coin", Desc: "Test dollar", IsAssetAnchored: true, AnchorAssetType: "fiat", AnchorAsset: "USD",
+		}}},
+	}
+	log := slog.New(slog.DiscardHandler)
+	auth, err := stellar.New(cfg, stellar.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 20 * time.Millisecond},
+		seed, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = eng.Run(ctx) }()
+	key, _ := seal.ParseKey(seal.NewKey())
+	ring, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := kyc.New(kyc.Options{
+		Config: config.KYC{
+			Types: map[string]config.KYCType{"sep6": {Fields: map[string]config.KYCField{
+				"first_name":     {Description: "first name"},
+				"last_name":      {Description: "last name"},
+				"email_address":  {Description: "email address"},
+				"photo_id_front": {Type: "binary", Description: "photo of the ID", Optional: true},
+			}}},
+			CallbackHTTPHosts: []string{"127.0.0.1"},
+		},
+		DB: db, Sealer: ring, Outbox: eng.Outbox(), Logger: log,
+		Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := stellarhttp.New(auth, log)
+	mux := http.NewServeMux()
+	sh.Register(mux)
+	kychttp.Register(mux, svc, sh.Require)
+	adminMux := http.NewServeMux()
+	kychttp.RegisterAdmin(adminMux, svc)
+
+	a := &anchor{auth: auth, hosts: map[string]int{}}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.hosts[r.Host]++
+		a.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	admin := httptest.NewServer(adminMux)
+	t.Cleanup(func() {
+		a.srv.Close()
+		admin.Close()
+		cancel()
+		<-done
+	})
+	return &kycAnchor{anchor: a, admin: admin, db: db}
+}
+
+// walletReceiver is the wallet's callback endpoint: it keeps every request in arrival order.
+type walletReceiver struct {
+	srv *httptest.Server
+	ch  chan received
+}
+
+type received struct {
+	body      []byte
+	signature string
+}
+
+func newWalletReceiver(t *testing.T) *walletReceiver {
+	t.Helper()
+	r := &walletReceiver{ch: make(chan received, 16)}
+	var mu sync.Mutex
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ := io.ReadAll(req.Body)
+		r.ch <- received{body: body, signature: req.Header.Get("Signature")}
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *walletReceiver) next(t *testing.T) received {
+	t.Helper()
+	select {
+	case c := <-r.ch:
+		return c
+	case <-time.After(15 * time.Second):
+		t.Fatal("no callback within 15s")
+		return received{}
+	}
+}
+
+// tomlSigningKey reads SIGNING_KEY from the anchor's stellar.toml, as a wallet does.
+func tomlSigningKey(t *testing.T, a *kycAnchor) ed25519.PublicKey {
+	t.Helper()
+	resp, err := http.Get(a.srv.URL + "/.well-known/stellar.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok && strings.TrimSpace(k) == "SIGNING_KEY" {
+			raw, err := strkey.Decode(strkey.VersionByteAccountID, strings.Trim(strings.TrimSpace(v), `"`))
+			if err != nil {
+				t.Fatalf("SIGNING_KEY: %v", err)
+			}
+			return ed25519.PublicKey(raw)
+		}
+	}
+	t.Fatal("stellar.toml has no SIGNING_KEY")
+	return nil
+}
+
+// verify checks a callback as the reference wallet does: split on ',', items on the first
+// '=', reject if older than 2 minutes, verify t.<host:port>.<body> with SIGNING_KEY.
+func verify(t *testing.T, pub ed25519.PublicKey, host string, c received) {
+	t.Helper()
+	var ts, sig string
+	for _, item := range strings.Split(c.signature, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "s":
+			sig = v
+		}
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(n, 0)) > 2*time.Minute {
+		t.Fatalf("Signature %q: t missing or stale", c.signature)
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(c.body)), raw) {
+		t.Fatalf("Signature %q does not verify over %s", c.signature, c.body)
+	}
+}
+
+func send(t *testing.T, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, url, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestWalletSEP12 runs the wallet SDK through SEP-10 and SEP-12 against vaspgate, then the
+// end-to-end callback flow: the wallet registered a callback; the customer goes
+// NEEDS_INFO -> PROCESSING -> ACCEPTED in quick succession; the wallet's receiver gets the
+// three bodies in order, each signed with the SIGNING_KEY of stellar.toml, and nothing after
+// ACCEPTED.
+func TestWalletSEP12(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		a := startKYCAnchor(t, db)
+		rcv := newWalletReceiver(t)
+		t.Setenv("VASPGATE_CALLBACK_URL", rcv.srv.URL+"/kyc")
+		out := runWallet(t, a.anchor, "sep10,sep12")
+		r := out["sep12"]
+		if r == nil {
+			t.Fatalf("no sep12 result: %v", out)
+		}
+		obj := func(k string) map[string]any {
+			m, _ := r[k].(map[string]any)
+			if m == nil {
+				t.Fatalf("%s missing: %v", k, r)
+			}
+			return m
+		}
+		if f := obj("fresh"); f["status"] != "NEEDS_INFO" || f["id"] != nil || len(f["fields"].(map[string]any)) != 4 {
+			t.Errorf("new customer: %v", f)
+		}
+		if r["sdk_fresh"] != "CustomerNotFoundError" {
+			t.Errorf("the SDK reads a new customer as %v", r["sdk_fresh"])
+		}
+		id, _ := r["id"].(string)
+		if id == "" || r["updated_id"] != id {
+			t.Fatalf("ids: %v / %v", r["id"], r["updated_id"])
+		}
+		if m := obj("after_add"); m["status"] != "PROCESSING" || m["id"] != id {
+			t.Errorf("after add: %v", m)
+		}
+		if m := obj("by_token"); m["id"] != id {
+			t.Errorf("by token: %v", m)
+		}
+		if pf := obj("after_binary")["provided_fields"].(map[string]any); pf["photo_id_front"] == nil {
+			t.Errorf("binary field not stored: %v", pf)
+		}
+		if r["memo_id"] == id || obj("memo_get")["id"] != r["memo_id"] {
+			t.Errorf("memo customer: %v %v", r["memo_id"], obj("memo_get"))
+		}
+		if r["foreign_get"] != float64(404) || r["foreign_put"] != float64(404) {
+			t.Errorf("foreign id: GET %v PUT %v, want 404", r["foreign_get"], r["foreign_put"])
+		}
+		if r["callback"] != float64(200) {
+			t.Fatalf("callback registration: %v", r["callback"])
+		}
+		if m := obj("after_delete"); m["id"] != nil || m["status"] != "NEEDS_INFO" {
+			t.Errorf("after delete: %v", m)
+		}
+		token, _ := r["token"].(string)
+
+		// End to end: three changes in quick succession, before the engine sends anything.
+		pub := tomlSigningKey(t, a)
+		if code, b := send(t, "PUT", a.admin.URL+"/admin/v1/customers/"+id+"/status", "",
+			map[string]any{"status": "NEEDS_INFO", "fields": []string{"email_address"}, "message": "unreadable"}); code != 200 {
+			t.Fatalf("NEEDS_INFO: %d %s", code, b)
+		}
+		if code, b := send(t, "PUT", a.srv.URL+"/sep12/customer", token,
+			map[string]string{"id": id, "email_address": "ada@example.org"}); code != 202 {
+			t.Fatalf("resend: %d %s", code, b)
+		}
+		if code, b := send(t, "PUT", a.admin.URL+"/admin/v1/customers/"+id+"/status", "",
+			map[string]any{"status": "ACCEPTED"}); code != 200 {
+			t.Fatalf("ACCEPTED: %d %s", code, b)
+		}
+		// After ACCEPTED the registration has ended: this change reaches nobody.
+		if code, b := send(t, "PUT", a.admin.URL+"/admin/v1/customers/"+id+"/status", "",
+			map[string]any{"status": "PROCESSING"}); code != 200 {
+			t.Fatalf("PROCESSING: %d %s", code, b)
+		}
+		host := strings.TrimPrefix(rcv.srv.URL, "http://")
+		for i, want := range []string{"NEEDS_INFO", "PROCESSING", "ACCEPTED"} {
+			c := rcv.next(t)
+			verify(t, pub, host, c)
+			var m map[string]any
+			if err := json.Unmarshal(c.body, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["status"] != want || m["id"] != id || m["type"] != "sep6" {
+				t.Fatalf("callback %d: %s, want status %s", i, c.body, want)
+			}
+		}
+		var n int
+		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM callback_deliveries WHERE subject = ?`,
+			kyc.Subject(id, "sep6")).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 {
+			t.Fatalf("%d callbacks recorded for the customer, want 3 (nothing after ACCEPTED)", n)
+		}
+		// Everything recorded was delivered; nothing else is in flight to the receiver.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var open int
+			_ = db.QueryRowContext(context.Background(), `SELECT count(*) FROM callback_deliveries WHERE subject = ? AND status <> 'delivered'`,
+				kyc.Subject(id, "sep6")).Scan(&open)
+			if open == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d callbacks not delivered", open)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		select {
+		case c := <-rcv.ch:
+			t.Fatalf("unexpected callback after ACCEPTED: %s", c.body)
+		default:
+		}
+	})
+}
