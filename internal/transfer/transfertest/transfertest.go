@@ -275,6 +275,9 @@ type Options struct {
 	// RetrySchedule for callbacks; default 20ms repeated, so a wallet that comes back is
 	// served at once.
 	RetrySchedule []time.Duration
+	// Quiet configures no business event endpoint and no static wallet URLs, for tests that
+	// make many changes and look only at the RPC answers.
+	Quiet bool
 }
 
 // Stack is everything a business RPC test needs, wired as vaspgate serve wires it.
@@ -306,6 +309,11 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	s.Business = NewBusiness(t)
 	s.Clients = config.Clients{{Name: "wallet", Type: config.ClientCustodial, SigningKeys: []string{user.Address()},
 		CallbackURLs: config.ClientCallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
+	businessURL := s.Business.URL + "/event"
+	if o.Quiet {
+		s.Clients[0].CallbackURLs = config.ClientCallbackURLs{}
+		businessURL = ""
+	}
 
 	sched := o.RetrySchedule
 	if len(sched) == 0 {
@@ -317,7 +325,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	eng, err := callback.New(ctx, db, config.Callback{
 		AllowCIDRs: []string{"127.0.0.0/8"}, RetrySchedule: sched, Jitter: -1, PollInterval: 10 * time.Millisecond,
 		CircuitThreshold: 1000, CircuitCooldown: 20 * time.Millisecond, ThrottleFloor: 20 * time.Millisecond,
-		Business: config.CallbackBusiness{URL: s.Business.URL + "/event"},
+		Business: config.CallbackBusiness{URL: businessURL},
 	}, s.SigningSeed, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		cancel()
@@ -404,6 +412,28 @@ func (s *Stack) Call(t testing.TB, header http.Header, body string) (int, json.R
 	return resp.StatusCode, b
 }
 
+// Batch calls several methods in one request and returns the answers in order.
+func (s *Stack) Batch(t testing.TB, calls []Call) []RPCResult {
+	t.Helper()
+	reqs := make([]map[string]any, len(calls))
+	for i, c := range calls {
+		reqs[i] = map[string]any{"jsonrpc": "2.0", "id": i, "method": c.Method, "params": c.Params}
+	}
+	b, _ := json.Marshal(reqs)
+	status, body := s.Call(t, nil, string(b))
+	var out []RPCResult
+	if status != http.StatusOK || json.Unmarshal(body, &out) != nil || len(out) != len(calls) {
+		t.Fatalf("rpc batch: HTTP %d %s", status, body)
+	}
+	return out
+}
+
+// Call is one method call of a batch.
+type Call struct {
+	Method string
+	Params any
+}
+
 // RPCResult is one decoded JSON-RPC answer.
 type RPCResult struct {
 	ID     json.RawMessage `json:"id"`
@@ -424,4 +454,18 @@ func (s *Stack) Do(t testing.TB, method string, params any) RPCResult {
 		t.Fatalf("rpc %s: answer %s: %v", method, body, err)
 	}
 	return out[0]
+}
+
+// NewTransactionWith stores a transaction of the stack's user after edit adjusts it.
+func (s *Stack) NewTransactionWith(t testing.TB, kind transfer.Kind, st transfer.Status, edit func(*transfer.Transaction)) transfer.Transaction {
+	t.Helper()
+	tx := transfer.Transaction{Kind: kind, Status: st, Owner: s.User, AssetCode: "USDC",
+		Account: s.User.Account, CustomerType: "sep6", FundingMethod: "SEPA"}
+	if edit != nil {
+		edit(&tx)
+	}
+	if err := s.Transfers.Create(context.Background(), &tx); err != nil {
+		t.Fatalf("transfertest: create transaction: %v", err)
+	}
+	return tx
 }
