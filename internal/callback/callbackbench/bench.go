@@ -1,0 +1,368 @@
+// Package callbackbench measures the delivery engine end to end, in process: it records N
+// events over M subjects (one transaction each, as a business change would) for K loopback
+// receivers that verify every Stellar signature, optionally fail a share of requests, and
+// reports throughput, commit-to-receipt latency and lost, duplicated and out-of-order
+// deliveries. `vaspgate bench delivery` runs it.
+package callbackbench
+
+import (
+	"context"
+	"crypto/ed25519"
+	crand "crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up on PostgreSQL
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Options configure a run.
+type Options struct {
+	// DatabaseURL is "sqlite:PATH", a postgres:// URL (a fresh schema is made and dropped),
+	// or empty for a SQLite file in a temporary directory.
+	DatabaseURL string
+	Events      int     // N, default 10000
+	Subjects    int     // M, default 100
+	Receivers   int     // K, default 4
+	FailShare   float64 // share of requests answered 503, default 0
+	Rate        int     // events recorded per second; 0 records as fast as possible
+	Workers     int     // engine workers, default 64
+	Producers   int     // concurrent recording goroutines, default 8 (1 on SQLite)
+	Timeout     time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Engine        string  `json:"engine"`
+	Events        int     `json:"events"`
+	Subjects      int     `json:"subjects"`
+	Receivers     int     `json:"receivers"`
+	FailShare     float64 `json:"fail_share"`
+	Rate          int     `json:"rate"`
+	Workers       int     `json:"workers"`
+	Seconds       float64 `json:"seconds"`
+	PerSecond     float64 `json:"deliveries_per_second"`
+	EnqueueRate   float64 `json:"recorded_per_second"`
+	P50Millis     float64 `json:"latency_p50_ms"`
+	P99Millis     float64 `json:"latency_p99_ms"`
+	MaxMillis     float64 `json:"latency_max_ms"`
+	Requests      int64   `json:"requests"`
+	Failed503     int64   `json:"answered_503"`
+	Lost          int     `json:"lost"`
+	Duplicated    int     `json:"duplicated"`
+	OutOfOrder    int     `json:"out_of_order"`
+	BadSignatures int64   `json:"bad_signatures"`
+}
+
+type event struct {
+	committed time.Time
+	received  time.Time
+	acks      int
+}
+
+type tracker struct {
+	mu         sync.Mutex
+	events     []event
+	last       []int // per subject: last acknowledged n
+	outOfOrder int
+	duplicated int
+	acked      int
+	done       chan struct{}
+}
+
+func (o *Options) defaults() {
+	if o.Events <= 0 {
+		o.Events = 10000
+	}
+	if o.Subjects <= 0 {
+		o.Subjects = 100
+	}
+	if o.Receivers <= 0 {
+		o.Receivers = 4
+	}
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.Producers <= 0 {
+		o.Producers = 8
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+}
+
+const benchSeed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"
+
+// Run performs one benchmark.
+func Run(ctx context.Context, o Options) (Result, error) {
+	o.defaults()
+	dbURL, cleanup, err := prepareDB(ctx, o.DatabaseURL)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return Result{}, err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return Result{}, err
+	}
+	if db.Dialect() == store.SQLite {
+		o.Producers = 1
+	}
+	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
+		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers}
+
+	signer, _ := callback.NewStellarSigner(benchSeed)
+	pub := signer.PublicKey()
+	tr := &tracker{events: make([]event, o.Events), last: make([]int, o.Subjects), done: make(chan struct{})}
+	var requests, failed, badSig atomic.Int64
+	var urls []string
+	for range o.Receivers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return res, err
+		}
+		host := ln.Addr().String()
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			now := time.Now()
+			requests.Add(1)
+			if !verify(r.Header.Get("Signature"), host, body, pub) {
+				badSig.Add(1)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			if o.FailShare > 0 && rand.Float64() < o.FailShare {
+				failed.Add(1)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			tr.ack(body, now, o.Events)
+			w.WriteHeader(http.StatusNoContent)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		urls = append(urls, "http://"+host+"/cb")
+	}
+
+	cfg := config.Callback{
+		Workers:       o.Workers,
+		AllowCIDRs:    []string{"127.0.0.0/8"},
+		PollInterval:  20 * time.Millisecond,
+		RetrySchedule: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second},
+		// Failures here are injected on purpose; keep the circuit out of the measurement.
+		CircuitThreshold: 1 << 30,
+	}
+	eng, err := callback.New(ctx, db, cfg, benchSeed, nil, nil, callback.WithMaxInFlightPerEndpoint(o.Workers))
+	if err != nil {
+		return res, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- eng.Run(runCtx) }()
+	defer func() { stop(); <-runDone }()
+
+	start := time.Now()
+	var interval time.Duration
+	if o.Rate > 0 {
+		interval = time.Second * time.Duration(o.Producers) / time.Duration(o.Rate)
+	}
+	var wg sync.WaitGroup
+	errCh := make(chan error, o.Producers)
+	for p := range o.Producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := time.Now()
+			// Producer p owns the subjects s with s % Producers == p, so each subject's
+			// events are recorded in order.
+			for i := 0; i < o.Events; i++ {
+				s := i % o.Subjects
+				if s%o.Producers != p {
+					continue
+				}
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d) // pacing the offered load, not synchronisation
+					}
+					next = next.Add(interval)
+				}
+				n := i/o.Subjects + 1
+				body := fmt.Appendf(nil, `{"i":%d,"s":%d,"n":%d}`, i, s, n)
+				err := db.InTx(ctx, func(tx *store.Tx) error {
+					return eng.Outbox().Wallet(ctx, tx, urls[s%len(urls)], callback.Message{
+						Type: "bench", Subject: "subject-" + strconv.Itoa(s), Body: body})
+				})
+				if err != nil {
+					errCh <- err
+					return
+				}
+				tr.committed(i, time.Now())
+			}
+		}()
+	}
+	wg.Wait()
+	recorded := time.Since(start)
+	select {
+	case err := <-errCh:
+		return res, fmt.Errorf("bench: record: %w", err)
+	default:
+	}
+	select {
+	case <-tr.done:
+	case <-time.After(o.Timeout):
+	case <-ctx.Done():
+	}
+	elapsed := time.Since(start)
+
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var lat []time.Duration
+	for _, e := range tr.events {
+		if e.acks == 0 {
+			res.Lost++
+			continue
+		}
+		if e.acks > 1 {
+			res.Duplicated += e.acks - 1
+		}
+		lat = append(lat, max(0, e.received.Sub(e.committed)))
+	}
+	res.Duplicated += tr.duplicated
+	res.OutOfOrder = tr.outOfOrder
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.P50Millis = ms(lat[len(lat)/2])
+		res.P99Millis = ms(lat[min(len(lat)-1, len(lat)*99/100)])
+		res.MaxMillis = ms(lat[len(lat)-1])
+	}
+	var lastReceipt time.Time
+	for _, e := range tr.events {
+		if e.received.After(lastReceipt) {
+			lastReceipt = e.received
+		}
+	}
+	if !lastReceipt.IsZero() {
+		elapsed = lastReceipt.Sub(start)
+	}
+	res.Seconds = elapsed.Seconds()
+	res.PerSecond = float64(tr.acked) / elapsed.Seconds()
+	res.EnqueueRate = float64(o.Events) / recorded.Seconds()
+	res.Requests, res.Failed503, res.BadSignatures = requests.Load(), failed.Load(), badSig.Load()
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (t *tracker) committed(i int, at time.Time) {
+	t.mu.Lock()
+	t.events[i].committed = at
+	t.mu.Unlock()
+}
+
+func (t *tracker) ack(body []byte, at time.Time, total int) {
+	var m struct{ I, S, N int }
+	if json.Unmarshal(body, &m) != nil || m.I < 0 || m.I >= len(t.events) || m.S < 0 || m.S >= len(t.last) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := &t.events[m.I]
+	switch {
+	case m.N == t.last[m.S]+1:
+		t.last[m.S] = m.N
+	case m.N <= t.last[m.S]:
+		// A repeat of something acknowledged: counted as a duplicate through acks.
+	default:
+		t.outOfOrder++
+		t.last[m.S] = m.N
+	}
+	if e.acks == 0 {
+		e.received = at
+		t.acked++
+		if t.acked == total {
+			close(t.done)
+		}
+	}
+	e.acks++
+}
+
+// verify checks a Stellar callback signature the way a wallet does.
+func verify(header, host string, body []byte, pub ed25519.PublicKey) bool {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "s":
+			sig = v
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || ts == "" {
+		return false
+	}
+	msg := make([]byte, 0, len(ts)+len(host)+len(body)+2)
+	msg = append(append(append(append(append(msg, ts...), '.'), host...), '.'), body...)
+	return ed25519.Verify(pub, msg, raw)
+}
+
+// prepareDB returns the URL to use and a cleanup: a temporary SQLite file, or a fresh
+// schema on the given PostgreSQL server.
+func prepareDB(ctx context.Context, raw string) (string, func(), error) {
+	if raw == "" {
+		dir, err := os.MkdirTemp("", "vaspgate-bench-")
+		if err != nil {
+			return "", nil, err
+		}
+		return "sqlite:" + filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	if strings.HasPrefix(raw, "sqlite:") {
+		return raw, func() {}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	admin, err := sql.Open("pgx", raw)
+	if err != nil {
+		return "", nil, err
+	}
+	var b [6]byte
+	_, _ = crand.Read(b[:])
+	schema := "bench_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("bench: create schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	}, nil
+}
