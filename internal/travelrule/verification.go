@@ -108,11 +108,17 @@ func (v Verification) Screening() Screening {
 	return Screening{KYT: v.KYT, Alerts: v.Alerts, WCO: v.WCO}
 }
 
-// Same reports whether v and o carry the same facts (and so whether a change is recorded).
+// Same reports whether v and o are the same record, IVMS101 included (whether a write is due).
 func (v Verification) Same(o Verification) bool {
+	return bytes.Equal(v.IVMS101, o.IVMS101) && v.SameFacts(o)
+}
+
+// SameFacts reports whether v and o agree on everything but the IVMS101 payload: what the
+// business is told about (an event is recorded only when this changes, so redaction of
+// personal data is not announced as a change).
+func (v Verification) SameFacts(o Verification) bool {
 	if v.UUID != o.UUID || v.Status != o.Status || v.Reason != o.Reason || v.Message != o.Message ||
-		v.TxHash != o.TxHash || v.Vout != o.Vout || v.RiskLevel != o.RiskLevel ||
-		!bytes.Equal(v.IVMS101, o.IVMS101) {
+		v.TxHash != o.TxHash || v.Vout != o.Vout || v.RiskLevel != o.RiskLevel {
 		return false
 	}
 	a, _ := json.Marshal(v.Screening())

@@ -1,0 +1,238 @@
+package travelrule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// EventType is the business event recorded on every change of a verification.
+const EventType = "travel_rule.verification_updated"
+
+// ProcessArgs is the job that (re)derives the records of some verifications from their
+// stored callbacks. It is idempotent: running it twice changes nothing the second time.
+type ProcessArgs struct {
+	UUIDs []string `json:"uuids"`
+}
+
+// Kind implements river.JobArgs.
+func (ProcessArgs) Kind() string { return "travel_rule_process" }
+
+type processWorker struct {
+	river.WorkerDefaults[ProcessArgs]
+	s *Service
+}
+
+func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
+	for _, u := range j.Args.UUIDs {
+		if _, err := w.s.Refold(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EventBody is the body of travel_rule.verification_updated (no personal data).
+type EventBody struct {
+	VerificationUUID string    `json:"verification_uuid"`
+	Status           Status    `json:"status"`
+	Reason           string    `json:"reason"`
+	Message          string    `json:"message"`
+	TxHash           string    `json:"tx_hash"`
+	Vout             string    `json:"vout"`
+	RiskLevel        RiskLevel `json:"risk_level"`
+	Version          int64     `json:"version"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+func ivmsAD(id string) []byte { return []byte("travel_rule_verifications.ivms101 " + id) }
+
+// Refold derives the record of one verification from every processable callback stored about
+// it and writes it when it changed, with its event (when more than IVMS101 changed), in one
+// transaction. The row lock on the
+// verification serialises concurrent refolds, and each reads the callbacks committed before
+// it took the lock, so the last one to run sees everything.
+func (s *Service) Refold(ctx context.Context, verificationUUID string) (changed bool, err error) {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		changed, err = s.refoldTx(ctx, tx, verificationUUID)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("travelrule: process verification %s: %w", verificationUUID, err)
+	}
+	return changed, nil
+}
+
+func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, error) {
+	now := time.Now().UTC()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO travel_rule_verifications (verification_uuid, status, reason,
+	message, tx_hash, vout, risk_level, screening, ivms101, version, created_at, updated_at)
+	VALUES (?, ?, '', '', '', '', ?, '{}', NULL, 0, ?, ?) ON CONFLICT DO NOTHING`,
+		id, StatusPending, RiskNone, store.Micros(now), store.Micros(now)); err != nil {
+		return false, fmt.Errorf("create: %w", err)
+	}
+	q := `SELECT status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version
+	FROM travel_rule_verifications WHERE verification_uuid = ?`
+	if tx.Dialect() == store.Postgres {
+		q += " FOR UPDATE"
+	}
+	var (
+		old       Verification
+		screening string
+		sealed    []byte
+		version   int64
+	)
+	old.UUID = id
+	if err := tx.QueryRowContext(ctx, q, id).Scan(&old.Status, &old.Reason, &old.Message, &old.TxHash,
+		&old.Vout, &old.RiskLevel, &screening, &sealed, &version); err != nil {
+		return false, fmt.Errorf("lock: %w", err)
+	}
+	if sealed != nil {
+		plain, err := s.open(sealed, ivmsAD(id))
+		if err != nil {
+			return false, err
+		}
+		old.IVMS101 = plain
+	}
+	var sc Screening
+	if err := json.Unmarshal([]byte(screening), &sc); err == nil {
+		old.KYT, old.Alerts, old.WCO = sc.KYT, sc.Alerts, sc.WCO
+	}
+
+	cbs, ids, err := s.loadCallbacks(ctx, tx, id)
+	if err != nil {
+		return false, err
+	}
+	v := Fold(id, cbs, *s.opts.Policy)
+	if version > 0 && v.Same(old) {
+		return false, s.markProcessed(ctx, tx, ids)
+	}
+	screenJSON, err := json.Marshal(v.Screening())
+	if err != nil {
+		return false, err
+	}
+	var ivms []byte
+	if len(v.IVMS101) > 0 {
+		if ivms, err = s.seal(v.IVMS101, ivmsAD(id)); err != nil {
+			return false, err
+		}
+	}
+	version++
+	if _, err := tx.ExecContext(ctx, `UPDATE travel_rule_verifications SET status = ?, reason = ?, message = ?,
+	tx_hash = ?, vout = ?, risk_level = ?, screening = ?, ivms101 = ?, version = ?, updated_at = ?
+	WHERE verification_uuid = ?`,
+		v.Status, v.Reason, v.Message, v.TxHash, v.Vout, v.RiskLevel, string(screenJSON), ivms, version,
+		store.Micros(now), id); err != nil {
+		return false, fmt.Errorf("update: %w", err)
+	}
+	if version == 1 || !v.SameFacts(old) {
+		if err := s.recordEvent(ctx, tx, v, version, now); err != nil {
+			return false, err
+		}
+		metricVerificationUpdates.Inc()
+	}
+	return true, s.markProcessed(ctx, tx, ids)
+}
+
+// loadCallbacks reads and decodes every processable callback about a verification, and
+// returns the ids of those still pending.
+func (s *Service) loadCallbacks(ctx context.Context, tx *store.Tx, id string) ([]Received, []string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, revision, state, body FROM travel_rule_inbox
+	WHERE verification_uuid = ? AND state <> ?`, id, stateQuarantined)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read callbacks: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out     []Received
+		pending []string
+	)
+	for rows.Next() {
+		var (
+			rowID, state string
+			rev          int
+			sealed       []byte
+		)
+		if err := rows.Scan(&rowID, &rev, &state, &sealed); err != nil {
+			return nil, nil, fmt.Errorf("read callbacks: %w", err)
+		}
+		body, err := s.open(sealed, bodyAD(rowID))
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, Received{Revision: rev, Decoded: Decode(body)})
+		if state == statePending {
+			pending = append(pending, rowID)
+		}
+	}
+	return out, pending, rows.Err()
+}
+
+// markProcessed marks the callbacks this fold read. Only those: one committed after the read
+// stays pending for the job its own transaction enqueued.
+func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string) error {
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, "UPDATE travel_rule_inbox SET state = ? WHERE id = ? AND state = ?",
+			stateProcessed, id, statePending); err != nil {
+			return fmt.Errorf("mark processed: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordEvent appends the change to travel_rule_events and hands it to the business outbox,
+// both in the transaction of the change.
+func (s *Service) recordEvent(ctx context.Context, tx *store.Tx, v Verification, version int64, now time.Time) error {
+	body, err := json.Marshal(EventBody{
+		VerificationUUID: v.UUID, Status: v.Status, Reason: v.Reason, Message: v.Message, TxHash: v.TxHash,
+		Vout: v.Vout, RiskLevel: v.RiskLevel, Version: version, UpdatedAt: now,
+	})
+	if err != nil {
+		return err
+	}
+	eventID := uuid.Must(uuid.NewV7()).String()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO travel_rule_events (id, verification_uuid, version, body, occurred_at)
+	VALUES (?, ?, ?, ?, ?)`, eventID, v.UUID, version, string(body), store.Micros(now)); err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	if s.opts.Events == nil {
+		return nil
+	}
+	if err := s.opts.Events.Business(ctx, tx, callback.Message{
+		EventID: eventID, Type: EventType, Subject: "verification:" + v.UUID, OccurredAt: now, Body: body,
+	}); err != nil {
+		return fmt.Errorf("record business event: %w", err)
+	}
+	return nil
+}
+
+// stripIVMS101 removes data.ivms101 from a callback body, keeping everything else as sent
+// (numbers as written). Bodies that do not parse are returned as nil: nothing of them is kept.
+func stripIVMS101(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	if data, ok := m["data"].(map[string]any); ok {
+		for k := range data {
+			if bytes.EqualFold([]byte(k), []byte("ivms101")) {
+				delete(data, k)
+			}
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return out
+}

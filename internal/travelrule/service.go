@@ -1,0 +1,401 @@
+package travelrule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/job"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Events records a business event in the caller's transaction; *callback.Outbox implements it.
+type Events interface {
+	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
+}
+
+// Options configure a Service. Zero values take the defaults named on each field.
+type Options struct {
+	// Sealer seals raw bodies, IVMS101 and spool entries. Nil stores them in clear (tests).
+	Sealer Sealer
+	// Events receives travel_rule.verification_updated; nil records only the local event log.
+	Events Events
+	// Policy derives risk_level. Default DefaultRiskPolicy().
+	Policy *RiskPolicy
+	// SpoolDir holds the spool file. Required.
+	SpoolDir string
+	// StoreBudget is how long a request waits for the database before its callback goes to
+	// the spool instead. Default 250ms (the enclave allows 1 s in all).
+	StoreBudget time.Duration
+	// MaxBatch caps the callbacks committed in one transaction. Default 256.
+	MaxBatch int
+	// Committers is the number of group commits in flight. Default 1 on SQLite (one writer),
+	// 4 on PostgreSQL.
+	Committers int
+	// RetentionDays is after how many days IVMS101 data is redacted. Default 1825 (5 years).
+	RetentionDays int
+	// RetentionInterval is how often the redaction job runs. Default 1h.
+	RetentionInterval time.Duration
+	// Logger; default slog.Default(). Bodies and personal data are never logged.
+	Logger *slog.Logger
+}
+
+// Service receives enclave callbacks, stores them durably (database, else spool) and
+// processes them into verification records in background jobs.
+type Service struct {
+	db    *store.DB
+	jobs  *job.Engine
+	opts  Options
+	spool *Spool
+	log   *slog.Logger
+
+	queue    chan *pending
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	kick     chan struct{}
+	downTill atomic.Int64 // unix nanos until which the database is considered down
+	started  atomic.Bool
+	replayMu sync.Mutex
+}
+
+type pending struct {
+	rec  Record
+	dec  Decoded
+	done chan pendingResult
+}
+
+type pendingResult struct {
+	outcome Outcome
+	err     error
+}
+
+// JobQueue is the River queue of travel-rule jobs, so they cannot starve other work.
+const JobQueue = "travel_rule"
+
+// New builds the service and registers its queue, worker and periodic retention job on jobs;
+// call it before jobs.Open. Start it after jobs.Open.
+func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
+	if opts.SpoolDir == "" {
+		return nil, errors.New("travelrule: spool directory is required")
+	}
+	if opts.Policy == nil {
+		p := DefaultRiskPolicy()
+		opts.Policy = &p
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.StoreBudget <= 0 {
+		opts.StoreBudget = 250 * time.Millisecond
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Committers <= 0 {
+		opts.Committers = 1
+		if db.Dialect() == store.Postgres {
+			opts.Committers = 4
+		}
+	}
+	if opts.RetentionDays <= 0 {
+		opts.RetentionDays = 1825
+	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{
+		db: db, jobs: jobs, opts: opts, log: opts.Logger.With("component", "travelrule"),
+		queue: make(chan *pending, 4096), stop: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	jobs.AddQueue(JobQueue, 4)
+	job.AddWorker(jobs, &processWorker{s: s})
+	job.AddWorker(jobs, &retentionWorker{s: s})
+	jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, &river.InsertOpts{Queue: JobQueue} },
+		&river.PeriodicJobOpts{RunOnStart: true}))
+	return s, nil
+}
+
+// Start opens the spool, replays what it holds into the database (when it answers) and
+// starts the group committers. The job engine must be open.
+func (s *Service) Start(ctx context.Context) error {
+	sp, err := OpenSpool(s.opts.SpoolDir, s.opts.Sealer)
+	if err != nil {
+		return err
+	}
+	s.spool = sp
+	if sp.Pending() {
+		if n, err := s.replay(ctx); err != nil {
+			s.log.Warn("travel rule spool not replayed at start; will retry", "replayed", n, "err", err)
+		} else {
+			s.log.Info("travel rule spool replayed", "records", n)
+		}
+	}
+	for range s.opts.Committers {
+		s.wg.Add(1)
+		go s.committer()
+	}
+	s.wg.Add(1)
+	go s.replayLoop()
+	s.started.Store(true)
+	return nil
+}
+
+// Stop stops the committers after the queued callbacks are answered, and closes the spool.
+func (s *Service) Stop(ctx context.Context) error {
+	if !s.started.CompareAndSwap(true, false) {
+		return nil
+	}
+	close(s.stop)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.spool.Close()
+}
+
+// Ack is the answer to one accepted callback.
+type Ack struct {
+	ID      string
+	Outcome Outcome
+	Problem Problem
+	Type    string
+}
+
+// ErrNotDurable is returned when a callback could be stored neither in the database nor in
+// the spool: the request must not be acknowledged.
+var ErrNotDurable = errors.New("travelrule: callback could not be stored durably")
+
+// Accept stores one callback body durably and returns only then: in the database when it
+// answers within the store budget (group-committed with concurrent callbacks), else in the
+// spool. truncated marks a body cut at the size limit; size is the number of bytes read.
+func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size int64) (Ack, error) {
+	if !s.started.Load() {
+		return Ack{}, fmt.Errorf("%w: service not started", ErrNotDurable)
+	}
+	rec := Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: time.Now().UTC(), Body: body, Truncated: truncated, Size: size}
+	d := decodeRecord(rec)
+	ack := Ack{ID: rec.ID, Problem: d.Problem, Type: d.Type}
+	if time.Now().UnixNano() < s.downTill.Load() {
+		return s.toSpool(rec, ack)
+	}
+	p := &pending{rec: rec, dec: d, done: make(chan pendingResult, 1)}
+	timer := time.NewTimer(s.opts.StoreBudget)
+	defer timer.Stop()
+	select {
+	case s.queue <- p:
+	case <-timer.C:
+		return s.toSpool(rec, ack)
+	case <-s.stop:
+		return s.toSpool(rec, ack)
+	}
+	select {
+	case r := <-p.done:
+		if r.err != nil {
+			s.log.Warn("travel rule callback not stored in database, spooling", "id", rec.ID, "type", d.Type, "err", r.err)
+			return s.toSpool(rec, ack)
+		}
+		ack.Outcome = r.outcome
+		countStored(ack)
+		return ack, nil
+	case <-timer.C:
+		// The batch may still commit; the spool replay recognises the record by its id.
+		return s.toSpool(rec, ack)
+	}
+}
+
+func (s *Service) toSpool(rec Record, ack Ack) (Ack, error) {
+	if err := s.spool.Append(rec); err != nil {
+		s.log.Error("travel rule callback could not be spooled", "id", rec.ID, "err", err)
+		return ack, fmt.Errorf("%w: %v", ErrNotDurable, err)
+	}
+	ack.Outcome = OutcomeSpooled
+	countStored(ack)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return ack, nil
+}
+
+// committer is one group-commit loop: it takes every callback waiting (up to MaxBatch) and
+// stores them in one transaction, so the commit (fsync) cost is shared.
+func (s *Service) committer() {
+	defer s.wg.Done()
+	for {
+		var batch []*pending
+		select {
+		case p := <-s.queue:
+			batch = append(batch, p)
+		case <-s.stop:
+			// Answer what is still queued, then leave.
+			for {
+				select {
+				case p := <-s.queue:
+					s.commit([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case p := <-s.queue:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Service) commit(batch []*pending) {
+	recs := make([]Record, len(batch))
+	decs := make([]Decoded, len(batch))
+	for i, p := range batch {
+		recs[i], decs[i] = p.rec, p.dec
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outs, err := s.storeBatch(ctx, recs, decs)
+	if err != nil && isRetryable(err) {
+		outs, err = s.storeBatch(ctx, recs, decs)
+	}
+	if err != nil {
+		s.downTill.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
+	} else if s.spool.Pending() {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	for i, p := range batch {
+		if err != nil {
+			p.done <- pendingResult{err: err}
+		} else {
+			p.done <- pendingResult{outcome: outs[i]}
+		}
+	}
+}
+
+// isRetryable recognises PostgreSQL deadlocks and serialization failures, which a second
+// attempt of the same batch resolves.
+func isRetryable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
+}
+
+// storeBatch stores recs in one transaction with one processing job for the verifications
+// they touch. Records are written in natural-key order so that concurrent batches take the
+// unique-index locks in the same order (no deadlock between them); records of one key keep
+// their arrival order, which numbers their revisions.
+func (s *Service) storeBatch(ctx context.Context, recs []Record, decs []Decoded) ([]Outcome, error) {
+	order := make([]int, len(recs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(decs[a].NaturalKey, decs[b].NaturalKey)
+	})
+	outs := make([]Outcome, len(recs))
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var uuids []string
+		for _, i := range order {
+			o, err := s.insert(ctx, tx, recs[i], decs[i])
+			if err != nil {
+				return err
+			}
+			outs[i] = o
+			if (o == OutcomeNew || o == OutcomeRevision) && decs[i].Problem == ProblemNone {
+				uuids = append(uuids, decs[i].VerificationUUID)
+			}
+		}
+		return s.enqueueProcess(ctx, tx, uuids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+func (s *Service) enqueueProcess(ctx context.Context, tx *store.Tx, uuids []string) error {
+	if len(uuids) == 0 {
+		return nil
+	}
+	slices.Sort(uuids)
+	uuids = slices.Compact(uuids)
+	return s.jobs.Enqueue(ctx, tx, ProcessArgs{UUIDs: uuids}, &river.InsertOpts{Queue: JobQueue})
+}
+
+// replayLoop drains the spool whenever it holds records and the database answers: when
+// kicked (a callback was spooled, or a commit succeeded while the spool is not empty) and
+// every second.
+func (s *Service) replayLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-tick.C:
+		}
+		if !s.spool.Pending() || time.Now().UnixNano() < s.downTill.Load() {
+			continue
+		}
+		if n, err := s.replay(context.Background()); err != nil {
+			s.log.Warn("travel rule spool replay stopped; will retry", "replayed", n, "err", err)
+			s.downTill.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
+		} else if n > 0 {
+			s.log.Info("travel rule spool replayed", "records", n)
+		}
+	}
+}
+
+// replay stores the spool's records into the database in order.
+func (s *Service) replay(ctx context.Context) (int, error) {
+	s.replayMu.Lock()
+	defer s.replayMu.Unlock()
+	return s.spool.Replay(200, func(recs []Record) error {
+		decs := make([]Decoded, len(recs))
+		for i, r := range recs {
+			decs[i] = decodeRecord(r)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		outs, err := s.storeBatch(ctx, recs, decs)
+		if err != nil {
+			return err
+		}
+		for i, o := range outs {
+			countReplayed(o, decs[i])
+		}
+		return nil
+	})
+}
+
+// Replay drains the spool into the database now (operators and tests; the service also does
+// it by itself).
+func (s *Service) Replay(ctx context.Context) (int, error) { return s.replay(ctx) }
+
+// SpoolPending reports whether acknowledged callbacks wait in the spool.
+func (s *Service) SpoolPending() bool { return s.spool != nil && s.spool.Pending() }
