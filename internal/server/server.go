@@ -1,0 +1,219 @@
+// Package server runs vaspgate's two HTTP listeners on the standard library:
+//
+//   - public: what wallets reach (SEP-1, SEP-10, SEP-12, SEP-6);
+//   - admin: what only the VASP's own systems reach (JSON-RPC, enclave callbacks, the admin
+//     REST API under /admin/v1/ behind a bearer token, /metrics).
+//
+// Both get /healthz (process up) and /readyz (database reachable and migrated), request ids,
+// JSON request logs, panics turned into 500s, timeouts and graceful shutdown. Feature
+// packages register their routes on the three muxes; this package knows none of them.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vaspgate/vaspgate/internal/httpjson"
+)
+
+// Options configure a Server.
+type Options struct {
+	PublicAddr string
+	AdminAddr  string
+	// AdminToken guards /admin/v1/.
+	AdminToken string
+	// MaxBodyBytes caps request bodies on the public listener and the admin API. Routes on
+	// Admin (JSON-RPC, enclave callbacks) apply their own limits: the enclave receiver must
+	// keep even an oversized body.
+	MaxBodyBytes int64
+	// Ready reports whether the service can do its work (database reachable, migrated).
+	Ready    func(ctx context.Context) error
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server holds the two listeners and their routes.
+type Server struct {
+	// Public is the wallet-facing mux.
+	Public *http.ServeMux
+	// Admin is the mux of the admin listener for routes with their own authentication
+	// (JSON-RPC, the enclave callback).
+	Admin *http.ServeMux
+	// AdminAPI is the mux for /admin/v1/ routes; every request on it has passed the admin
+	// bearer token check.
+	AdminAPI *http.ServeMux
+
+	opts    Options
+	log     *slog.Logger
+	metrics *httpMetrics
+
+	mu        sync.Mutex
+	public    *http.Server
+	admin     *http.Server
+	publicLn  net.Listener
+	adminLn   net.Listener
+	adminHash [32]byte
+}
+
+// New returns a server with health, readiness and metrics routes in place.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{
+		Public:    http.NewServeMux(),
+		Admin:     http.NewServeMux(),
+		AdminAPI:  http.NewServeMux(),
+		opts:      opts,
+		log:       opts.Logger,
+		metrics:   newHTTPMetrics(opts.Registry),
+		adminHash: sha256.Sum256([]byte(opts.AdminToken)),
+	}
+	for _, mux := range []*http.ServeMux{s.Public, s.Admin} {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		mux.HandleFunc("GET /readyz", s.readyz)
+	}
+	s.Admin.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	s.Admin.Handle("/admin/v1/", s.requireAdmin(limitBody(opts.MaxBodyBytes, s.AdminAPI)))
+	s.AdminAPI.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no such admin route: "+r.Method+" "+r.URL.Path)
+	})
+	return s
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// requireAdmin lets a request through only with `Authorization: Bearer <admin token>`. The
+// comparison is of SHA-256 digests in constant time, so neither the content nor the length
+// of the token leaks through timing.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := BearerToken(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vaspgate admin"`)
+			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+			return
+		}
+		got := sha256.Sum256([]byte(token))
+		if s.opts.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vaspgate admin", error="invalid_token"`)
+			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "invalid bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// BearerToken returns the token of an `Authorization: Bearer …` header.
+func BearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", n))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Listen binds both listeners. Addresses ending in ":0" get a free port; see PublicAddr and
+// AdminAddr for the result.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pub, err := net.Listen("tcp", s.opts.PublicAddr)
+	if err != nil {
+		return fmt.Errorf("server: public listener %s: %w", s.opts.PublicAddr, err)
+	}
+	adm, err := net.Listen("tcp", s.opts.AdminAddr)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("server: admin listener %s: %w", s.opts.AdminAddr, err)
+	}
+	s.publicLn, s.adminLn = pub, adm
+	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.Public))
+	s.admin = s.httpServer("admin", s.Admin)
+	return nil
+}
+
+// PublicAddr is the bound public address (after Listen).
+func (s *Server) PublicAddr() string { return s.publicLn.Addr().String() }
+
+// AdminAddr is the bound admin address (after Listen).
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+func (s *Server) httpServer(name string, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           s.middleware(name, h),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves both listeners until ctx is cancelled, then shuts down gracefully: no new
+// connections, in-flight requests get up to grace to finish.
+func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.public.Serve(s.publicLn) }()
+	go func() { errc <- s.admin.Serve(s.adminLn) }()
+	s.log.Info("listening", "public", s.PublicAddr(), "admin", s.AdminAddr())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	err := errors.Join(s.public.Shutdown(shutCtx), s.admin.Shutdown(shutCtx))
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", serveErr)
+	}
+	if err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
