@@ -47,6 +47,11 @@ type Config struct {
 
 	Stellar  Stellar  `yaml:"stellar"`
 	Callback Callback `yaml:"callback"`
+	KYC      KYC      `yaml:"kyc"`
+	Transfer Transfer `yaml:"transfer"`
+	RPC      RPC      `yaml:"rpc"`
+	// Clients are the statically configured wallets (Anchor Platform's `clients`).
+	Clients Clients `yaml:"clients"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -171,7 +176,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients}
 }
 
 func splitList(v string) []string {

@@ -1,0 +1,261 @@
+// Package app assembles vaspgate from its parts — database, job engine, delivery engine,
+// travel-rule receiver, SEP services, JSON-RPC — and runs them until told to stop. The
+// binary's serve command and the end-to-end tests both start vaspgate through it, so what
+// the tests exercise is what production runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/job"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/seal"
+	"github.com/vaspgate/vaspgate/internal/server"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// App is a running vaspgate.
+type App struct {
+	Config   config.Config
+	DB       *store.DB
+	Jobs     *job.Engine
+	Server   *server.Server
+	Delivery *callback.Engine
+	Auth     *stellar.Auth
+	KYC      *kyc.Service
+	Transfer *transfer.Service
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+}
+
+// New opens the database, applies migrations, fills in development secrets where none are
+// configured (telling notice about it), builds every service and binds both listeners.
+// notice receives the human-readable start-up messages (os.Stderr in the binary).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Writer) (a *App, err error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	res, err := db.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Applied) > 0 || res.RiverApplied > 0 {
+		log.Info("migrations applied", "engine", db.Dialect().String(), "vaspgate", len(res.Applied), "river", res.RiverApplied)
+	}
+	if err := fillDevSecrets(ctx, db, &cfg, notice); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+
+	a = &App{Config: cfg, DB: db, Log: log, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.build(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.Server.Listen(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	cfg := a.Config
+	keyring, err := keyring(cfg)
+	if err != nil {
+		return err
+	}
+	guardAllow, err := callback.ParseAllow(cfg.Callback.AllowCIDRs)
+	if err != nil {
+		return fmt.Errorf("callback.allow_cidrs: %w", err)
+	}
+	guard := callback.Guard{Allow: guardAllow}
+	cb := cfg.Callback.WithDefaults()
+	outboundHTTP := callback.NewHTTPClient(callback.ClientOptions{Guard: guard, ConnectTimeout: cb.ConnectTimeout, Timeout: cb.Timeout})
+
+	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log})
+
+	a.Delivery, err = callback.New(ctx, a.DB, cfg.Callback, cfg.Stellar.SigningSeed, a.Log, a.Registry)
+	if err != nil {
+		return err
+	}
+	outbox := a.Delivery.Outbox()
+
+	a.Auth, err = stellar.New(cfg.Stellar, stellar.Options{
+		ClientDomainHTTP: outboundHTTP,
+		Redemptions:      stellar.NewDBRedemptions(a.DB, a.Log),
+		Logger:           a.Log,
+	})
+	if err != nil {
+		return err
+	}
+
+	a.KYC, err = kyc.New(kyc.Options{
+		Config: cfg.KYC, Clients: cfg.Clients, DB: a.DB, Sealer: keyring, Outbox: outbox,
+		Guard: guard, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, WalletURL: walletURL(cfg.Clients)})
+	a.KYC.SetTransactions(a.Transfer)
+	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
+
+	rpcHandler, err := rpc.Handler(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC, MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
+	if err != nil {
+		return err
+	}
+	if cfg.RPC.WithDefaults().Auth.Type == config.AuthNone {
+		a.Log.Warn("the business JSON-RPC has no authentication (rpc.auth.type: none): development only")
+	}
+
+	a.Server = server.New(server.Options{
+		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
+		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, Logger: a.Log, Registry: a.Registry,
+	})
+	sep := stellarhttp.New(a.Auth, a.Log)
+	sep.Register(a.Server.Public)
+	kychttp.Register(a.Server.Public, a.KYC, sep.Require)
+	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
+	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
+	a.Server.Admin.Handle("POST /rpc", rpcHandler)
+	a.Server.Admin.Handle("POST /{$}", rpcHandler)
+	return nil
+}
+
+// ready is the readiness probe: the database answers and every migration is applied.
+func (a *App) ready(ctx context.Context) error {
+	if err := a.DB.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	ok, err := a.DB.Migrated(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("database migrations not applied")
+	}
+	return nil
+}
+
+// Run serves and works until ctx is cancelled, then shuts down gracefully within the
+// configured timeout: listeners stop accepting and finish in-flight requests, the delivery
+// engine finishes in-flight attempts, running jobs finish (or are cancelled and retried).
+func (a *App) Run(ctx context.Context) error {
+	defer a.DB.Close()
+	grace := a.Config.ShutdownTimeout
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	if err := a.Jobs.Start(workCtx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Delivery.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("delivery engine: %w", err)
+		}
+	}()
+	a.Log.Info("vaspgate started", "engine", a.DB.Dialect().String(), "public", a.Server.PublicAddr(), "admin", a.Server.AdminAddr())
+
+	serveErr := a.Server.Serve(ctx, grace)
+
+	// Requests are done; now the background work, bounded by the same grace period.
+	a.Log.Info("shutting down: finishing in-flight work", "grace", grace.String())
+	stopCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopWork()
+	jobErr := a.Jobs.Stop(stopCtx)
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	errs = append(errs, serveErr, jobErr)
+	a.Log.Info("vaspgate stopped")
+	return errors.Join(errs...)
+}
+
+func keyring(cfg config.Config) (*seal.Keyring, error) {
+	cur, err := seal.ParseKey(cfg.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("encryption_key: %w", err)
+	}
+	var old [][]byte
+	for i, s := range cfg.EncryptionOldKeys {
+		k, err := seal.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("encryption_old_keys[%d]: %w", i, err)
+		}
+		old = append(old, k)
+	}
+	return seal.New(cur, old...)
+}
+
+// walletURL finds the statically configured SEP-6 callback of the client owning a
+// transaction: custodial clients by signing key (the SEP-10 account), non-custodial ones by
+// client domain.
+func walletURL(clients config.Clients) func(transfer.Owner) string {
+	if len(clients) == 0 {
+		return nil
+	}
+	return func(o transfer.Owner) string {
+		for _, c := range clients {
+			if c.CallbackURLs.SEP6 == "" {
+				continue
+			}
+			for _, k := range c.SigningKeys {
+				if k == o.Account {
+					return c.CallbackURLs.SEP6
+				}
+			}
+			for _, d := range c.Domains {
+				if o.ClientDomain != "" && strings.EqualFold(d, o.ClientDomain) {
+					return c.CallbackURLs.SEP6
+				}
+			}
+		}
+		return ""
+	}
+}
+
+// spoolDir is where the travel-rule receiver keeps its spool: beside a SQLite file, or in
+// the working directory on PostgreSQL.
+func spoolDir(databaseURL string) string {
+	if p, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		return filepath.Dir(strings.TrimPrefix(p, "//"))
+	}
+	return "."
+}
+
+var _ http.Handler = (*rpc.Server)(nil)
