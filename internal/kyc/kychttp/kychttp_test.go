@@ -589,3 +589,31 @@ func TestRecordStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentPuts: concurrent first PUTs of one identity make one customer.
+func TestConcurrentPuts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := setup(t, db, setupOpts{})
+		tok := b.token(t, newAccount())
+		ids := make(chan string, 8)
+		for range 8 {
+			go func() {
+				r := b.doJSON(t, http.MethodPut, "/sep12/customer", tok, map[string]string{"first_name": "A"})
+				var m map[string]string
+				_ = json.Unmarshal(r.body, &m)
+				ids <- m["id"]
+			}()
+		}
+		first := <-ids
+		for range 7 {
+			if id := <-ids; id != first || id == "" {
+				t.Fatalf("concurrent PUTs made customers %q and %q", first, id)
+			}
+		}
+		var n int
+		_ = db.QueryRowContext(context.Background(), `SELECT count(*) FROM kyc_customers`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d customers", n)
+		}
+	})
+}
