@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,6 +67,35 @@ type KYCBusinessServer struct {
 	Auth CallbackAuth `yaml:"auth"`
 	// Timeout bounds one call to the business server. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// applyEnv reads the KYC keys that are set per deployment or are secrets.
+func (k *KYC) applyEnv(lookup func(string) (string, bool)) []Problem {
+	var probs []Problem
+	if v, ok := lookup("VASPGATE_KYC_BACKEND"); ok {
+		k.Backend = v
+	}
+	if v, ok := lookup("VASPGATE_KYC_AUTO_ACCEPT"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			probs = append(probs, Problem{"kyc.auto_accept (VASPGATE_KYC_AUTO_ACCEPT)", "not a boolean: " + strconv.Quote(v), "false"})
+		}
+		k.AutoAccept = b
+	}
+	if v, ok := lookup("VASPGATE_KYC_BUSINESS_BASE_URL"); ok {
+		k.Business.BaseURL = v
+	}
+	if v, ok := lookup("VASPGATE_KYC_BUSINESS_AUTH_TYPE"); ok {
+		k.Business.Auth.Type = v
+	}
+	// Anchor Platform's name for the callback API secret, then ours.
+	if v, ok := lookup("SECRET_CALLBACK_API_AUTH_SECRET"); ok {
+		k.Business.Auth.Secret = v
+	}
+	if v, ok := lookup("VASPGATE_KYC_BUSINESS_AUTH_SECRET"); ok {
+		k.Business.Auth.Secret = v
+	}
+	return probs
 }
 
 var sep9Name = regexp.MustCompile(`^[a-z][a-z0-9_.]*$`)
@@ -131,7 +161,7 @@ func (k *KYC) validate() error {
 		case AuthNone:
 		case AuthAPIKey, AuthJWT:
 			if d.Business.Auth.Secret == "" {
-				bad("business.auth.secret: required for auth type %s", d.Business.Auth.Type)
+				bad("business.auth.secret: required for auth type %s (env VASPGATE_KYC_BUSINESS_AUTH_SECRET)", d.Business.Auth.Type)
 			}
 		default:
 			bad("business.auth.type: %q, want none, api_key or jwt", d.Business.Auth.Type)
