@@ -132,3 +132,22 @@ func (s *Service) PurgeExpiredFiles(ctx context.Context) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// RunPurge deletes expired uploads every interval until ctx ends (one instance or many:
+// the DELETE is idempotent).
+func (s *Service) RunPurge(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.PurgeExpiredFiles(ctx); err != nil {
+				s.log.WarnContext(ctx, "kyc: purge expired files", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "kyc: purged expired files", "count", n)
+			}
+		}
+	}
+}

@@ -372,7 +372,7 @@ func (s *Service) Put(ctx context.Context, c Caller, r PutRequest) (string, erro
 }
 
 // Verify answers PUT /customer/verification: applies the codes and returns the customer.
-func (s *Service) Verify(ctx context.Context, c Caller, id string, codes map[string]string) (Customer, error) {
+func (s *Service) Verify(ctx context.Context, c Caller, id, typ string, codes map[string]string) (Customer, error) {
 	if id == "" {
 		return Customer{}, badRequest("id is required")
 	}
@@ -389,7 +389,9 @@ func (s *Service) Verify(ctx context.Context, c Caller, id string, codes map[str
 			return Customer{}, badRequest(fmt.Sprintf("field %s does not require verification", f))
 		}
 	}
-	typ := s.defaultType()
+	if typ, err = s.checkType(typ); err != nil {
+		return Customer{}, err
+	}
 	if _, err := s.businessPut(ctx, c, PutRequest{ID: t.id, Type: typ, Verifications: codes}); err != nil {
 		return Customer{}, err
 	}

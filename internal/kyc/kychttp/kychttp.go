@@ -162,7 +162,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 			codes[f] = v
 		}
 	}
-	cust, err := h.svc.Verify(r.Context(), c, text["id"], codes)
+	cust, err := h.svc.Verify(r.Context(), c, text["id"], text["type"], codes)
 	if err != nil {
 		h.fail(w, r, err, "customer with id not found")
 		return

@@ -483,8 +483,13 @@ func TestStaticClientCallbacks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		walletAcct := newAccount()
-		b := setup(t, db, setupOpts{clients: config.Clients{{Name: "w", Type: config.ClientCustodial,
-			SigningKeys: []string{walletAcct}, CallbackURLs: config.ClientCallbackURLs{SEP12: rcv.srv.URL + "/sep12"}}}})
+		rcv2 := newReceiver(t)
+		b := setup(t, db, setupOpts{clients: config.Clients{
+			{Name: "w", Type: config.ClientCustodial, SigningKeys: []string{walletAcct},
+				CallbackURLs: config.ClientCallbackURLs{SEP12: rcv.srv.URL + "/sep12"}},
+			{Name: "nc", Type: config.ClientNoncustodial, Domains: []string{"wallet.example"},
+				CallbackURLs: config.ClientCallbackURLs{SEP12: rcv2.srv.URL + "/sep12"}},
+		}})
 		own := b.put(t, b.token(t, walletAcct+":3"), map[string]string{"first_name": "A"})
 		foreign := b.put(t, b.token(t, newAccount()), map[string]string{"first_name": "B"})
 		b.decide(t, foreign, map[string]any{"status": "ACCEPTED"})
@@ -505,6 +510,18 @@ func TestStaticClientCallbacks(t *testing.T) {
 		b.decide(t, own, map[string]any{"status": "PROCESSING"})
 		if c := rcv.next(t); !strings.Contains(string(c.body), kyc.StatusProcessing) {
 			t.Fatalf("static callback after ACCEPTED: %s", c.body)
+		}
+		// A noncustodial wallet is recognised by the token's verified client_domain.
+		tok, err := b.auth.IssueToken(newAccount(), "wallet.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byDomain := b.put(t, tok, full())
+		if c := rcv2.next(t); !strings.Contains(string(c.body), byDomain) || !strings.Contains(string(c.body), kyc.StatusProcessing) {
+			t.Fatalf("client_domain callback: %s", c.body)
+		}
+		if n := walletDeliveries(t, db, own, "sep6"); n != 3 {
+			t.Fatalf("custodial wallet got %d callbacks, want 3", n)
 		}
 	})
 }
