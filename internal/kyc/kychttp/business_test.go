@@ -221,6 +221,7 @@ func (b *apBusiness) set(f func(b *apBusiness)) {
 }
 
 func TestBusinessBackend(t *testing.T) {
+	t.Parallel()
 	for _, auth := range []config.CallbackAuth{
 		{Type: config.AuthNone},
 		{Type: config.AuthAPIKey, Secret: "api-key-secret"},
@@ -398,6 +399,7 @@ func testBusiness(t *testing.T, b *bundle, biz *apBusiness, db *store.DB) {
 }
 
 func TestBusinessWrongSecret(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		biz := newAPBusiness(t, config.CallbackAuth{Type: config.AuthAPIKey, Secret: "right"})
 		b := setup(t, db, setupOpts{mutate: func(c *config.KYC) {

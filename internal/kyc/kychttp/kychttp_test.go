@@ -16,6 +16,7 @@ import (
 )
 
 func TestRequiresToken(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		for _, c := range []struct{ method, path string }{
@@ -45,6 +46,7 @@ func TestRequiresToken(t *testing.T) {
 }
 
 func TestNewCustomerAndPut(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		acct := newAccount()
@@ -115,6 +117,7 @@ func TestNewCustomerAndPut(t *testing.T) {
 }
 
 func TestMemosAndMuxed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		acct := newAccount()
@@ -144,6 +147,7 @@ func TestMemosAndMuxed(t *testing.T) {
 // TestOwnership checks every way in: a token reaches only its own customers; anything else
 // is 404, exactly like an unknown customer.
 func TestOwnership(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		owner := newAccount()
@@ -238,6 +242,7 @@ func TestOwnership(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		tok := b.token(t, newAccount())
@@ -317,6 +322,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestFiles(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		tok := b.token(t, newAccount())
@@ -362,6 +368,7 @@ func TestFiles(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		acct := newAccount()
@@ -405,6 +412,7 @@ func TestDelete(t *testing.T) {
 // TestCallbackFlow: a wallet registers a callback; NEEDS_INFO -> PROCESSING -> ACCEPTED
 // reach it in order, signed; nothing after ACCEPTED; no callback without a change.
 func TestCallbackFlow(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		rcv := newReceiver(t)
@@ -480,6 +488,7 @@ func TestCallbackFlow(t *testing.T) {
 
 // TestStaticClientCallbacks: a configured wallet gets callbacks for its own customers only.
 func TestStaticClientCallbacks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		walletAcct := newAccount()
@@ -527,6 +536,7 @@ func TestStaticClientCallbacks(t *testing.T) {
 }
 
 func TestAutoAcceptAndHooks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{mutate: func(c *config.KYC) { c.AutoAccept = true }})
 		type seen struct {
@@ -566,6 +576,7 @@ func TestAutoAcceptAndHooks(t *testing.T) {
 
 // TestRecordStatus is the contract the business RPC relies on.
 func TestRecordStatus(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		rcv := newReceiver(t)
@@ -609,6 +620,7 @@ func TestRecordStatus(t *testing.T) {
 
 // TestConcurrentPuts: concurrent first PUTs of one identity make one customer.
 func TestConcurrentPuts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
 		tok := b.token(t, newAccount())
