@@ -236,3 +236,32 @@ func stripIVMS101(body []byte) []byte {
 	}
 	return out
 }
+
+// Sweep processes the verifications that have callbacks still pending since before
+// olderThan, and returns how many it processed.
+func (s *Service) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_inbox
+	WHERE state = ? AND received_at < ? LIMIT 1000`, statePending, store.Micros(olderThan))
+	if err != nil {
+		return 0, fmt.Errorf("travelrule: sweep: %w", err)
+	}
+	var uuids []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("travelrule: sweep: %w", err)
+		}
+		uuids = append(uuids, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("travelrule: sweep: %w", err)
+	}
+	for i, u := range uuids {
+		if _, err := s.Refold(ctx, u); err != nil {
+			return i, err
+		}
+	}
+	return len(uuids), nil
+}

@@ -46,6 +46,9 @@ type Options struct {
 	RetentionDays int
 	// RetentionInterval is how often the redaction job runs. Default 1h.
 	RetentionInterval time.Duration
+	// SweepInterval is how often, and after how long, callbacks still pending are processed
+	// by the sweep job (a safety net for jobs lost with a killed process). Default 1m.
+	SweepInterval time.Duration
 	// Logger; default slog.Default(). Bodies and personal data are never logged.
 	Logger *slog.Logger
 }
@@ -82,7 +85,7 @@ type pendingResult struct {
 // JobQueue is the River queue of travel-rule jobs, so they cannot starve other work.
 const JobQueue = "travel_rule"
 
-// New builds the service and registers its queue, worker and periodic retention job on jobs;
+// New builds the service and registers its queue, workers and periodic retention job on jobs;
 // call it before jobs.Open. Start it after jobs.Open.
 func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.SpoolDir == "" {
@@ -113,6 +116,9 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.RetentionInterval <= 0 {
 		opts.RetentionInterval = time.Hour
 	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -123,6 +129,7 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	jobs.AddQueue(JobQueue, 4)
 	job.AddWorker(jobs, &processWorker{s: s})
 	job.AddWorker(jobs, &retentionWorker{s: s})
+
 	jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, &river.InsertOpts{Queue: JobQueue} },
 		&river.PeriodicJobOpts{RunOnStart: true}))
@@ -148,8 +155,9 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.committer()
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.replayLoop()
+	go s.sweepLoop(time.Now())
 	s.started.Store(true)
 	return nil
 }
@@ -367,6 +375,34 @@ func (s *Service) replayLoop() {
 			s.downTill.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
 		} else if n > 0 {
 			s.log.Info("travel rule spool replayed", "records", n)
+		}
+	}
+}
+
+// sweepLoop processes callbacks left pending: at start those received before it (their jobs
+// may have died with the previous process: the job engine rescues a job that was running at a
+// SIGKILL only after its own long timeout, and periodic jobs wait for leader election), then
+// every SweepInterval those pending for longer than it. It runs on every instance: processing
+// is idempotent and serialised per verification.
+func (s *Service) sweepLoop(started time.Time) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.stop; cancel() }()
+	olderThan := started
+	tick := time.NewTicker(s.opts.SweepInterval)
+	defer tick.Stop()
+	for {
+		if n, err := s.Sweep(ctx, olderThan); err != nil && ctx.Err() == nil {
+			s.log.Warn("travel rule sweep failed; will retry", "err", err)
+		} else if n > 0 {
+			s.log.Info("travel rule pending callbacks processed by the sweep", "verifications", n)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			olderThan = time.Now().Add(-s.opts.SweepInterval)
 		}
 	}
 }

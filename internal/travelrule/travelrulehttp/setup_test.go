@@ -86,7 +86,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if o.spoolDir == "" {
 		o.spoolDir = t.TempDir()
 	}
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	quiet := slog.New(slog.DiscardHandler)
 	eng := job.New(db, job.Options{PollInterval: 20 * time.Millisecond, Logger: quiet})
 	ev := &events{}
 	svc, err := travelrule.New(db, eng, travelrule.Options{

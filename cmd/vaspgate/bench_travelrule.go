@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulebench"
+)
+
+// benchTravelRuleCmd runs `vaspgate bench travelrule …`; args are what follows "travelrule".
+func benchTravelRuleCmd(args []string) error {
+	return runBenchTravelRule(context.Background(), args, os.Stdout)
+}
+
+func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench travelrule", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var o travelrulebench.Options
+	fs.StringVar(&o.URL, "url", "", "callback URL of a running server (e.g. http://127.0.0.1:8001/travel-rule/callback); empty: start one in process")
+	fs.StringVar(&o.Token, "token", os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_TOKEN"), "enclave token for --url (default $VEGA_VERIFICATION_AUTHORIZATION_TOKEN)")
+	fs.StringVar(&o.Header, "header", os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_KEY"), "header carrying the token (default Authorization: Bearer)")
+	fs.StringVar(&o.AdminURL, "admin-url", "", "admin listener of the running server (e.g. http://127.0.0.1:8001), to count stored and lost callbacks")
+	fs.StringVar(&o.AdminToken, "admin-token", os.Getenv("VASPGATE_ADMIN_TOKEN"), "admin bearer token for --admin-url")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "in-process server: sqlite:PATH or postgres://… (a fresh schema is made and dropped); empty: a temporary SQLite file")
+	fs.IntVar(&o.Requests, "n", 10000, "callbacks to send")
+	fs.IntVar(&o.Concurrency, "c", 16, "requests in flight")
+	fs.Float64Var(&o.DupShare, "dup", 0.2, "share of requests that repeat an earlier callback (0-1)")
+	fs.IntVar(&o.Rate, "rate", 0, "requests per second (0: as fast as the concurrency allows)")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up after this long")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := travelrulebench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := json.NewEncoder(out).Encode(r); err != nil {
+			return err
+		}
+	} else {
+		rate := "as fast as possible"
+		if r.Rate > 0 {
+			rate = fmt.Sprintf("%d/s", r.Rate)
+		}
+		fmt.Fprintf(out, "engine %s, %d CPUs, %d callbacks (%.0f%% repeats), concurrency %d, offered %s\n",
+			r.Engine, runtime.NumCPU(), r.Requests, r.DupShare*100, r.Concurrency, rate)
+		fmt.Fprintf(out, "throughput     %.0f acknowledged callbacks/s (%.2f s)\n", r.PerSecond, r.Seconds)
+		fmt.Fprintf(out, "ack latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
+		fmt.Fprintf(out, "acknowledged   %d (%d distinct, %d repeats), failed %d\n", r.Acked, r.Sent, r.SentDuplicates, r.Failed)
+		if r.Lost < 0 {
+			fmt.Fprintln(out, "stored         not checked (give --admin-url)")
+		} else {
+			fmt.Fprintf(out, "stored %d, duplicates %d, lost %d\n", r.Stored, r.Duplicates, r.Lost)
+		}
+	}
+	if r.Lost > 0 || r.Failed > 0 {
+		return fmt.Errorf("bench travelrule: %d lost, %d failed", r.Lost, r.Failed)
+	}
+	return nil
+}

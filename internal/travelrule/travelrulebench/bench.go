@@ -1,0 +1,375 @@
+package travelrulebench
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/travelrule"
+)
+
+// fixtures are the enclave's example bodies, copied byte for byte from
+// shared/fixtures/travel-rule (a test keeps them equal), so the shipped binary has them.
+//
+//go:embed fixtures/*.json
+var fixtures embed.FS
+
+// fixtureUUIDs are the verification uuids the fixtures carry; each set of five callbacks is
+// rewritten to one fresh uuid.
+var fixtureUUIDs = []string{
+	"64ab871b-14a3-47df-9b80-368e29fe8180", "64ab871b-14a3-47df-9b80-368e29fe8181",
+	"64ab871b-14a3-47df-9b80-368e29fe8182", "69a310e6-810f-4a31-83d1-bcdafccf5304",
+}
+
+// Options configure a run.
+type Options struct {
+	// URL is the callback URL of a running server; empty starts one in process on
+	// DatabaseURL.
+	URL string
+	// Token is the enclave token; Header the header carrying it (empty: Authorization: Bearer).
+	Token, Header string
+	// AdminURL and AdminToken reach the admin API of a running server to count what was
+	// stored; without AdminURL a remote run cannot count losses.
+	AdminURL, AdminToken string
+	// DatabaseURL is for the in-process server: sqlite:PATH or postgres://… (a fresh
+	// schema is made and dropped); empty: a SQLite file in a temporary directory.
+	DatabaseURL string
+	Requests    int     // callbacks to send, default 10000
+	Concurrency int     // requests in flight, default 16
+	DupShare    float64 // share of requests that repeat an earlier callback, default 0.2
+	Rate        int     // requests per second; 0 sends as fast as the concurrency allows
+	Timeout     time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Engine      string  `json:"engine"`
+	Requests    int     `json:"requests"`
+	Concurrency int     `json:"concurrency"`
+	DupShare    float64 `json:"dup_share"`
+	Rate        int     `json:"rate"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"per_second"`
+	P50Millis   float64 `json:"p50_ms"`
+	P99Millis   float64 `json:"p99_ms"`
+	MaxMillis   float64 `json:"max_ms"`
+	Acked       int     `json:"acked"`
+	Failed      int     `json:"failed"`
+	// Sent counts distinct callbacks acknowledged, SentDuplicates the repeats acknowledged.
+	Sent           int `json:"sent_distinct"`
+	SentDuplicates int `json:"sent_duplicates"`
+	// Stored counts distinct callbacks found stored, Duplicates the repeats the server
+	// counted, Lost the acknowledged callbacks not stored (-1: not checked).
+	Stored     int `json:"stored"`
+	Duplicates int `json:"duplicates"`
+	Lost       int `json:"lost"`
+}
+
+type request struct {
+	body []byte
+	uuid string
+	typ  string
+	dup  bool
+}
+
+// plan makes the requests: sets of the five fixtures, each set about a fresh verification,
+// with a share of repeats of earlier callbacks mixed in.
+func plan(n int, dupShare float64) ([]request, error) {
+	names, err := fixtures.ReadDir("fixtures")
+	if err != nil {
+		return nil, err
+	}
+	var bodies [][]byte
+	var types []string
+	for _, e := range names {
+		b, err := fixtures.ReadFile(path.Join("fixtures", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, b)
+		types = append(types, travelrule.Decode(b).Type)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var out []request
+	var uniq []int
+	set, id := len(bodies), ""
+	for len(out) < n {
+		if len(uniq) > 0 && rng.Float64() < dupShare {
+			r := out[uniq[rng.IntN(len(uniq))]]
+			r.dup = true
+			out = append(out, r)
+			continue
+		}
+		if set == len(bodies) {
+			set, id = 0, uuid.NewString()
+		}
+		b := bodies[set]
+		for _, u := range fixtureUUIDs {
+			b = bytes.ReplaceAll(b, []byte(u), []byte(id))
+		}
+		uniq = append(uniq, len(out))
+		out = append(out, request{body: b, uuid: id, typ: types[set]})
+		set++
+	}
+	return out, nil
+}
+
+// Run sends the requests and measures; see Options.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Requests <= 0 {
+		o.Requests = 10000
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	res := Result{Engine: "remote", Requests: o.Requests, Concurrency: o.Concurrency, DupShare: o.DupShare, Rate: o.Rate, Lost: -1}
+	var local *Server
+	if o.URL == "" {
+		var cleanup func()
+		var err error
+		local, cleanup, err = startLocal(ctx, o.DatabaseURL)
+		if err != nil {
+			return res, err
+		}
+		defer cleanup()
+		res.Engine = local.DB.Dialect().String()
+		o.Token, o.Header, o.URL, o.AdminURL = localToken, "", local.URL+CallbackPath, local.URL
+	}
+	reqs, err := plan(o.Requests, o.DupShare)
+	if err != nil {
+		return res, err
+	}
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: o.Concurrency * 2, MaxIdleConnsPerHost: o.Concurrency * 2},
+	}
+	lat := make([]time.Duration, len(reqs))
+	ok := make([]bool, len(reqs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if o.Rate > 0 {
+					// Open-loop pacing: request i is due at start + i/rate.
+					if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(o.Rate))); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				t0 := time.Now()
+				ok[i] = post(ctx, client, o, reqs[i].body)
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	deadline := time.After(o.Timeout)
+feed:
+	for i := range reqs {
+		select {
+		case next <- i:
+		case <-deadline:
+			break feed
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+
+	var acked []time.Duration
+	sent := map[string]map[string]int{} // uuid -> type -> duplicates acknowledged
+	for i, r := range reqs {
+		if !ok[i] {
+			if lat[i] > 0 {
+				res.Failed++
+			}
+			continue
+		}
+		acked = append(acked, lat[i])
+		// The first acknowledged copy of a callback is the distinct one, later ones repeats
+		// (whichever copy the plan made the original).
+		if sent[r.uuid] == nil {
+			sent[r.uuid] = map[string]int{}
+		}
+		if _, seen := sent[r.uuid][r.typ]; seen {
+			sent[r.uuid][r.typ]++
+			res.SentDuplicates++
+		} else {
+			sent[r.uuid][r.typ] = 0
+			res.Sent++
+		}
+	}
+	res.Acked = len(acked)
+	res.PerSecond = float64(res.Acked) / res.Seconds
+	slices.Sort(acked)
+	if n := len(acked); n > 0 {
+		res.P50Millis = ms(acked[n*50/100])
+		res.P99Millis = ms(acked[min(n-1, n*99/100)])
+		res.MaxMillis = ms(acked[n-1])
+	}
+	if o.AdminURL == "" {
+		return res, nil
+	}
+	if local != nil {
+		if err := waitSpool(ctx, local.Service, o.Timeout); err != nil {
+			return res, err
+		}
+	}
+	err = count(ctx, client, o, sent, &res)
+	return res, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func post(ctx context.Context, c *http.Client, o Options, body []byte) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if o.Header == "" || strings.EqualFold(o.Header, "Authorization") {
+		req.Header.Set("Authorization", "Bearer "+o.Token)
+	} else {
+		req.Header.Set(o.Header, o.Token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v struct {
+		Result bool `json:"result"`
+	}
+	return resp.StatusCode == http.StatusOK && json.Unmarshal(b, &v) == nil && v.Result
+}
+
+const localToken = "bench-enclave-token"
+
+func startLocal(ctx context.Context, dbURL string) (*Server, func(), error) {
+	dir, err := os.MkdirTemp("", "vaspgate-bench-travelrule-")
+	if err != nil {
+		return nil, nil, err
+	}
+	dropSchema := func() {}
+	switch {
+	case dbURL == "":
+		dbURL = "sqlite:" + path.Join(dir, "bench.db")
+	case strings.HasPrefix(dbURL, "postgres"):
+		dbURL, dropSchema, err = freshSchema(ctx, dbURL)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+	}
+	s, err := StartServer(ctx, ServerOptions{DatabaseURL: dbURL, SpoolDir: path.Join(dir, "spool"), Token: localToken})
+	if err != nil {
+		dropSchema()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); dropSchema(); os.RemoveAll(dir) }, nil
+}
+
+// waitSpool waits until the in-process server's spool is replayed.
+func waitSpool(ctx context.Context, svc *travelrule.Service, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for svc.SpoolPending() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New("travelrulebench: spool not replayed in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// count reads every verification back through the admin API and compares with what was
+// acknowledged. A remote server may still be replaying its spool, so missing callbacks are
+// asked for again until the timeout.
+func count(ctx context.Context, c *http.Client, o Options, sent map[string]map[string]int, res *Result) error {
+	deadline := time.Now().Add(min(o.Timeout, time.Minute))
+	pending := map[string]bool{}
+	for u := range sent {
+		pending[u] = true
+	}
+	stored, dups := map[string]int{}, map[string]int{}
+	for {
+		for u := range pending {
+			v, err := fetch(ctx, c, o, u)
+			if err != nil {
+				return err
+			}
+			found, d := 0, 0
+			for _, cb := range v.Callbacks {
+				if _, ok := sent[u][cb.CallbackType]; ok {
+					found++
+				}
+				d += int(cb.Duplicates)
+			}
+			stored[u], dups[u] = found, d
+			want := 0
+			for _, n := range sent[u] {
+				want += n
+			}
+			if found == len(sent[u]) && d >= want {
+				delete(pending, u)
+			}
+		}
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	res.Stored, res.Duplicates, res.Lost = 0, 0, 0
+	for u, types := range sent {
+		res.Stored += stored[u]
+		res.Duplicates += dups[u]
+		res.Lost += len(types) - stored[u]
+	}
+	return nil
+}
+
+func fetch(ctx context.Context, c *http.Client, o Options, id string) (travelrule.VerificationView, error) {
+	var v travelrule.VerificationView
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(o.AdminURL, "/")+"/admin/v1/travel-rule/verifications/"+id, nil)
+	if err != nil {
+		return v, err
+	}
+	if o.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+o.AdminToken)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return v, fmt.Errorf("travelrulebench: admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return v, json.NewDecoder(resp.Body).Decode(&v)
+	case http.StatusNotFound:
+		return v, nil
+	default:
+		return v, fmt.Errorf("travelrulebench: admin API answered %d for a verification", resp.StatusCode)
+	}
+}
