@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,17 +84,22 @@ func optTime(us int64) *time.Time {
 	return &t
 }
 
-const deliveryCols = `d.id, d.endpoint_id, e.url, d.subject, d.seq, d.event_id, d.event_type, d.occurred_at, d.created_at,
+const deliveryCols = `d.id, d.endpoint_id, e.url, e.state, d.subject, d.seq, d.event_id, d.event_type, d.occurred_at, d.created_at,
 	d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.finished_at`
 
-func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
+func scanDelivery(sc interface{ Scan(...any) error }, extra ...any) (Delivery, error) {
 	var d Delivery
+	var state string
 	var occ, created, next, fin int64
-	err := sc.Scan(&d.ID, &d.EndpointID, &d.EndpointURL, &d.Subject, &d.Seq, &d.EventID, &d.EventType, &occ, &created,
-		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &fin)
+	dst := append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &state, &d.Subject, &d.Seq, &d.EventID, &d.EventType, &occ, &created,
+		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &fin}, extra...)
+	err := sc.Scan(dst...)
 	d.OccurredAt, d.CreatedAt = store.FromMicros(occ), store.FromMicros(created)
 	if d.Status == StatusPending {
 		d.NextAt = optTime(next)
+	}
+	if state == "disabled" && (d.Status == StatusPending || d.Status == StatusQueued) {
+		d.Status, d.NextAt = StatusPaused, nil
 	}
 	d.FinishedAt = optTime(fin)
 	return d, err
@@ -109,7 +115,14 @@ func (e *Engine) Deliveries(ctx context.Context, f Filter) (list []Delivery, nex
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case StatusPaused:
+		where = append(where, "d.status IN ('pending', 'queued') AND e.state = 'disabled'")
+	case StatusPending, StatusQueued:
+		where = append(where, "e.state = 'enabled'")
+		add("d.status = ?", f.Status)
+	default:
 		add("d.status = ?", f.Status)
 	}
 	if f.EndpointID != "" {
@@ -153,21 +166,15 @@ func (e *Engine) Deliveries(ctx context.Context, f Filter) (list []Delivery, nex
 func (e *Engine) Delivery(ctx context.Context, id string) (Delivery, error) {
 	row := e.db.QueryRowContext(ctx, `SELECT `+deliveryCols+`, d.body FROM callback_deliveries d
 		JOIN callback_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`, id)
-	var d Delivery
-	var occ, created, next, fin int64
-	err := row.Scan(&d.ID, &d.EndpointID, &d.EndpointURL, &d.Subject, &d.Seq, &d.EventID, &d.EventType, &occ, &created,
-		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &fin, &d.Body)
+	var body []byte
+	d, err := scanDelivery(row, &body)
+	d.Body = body
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
 	if err != nil {
 		return d, fmt.Errorf("callback: delivery %s: %w", id, err)
 	}
-	d.OccurredAt, d.CreatedAt = store.FromMicros(occ), store.FromMicros(created)
-	if d.Status == StatusPending {
-		d.NextAt = optTime(next)
-	}
-	d.FinishedAt = optTime(fin)
 	rows, err := e.db.QueryContext(ctx, `SELECT n, instance, started_at, duration_us, status_code, outcome, error_code, error,
 		response_body, response_truncated FROM callback_attempts WHERE delivery_id = ? ORDER BY n, id`, id)
 	if err != nil {
@@ -188,23 +195,19 @@ func (e *Engine) Delivery(ctx context.Context, id string) (Delivery, error) {
 	return d, rows.Err()
 }
 
-// Replay sends a failed (or delivered) delivery again, with a fresh retry schedule. Within
-// its subject it keeps its place: it goes before any later delivery still open. To a
-// disabled endpoint it is paused until the endpoint is enabled.
+// Replay sends a failed (or delivered) delivery again, with a fresh retry schedule. It
+// goes next in its subject: at once when the subject has nothing pending, else right after
+// the delivery in flight. To a disabled endpoint it waits (paused) until it is enabled.
 func (e *Engine) Replay(ctx context.Context, id string) error {
-	now := store.Micros(e.now())
-	res, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET
-		status = COALESCE((SELECT 'paused' FROM callback_endpoints WHERE id = callback_deliveries.endpoint_id AND state = 'disabled'), 'pending'),
-		tries = 0, next_at = ?, finished_at = 0, lease_token = '', lease_until = 0
-		WHERE id = ? AND status IN ('failed', 'delivered')`, now, id)
+	d, err := e.Delivery(ctx, id)
 	if err != nil {
-		return fmt.Errorf("callback: replay %s: %w", id, err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := e.Delivery(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("callback: replay %s: it is still pending or paused", id)
+	if d.Status != StatusFailed && d.Status != StatusDelivered {
+		return fmt.Errorf("callback: replay %s: it is %s, not failed or delivered", id, d.Status)
+	}
+	if err := e.requeue(ctx, d.EndpointID, `id = ?`, id); err != nil {
+		return fmt.Errorf("callback: replay %s: %w", id, err)
 	}
 	e.Wake()
 	return nil
@@ -216,21 +219,72 @@ func (e *Engine) ReplayEndpoint(ctx context.Context, endpointID string, since ti
 	if _, err := e.Endpoint(ctx, endpointID); err != nil {
 		return 0, err
 	}
-	now := store.Micros(e.now())
-	res, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET
-		status = COALESCE((SELECT 'paused' FROM callback_endpoints WHERE id = ? AND state = 'disabled'), 'pending'),
-		tries = 0, next_at = ?, finished_at = 0, lease_token = '', lease_until = 0
-		WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?`, endpointID, now, endpointID, store.Micros(since))
+	n, err := e.requeueCount(ctx, endpointID, `status = 'failed' AND created_at >= ?`, store.Micros(since))
 	if err != nil {
 		return 0, fmt.Errorf("callback: replay endpoint %s: %w", endpointID, err)
 	}
-	n, _ := res.RowsAffected()
 	e.Wake()
 	return n, nil
 }
 
+func (e *Engine) requeue(ctx context.Context, endpointID, cond string, args ...any) error {
+	n, err := e.requeueCount(ctx, endpointID, cond, args...)
+	if err == nil && n == 0 {
+		err = errors.New("nothing to replay")
+	}
+	return err
+}
+
+// requeueCount queues the endpoint's deliveries matching cond again, then gives each
+// affected subject a head if it has none. The subject rows are locked first, so a
+// concurrent enqueue of the same subject sees the queued rows (or commits before them).
+func (e *Engine) requeueCount(ctx context.Context, endpointID, cond string, args ...any) (int64, error) {
+	var n int64
+	err := e.db.InTx(ctx, func(tx *store.Tx) error {
+		nowUS := store.Micros(e.now())
+		sel := `SELECT DISTINCT subject FROM callback_deliveries WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND ` + cond
+		rows, err := tx.QueryContext(ctx, sel, append([]any{endpointID}, args...)...)
+		if err != nil {
+			return err
+		}
+		var subjects []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return err
+			}
+			subjects = append(subjects, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slices.Sort(subjects)
+		for _, s := range subjects {
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET last_seq = last_seq WHERE endpoint_id = ? AND subject = ?`, endpointID, s); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'queued', tries = 0, next_at = ?, finished_at = 0,
+			lease_token = '', lease_until = 0 WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND `+cond,
+			append([]any{nowUS, endpointID}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		for _, s := range subjects {
+			if err := promoteNext(ctx, tx, endpointID, s, nowUS); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 const endpointCols = `e.id, e.kind, e.url, e.state, e.disabled_reason, e.failures, e.failing_since, e.circuit_until,
-	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'paused')),
+	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'queued')),
 	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed')`
 
 func (e *Engine) scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
@@ -275,7 +329,7 @@ func (e *Engine) Endpoint(ctx context.Context, id string) (Endpoint, error) {
 }
 
 // SetEndpointEnabled enables an endpoint (closing its circuit, forgetting its failures and
-// resuming its paused deliveries at once) or disables it (pausing its open deliveries).
+// sending its paused deliveries at once) or disables it (its open deliveries wait, paused).
 func (e *Engine) SetEndpointEnabled(ctx context.Context, id string, enabled bool) error {
 	if _, err := e.Endpoint(ctx, id); err != nil {
 		return err
@@ -289,8 +343,8 @@ func (e *Engine) SetEndpointEnabled(ctx context.Context, id string, enabled bool
 			failing_since = 0, circuit_until = 0, trips = 0, updated_at = ? WHERE id = ?`, now, id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', tries = 0, next_at = ?
-			WHERE endpoint_id = ? AND status = 'paused'`, now, id)
+		_, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET tries = 0, next_at = ?
+			WHERE endpoint_id = ? AND status = 'pending'`, now, id)
 		return err
 	})
 	if err != nil {

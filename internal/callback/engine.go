@@ -22,10 +22,12 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// Delivery statuses.
+// Delivery statuses. Only pending and queued deliveries wait to be sent; paused is how an
+// operator sees those of a disabled endpoint (the row keeps its status).
 const (
-	StatusPending   = "pending"   // waiting for its turn, its retry time, or in flight
-	StatusPaused    = "paused"    // its endpoint is disabled; sent once it is enabled again
+	StatusPending   = "pending"   // the head of its subject: due at its next attempt, or in flight
+	StatusQueued    = "queued"    // behind an earlier delivery of the same subject and endpoint
+	StatusPaused    = "paused"    // pending or queued, to a disabled endpoint (display only)
 	StatusDelivered = "delivered" // a 2xx was received
 	StatusFailed    = "failed"    // dead letter: permanent failure or schedule exhausted
 )
@@ -206,11 +208,25 @@ type claimed struct {
 // configured timeout) and records them before returning.
 func (e *Engine) Run(ctx context.Context) error {
 	done := make(chan struct{}, e.cfg.Workers)
+	completions := make(chan completion, e.cfg.Workers)
+	completerDone := make(chan struct{})
+	go func() { e.completer(completions); close(completerDone) }()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		close(completions)
+		<-completerDone
+	}()
 	poll := time.NewTimer(0)
 	defer poll.Stop()
+	nextSweep := time.Now()
 	for {
+		if time.Now().After(nextSweep) && ctx.Err() == nil {
+			if err := e.sweep(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("promote orphaned deliveries", "err", err)
+			}
+			nextSweep = time.Now().Add(sweepEvery)
+		}
 		free := e.cfg.Workers - e.runningCount()
 		full := false
 		if free > 0 && ctx.Err() == nil {
@@ -224,9 +240,12 @@ func (e *Engine) Run(ctx context.Context) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e.deliver(c)
+					e.deliver(c, completions)
 					e.finished(c.endpointID)
-					done <- struct{}{}
+					select { // a signal, never a wait: Run may have stopped listening
+					case done <- struct{}{}:
+					default:
+					}
 				}()
 			}
 		}
@@ -245,12 +264,50 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.wake:
 		case <-done:
-			// A finished delivery may have made its subject's next one due; gather a few
-			// completions before claiming again.
+			// A finished delivery may have made its subject's next one due; gather the
+			// completions recorded together before claiming again.
 			drain(done)
 		case <-poll.C:
 		}
 	}
+}
+
+// sweepEvery is how often an instance looks for queued deliveries left without a head.
+const sweepEvery = 2 * time.Second
+
+// sweep promotes the first queued delivery of every subject that has none pending. The
+// normal path promotes when the head finishes; this catches the one race it cannot see: a
+// delivery recorded as queued by a transaction that committed after the head finished.
+// The outer status check makes a concurrent promotion of the same row a no-op.
+func (e *Engine) sweep(ctx context.Context) error {
+	now := e.now()
+	_, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?
+		WHERE status = 'queued' AND id IN (
+		  SELECT q.id FROM callback_deliveries q
+		  WHERE q.status = 'queued' AND q.created_at <= ?
+		    AND NOT EXISTS (SELECT 1 FROM callback_deliveries p
+		                    WHERE p.endpoint_id = q.endpoint_id AND p.subject = q.subject AND p.status = 'pending')
+		    AND NOT EXISTS (SELECT 1 FROM callback_deliveries m
+		                    WHERE m.endpoint_id = q.endpoint_id AND m.subject = q.subject AND m.status = 'queued' AND m.seq < q.seq))`,
+		store.Micros(now), store.Micros(now.Add(-time.Second)))
+	if err != nil {
+		return fmt.Errorf("callback: sweep: %w", err)
+	}
+	return nil
+}
+
+// promoteNext makes the first queued delivery of a subject its head, when it has none.
+func promoteNext(ctx context.Context, tx *store.Tx, endpointID, subject string, nowUS int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0
+		WHERE status = 'queued' AND id = (SELECT q.id FROM callback_deliveries q
+		    WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued' ORDER BY q.seq LIMIT 1)
+		  AND NOT EXISTS (SELECT 1 FROM callback_deliveries p
+		    WHERE p.endpoint_id = ? AND p.subject = ? AND p.status = 'pending')`,
+		nowUS, endpointID, subject, endpointID, subject)
+	if err != nil {
+		return fmt.Errorf("callback: promote next: %w", err)
+	}
+	return nil
 }
 
 func drain(ch chan struct{}) {
@@ -298,16 +355,13 @@ func (e *Engine) saturated() []any {
 	return out
 }
 
-// claimHead selects due deliveries that are the oldest open one of their (endpoint,
-// subject): a subject's next delivery waits until the one before it is delivered or dead,
-// and a subject in retry backoff holds back only itself.
-const claimHead = `SELECT d.id FROM callback_deliveries d
+// claimDue selects due heads. Only a subject's head is 'pending' (the rest are 'queued'
+// and promoted one by one as the head finishes), so this is a short index range scan, with
+// no per-row ordering check.
+const claimDue = `SELECT d.id FROM callback_deliveries d
 	JOIN callback_endpoints e ON e.id = d.endpoint_id
 	WHERE d.status = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
 	  AND e.state = 'enabled' AND e.circuit_until <= ?%s
-	  AND d.seq = (SELECT MIN(o.seq) FROM callback_deliveries o
-	               WHERE o.endpoint_id = d.endpoint_id AND o.subject = d.subject
-	                 AND o.status IN ('pending', 'paused'))
 	ORDER BY d.next_at LIMIT ?`
 
 // claim leases up to n due deliveries to this instance. On PostgreSQL the candidate rows
@@ -322,7 +376,7 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	if len(sat) > 0 {
 		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", len(sat)-1) + ")"
 	}
-	inner := fmt.Sprintf(claimHead, excl)
+	inner := fmt.Sprintf(claimDue, excl)
 	if e.db.Dialect() == store.Postgres {
 		inner += " FOR UPDATE OF d SKIP LOCKED"
 	}
@@ -494,12 +548,14 @@ type attemptLog struct {
 
 // deliver makes one attempt and records it. The attempt's context is not Run's: shutdown
 // lets it finish (the client timeout bounds it).
-func (e *Engine) deliver(c claimed) {
+func (e *Engine) deliver(c claimed, completions chan<- completion) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout+10*time.Second)
 	defer cancel()
 	a := e.send(ctx, c)
 	e.metrics.observe(a)
-	if err := e.complete(ctx, c, a); err != nil {
+	done := make(chan error, 1)
+	completions <- completion{c: c, a: a, done: done}
+	if err := <-done; err != nil {
 		// The lease expires and another attempt follows: at-least-once.
 		e.log.Error("record attempt", "delivery", c.id, "err", err)
 	}

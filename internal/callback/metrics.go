@@ -26,7 +26,7 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 		e: e,
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vaspgate_callback_deliveries_total",
-			Help: "Attempts recorded, by what they did to the delivery: delivered, retry (rescheduled), failed (dead letter), paused.",
+			Help: "Attempts recorded, by what they did to the delivery: delivered, retry (rescheduled), failed (dead letter).",
 		}, []string{"outcome"}),
 		attempts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vaspgate_callback_attempt_duration_seconds",
@@ -34,9 +34,9 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 		}, []string{"result"}),
 		pending: prometheus.NewDesc("vaspgate_callback_pending",
-			"Deliveries not yet delivered nor failed (pending or paused), per endpoint.", []string{"endpoint"}, nil),
+			"Deliveries waiting to be sent (pending or queued, including paused ones of disabled endpoints), per endpoint.", []string{"endpoint"}, nil),
 		oldest: prometheus.NewDesc("vaspgate_callback_oldest_pending_age_seconds",
-			"Age of the oldest pending delivery, per endpoint.", []string{"endpoint"}, nil),
+			"Age of the oldest delivery waiting to be sent, per endpoint.", []string{"endpoint"}, nil),
 		open: prometheus.NewDesc("vaspgate_callback_open_circuits",
 			"Endpoints whose circuit is open (paused after consecutive failures) or that are disabled.", []string{"state"}, nil),
 	}
@@ -71,7 +71,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	now := m.e.now()
 	rows, err := m.e.db.QueryContext(ctx, `SELECT endpoint_id, COUNT(*), MIN(created_at) FROM callback_deliveries
-		WHERE status IN ('pending', 'paused') GROUP BY endpoint_id`)
+		WHERE status IN ('pending', 'queued') GROUP BY endpoint_id`)
 	if err == nil {
 		for rows.Next() {
 			var id string

@@ -57,6 +57,14 @@ func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, rawURL string, m Mess
 	}
 	id := WalletEndpointID(rawURL)
 	now := store.Micros(o.engine.now())
+	// The cache only holds endpoints read back from the database (committed, and never
+	// deleted), so skipping the insert for them is safe.
+	o.engine.mu.Lock()
+	_, known := o.engine.endpoints[id]
+	o.engine.mu.Unlock()
+	if known {
+		return o.engine.enqueue(ctx, tx, id, m, func(int64) ([]byte, error) { return m.Body, nil })
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, KindWallet, rawURL, now, now); err != nil {
 		return fmt.Errorf("callback: record wallet endpoint: %w", err)
@@ -103,7 +111,9 @@ func WalletEndpointID(rawURL string) string {
 }
 
 // enqueue writes one delivery in tx. The per-(endpoint, subject) sequence comes from an
-// upsert that keeps the subject row locked until tx ends, so sequence order is commit order.
+// upsert that keeps the subject row locked until tx ends, so sequence order is commit order
+// and enqueuers of one subject take turns; the delivery is the subject's head ('pending')
+// when nothing of the subject is open, else 'queued' behind it.
 func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, m Message, body func(seq int64) ([]byte, error)) error {
 	if m.Subject == "" || m.Type == "" {
 		return fmt.Errorf("%w: subject and type are required", ErrInvalidMessage)
@@ -128,10 +138,11 @@ func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, m
 	if _, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
 		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
-		        COALESCE((SELECT 'paused' FROM callback_endpoints WHERE id = ? AND state = 'disabled'), 'pending'), ?)
+		        CASE WHEN EXISTS (SELECT 1 FROM callback_deliveries o WHERE o.endpoint_id = ? AND o.subject = ?
+		                          AND o.status IN ('pending', 'queued')) THEN 'queued' ELSE 'pending' END, ?)
 		ON CONFLICT DO NOTHING`,
 		uuid.Must(uuid.NewV7()).String(), endpointID, m.Subject, seq, m.EventID, m.Type,
-		store.Micros(m.OccurredAt), now, b, endpointID, now); err != nil {
+		store.Micros(m.OccurredAt), now, b, endpointID, m.Subject, now); err != nil {
 		return fmt.Errorf("callback: record delivery: %w", err)
 	}
 	e.notify()

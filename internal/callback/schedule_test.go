@@ -197,7 +197,7 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 		// The failing subject's later event waits for it (ordering), nothing else does.
 		var after string
 		_ = db.QueryRowContext(context.Background(), `SELECT status FROM callback_deliveries WHERE body = ?`, []byte(`{"after-bad":true}`)).Scan(&after)
-		if after != StatusPending {
+		if after != StatusQueued {
 			t.Fatalf("event after the failing one is %s", after)
 		}
 		b.eng.mu.Lock()

@@ -47,6 +47,9 @@ type Options struct {
 	Rate        int     // events recorded per second; 0 records as fast as possible
 	Workers     int     // engine workers, default 64
 	Producers   int     // concurrent recording goroutines, default 8 (1 on SQLite)
+	// Preload records every event before the engine starts, so deliveries/s measures the
+	// engine alone (latency then includes the wait for the start).
+	Preload bool
 	Timeout     time.Duration
 }
 
@@ -59,6 +62,7 @@ type Result struct {
 	FailShare     float64 `json:"fail_share"`
 	Rate          int     `json:"rate"`
 	Workers       int     `json:"workers"`
+	Preload       bool    `json:"preload"`
 	Seconds       float64 `json:"seconds"`
 	PerSecond     float64 `json:"deliveries_per_second"`
 	EnqueueRate   float64 `json:"recorded_per_second"`
@@ -132,7 +136,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Producers = 1
 	}
 	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
-		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers}
+		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload}
 
 	signer, _ := callback.NewStellarSigner(benchSeed)
 	pub := signer.PublicKey()
@@ -181,8 +185,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
-	go func() { runDone <- eng.Run(runCtx) }()
 	defer func() { stop(); <-runDone }()
+	startEngine := func() { go func() { runDone <- eng.Run(runCtx) }() }
+	if !o.Preload {
+		startEngine()
+	}
 
 	start := time.Now()
 	var interval time.Duration
@@ -227,8 +234,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	recorded := time.Since(start)
 	select {
 	case err := <-errCh:
+		startEngine()
 		return res, fmt.Errorf("bench: record: %w", err)
 	default:
+	}
+	if o.Preload {
+		start = time.Now()
+		startEngine()
 	}
 	select {
 	case <-tr.done:

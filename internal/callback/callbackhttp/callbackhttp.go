@@ -60,9 +60,9 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := callback.Filter{Status: q.Get("status"), EndpointID: q.Get("endpoint"), Subject: q.Get("subject"), Cursor: q.Get("cursor")}
 	switch f.Status {
-	case "", callback.StatusPending, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed:
+	case "", callback.StatusPending, callback.StatusQueued, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed:
 	default:
-		httpjson.Error(w, http.StatusBadRequest, "invalid_status", "status must be pending, paused, delivered or failed")
+		httpjson.Error(w, http.StatusBadRequest, "invalid_status", "status must be pending, queued, paused, delivered or failed")
 		return
 	}
 	if v := q.Get("limit"); v != "" {

@@ -28,6 +28,8 @@ CREATE TABLE callback_subjects (
     PRIMARY KEY (endpoint_id, subject)
 );
 
+-- callback_deliveries: status is 'pending' for the one head of its (endpoint, subject) (due
+-- at next_at, or in flight while leased), 'queued' behind it, then 'delivered' or 'failed'.
 CREATE TABLE callback_deliveries (
     id          TEXT PRIMARY KEY,
     endpoint_id TEXT NOT NULL REFERENCES callback_endpoints (id),
@@ -52,7 +54,7 @@ CREATE TABLE callback_deliveries (
 );
 CREATE INDEX callback_deliveries_due ON callback_deliveries (next_at) WHERE status = 'pending';
 CREATE INDEX callback_deliveries_open ON callback_deliveries (endpoint_id, subject, seq)
-    WHERE status IN ('pending', 'paused');
+    WHERE status IN ('pending', 'queued');
 CREATE INDEX callback_deliveries_status ON callback_deliveries (status, id);
 CREATE INDEX callback_deliveries_endpoint ON callback_deliveries (endpoint_id, created_at);
 
