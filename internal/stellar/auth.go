@@ -84,8 +84,8 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 		homeDomains:   cfg.EffectiveHomeDomains(),
 		issuer:        strings.TrimRight(cfg.PublicURL, "/") + "/auth",
 		jwtKey:        jwtKey(cfg.JWTSecret, cfg.SigningSeed),
-		challengeTTL:  cmp(cfg.ChallengeTimeout, 15*time.Minute),
-		tokenTTL:      cmp(cfg.TokenTTL, 24*time.Hour),
+		challengeTTL:  orDefault(cfg.ChallengeTimeout, 15*time.Minute),
+		tokenTTL:      orDefault(cfg.TokenTTL, 24*time.Hour),
 		clientDomains: cfg.ClientDomains,
 		ledger:        o.Ledger,
 		clientHTTP:    o.ClientDomainHTTP,
@@ -120,7 +120,7 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 	return a, nil
 }
 
-func cmp(d, def time.Duration) time.Duration {
+func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}

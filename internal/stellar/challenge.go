@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -304,11 +303,9 @@ func (a *Auth) verifySignatures(c *challenge, acct *LedgerAccount) error {
 		return nil
 	}
 	// 6. Existing account: every signature from a distinct signer; weights reach medium.
-	signers := slices.Clone(acct.Signers)
-	slices.SortFunc(signers, func(x, y Signer) int { return int(y.Weight - x.Weight) })
 	seen := map[string]bool{}
 	var weight int64
-	for _, sg := range signers {
+	for _, sg := range acct.Signers {
 		if sg.Weight <= 0 || sg.Key == a.server.Address() || seen[sg.Key] {
 			continue
 		}
