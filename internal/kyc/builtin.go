@@ -420,3 +420,51 @@ func (s *Service) FieldValue(ctx context.Context, id, name string) ([]byte, stri
 	}
 	return v, ct, nil
 }
+
+// Summary is one customer type's state, as operators list it.
+type Summary struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	Status    string    `json:"status"`
+	Account   string    `json:"account"`
+	Memo      string    `json:"memo,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ListQuery filters List; zero values mean no filter. After and AfterType are the id and
+// type of the last entry of the previous page.
+type ListQuery struct {
+	Status, Type, After, AfterType string
+	Limit                          int
+}
+
+// List returns builtin customers by id (creation order), for the operator's work queue,
+// e.g. every PROCESSING sep6 customer.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
+	if q.Limit <= 0 || q.Limit > 500 {
+		q.Limit = 100
+	}
+	if q.Status != "" && !validStatus(q.Status) {
+		return nil, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT t.customer_id, t.type, t.status, c.account, c.memo, t.updated_at
+		FROM kyc_customer_types t JOIN kyc_customers c ON c.id = t.customer_id
+		WHERE (? = '' OR t.status = ?) AND (? = '' OR t.type = ?) 
+			AND (t.customer_id > ? OR (t.customer_id = ? AND t.type > ?))
+		ORDER BY t.customer_id, t.type LIMIT ?`, q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("kyc: list customers: %w", err)
+	}
+	defer rows.Close()
+	out := []Summary{}
+	for rows.Next() {
+		var sm Summary
+		var at int64
+		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Status, &sm.Account, &sm.Memo, &at); err != nil {
+			return nil, fmt.Errorf("kyc: list customers: %w", err)
+		}
+		sm.UpdatedAt = store.FromMicros(at)
+		out = append(out, sm)
+	}
+	return out, rows.Err()
+}

@@ -367,12 +367,44 @@ func readBody(r *http.Request, limit int64, emptyOK bool) (map[string]string, ma
 }
 
 // RegisterAdmin adds the operator routes to adminAPI (mounted behind the admin token):
-// PUT /admin/v1/customers/{id}/status takes a decision, GET /admin/v1/customers/{id}?type=
-// reads the customer.
+//
+//	GET /admin/v1/customers?status=&type=&after=&after_type=&limit=   builtin customers
+//	GET /admin/v1/customers/{id}?type=                    the GET /customer body and type
+//	GET /admin/v1/customers/{id}/fields/{name}            one field's value (builtin)
+//	PUT /admin/v1/customers/{id}/status                   a decision (builtin)
 func RegisterAdmin(adminAPI *http.ServeMux, svc *kyc.Service) {
 	h := &handler{svc: svc, log: slog.Default()}
-	adminAPI.HandleFunc("PUT /admin/v1/customers/{id}/status", h.decide)
+	adminAPI.HandleFunc("GET /admin/v1/customers", h.adminList)
 	adminAPI.HandleFunc("GET /admin/v1/customers/{id}", h.adminGet)
+	adminAPI.HandleFunc("GET /admin/v1/customers/{id}/fields/{name}", h.adminField)
+	adminAPI.HandleFunc("PUT /admin/v1/customers/{id}/status", h.decide)
+}
+
+func (h *handler) adminList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	list, err := h.svc.List(r.Context(), kyc.ListQuery{Status: q.Get("status"), Type: q.Get("type"), After: q.Get("after"),
+		AfterType: q.Get("after_type"), Limit: limit})
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"customers": list})
+}
+
+// adminField answers one stored value with its content type. Personal data: it is sent
+// to the operator and never logged or cached.
+func (h *handler) adminField(w http.ResponseWriter, r *http.Request) {
+	v, ct, err := h.svc.FieldValue(r.Context(), r.PathValue("id"), r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err, "field not found")
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "attachment")
+	_, _ = w.Write(v)
 }
 
 func (h *handler) decide(w http.ResponseWriter, r *http.Request) {

@@ -646,3 +646,44 @@ func TestConcurrentPuts(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminReads(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := setup(t, db, setupOpts{})
+		acct := newAccount()
+		id1 := b.put(t, b.token(t, acct), full())
+		id2 := b.put(t, b.token(t, newAccount()), map[string]string{"first_name": "B"})
+		r := b.do(t, "GET", "/admin/v1/customers?status=PROCESSING&type=sep6", "", "", nil)
+		list := r.json(t)["customers"].([]any)
+		if r.status != 200 || len(list) != 1 || list[0].(map[string]any)["id"] != id1 || list[0].(map[string]any)["account"] != acct {
+			t.Fatalf("list PROCESSING: %d %s", r.status, r.body)
+		}
+		r = b.do(t, "GET", "/admin/v1/customers?limit=1", "", "", nil)
+		page := r.json(t)["customers"].([]any)
+		if len(page) != 1 {
+			t.Fatalf("page: %s", r.body)
+		}
+		r = b.do(t, "GET", "/admin/v1/customers?limit=1&after="+page[0].(map[string]any)["id"].(string)+"&after_type=sep6", "", "", nil)
+		if next := r.json(t)["customers"].([]any); len(next) != 1 || next[0].(map[string]any)["id"] == page[0].(map[string]any)["id"] {
+			t.Fatalf("next page: %s", r.body)
+		}
+		if r := b.do(t, "GET", "/admin/v1/customers?status=MAYBE", "", "", nil); r.status != 400 {
+			t.Fatalf("bad status filter: %d", r.status)
+		}
+		r = b.do(t, "GET", "/admin/v1/customers/"+id2+"?type=sep6", "", "", nil)
+		if m := r.json(t); m["status"] != kyc.StatusNeedsInfo || m["type"] != "sep6" {
+			t.Fatalf("admin GET: %s", r.body)
+		}
+		r = b.do(t, "GET", "/admin/v1/customers/"+id1+"/fields/email_address", "", "", nil)
+		if r.status != 200 || string(r.body) != "ada@example.com" || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("field value: %d %q", r.status, r.body)
+		}
+		if r := b.do(t, "GET", "/admin/v1/customers/"+id1+"/fields/shoe_size", "", "", nil); r.status != 404 {
+			t.Fatalf("unknown field: %d", r.status)
+		}
+		if r := b.do(t, "GET", "/admin/v1/customers/nope", "", "", nil); r.status != 404 {
+			t.Fatalf("unknown customer: %d", r.status)
+		}
+	})
+}
