@@ -158,3 +158,38 @@ func (p RiskPolicy) Assess(v Verification) RiskLevel {
 	}
 	return level
 }
+
+// NewRiskPolicy returns the default policy with the given entries overlaid (keys are
+// upper-cased; empty maps and an empty unresolved keep the defaults), validated. It takes
+// plain strings so configuration can be handed over as read.
+func NewRiskPolicy(alertLevels, matchStrengths, reasons map[string]string, unresolved string, indirectDiscount int) (RiskPolicy, error) {
+	p := DefaultRiskPolicy()
+	overlay := func(dst map[string]RiskLevel, src map[string]string, what string) error {
+		for k, v := range src {
+			l, err := ParseRiskLevel(v)
+			if err != nil {
+				return fmt.Errorf("travelrule: risk policy %s[%s]: %w", what, k, err)
+			}
+			dst[strings.ToUpper(strings.TrimSpace(k))] = l
+		}
+		return nil
+	}
+	if err := overlay(p.AlertLevels, alertLevels, "alert_levels"); err != nil {
+		return p, err
+	}
+	if err := overlay(p.MatchStrengths, matchStrengths, "match_strengths"); err != nil {
+		return p, err
+	}
+	if err := overlay(p.Reasons, reasons, "reasons"); err != nil {
+		return p, err
+	}
+	if unresolved != "" {
+		l, err := ParseRiskLevel(unresolved)
+		if err != nil {
+			return p, err
+		}
+		p.Unresolved = l
+	}
+	p.IndirectDiscount = indirectDiscount
+	return p, p.Validate()
+}

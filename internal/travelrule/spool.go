@@ -22,9 +22,9 @@ import (
 // moment); Replay hands the records back in append order and forgets a file only after its
 // whole content was stored.
 //
-// Layout: <dir>/spool.log receives appends; Replay renames it to replay-<nanos>.log and
-// drains replay files oldest first. A frame is "TRS1" | length (4) | CRC-32C (4) | payload
-// (JSON spoolEntry, body sealed). A torn last frame can only be one that was never fsynced,
+// Layout: <dir>/travelrule-spool.log receives appends; Replay renames it to
+// travelrule-replay-<nanos>.log and drains replay files oldest first. A frame is "TRS1" |
+// length (4) | CRC-32C (4) | payload (JSON spoolEntry, body sealed). A torn last frame can only be one that was never fsynced,
 // hence never acknowledged, and is dropped.
 type Spool struct {
 	dir    string
@@ -56,7 +56,7 @@ var (
 	crcTable   = crc32.MakeTable(crc32.Castagnoli)
 )
 
-const spoolName = "spool.log"
+const spoolName = "travelrule-spool.log"
 
 // OpenSpool opens (creating) the spool in dir. Bodies are sealed with sealer when not nil.
 func OpenSpool(dir string, sealer Sealer) (*Spool, error) {
@@ -174,7 +174,7 @@ func (s *Spool) Pending() bool {
 	if s.size > 0 {
 		return true
 	}
-	files, _ := filepath.Glob(filepath.Join(s.dir, "replay-*.log"))
+	files, _ := filepath.Glob(filepath.Join(s.dir, "travelrule-replay-*.log"))
 	return len(files) > 0
 }
 
@@ -188,7 +188,7 @@ func (s *Spool) Replay(chunk int, store func([]Record) error) (int, error) {
 			s.mu.Unlock()
 			return 0, fmt.Errorf("travelrule: spool rotate: %w", err)
 		}
-		name := filepath.Join(s.dir, fmt.Sprintf("replay-%020d.log", time.Now().UnixNano()))
+		name := filepath.Join(s.dir, fmt.Sprintf("travelrule-replay-%020d.log", time.Now().UnixNano()))
 		if err := os.Rename(filepath.Join(s.dir, spoolName), name); err != nil {
 			s.mu.Unlock()
 			return 0, fmt.Errorf("travelrule: spool rotate: %w", err)
@@ -199,7 +199,7 @@ func (s *Spool) Replay(chunk int, store func([]Record) error) (int, error) {
 		}
 	}
 	s.mu.Unlock()
-	files, err := filepath.Glob(filepath.Join(s.dir, "replay-*.log"))
+	files, err := filepath.Glob(filepath.Join(s.dir, "travelrule-replay-*.log"))
 	if err != nil {
 		return 0, err
 	}

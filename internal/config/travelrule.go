@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TravelRule configures the VerifyVASP enclave callback receiver. The enclave's own variable
+// names are read as they are, so one environment file can serve the enclave and vaspgate.
+// Zero values mean the defaults documented on each field (see WithDefaults).
+type TravelRule struct {
+	// CallbackPath is where the enclave POSTs its callbacks on the admin listener. Env
+	// VEGA_VERIFICATION_CALLBACK_API_PATH. Default /travel-rule/callback.
+	CallbackPath string `yaml:"callback_path"`
+	// AuthorizationToken is the token the enclave sends. Env
+	// VEGA_VERIFICATION_AUTHORIZATION_TOKEN. Empty: the receiver is off.
+	AuthorizationToken string `yaml:"authorization_token"`
+	// AuthorizationTokenNext is also accepted, for a rotation. Env
+	// VASPGATE_TRAVEL_RULE_AUTHORIZATION_TOKEN_NEXT.
+	AuthorizationTokenNext string `yaml:"authorization_token_next"`
+	// AuthorizationKey is the header carrying the token. Env
+	// VEGA_VERIFICATION_AUTHORIZATION_KEY. Empty: "Authorization: Bearer <token>".
+	AuthorizationKey string `yaml:"authorization_key"`
+	// AllowCIDRs, when set, are the only source networks accepted (the enclave hosts). Env
+	// VASPGATE_TRAVEL_RULE_ALLOW_CIDRS (comma-separated).
+	AllowCIDRs []string `yaml:"allow_cidrs"`
+	// MaxBodyBytes is the size limit of a callback; larger ones are kept truncated and
+	// quarantined. Default 1048576.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// StoreBudget is how long a callback waits for the database before it goes to the
+	// spool. Env VASPGATE_TRAVEL_RULE_STORE_BUDGET. Default 250ms.
+	StoreBudget time.Duration `yaml:"store_budget"`
+	// SpoolDir holds the spool file. Env VASPGATE_TRAVEL_RULE_SPOOL_DIR. Default: beside the
+	// SQLite file, or the working directory on PostgreSQL (chosen by the caller).
+	SpoolDir string `yaml:"spool_dir"`
+	// RetentionDays is after how many days IVMS101 data is redacted. Env
+	// VASPGATE_TRAVEL_RULE_RETENTION_DAYS. Default 1825 (5 years).
+	RetentionDays int `yaml:"retention_days"`
+	// Risk overrides the risk policy's defaults (documented on travelrule.RiskPolicy).
+	Risk TravelRuleRisk `yaml:"risk"`
+}
+
+// TravelRuleRisk overrides entries of the default risk policy; level names are none, low,
+// medium, high, severe.
+type TravelRuleRisk struct {
+	// AlertLevels maps a KYT alertLevel (LOW, MEDIUM, HIGH, SEVERE) to a level.
+	AlertLevels map[string]string `yaml:"alert_levels"`
+	// MatchStrengths maps a World-Check matchStrength (EXACT, STRONG, MEDIUM, WEAK) to a level.
+	MatchStrengths map[string]string `yaml:"match_strengths"`
+	// Reasons maps a verification reason code (e.g. BLACKLISTED) to a level.
+	Reasons map[string]string `yaml:"reasons"`
+	// Unresolved is the level of a screening not final or failed. Default medium.
+	Unresolved string `yaml:"unresolved"`
+	// IndirectDiscount lowers INDIRECT-exposure alerts by this many levels (0-3, never below
+	// low). Default 0.
+	IndirectDiscount int `yaml:"indirect_discount"`
+}
+
+// Enabled reports whether the receiver runs (a token is configured).
+func (t TravelRule) Enabled() bool { return t.AuthorizationToken != "" }
+
+// Tokens returns the accepted tokens.
+func (t TravelRule) Tokens() []string {
+	var out []string
+	for _, s := range []string{t.AuthorizationToken, t.AuthorizationTokenNext} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// WithDefaults returns t with every zero value replaced by its default.
+func (t TravelRule) WithDefaults() TravelRule {
+	if t.CallbackPath == "" {
+		t.CallbackPath = "/travel-rule/callback"
+	}
+	if t.MaxBodyBytes <= 0 {
+		t.MaxBodyBytes = 1 << 20
+	}
+	if t.StoreBudget <= 0 {
+		t.StoreBudget = 250 * time.Millisecond
+	}
+	if t.RetentionDays <= 0 {
+		t.RetentionDays = 1825
+	}
+	return t
+}
+
+// Prefixes parses AllowCIDRs (a bare address is one host). Call after validation.
+func (t TravelRule) Prefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range t.AllowCIDRs {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
+}
+
+func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
+	var probs []Problem
+	for name, dst := range map[string]*string{
+		"VEGA_VERIFICATION_CALLBACK_API_PATH":           &t.CallbackPath,
+		"VEGA_VERIFICATION_AUTHORIZATION_TOKEN":         &t.AuthorizationToken,
+		"VASPGATE_TRAVEL_RULE_AUTHORIZATION_TOKEN_NEXT": &t.AuthorizationTokenNext,
+		"VEGA_VERIFICATION_AUTHORIZATION_KEY":           &t.AuthorizationKey,
+		"VASPGATE_TRAVEL_RULE_SPOOL_DIR":                &t.SpoolDir,
+	} {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_ALLOW_CIDRS"); ok {
+		t.AllowCIDRs = splitList(v)
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_STORE_BUDGET"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			probs = append(probs, Problem{"travel_rule.store_budget (VASPGATE_TRAVEL_RULE_STORE_BUDGET)", "not a duration: " + strconv.Quote(v), "250ms"})
+		} else {
+			t.StoreBudget = d
+		}
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_RETENTION_DAYS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			probs = append(probs, Problem{"travel_rule.retention_days (VASPGATE_TRAVEL_RULE_RETENTION_DAYS)", "not a whole number: " + strconv.Quote(v), "1825"})
+		} else {
+			t.RetentionDays = n
+		}
+	}
+	return probs
+}
+
+var riskLevels = map[string]bool{"none": true, "low": true, "medium": true, "high": true, "severe": true}
+
+func (t *TravelRule) validate() error {
+	d := t.WithDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !strings.HasPrefix(d.CallbackPath, "/") || strings.ContainsAny(d.CallbackPath, " {}?#") {
+		add("travel_rule.callback_path: %q must be a plain path starting with / (example: /travel-rule/callback)", d.CallbackPath)
+	}
+	if strings.HasPrefix(d.CallbackPath, "/admin/") {
+		add("travel_rule.callback_path: %q is under /admin/, which needs the admin token; the enclave sends its own", d.CallbackPath)
+	}
+	if d.Enabled() && len(d.AuthorizationToken) < 16 {
+		add("travel_rule.authorization_token: too short (%d characters, want at least 16; example: output of openssl rand -hex 32)", len(d.AuthorizationToken))
+	}
+	if d.AuthorizationTokenNext != "" && !d.Enabled() {
+		add("travel_rule.authorization_token_next: set without travel_rule.authorization_token")
+	}
+	if k := d.AuthorizationKey; k != "" && strings.ContainsAny(k, " :\t") {
+		add("travel_rule.authorization_key: %q is not a header name (example: X-Api-Key)", k)
+	}
+	for _, a := range d.AllowCIDRs {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err2 := netip.ParseAddr(a); err2 != nil {
+				add("travel_rule.allow_cidrs: %q is not a CIDR (example: 10.0.0.0/8)", a)
+			}
+		}
+	}
+	if d.MaxBodyBytes < 1024 {
+		add("travel_rule.max_body_bytes: must be at least 1024 (example: 1048576)")
+	}
+	if d.StoreBudget >= 900*time.Millisecond {
+		add("travel_rule.store_budget: %v leaves no time to spool within the enclave's 1 s (example: 250ms)", d.StoreBudget)
+	}
+	if d.RetentionDays < 1 {
+		add("travel_rule.retention_days: must be at least 1 (example: 1825)")
+	}
+	r := d.Risk
+	for what, m := range map[string]map[string]string{"alert_levels": r.AlertLevels, "match_strengths": r.MatchStrengths, "reasons": r.Reasons} {
+		for k, v := range m {
+			if !riskLevels[strings.ToLower(v)] {
+				add("travel_rule.risk.%s: %s: %q is not none, low, medium, high or severe", what, k, v)
+			}
+		}
+	}
+	if r.Unresolved != "" && !riskLevels[strings.ToLower(r.Unresolved)] {
+		add("travel_rule.risk.unresolved: %q is not none, low, medium, high or severe", r.Unresolved)
+	}
+	if r.IndirectDiscount < 0 || r.IndirectDiscount > 3 {
+		add("travel_rule.risk.indirect_discount: %d, want 0-3", r.IndirectDiscount)
+	}
+	return errors.Join(errs...)
+}
