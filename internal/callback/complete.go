@@ -1,8 +1,11 @@
 package callback
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,6 +83,11 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("callback: attempt log: %w", err)
 		}
+		// Endpoint rows are locked in one order (endpoint, then subject) by every recorder,
+		// so overlapping recording transactions cannot deadlock on them.
+		slices.SortFunc(batch, func(a, b completion) int {
+			return cmp.Or(cmp.Compare(a.c.endpointID, b.c.endpointID), cmp.Compare(a.c.subject, b.c.subject))
+		})
 		healthy := map[string]bool{}
 		for _, x := range batch {
 			status, err := e.apply(ctx, tx, x.c, x.a, now)
@@ -92,7 +100,7 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 				healthy[x.c.endpointID] = true
 			}
 		}
-		for id := range healthy {
+		for _, id := range slices.Sorted(maps.Keys(healthy)) {
 			if err := e.healthy(ctx, tx, id, nowUS); err != nil {
 				return err
 			}

@@ -209,13 +209,22 @@ type claimed struct {
 func (e *Engine) Run(ctx context.Context) error {
 	done := make(chan struct{}, e.cfg.Workers)
 	completions := make(chan completion, e.cfg.Workers)
-	completerDone := make(chan struct{})
-	go func() { e.completer(completions); close(completerDone) }()
+	// Several recording transactions overlap on PostgreSQL (each waits on round trips and
+	// its commit); SQLite has one writer, so one is enough there.
+	recorders := 4
+	if e.db.Dialect() == store.SQLite {
+		recorders = 1
+	}
+	var recWG sync.WaitGroup
+	for range recorders {
+		recWG.Add(1)
+		go func() { defer recWG.Done(); e.completer(completions) }()
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
 		close(completions)
-		<-completerDone
+		recWG.Wait()
 	}()
 	poll := time.NewTimer(0)
 	defer poll.Stop()

@@ -50,7 +50,7 @@ type Options struct {
 	// Preload records every event before the engine starts, so deliveries/s measures the
 	// engine alone (latency then includes the wait for the start).
 	Preload bool
-	Timeout     time.Duration
+	Timeout time.Duration
 }
 
 // Result is what a run measured.
