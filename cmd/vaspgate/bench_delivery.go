@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/callback/callbackbench"
+)
+
+// benchDeliveryCmd runs `vaspgate bench delivery …`; args are what follows "delivery".
+func benchDeliveryCmd(args []string) error {
+	return runBenchDelivery(context.Background(), args, os.Stdout)
+}
+
+func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench delivery", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var o callbackbench.Options
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "sqlite:PATH or postgres://… (a fresh schema is made and dropped); empty: a temporary SQLite file")
+	fs.IntVar(&o.Events, "n", 10000, "events to record")
+	fs.IntVar(&o.Subjects, "m", 100, "subjects (ordering keys)")
+	fs.IntVar(&o.Receivers, "k", 4, "loopback receivers (endpoints)")
+	fs.Float64Var(&o.FailShare, "fail", 0, "share of requests the receivers answer 503 (0-1)")
+	fs.IntVar(&o.Rate, "rate", 0, "events recorded per second (0: as fast as possible)")
+	fs.IntVar(&o.Workers, "workers", 64, "engine workers")
+	fs.IntVar(&o.Producers, "producers", 8, "concurrent recording goroutines (1 on SQLite)")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up waiting after this long")
+	fs.BoolVar(&o.Preload, "preload", false, "record every event first, then start the engine (measures the engine alone)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	r, err := callbackbench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(out).Encode(r)
+	}
+	rate := "as fast as possible"
+	if r.Rate > 0 {
+		rate = fmt.Sprintf("%d/s", r.Rate)
+	}
+	if r.Preload {
+		rate = "preloaded"
+	}
+	fmt.Fprintf(out, "engine %s, %d CPUs, %d events over %d subjects to %d receivers, fail share %.2f, offered %s, %d workers\n",
+		r.Engine, runtime.NumCPU(), r.Events, r.Subjects, r.Receivers, r.FailShare, rate, r.Workers)
+	fmt.Fprintf(out, "delivered      %.0f signed deliveries/s (%.2f s; recorded at %.0f/s)\n", r.PerSecond, r.Seconds, r.EnqueueRate)
+	fmt.Fprintf(out, "latency        commit->receipt p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
+	fmt.Fprintf(out, "requests       %d (%d answered 503)\n", r.Requests, r.Failed503)
+	fmt.Fprintf(out, "lost %d, duplicated %d, out of order %d, bad signatures %d\n", r.Lost, r.Duplicated, r.OutOfOrder, r.BadSignatures)
+	if r.Lost > 0 || r.OutOfOrder > 0 || r.BadSignatures > 0 {
+		return fmt.Errorf("bench delivery: %d lost, %d out of order, %d bad signatures", r.Lost, r.OutOfOrder, r.BadSignatures)
+	}
+	return nil
+}
