@@ -104,6 +104,8 @@ type challenge struct {
 	clientDomain    string
 	clientDomainKey string
 	maxTime         time.Time
+	// sigs are the challenge's signatures, the server's already accounted for.
+	sigs *signatures
 }
 
 // hashHex is the challenge's transaction hash in hex: the jti and the replay key.
@@ -229,12 +231,16 @@ func (a *Auth) readChallenge(b64 string, now time.Time) (*challenge, error) {
 		return nil, invalid("challenge has no web_auth_domain operation")
 	}
 
-	// 5. The server's signature.
+	// 5. The server's signature, before anything costs a ledger lookup.
 	if c.hash, err = tx.Hash(a.passphrase); err != nil {
 		return nil, invalid("transaction cannot be hashed")
 	}
 	if len(tx.Signatures()) > maxSignatures {
 		return nil, invalid("transaction has too many signatures")
+	}
+	c.sigs = newSignatures(c)
+	if !c.sigs.consume(a.server.Address()) {
+		return nil, invalid("challenge is not signed by the server's SIGNING_KEY")
 	}
 	return c, nil
 }
@@ -282,13 +288,10 @@ func (s *signatures) unused() int {
 	return n
 }
 
-// verifySignatures runs checks 5 to 8 of stellar-seps.md 3.2. acct is nil for an account
-// that does not exist (or ledger lookups disabled).
+// verifySignatures runs checks 6 to 8 of stellar-seps.md 3.2 on a challenge readChallenge
+// accepted. acct is nil for an account that does not exist (or ledger lookups disabled).
 func (a *Auth) verifySignatures(c *challenge, acct *LedgerAccount) error {
-	s := newSignatures(c)
-	if !s.consume(a.server.Address()) {
-		return invalid("challenge is not signed by the server's SIGNING_KEY")
-	}
+	s := c.sigs
 	if c.clientDomainKey != "" && !s.consume(c.clientDomainKey) {
 		return invalid("challenge is not signed by the client domain's SIGNING_KEY")
 	}

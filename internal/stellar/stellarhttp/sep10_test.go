@@ -599,6 +599,15 @@ func TestLedgerUnavailable(t *testing.T) {
 		t.Fatalf("horizon down: %d %s", r.status, r.body)
 	}
 
+	// A challenge the server did not sign is refused before any ledger lookup: 400, not 503.
+	forged, err := parseTx(t, signed).ClearSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.postForm(t, sign(t, forged, testnet, keypair.MustRandom(), acct)); r.status != http.StatusBadRequest {
+		t.Fatalf("forged challenge with horizon down: %d %s", r.status, r.body)
+	}
+
 	gone := newFakeHorizon(t)
 	gone.srv.Close()
 	b2 := setup(t, options{ledger: gone.ledger(t)})
