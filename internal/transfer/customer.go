@@ -116,9 +116,16 @@ func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Cu
 	return nil
 }
 
-// Owner implements kyc.Transactions: the identity that created the transaction.
+// Owner implements kyc.Transactions: the identity that created the transaction. It reads
+// through the pool: a caller holding a database transaction must use OwnerTx instead (on
+// SQLite, with its single connection, Owner would wait for that transaction forever).
 func (s *Service) Owner(ctx context.Context, transactionID string) (kyc.Owner, error) {
-	t, err := s.Get(ctx, transactionID)
+	return s.OwnerTx(ctx, s.db, transactionID)
+}
+
+// OwnerTx is Owner read through q (a *store.Tx or the *store.DB).
+func (s *Service) OwnerTx(ctx context.Context, q store.Querier, transactionID string) (kyc.Owner, error) {
+	t, err := getQ(ctx, q, transactionID)
 	if errors.Is(err, ErrNotFound) {
 		return kyc.Owner{}, kyc.ErrNotFound
 	}
