@@ -194,6 +194,9 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 			}
 		}
 		id = t.id
+		if err := lockCustomer(ctx, tx, id); err != nil {
+			return err
+		}
 		for name, fid := range r.FileIDs {
 			u, err := s.takeFile(ctx, tx, c, fid, id)
 			if err != nil {
@@ -257,6 +260,24 @@ func (s *Service) createCustomer(ctx context.Context, tx *store.Tx, c Caller, o 
 	return id, nil
 }
 
+// lockCustomer serialises every change of one builtin customer (PUT, operator decision) on
+// its row, so their field and status writes never interleave or deadlock. SQLite writers
+// are serialised already. ErrNotFound when the customer does not exist.
+func lockCustomer(ctx context.Context, tx *store.Tx, id string) error {
+	q := `SELECT id FROM kyc_customers WHERE id = ?`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	err := tx.QueryRowContext(ctx, q, id).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("kyc: lock customer: %w", err)
+	}
+	return nil
+}
+
 // reevaluate recomputes the status of every type of a customer after its fields changed:
 // a type with fields missing (or rejected) needs info; a type waiting for info whose fields
 // are now complete goes to PROCESSING (ACCEPTED under auto_accept). Decisions already taken
@@ -266,7 +287,9 @@ func (s *Service) reevaluate(ctx context.Context, tx *store.Tx, id, txID string,
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT type, status FROM kyc_customer_types WHERE customer_id = ?`, id)
+	// The caller holds the customer lock (lockCustomer), so a concurrent operator decision
+	// is either fully before or fully after this read.
+	rows, err := tx.QueryContext(ctx, `SELECT type, status FROM kyc_customer_types WHERE customer_id = ? ORDER BY type`, id)
 	if err != nil {
 		return fmt.Errorf("kyc: read customer types: %w", err)
 	}
@@ -333,7 +356,7 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision) (Customer, 
 	}
 	var out Customer
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, _, err := ownerOf(ctx, tx, id); err != nil {
+		if err := lockCustomer(ctx, tx, id); err != nil {
 			return err
 		}
 		typ := d.Type

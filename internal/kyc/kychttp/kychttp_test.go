@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -684,6 +685,68 @@ func TestAdminReads(t *testing.T) {
 		}
 		if r := b.do(t, "GET", "/admin/v1/customers/nope", "", "", nil); r.status != 404 {
 			t.Fatalf("unknown customer: %d", r.status)
+		}
+	})
+}
+
+// TestConcurrentChanges: operator decisions and wallet PUTs racing on one customer neither
+// fail nor produce a callback without a change: consecutive callbacks always differ.
+func TestConcurrentChanges(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := setup(t, db, setupOpts{})
+		rcv := newReceiver(t)
+		tok := b.token(t, newAccount())
+		id := b.put(t, tok, full())
+		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": rcv.srv.URL}); r.status != 200 {
+			t.Fatal(r.status)
+		}
+		errs := make(chan string, 16)
+		for i := range 16 {
+			go func() {
+				var r response
+				if i%2 == 0 {
+					r = b.doJSON(t, "PUT", "/admin/v1/customers/"+id+"/status", "",
+						map[string]any{"status": "NEEDS_INFO", "fields": []string{"email_address"}})
+				} else {
+					r = b.doJSON(t, "PUT", "/sep12/customer", tok, map[string]string{"email_address": "a@b.c"})
+				}
+				if r.status != 200 && r.status != 202 {
+					errs <- fmt.Sprintf("%d %s", r.status, r.body)
+					return
+				}
+				errs <- ""
+			}()
+		}
+		for range 16 {
+			if e := <-errs; e != "" {
+				t.Fatalf("concurrent change failed: %s", e)
+			}
+		}
+		rows, err := db.QueryContext(context.Background(), `SELECT d.body FROM callback_deliveries d
+			JOIN callback_endpoints e ON e.id = d.endpoint_id WHERE e.kind = 'wallet' AND d.subject = ? ORDER BY d.seq`,
+			kyc.Subject(id, "sep6"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		prev := kyc.StatusProcessing // the status when the callback was registered
+		n := 0
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.Unmarshal(body, &m)
+			if m["status"] == prev {
+				t.Fatalf("callback %d repeats status %v", n, prev)
+			}
+			prev, _ = m["status"].(string)
+			n++
+		}
+		if n == 0 {
+			t.Fatal("no callback at all")
 		}
 	})
 }
