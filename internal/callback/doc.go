@@ -1,0 +1,54 @@
+// Package callback delivers every callback vaspgate sends — SEP-12 customer and SEP-6
+// transaction callbacks to wallets, events to the business server — durably, in order per
+// subject, signed, with retries, dead letters, replay and an attempt log.
+//
+// # The way through
+//
+// A domain package records a callback with [Outbox.Wallet] or [Outbox.Business] inside the
+// transaction of the change that causes it (transactional outbox): a rolled-back change
+// sends nothing, a committed one is delivered even if the process dies right after. [Engine.Run]
+// claims due deliveries, signs and sends them with an SSRF-guarded client, and records each
+// attempt (status, capped response body, Hook0-style error code) with its consequence: done,
+// retried on the schedule, or dead.
+//
+// # Why the delivery table is the queue (and not a River job per delivery)
+//
+// River deletes finished jobs and has no per-key FIFO, while this engine needs both: the
+// delivery and attempt rows are the record operators list and replay, and deliveries of one
+// (endpoint, subject) must go one at a time in commit order. So the deliveries table is the
+// queue itself. Ordering is structural: only the oldest open delivery of a subject (its
+// "head") has status pending; the others are queued and the head's completion promotes the
+// next one in the same transaction. Claiming is then a plain index range scan over due heads
+// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite), and a subject in
+// retry backoff holds back only itself: there is no head-of-line blocking across subjects or
+// endpoints. A per-endpoint in-flight cap keeps one slow endpoint from taking every worker.
+//
+// Sequence numbers come from an upsert on callback_subjects that keeps the subject row
+// locked until the recording transaction ends, so enqueuers of one subject take turns and
+// sequence order is commit order. A claim is a lease (token + expiry longer than the request
+// timeout): a crashed instance's in-flight delivery is retried when its lease lapses, and a
+// late result of a lost lease is not applied. Results are recorded in batches (one commit for
+// every attempt that finished meanwhile; several overlapping batches on PostgreSQL, locks
+// taken in one order). An in-process wake-up after each enqueue and after each completion,
+// plus a short poll for other instances' work, keeps latency low without LISTEN/NOTIFY.
+//
+// # Failure handling
+//
+// Network errors, timeouts, 408, 429, 5xx and 3xx (redirects are not followed) are retried
+// on [DefaultSchedule] (Svix's) with ±20 % jitter, a 60 s floor after a timeout or 429, and
+// Retry-After honoured within [delay, 2 x delay]. Other 4xx and refused destinations fail
+// the delivery at once; 410 also disables the endpoint. Consecutive failures open an
+// endpoint's circuit (cooldown doubling per failed probe, one probe at a time across
+// instances); an endpoint that has only failed for DisableAfter is disabled. Deliveries of a
+// disabled endpoint are kept (shown as paused) and sent when it is enabled; failed ones stay
+// as dead letters with every attempt and can be replayed one by one or per endpoint since a
+// time ([Engine.Replay], [Engine.ReplayEndpoint], the callbackhttp admin API and
+// `vaspgate deliveries`).
+//
+// # Signatures
+//
+// Wallets: SEP-12/SEP-6 `Signature: t=…, s=…` ([StellarSigner]). Business server: Anchor
+// Platform X-Api-Key or HS256 JWT ([APIKey], [APJWT]) and/or Standard Webhooks v1 (HMAC) and
+// v1a (ed25519), several secrets during a rotation ([StandardWebhooks]). Signatures are made
+// per attempt over the exact stored bytes that are sent.
+package callback
