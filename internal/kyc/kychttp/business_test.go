@@ -323,6 +323,26 @@ func testBusiness(t *testing.T, b *bundle, biz *apBusiness, db *store.DB) {
 		t.Fatalf("multipart forwarded as %q %v", last.contentType, last.body)
 	}
 
+	// An uploaded file referenced as <field>_file_id is forwarded as a binary part.
+	ct, body = multipartBody(t, nil, map[string][]byte{"file": []byte("\x89PNG back")})
+	up := b.do(t, "POST", "/sep12/customer/files", tok, ct, body)
+	fid, _ := up.json(t)["file_id"].(string)
+	if up.status != 200 || fid == "" {
+		t.Fatalf("upload: %d %s", up.status, up.body)
+	}
+	b.put(t, tok, map[string]string{"id": id, "photo_id_back_file_id": fid})
+	if last := biz.last(); !strings.HasPrefix(last.contentType, "multipart/form-data") || last.body["photo_id_back_file_id"] != "" {
+		t.Fatalf("file reference forwarded as %q %v", last.contentType, last.body)
+	}
+	biz.set(func(bz *apBusiness) {
+		if bz.customers[id].binary["photo_id_back"] != len("\x89PNG back") {
+			t.Errorf("business did not get the file: %v", bz.customers[id].binary)
+		}
+	})
+	if files := b.do(t, "GET", "/sep12/customer/files?customer_id="+id, tok, "", nil).json(t)["files"].([]any); len(files) != 1 {
+		t.Fatalf("files of the business customer: %v", files)
+	}
+
 	// Verification codes are forwarded as *_verification fields.
 	if r := b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "mobile_number_verification": "123456"}); r.status != 200 {
 		t.Fatalf("verification: %d %s", r.status, r.body)
