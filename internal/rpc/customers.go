@@ -107,14 +107,16 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 		if now.Version != cur.Version {
 			return transfer.ErrConflict
 		}
-		if cust != nil {
+		// A customer without an id is one the back end has not created yet (a "new customer"
+		// answer): its status still moves the transaction, but there is no snapshot to keep.
+		if cust != nil && cust.ID != "" {
 			if _, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID); err != nil {
 				return fmt.Errorf("rpc: record customer status: %w", err)
 			}
 		}
 		// touch: the version moves even when the transaction does not, so that the snapshot
 		// just recorded is ordered with every other change (see the doc comment).
-		out, _, err = s.transfers.ApplyCustomerStatus(ctx, tx, now, cust != nil, u)
+		out, _, err = s.transfers.ApplyCustomerStatus(ctx, tx, now, cust != nil && cust.ID != "", u)
 		return err
 	})
 	if err != nil {

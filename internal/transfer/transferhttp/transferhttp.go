@@ -1,0 +1,479 @@
+// Package transferhttp serves SEP-6 to wallets under /sep6: /info from the configured
+// assets, /deposit and /withdraw (and the -exchange variants when an asset offers them)
+// creating transactions owned by the caller's SEP-10 identity, and /transaction and
+// /transactions scoped to that identity. It stays thin: every rule lives in package
+// transfer.
+package transferhttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// Options are the dependencies of the SEP-6 handlers.
+type Options struct {
+	Config    config.Transfer
+	Transfers *transfer.Service
+	// Callbacks checks on_change_callback URLs.
+	Callbacks transfer.CallbackPolicy
+	Logger    *slog.Logger
+}
+
+// Handler serves SEP-6.
+type Handler struct {
+	cfg    config.Transfer
+	tr     *transfer.Service
+	policy transfer.CallbackPolicy
+	log    *slog.Logger
+}
+
+// New returns the SEP-6 handler.
+func New(o Options) *Handler {
+	h := &Handler{cfg: o.Config, tr: o.Transfers, policy: o.Callbacks, log: o.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h
+}
+
+// Register adds the SEP-6 routes to the public mux. require is the SEP-10 middleware
+// (stellarhttp.Handler.Require); every route but /info needs a token.
+func Register(mux *http.ServeMux, h *Handler, require func(http.Handler) http.Handler) {
+	mux.Handle("GET /sep6/info", cors(http.HandlerFunc(h.info)))
+	routes := map[string]http.HandlerFunc{
+		"/sep6/deposit": h.deposit, "/sep6/withdraw": h.withdraw,
+		"/sep6/transaction": h.transaction, "/sep6/transactions": h.transactions,
+	}
+	if h.exchange(true) {
+		routes["/sep6/deposit-exchange"] = h.depositExchange
+	}
+	if h.exchange(false) {
+		routes["/sep6/withdraw-exchange"] = h.withdrawExchange
+	}
+	for path, fn := range routes {
+		mux.Handle("GET "+path, require(cors(fn)))
+		mux.HandleFunc("OPTIONS "+path, preflight)
+	}
+	mux.HandleFunc("OPTIONS /sep6/info", preflight)
+}
+
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) exchange(deposit bool) bool {
+	for _, a := range h.cfg.Assets {
+		if (deposit && a.Deposit.Enabled && a.Deposit.Exchange) || (!deposit && a.Withdraw.Enabled && a.Withdraw.Exchange) {
+			return true
+		}
+	}
+	return false
+}
+
+func num(s string) any {
+	if s == "" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+func opInfo(op config.TransferOp) map[string]any {
+	m := map[string]any{"enabled": op.Enabled, "authentication_required": true, "funding_methods": op.FundingMethods}
+	for k, v := range map[string]string{"min_amount": op.MinAmount, "max_amount": op.MaxAmount, "fee_fixed": op.FeeFixed, "fee_percent": op.FeePercent} {
+		if n := num(v); n != nil {
+			m[k] = n
+		}
+	}
+	return m
+}
+
+func (h *Handler) info(w http.ResponseWriter, _ *http.Request) {
+	dep, depX, wd, wdX := map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+	for _, a := range h.cfg.Assets {
+		if a.Deposit.Enabled {
+			dep[a.Code] = opInfo(a.Deposit)
+			if a.Deposit.Exchange {
+				depX[a.Code] = opInfo(a.Deposit)
+			}
+		}
+		if a.Withdraw.Enabled {
+			m := opInfo(a.Withdraw)
+			types := map[string]any{}
+			for _, fm := range a.Withdraw.FundingMethods {
+				types[fm] = map[string]any{"fields": map[string]any{}}
+			}
+			m["types"] = types
+			wd[a.Code] = m
+			if a.Withdraw.Exchange {
+				wdX[a.Code] = m
+			}
+		}
+	}
+	enabled := map[string]any{"enabled": true, "authentication_required": true}
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"deposit": dep, "deposit-exchange": depX, "withdraw": wd, "withdraw-exchange": wdX,
+		"fee":          map[string]any{"enabled": false},
+		"transactions": enabled, "transaction": enabled,
+		"features": map[string]any{"account_creation": false, "claimable_balances": false},
+	})
+}
+
+func bad(w http.ResponseWriter, msg string) {
+	httpjson.Error(w, http.StatusBadRequest, "bad_request", msg)
+}
+
+func (h *Handler) owner(r *http.Request) (transfer.Owner, bool) {
+	id, ok := stellar.IdentityFrom(r.Context())
+	if !ok {
+		return transfer.Owner{}, false
+	}
+	return transfer.Owner{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
+}
+
+func (h *Handler) asset(code string) (config.TransferAsset, bool) {
+	for _, a := range h.cfg.Assets {
+		if a.Code == code {
+			return a, true
+		}
+	}
+	return config.TransferAsset{}, false
+}
+
+func stellarAsset(a config.TransferAsset) string {
+	if a.Issuer == "" {
+		return "stellar:" + a.Code
+	}
+	return "stellar:" + a.Code + ":" + a.Issuer
+}
+
+var decimalRe = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,7})?$`)
+
+// checkAmount validates an optional amount against the operation's limits.
+func checkAmount(raw string, op config.TransferOp) error {
+	if raw == "" {
+		return nil
+	}
+	if !decimalRe.MatchString(raw) {
+		return errors.New("amount must be a positive decimal with at most 7 decimals")
+	}
+	amt, _ := new(big.Rat).SetString(raw)
+	if amt.Sign() <= 0 {
+		return errors.New("amount must be positive")
+	}
+	if op.MinAmount != "" {
+		if lim, ok := new(big.Rat).SetString(op.MinAmount); ok && amt.Cmp(lim) < 0 {
+			return errors.New("amount is below min_amount " + op.MinAmount)
+		}
+	}
+	if op.MaxAmount != "" {
+		if lim, ok := new(big.Rat).SetString(op.MaxAmount); ok && amt.Cmp(lim) > 0 {
+			return errors.New("amount is above max_amount " + op.MaxAmount)
+		}
+	}
+	return nil
+}
+
+func validAccount(a string) bool {
+	return strkey.IsValidEd25519PublicKey(a) || strkey.IsValidMuxedAccountEd25519PublicKey(a)
+}
+
+var memoTypes = map[string]bool{"": true, "text": true, "id": true, "hash": true}
+
+// common reads and checks the parameters shared by every transfer request and fills t.
+func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, assetCode string, t *transfer.Transaction) (config.TransferOp, bool) {
+	q := r.URL.Query()
+	owner, ok := h.owner(r)
+	if !ok {
+		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		return config.TransferOp{}, false
+	}
+	a, found := h.asset(assetCode)
+	op := a.Withdraw
+	if deposit {
+		op = a.Deposit
+	}
+	if assetCode == "" {
+		bad(w, "asset_code is required")
+		return op, false
+	}
+	if !found || !op.Enabled {
+		bad(w, "asset_code "+assetCode+" is not supported for this operation")
+		return op, false
+	}
+	fm := q.Get("funding_method")
+	if fm == "" {
+		fm = q.Get("type") // the deprecated name
+	}
+	if fm == "" {
+		bad(w, "funding_method is required")
+		return op, false
+	}
+	known := false
+	for _, m := range op.FundingMethods {
+		known = known || m == fm
+	}
+	if !known {
+		bad(w, "funding_method "+fm+" is not one of "+strings.Join(op.FundingMethods, ", "))
+		return op, false
+	}
+	if err := checkAmount(q.Get("amount"), op); err != nil {
+		bad(w, err.Error())
+		return op, false
+	}
+	if cb := q.Get("on_change_callback"); cb != "" && cb != "postMessage" {
+		if err := h.policy.Check(r.Context(), cb); err != nil {
+			bad(w, err.Error())
+			return op, false
+		}
+		t.OnChangeCallback = cb
+	}
+	t.Owner, t.AssetCode, t.AssetIssuer, t.FundingMethod = owner, a.Code, a.Issuer, fm
+	t.CustomerID, t.Lang, t.QuoteID = q.Get("customer_id"), q.Get("lang"), q.Get("quote_id")
+	t.CustomerType = "sep6"
+	t.Status = transfer.StatusIncomplete
+	if amt := q.Get("amount"); amt != "" {
+		asset := stellarAsset(a)
+		if deposit && a.OffchainAsset != "" {
+			asset = a.OffchainAsset
+		}
+		t.AmountExpected = &transfer.Amount{Amount: amt, Asset: asset}
+	}
+	return op, true
+}
+
+func limits(m map[string]any, op config.TransferOp) map[string]any {
+	for k, v := range map[string]string{"min_amount": op.MinAmount, "max_amount": op.MaxAmount, "fee_fixed": op.FeeFixed, "fee_percent": op.FeePercent} {
+		if n := num(v); n != nil {
+			m[k] = n
+		}
+	}
+	return m
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, t *transfer.Transaction) bool {
+	if err := h.tr.Create(r.Context(), t); err != nil {
+		h.log.ErrorContext(r.Context(), "sep6: create transaction", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+		return false
+	}
+	return true
+}
+
+func (h *Handler) deposit(w http.ResponseWriter, r *http.Request) {
+	h.depositKind(w, r, transfer.KindDeposit, r.URL.Query().Get("asset_code"))
+}
+
+func (h *Handler) depositExchange(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("source_asset") == "" || q.Get("amount") == "" {
+		bad(w, "source_asset and amount are required")
+		return
+	}
+	h.depositKind(w, r, transfer.KindDepositExchange, q.Get("destination_asset"))
+}
+
+func (h *Handler) depositKind(w http.ResponseWriter, r *http.Request, kind transfer.Kind, code string) {
+	q := r.URL.Query()
+	t := transfer.Transaction{Kind: kind}
+	account := q.Get("account")
+	if account == "" {
+		bad(w, "account is required")
+		return
+	}
+	if !validAccount(account) {
+		bad(w, "account must be a G… or M… address")
+		return
+	}
+	if !memoTypes[q.Get("memo_type")] {
+		bad(w, "memo_type must be text, id or hash")
+		return
+	}
+	op, ok := h.common(w, r, true, code, &t)
+	if !ok {
+		return
+	}
+	if kind == transfer.KindDepositExchange && !op.Exchange {
+		bad(w, "asset_code "+code+" is not offered for deposit-exchange")
+		return
+	}
+	t.Account, t.Memo, t.MemoType = account, q.Get("memo"), q.Get("memo_type")
+	if kind == transfer.KindDepositExchange {
+		t.AmountExpected = &transfer.Amount{Amount: q.Get("amount"), Asset: q.Get("source_asset")}
+	}
+	if !h.create(w, r, &t) {
+		return
+	}
+	httpjson.Write(w, http.StatusOK, limits(map[string]any{
+		"id":  t.ID,
+		"how": "Check the transaction (GET /transaction) for the deposit instructions.",
+	}, op))
+}
+
+func (h *Handler) withdraw(w http.ResponseWriter, r *http.Request) {
+	h.withdrawKind(w, r, transfer.KindWithdrawal, r.URL.Query().Get("asset_code"))
+}
+
+func (h *Handler) withdrawExchange(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("destination_asset") == "" || q.Get("amount") == "" {
+		bad(w, "destination_asset and amount are required")
+		return
+	}
+	h.withdrawKind(w, r, transfer.KindWithdrawalExchange, q.Get("source_asset"))
+}
+
+func (h *Handler) withdrawKind(w http.ResponseWriter, r *http.Request, kind transfer.Kind, code string) {
+	q := r.URL.Query()
+	t := transfer.Transaction{Kind: kind}
+	account := q.Get("account")
+	if account != "" && !validAccount(account) {
+		bad(w, "account must be a G… or M… address")
+		return
+	}
+	if (q.Get("refund_memo") == "") != (q.Get("refund_memo_type") == "") || !memoTypes[q.Get("refund_memo_type")] {
+		bad(w, "refund_memo and refund_memo_type (text, id or hash) must be given together")
+		return
+	}
+	op, ok := h.common(w, r, false, code, &t)
+	if !ok {
+		return
+	}
+	if kind == transfer.KindWithdrawalExchange && !op.Exchange {
+		bad(w, "asset_code "+code+" is not offered for withdraw-exchange")
+		return
+	}
+	if account == "" {
+		account = t.Owner.Account
+		if t.Owner.Muxed != "" {
+			account = t.Owner.Muxed
+		}
+	}
+	a, _ := h.asset(code)
+	t.Account, t.RefundMemo, t.RefundMemoType = account, q.Get("refund_memo"), q.Get("refund_memo_type")
+	t.WithdrawAnchorAccount = a.DistributionAccount
+	if kind == transfer.KindWithdrawalExchange {
+		t.AmountExpected = &transfer.Amount{Amount: q.Get("amount"), Asset: stellarAsset(a)}
+	}
+	if !h.create(w, r, &t) {
+		return
+	}
+	resp := map[string]any{"id": t.ID}
+	if a.DistributionAccount != "" {
+		resp["account_id"] = a.DistributionAccount
+	}
+	httpjson.Write(w, http.StatusOK, limits(resp, op))
+}
+
+func (h *Handler) transaction(w http.ResponseWriter, r *http.Request) {
+	owner, ok := h.owner(r)
+	if !ok {
+		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		return
+	}
+	q := r.URL.Query()
+	l := transfer.Lookup{ID: q.Get("id"), StellarTransactionID: q.Get("stellar_transaction_id"), ExternalTransactionID: q.Get("external_transaction_id")}
+	if l == (transfer.Lookup{}) {
+		bad(w, "one of id, stellar_transaction_id or external_transaction_id is required")
+		return
+	}
+	t, err := h.tr.Find(r.Context(), owner, l)
+	if errors.Is(err, transfer.ErrNotFound) {
+		httpjson.Error(w, http.StatusNotFound, "not_found", "transaction not found")
+		return
+	}
+	if err != nil {
+		h.fail(w, r.Context(), err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(t.SEP6Body())
+}
+
+func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
+	owner, ok := h.owner(r)
+	if !ok {
+		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		return
+	}
+	q := r.URL.Query()
+	if acc := q.Get("account"); acc != "" && acc != owner.Account && acc != owner.Muxed {
+		httpjson.Error(w, http.StatusForbidden, "forbidden", "account does not match the SEP-10 token")
+		return
+	}
+	f := transfer.Filter{AssetCode: q.Get("asset_code"), PagingID: q.Get("paging_id")}
+	if f.AssetCode == "" {
+		bad(w, "asset_code is required")
+		return
+	}
+	if v := q.Get("no_older_than"); v != "" {
+		ts, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			bad(w, "no_older_than must be an ISO 8601 UTC time, e.g. 2026-01-02T15:04:05Z")
+			return
+		}
+		f.NoOlderThan = ts
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			bad(w, "limit must be a positive integer")
+			return
+		}
+		f.Limit = n
+	}
+	for _, v := range q["kind"] {
+		for _, k := range strings.Split(v, ",") {
+			kind := transfer.Kind(strings.TrimSpace(k))
+			if !kind.Valid() {
+				bad(w, "kind must be deposit, deposit-exchange, withdrawal or withdrawal-exchange")
+				return
+			}
+			f.Kinds = append(f.Kinds, kind)
+		}
+	}
+	txs, err := h.tr.List(r.Context(), owner, f)
+	if err != nil {
+		h.fail(w, r.Context(), err)
+		return
+	}
+	out := make([]any, 0, len(txs))
+	for i := range txs {
+		out = append(out, txs[i].SEP6())
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"transactions": out})
+}
+
+func (h *Handler) fail(w http.ResponseWriter, ctx context.Context, err error) {
+	h.log.ErrorContext(ctx, "sep6: request failed", "err", err)
+	httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+}
