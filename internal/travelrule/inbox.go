@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -59,68 +61,184 @@ func decodeRecord(r Record) Decoded {
 
 func bodyAD(id string) []byte { return []byte("travel_rule_inbox.body " + id) }
 
-// insert stores one record in tx and says whether it was new, a duplicate (same content:
-// only its counter moves) or a revision (same natural key, other content). Uniqueness is the
-// database's: a concurrent copy waits on the unique index and then finds the row.
-func (s *Service) insert(ctx context.Context, tx *store.Tx, r Record, d Decoded) (Outcome, error) {
-	// The receipt makes a request count once, however many times it is stored: a request
-	// that outlived its budget went to the spool and may be replayed before or after its
-	// batch commits.
-	res, err := tx.ExecContext(ctx, "INSERT INTO travel_rule_receipts (id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-		r.ID, store.Micros(r.ReceivedAt))
-	if err != nil {
-		return "", fmt.Errorf("travelrule: inbox receipt: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return outcomeReplayed, nil
-	}
-	body, err := s.seal(r.Body, bodyAD(r.ID))
-	if err != nil {
-		return "", err
-	}
+// item is a record ready to store: decoded, and its body sealed (outside the transaction).
+type item struct {
+	rec    Record
+	dec    Decoded
+	sealed []byte
+}
+
+func (s *Service) prepare(r Record) (item, error) {
+	it := item{rec: r, dec: decodeRecord(r)}
+	var err error
+	it.sealed, err = s.seal(r.Body, bodyAD(r.ID))
+	return it, err
+}
+
+const inboxCols = `(id, natural_key, revision, content_sha256, callback_type, verification_uuid, state, problem,
+body, body_size, truncated, duplicates, received_at, last_seen_at)`
+
+func (it item) inboxArgs(rev int, now int64) []any {
 	state := statePending
-	if d.Problem != ProblemNone {
+	if it.dec.Problem != ProblemNone {
 		state = stateQuarantined
 	}
-	now := store.Micros(time.Now())
-	const ins = `INSERT INTO travel_rule_inbox (id, natural_key, revision, content_sha256, callback_type,
-	verification_uuid, state, problem, body, body_size, truncated, duplicates, received_at, last_seen_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING`
-	args := func(rev int) []any {
-		return []any{r.ID, d.NaturalKey, rev, d.ContentHash[:], d.Type, d.VerificationUUID, state,
-			string(d.Problem), body, r.Size, r.Truncated, store.Micros(r.ReceivedAt), now}
+	d := it.dec
+	return []any{it.rec.ID, d.NaturalKey, rev, d.ContentHash[:], d.Type, d.VerificationUUID, state,
+		string(d.Problem), it.sealed, it.rec.Size, it.rec.Truncated, 0, store.Micros(it.rec.ReceivedAt), now}
+}
+
+// insertBatch stores items in tx and says for each whether it was new, a duplicate (same
+// content: only the counter of the stored row moves), a revision (same natural key, other
+// content) or already stored (replayed). Uniqueness is the database's: a concurrent copy waits
+// on the unique index and then finds the row. Whatever the batch size it costs a few
+// statements: receipts and first inserts are multi-row.
+//
+// Rows are written in natural-key order so that concurrent batches take the unique-index
+// locks in the same order (no deadlock between them); rows of one key keep their arrival
+// order, which numbers their revisions.
+func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) ([]Outcome, error) {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
 	}
-	for attempt := 0; attempt < 8; attempt++ {
-		rev := 0
-		if attempt > 0 {
-			if err := tx.QueryRowContext(ctx,
-				"SELECT COALESCE(MAX(revision), -1) + 1 FROM travel_rule_inbox WHERE natural_key = ?", d.NaturalKey).Scan(&rev); err != nil {
-				return "", fmt.Errorf("travelrule: inbox revision: %w", err)
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(items[a].dec.NaturalKey, items[b].dec.NaturalKey)
+	})
+	outs := make([]Outcome, len(items))
+	now := store.Micros(time.Now())
+
+	// The receipt makes a request count once, however often it is stored: a request that
+	// outlived its budget went to the spool and may be replayed before or after its batch
+	// commits.
+	var args []any
+	for _, i := range order {
+		args = append(args, items[i].rec.ID, store.Micros(items[i].rec.ReceivedAt))
+	}
+	fresh, err := returningIDs(ctx, tx, "INSERT INTO travel_rule_receipts (id, received_at) VALUES "+
+		values(len(order), 2)+" ON CONFLICT DO NOTHING RETURNING id", args)
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: inbox receipts: %w", err)
+	}
+	var live []int
+	for _, i := range order {
+		if fresh[items[i].rec.ID] {
+			live = append(live, i)
+		} else {
+			outs[i] = outcomeReplayed
+		}
+	}
+	if len(live) == 0 {
+		return outs, nil
+	}
+	args = args[:0]
+	for _, i := range live {
+		args = append(args, items[i].inboxArgs(0, now)...)
+	}
+	inserted, err := returningIDs(ctx, tx, "INSERT INTO travel_rule_inbox "+inboxCols+" VALUES "+
+		values(len(live), 14)+" ON CONFLICT DO NOTHING RETURNING id", args)
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: inbox insert: %w", err)
+	}
+	// What was not inserted repeats a stored content (a duplicate) or a stored key with
+	// other content (a revision); one statement per distinct content.
+	byHash := map[[32]byte][]int{}
+	var hashes [][32]byte
+	for _, i := range live {
+		if inserted[items[i].rec.ID] {
+			outs[i] = OutcomeNew
+			continue
+		}
+		h := items[i].dec.ContentHash
+		if byHash[h] == nil {
+			hashes = append(hashes, h)
+		}
+		byHash[h] = append(byHash[h], i)
+	}
+	for _, h := range hashes {
+		group := byHash[h]
+		n, err := s.countDuplicates(ctx, tx, h, len(group), now)
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 {
+			for _, i := range group {
+				outs[i] = OutcomeDuplicate
+			}
+			continue
+		}
+		// New content under a taken key: the first is a revision, the rest repeat it.
+		if outs[group[0]], err = s.insertRevision(ctx, tx, items[group[0]], now); err != nil {
+			return nil, err
+		}
+		if len(group) > 1 {
+			if _, err := s.countDuplicates(ctx, tx, h, len(group)-1, now); err != nil {
+				return nil, err
+			}
+			for _, i := range group[1:] {
+				outs[i] = OutcomeDuplicate
 			}
 		}
-		res, err := tx.ExecContext(ctx, ins, args(rev)...)
+	}
+	return outs, nil
+}
+
+// countDuplicates adds k repeats to the row holding content h; it returns 0 when there is none.
+func (s *Service) countDuplicates(ctx context.Context, tx *store.Tx, h [32]byte, k int, now int64) (int64, error) {
+	res, err := tx.ExecContext(ctx,
+		"UPDATE travel_rule_inbox SET duplicates = duplicates + ?, last_seen_at = ? WHERE content_sha256 = ?", k, now, h[:])
+	if err != nil {
+		return 0, fmt.Errorf("travelrule: inbox duplicate: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// insertRevision stores it under the next free revision of its natural key. A concurrent
+// batch may take that revision, or store the same content first: go round again.
+func (s *Service) insertRevision(ctx context.Context, tx *store.Tx, it item, now int64) (Outcome, error) {
+	for range 8 {
+		var rev int
+		if err := tx.QueryRowContext(ctx,
+			"SELECT COALESCE(MAX(revision), -1) + 1 FROM travel_rule_inbox WHERE natural_key = ?", it.dec.NaturalKey).Scan(&rev); err != nil {
+			return "", fmt.Errorf("travelrule: inbox revision: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO travel_rule_inbox "+inboxCols+" VALUES "+values(1, 14)+
+			" ON CONFLICT DO NOTHING", it.inboxArgs(rev, now)...)
 		if err != nil {
-			return "", fmt.Errorf("travelrule: inbox insert: %w", err)
+			return "", fmt.Errorf("travelrule: inbox revision: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			if rev == 0 {
-				return OutcomeNew, nil
-			}
 			return OutcomeRevision, nil
 		}
-		res, err = tx.ExecContext(ctx,
-			"UPDATE travel_rule_inbox SET duplicates = duplicates + 1, last_seen_at = ? WHERE content_sha256 = ?",
-			now, d.ContentHash[:])
-		if err != nil {
-			return "", fmt.Errorf("travelrule: inbox duplicate: %w", err)
+		if n, err := s.countDuplicates(ctx, tx, it.dec.ContentHash, 1, now); err != nil || n == 1 {
+			return OutcomeDuplicate, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return OutcomeDuplicate, nil
-		}
-		// Neither new nor the same content: the natural key is taken by other content.
-		// Take the next revision; a concurrent revision makes us go round again.
 	}
 	return "", errors.New("travelrule: inbox insert: no free revision after 8 attempts")
+}
+
+// values returns "(?, ?), (?, ?)" for rows rows of cols placeholders.
+func values(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// returningIDs runs a statement with RETURNING id and collects the ids.
+func returningIDs(ctx context.Context, tx *store.Tx, q string, args []any) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 func (s *Service) seal(b, ad []byte) ([]byte, error) {

@@ -49,7 +49,7 @@ func countStored(a Ack) {
 	metricReceived.WithLabelValues(typeLabel(a.Type), o).Inc()
 }
 
-func countReplayed(o Outcome, _ Decoded) { metricReplayed.WithLabelValues(string(o)).Inc() }
+func countReplayed(o Outcome) { metricReplayed.WithLabelValues(string(o)).Inc() }
 
 // CountRejected counts a request refused before storing (the HTTP layer calls it).
 func CountRejected(reason string) { metricRejected.WithLabelValues(reason).Inc() }

@@ -83,7 +83,27 @@ func (s *Service) Verification(ctx context.Context, id string) (VerificationView
 		created, updated int64
 		found            bool
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT status, reason, message, tx_hash, vout, risk_level, screening,
+	// Callbacks first: a callback read as processed was folded by a transaction that also
+	// wrote the record read next, so the view never shows a processed callback whose effect
+	// is missing.
+	rows, err := s.db.QueryContext(ctx, "SELECT "+callbackCols+
+		" FROM travel_rule_inbox WHERE verification_uuid = ? ORDER BY received_at, id", id)
+	if err != nil {
+		return v, fmt.Errorf("travelrule: read callbacks: %w", err)
+	}
+	for rows.Next() {
+		c, err := scanCallback(rows)
+		if err != nil {
+			rows.Close()
+			return v, fmt.Errorf("travelrule: read callbacks: %w", err)
+		}
+		v.Callbacks = append(v.Callbacks, c)
+	}
+	rows.Close() // before the next query: SQLite has one connection
+	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("travelrule: read callbacks: %w", err)
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT status, reason, message, tx_hash, vout, risk_level, screening,
 	ivms101, version, created_at, updated_at FROM travel_rule_verifications WHERE verification_uuid = ?`, id).
 		Scan(&v.Status, &v.Reason, &v.Message, &v.TxHash, &v.Vout, &v.RiskLevel, &screening, &sealed, &v.Version, &created, &updated)
 	switch {
@@ -101,22 +121,6 @@ func (s *Service) Verification(ctx context.Context, id string) (VerificationView
 		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return v, fmt.Errorf("travelrule: read verification: %w", err)
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+callbackCols+
-		" FROM travel_rule_inbox WHERE verification_uuid = ? ORDER BY received_at, id", id)
-	if err != nil {
-		return v, fmt.Errorf("travelrule: read callbacks: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanCallback(rows)
-		if err != nil {
-			return v, fmt.Errorf("travelrule: read callbacks: %w", err)
-		}
-		v.Callbacks = append(v.Callbacks, c)
-	}
-	if err := rows.Err(); err != nil {
-		return v, fmt.Errorf("travelrule: read callbacks: %w", err)
 	}
 	if !found && len(v.Callbacks) == 0 {
 		return v, ErrNotFound

@@ -72,8 +72,7 @@ type Service struct {
 }
 
 type pending struct {
-	rec  Record
-	dec  Decoded
+	it   item
 	done chan pendingResult
 }
 
@@ -198,12 +197,16 @@ func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size 
 		return Ack{}, fmt.Errorf("%w: service not started", ErrNotDurable)
 	}
 	rec := Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: time.Now().UTC(), Body: body, Truncated: truncated, Size: size}
-	d := decodeRecord(rec)
+	it, err := s.prepare(rec)
+	if err != nil {
+		return Ack{}, fmt.Errorf("%w: %v", ErrNotDurable, err)
+	}
+	d := it.dec
 	ack := Ack{ID: rec.ID, Problem: d.Problem, Type: d.Type}
 	if time.Now().UnixNano() < s.downTill.Load() {
 		return s.toSpool(rec, ack)
 	}
-	p := &pending{rec: rec, dec: d, done: make(chan pendingResult, 1)}
+	p := &pending{it: it, done: make(chan pendingResult, 1)}
 	timer := time.NewTimer(s.opts.StoreBudget)
 	defer timer.Stop()
 	select {
@@ -276,16 +279,15 @@ func (s *Service) committer() {
 }
 
 func (s *Service) commit(batch []*pending) {
-	recs := make([]Record, len(batch))
-	decs := make([]Decoded, len(batch))
+	items := make([]item, len(batch))
 	for i, p := range batch {
-		recs[i], decs[i] = p.rec, p.dec
+		items[i] = p.it
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	outs, err := s.storeBatch(ctx, recs, decs)
+	outs, err := s.storeBatch(ctx, items)
 	if err != nil && isRetryable(err) {
-		outs, err = s.storeBatch(ctx, recs, decs)
+		outs, err = s.storeBatch(ctx, items)
 	}
 	if err != nil {
 		s.downTill.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
@@ -311,29 +313,20 @@ func isRetryable(err error) bool {
 	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
 }
 
-// storeBatch stores recs in one transaction with one processing job for the verifications
-// they touch. Records are written in natural-key order so that concurrent batches take the
-// unique-index locks in the same order (no deadlock between them); records of one key keep
-// their arrival order, which numbers their revisions.
-func (s *Service) storeBatch(ctx context.Context, recs []Record, decs []Decoded) ([]Outcome, error) {
-	order := make([]int, len(recs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return strings.Compare(decs[a].NaturalKey, decs[b].NaturalKey)
-	})
-	outs := make([]Outcome, len(recs))
+// storeBatch stores items in one transaction with one processing job for the verifications
+// they touch (see insertBatch).
+func (s *Service) storeBatch(ctx context.Context, items []item) ([]Outcome, error) {
+	var outs []Outcome
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		outs, err = s.insertBatch(ctx, tx, items)
+		if err != nil {
+			return err
+		}
 		var uuids []string
-		for _, i := range order {
-			o, err := s.insert(ctx, tx, recs[i], decs[i])
-			if err != nil {
-				return err
-			}
-			outs[i] = o
-			if (o == OutcomeNew || o == OutcomeRevision) && decs[i].Problem == ProblemNone {
-				uuids = append(uuids, decs[i].VerificationUUID)
+		for i, o := range outs {
+			if (o == OutcomeNew || o == OutcomeRevision) && items[i].dec.Problem == ProblemNone {
+				uuids = append(uuids, items[i].dec.VerificationUUID)
 			}
 		}
 		return s.enqueueProcess(ctx, tx, uuids)
@@ -412,18 +405,22 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 	s.replayMu.Lock()
 	defer s.replayMu.Unlock()
 	return s.spool.Replay(200, func(recs []Record) error {
-		decs := make([]Decoded, len(recs))
+		items := make([]item, len(recs))
 		for i, r := range recs {
-			decs[i] = decodeRecord(r)
+			it, err := s.prepare(r)
+			if err != nil {
+				return err
+			}
+			items[i] = it
 		}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		outs, err := s.storeBatch(ctx, recs, decs)
+		outs, err := s.storeBatch(ctx, items)
 		if err != nil {
 			return err
 		}
-		for i, o := range outs {
-			countReplayed(o, decs[i])
+		for _, o := range outs {
+			countReplayed(o)
 		}
 		return nil
 	})

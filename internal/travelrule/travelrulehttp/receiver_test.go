@@ -345,6 +345,7 @@ func TestRetentionRedactsIVMS101(t *testing.T) {
 		}
 		// A repeat of the redacted callback is still recognised as a duplicate.
 		b.mustAck(t, fixture(t, "verification_result_denied.json"))
+		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 		if n := b.count(t, "SELECT duplicates FROM travel_rule_inbox WHERE verification_uuid = ?", u); n != 1 {
 			t.Fatalf("duplicates %d", n)
 		}
