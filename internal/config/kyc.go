@@ -33,6 +33,11 @@ type KYC struct {
 	Types map[string]KYCType `yaml:"types"`
 	// Business is the Anchor Platform callback API of the business server (backend business).
 	Business KYCBusinessServer `yaml:"business"`
+	// VerificationFields (builtin) are SEP-9 fields that need a confirmation code, e.g.
+	// mobile_number: once sent, the field is VERIFICATION_REQUIRED and a 6-digit code goes to
+	// the business server as a customer_verification_code event (it delivers it to the
+	// customer, by SMS or email); the wallet sends it back as <field>_verification.
+	VerificationFields []string `yaml:"verification_fields"`
 	// CallbackHTTPHosts lists host[:port] values a wallet may register with a plain http://
 	// callback URL (development only); every other callback URL must be https. The SSRF guard
 	// (callback.allow_cidrs) still applies to all of them.
@@ -182,6 +187,20 @@ func (k *KYC) validate() error {
 			default:
 				bad("types.%s.fields.%s.type: %q, want string, binary, number or date", name, fn, f.Type)
 			}
+		}
+	}
+	for _, f := range d.VerificationFields {
+		known := false
+		for _, t := range d.Types {
+			if fd, ok := t.Fields[f]; ok {
+				known = true
+				if fd.Type == "binary" {
+					bad("verification_fields: %q is binary; a code confirms text fields only", f)
+				}
+			}
+		}
+		if !known {
+			bad("verification_fields: %q is not a field of any type", f)
 		}
 	}
 	for _, h := range d.CallbackHTTPHosts {

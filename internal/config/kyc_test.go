@@ -21,6 +21,10 @@ func TestKYCValidate(t *testing.T) {
 		{"bad field name", KYC{Types: map[string]KYCType{"sep6": {Fields: map[string]KYCField{"First Name": {}}}}}, "kyc.types.sep6.fields"},
 		{"bad field type", KYC{Types: map[string]KYCType{"sep6": {Fields: map[string]KYCField{"photo": {Type: "image"}}}}}, "type"},
 		{"bad http host", KYC{CallbackHTTPHosts: []string{"http://x"}}, "kyc.callback_http_hosts"},
+		{"verification field ok", KYC{VerificationFields: []string{"email_address"}}, ""},
+		{"verification field unknown", KYC{VerificationFields: []string{"shoe_size"}}, "kyc.verification_fields"},
+		{"verification field binary", KYC{VerificationFields: []string{"photo"},
+			Types: map[string]KYCType{"sep6": {Fields: map[string]KYCField{"photo": {Type: "binary"}}}}}, "binary"},
 	} {
 		err := c.k.validate()
 		switch {

@@ -102,7 +102,7 @@ func (s *Service) missing(typ string, states map[string]fieldState) []string {
 		if f.Optional {
 			continue
 		}
-		if st, ok := states[name]; !ok || st.status == FieldRejected {
+		if st, ok := states[name]; !ok || st.status == FieldRejected || st.status == FieldVerificationRequired {
 			out = append(out, name)
 		}
 	}
@@ -177,11 +177,17 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 			return "", badRequest(fmt.Sprintf("field %s is not requested by this anchor", name))
 		}
 	}
-	for name := range r.Verifications {
-		return "", badRequest(fmt.Sprintf("field %s does not require verification", name))
+	var id string
+	if len(r.Verifications) > 0 {
+		var err error
+		if id, err = s.applyCodes(ctx, c, r.ID, r.Account, r.Memo, r.TransactionID, r.Type, r.Verifications); err != nil {
+			return "", err
+		}
+		if len(values) == 0 && len(r.FileIDs) == 0 {
+			return id, nil
+		}
 	}
 
-	var id string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		t, err := s.resolve(ctx, tx, c, r.ID, r.Account, r.Memo, r.TransactionID, r.Type)
 		if err != nil {
@@ -213,12 +219,21 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 			if err != nil {
 				return fmt.Errorf("kyc: seal field: %w", err)
 			}
+			st := status
+			if s.needsCode(name) {
+				st = FieldVerificationRequired
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_fields (customer_id, name, value, content_type, status, error, updated_at)
 				VALUES (?, ?, ?, ?, ?, '', ?)
 				ON CONFLICT (customer_id, name) DO UPDATE SET value = excluded.value, content_type = excluded.content_type,
 					status = excluded.status, error = '', updated_at = excluded.updated_at`,
-				id, name, sealed, v.contentType, status, store.Micros(now)); err != nil {
+				id, name, sealed, v.contentType, st, store.Micros(now)); err != nil {
 				return fmt.Errorf("kyc: store field: %w", err)
+			}
+			if st == FieldVerificationRequired {
+				if err := s.newCode(ctx, tx, id, name, now); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customer_types (customer_id, type, status, message, updated_at)

@@ -70,6 +70,8 @@ type bundle struct {
 type setupOpts struct {
 	mutate  func(*config.KYC)
 	clients config.Clients
+	// businessEvents, when set, receives the business events (callback.business.url).
+	businessEvents string
 }
 
 func testKYC() config.KYC {
@@ -106,8 +108,8 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond},
-		server.Seed(), nil, nil)
+	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond,
+		Business: config.CallbackBusiness{URL: o.businessEvents}}, server.Seed(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -750,3 +750,87 @@ func TestConcurrentChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestVerificationCodes: a field listed in verification_fields waits for the code that went
+// to the business server; a wrong code is refused and counted; the right one, by PUT
+// /customer/verification or by <field>_verification in PUT /customer, verifies it.
+func TestVerificationCodes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		events := newReceiver(t)
+		b := setup(t, db, setupOpts{businessEvents: events.srv.URL + "/event",
+			mutate: func(c *config.KYC) { c.VerificationFields = []string{"email_address"} }})
+		nextCode := func() string {
+			t.Helper()
+			for {
+				c := events.next(t)
+				var ev struct {
+					Type    string `json:"type"`
+					Payload struct {
+						Customer map[string]any `json:"customer"`
+					} `json:"payload"`
+				}
+				if err := json.Unmarshal(c.body, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Type == kyc.EventVerificationCode {
+					code, _ := ev.Payload.Customer["code"].(string)
+					if ev.Payload.Customer["field"] != "email_address" || len(code) != 6 {
+						t.Fatalf("code event: %s", c.body)
+					}
+					return code
+				}
+			}
+		}
+		tok := b.token(t, newAccount())
+		id := b.put(t, tok, full())
+		m := b.get(t, tok, url.Values{"id": {id}}).json(t)
+		if m["status"] != kyc.StatusNeedsInfo ||
+			m["provided_fields"].(map[string]any)["email_address"].(map[string]any)["status"] != kyc.FieldVerificationRequired {
+			t.Fatalf("waiting for a code: %v", m)
+		}
+		code := nextCode()
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		r := b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": wrong})
+		if r.status != 400 || !strings.Contains(string(r.body), "wrong verification code") {
+			t.Fatalf("wrong code: %d %s", r.status, r.body)
+		}
+		r = b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": code})
+		m = r.json(t)
+		if r.status != 200 || m["status"] != kyc.StatusProcessing ||
+			m["provided_fields"].(map[string]any)["email_address"].(map[string]any)["status"] != kyc.FieldProcessing {
+			t.Fatalf("right code: %d %s", r.status, r.body)
+		}
+		if r := b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": code}); r.status != 400 {
+			t.Fatalf("code reused: %d", r.status)
+		}
+
+		// A new email needs a new code; PUT /customer carries it this time.
+		b.put(t, tok, map[string]string{"email_address": "new@example.com"})
+		code = nextCode()
+		if got := b.put(t, tok, map[string]string{"email_address_verification": code}); got != id {
+			t.Fatalf("PUT with code: %s", got)
+		}
+		if m := b.get(t, tok, url.Values{"id": {id}}).json(t); m["status"] != kyc.StatusProcessing {
+			t.Fatalf("after PUT with code: %v", m)
+		}
+
+		// Too many wrong codes: the field must be sent again.
+		b.put(t, tok, map[string]string{"email_address": "third@example.com"})
+		code = nextCode()
+		wrong = "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		for range 5 {
+			b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": wrong})
+		}
+		r = b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": code})
+		if r.status != 400 || !strings.Contains(string(r.body), "too many") {
+			t.Fatalf("after 5 wrong codes: %d %s", r.status, r.body)
+		}
+	})
+}
