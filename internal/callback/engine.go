@@ -228,14 +228,24 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	poll := time.NewTimer(0)
 	defer poll.Stop()
-	nextSweep := time.Now()
-	for {
-		if time.Now().After(nextSweep) && ctx.Err() == nil {
-			if err := e.sweep(ctx); err != nil && ctx.Err() == nil {
-				e.log.Error("promote orphaned deliveries", "err", err)
+	wg.Add(1)
+	go func() {
+		// The sweep runs beside the claim loop so that its scan never delays claims.
+		defer wg.Done()
+		t := time.NewTicker(sweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.sweep(ctx); err != nil && ctx.Err() == nil {
+					e.log.Error("promote orphaned deliveries", "err", err)
+				}
 			}
-			nextSweep = time.Now().Add(sweepEvery)
 		}
+	}()
+	for {
 		free := e.cfg.Workers - e.runningCount()
 		full := false
 		if free > 0 && ctx.Err() == nil {

@@ -51,7 +51,7 @@ CREATE TABLE callback_deliveries (
     finished_at BIGINT NOT NULL DEFAULT 0,
     UNIQUE (endpoint_id, subject, seq),
     UNIQUE (endpoint_id, event_id)
-);
+) WITH (fillfactor = 70);  -- room on each page for HOT updates (leases touch no indexed column)
 CREATE INDEX callback_deliveries_due ON callback_deliveries (next_at) WHERE status = 'pending';
 CREATE INDEX callback_deliveries_open ON callback_deliveries (endpoint_id, subject, seq)
     WHERE status IN ('pending', 'queued');
