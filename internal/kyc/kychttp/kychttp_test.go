@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stellar/go-stellar-sdk/strkey"
+
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -141,6 +143,32 @@ func TestMemosAndMuxed(t *testing.T) {
 		}
 		if m := b.get(t, pt, url.Values{"memo": {"7"}}).json(t); m["id"] != p7 {
 			t.Fatalf("GET by memo: %v", m)
+		}
+
+		// A muxed account is its base account plus the muxed id as memo.
+		base := newAccount()
+		var mx strkey.MuxedAccount
+		if err := mx.SetAccountID(base); err != nil {
+			t.Fatal(err)
+		}
+		mx.SetID(9)
+		maddr, err := mx.Address()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt := b.token(t, maddr)
+		mid := b.put(t, mt, map[string]string{"account": maddr, "first_name": "M"})
+		if b.put(t, b.token(t, base+":9"), map[string]string{"first_name": "M"}) != mid {
+			t.Fatal("M… and G…:id are different customers")
+		}
+		if m := b.get(t, mt, url.Values{"account": {maddr}, "memo": {"9"}}).json(t); m["id"] != mid {
+			t.Fatalf("GET by muxed account: %v", m)
+		}
+		if r := b.get(t, mt, url.Values{"memo": {"10"}}); r.status != 404 {
+			t.Fatalf("muxed token with another memo: %d", r.status)
+		}
+		if r := b.do(t, "DELETE", "/sep12/customer/"+maddr, mt, "", nil); r.status != 200 {
+			t.Fatalf("DELETE by muxed account: %d %s", r.status, r.body)
 		}
 	})
 }
