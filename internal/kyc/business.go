@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -76,6 +77,12 @@ func (b *businessClient) do(ctx context.Context, method, path string, query url.
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
+		// The url.Error text holds the query (account, memo): keep only the cause, since
+		// this error is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, path, err)
 	}
 	defer resp.Body.Close()
