@@ -3,6 +3,8 @@ package kyc_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
@@ -16,7 +18,12 @@ import (
 // is recorded with its callbacks in the same transaction.
 func Example() {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:file::memory:")
+	dir, err := os.MkdirTemp("", "kyc-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "vaspgate.db"))
 	if err != nil {
 		panic(err)
 	}
