@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +34,29 @@ type processWorker struct {
 }
 
 func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
-	for _, u := range j.Args.UUIDs {
-		if _, err := w.s.Refold(ctx, u); err != nil {
+	return w.s.refoldAll(ctx, j.Args.UUIDs)
+}
+
+// refoldChunk is how many verifications one processing transaction derives: enough to share
+// the commit, few enough not to hold SQLite's single writer for long.
+const refoldChunk = 16
+
+// refoldAll derives the given verifications, refoldChunk per transaction, in uuid order (so
+// concurrent transactions lock rows in the same order).
+func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
+	uuids = slices.Sorted(slices.Values(uuids))
+	uuids = slices.Compact(uuids)
+	for len(uuids) > 0 {
+		chunk := uuids[:min(refoldChunk, len(uuids))]
+		uuids = uuids[len(chunk):]
+		if err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			for _, u := range chunk {
+				if _, err := s.refoldTx(ctx, tx, u); err != nil {
+					return fmt.Errorf("travelrule: process verification %s: %w", u, err)
+				}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
@@ -179,11 +202,17 @@ func (s *Service) loadCallbacks(ctx context.Context, tx *store.Tx, id string) ([
 // markProcessed marks the callbacks this fold read. Only those: one committed after the read
 // stays pending for the job its own transaction enqueued.
 func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{stateProcessed, statePending}
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, "UPDATE travel_rule_inbox SET state = ? WHERE id = ? AND state = ?",
-			stateProcessed, id, statePending); err != nil {
-			return fmt.Errorf("mark processed: %w", err)
-		}
+		args = append(args, id)
+	}
+	q := "UPDATE travel_rule_inbox SET state = ? WHERE state = ? AND id IN (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")"
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("mark processed: %w", err)
 	}
 	return nil
 }
@@ -258,10 +287,8 @@ func (s *Service) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("travelrule: sweep: %w", err)
 	}
-	for i, u := range uuids {
-		if _, err := s.Refold(ctx, u); err != nil {
-			return i, err
-		}
+	if err := s.refoldAll(ctx, uuids); err != nil {
+		return 0, err
 	}
 	return len(uuids), nil
 }

@@ -78,7 +78,7 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{DB: db, stop: cancel}
-	s.jobs = job.New(db, job.Options{Logger: o.Logger, PollInterval: 50 * time.Millisecond})
+	s.jobs = job.New(db, job.Options{Logger: o.Logger})
 	s.Service, err = travelrule.New(db, s.jobs, travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger})
 	if err == nil {
 		err = s.jobs.Open()
