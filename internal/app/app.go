@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -138,6 +139,8 @@ func (a *App) build(ctx context.Context) error {
 	a.Server = server.New(server.Options{
 		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
 		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, Logger: a.Log, Registry: a.Registry,
+		// SEP-12 carries binary KYC fields; its handlers enforce kyc.max_file_size themselves.
+		BodyLimits: map[string]int64{"/sep12/customer": a.KYC.MaxFileSize() + 1<<20},
 	})
 	sep := stellarhttp.New(a.Auth, a.Log)
 	sep.Register(a.Server.Public)
@@ -184,6 +187,11 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.Delivery.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("delivery engine: %w", err)
 		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.KYC.RunPurge(workCtx, time.Hour)
 	}()
 	a.Log.Info("vaspgate started", "engine", a.DB.Dialect().String(), "public", a.Server.PublicAddr(), "admin", a.Server.AdminAddr())
 

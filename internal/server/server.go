@@ -38,6 +38,9 @@ type Options struct {
 	// Admin (JSON-RPC, enclave callbacks) apply their own limits: the enclave receiver must
 	// keep even an oversized body.
 	MaxBodyBytes int64
+	// BodyLimits raise (or lower) the cap for paths under a prefix, e.g. SEP-12 uploads
+	// under "/sep12/customer". The longest matching prefix wins.
+	BodyLimits map[string]int64
 	// Ready reports whether the service can do its work (database reachable, migrated).
 	Ready    func(ctx context.Context) error
 	Logger   *slog.Logger
@@ -94,7 +97,7 @@ func New(opts Options) *Server {
 		mux.HandleFunc("GET /readyz", s.readyz)
 	}
 	s.Admin.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
-	s.Admin.Handle("/admin/v1/", s.requireAdmin(limitBody(opts.MaxBodyBytes, s.AdminAPI)))
+	s.Admin.Handle("/admin/v1/", s.requireAdmin(limitBody(opts.MaxBodyBytes, nil, s.AdminAPI)))
 	s.AdminAPI.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "not_found", "no such admin route: "+r.Method+" "+r.URL.Path)
 	})
@@ -145,8 +148,14 @@ func BearerToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-func limitBody(n int64, next http.Handler) http.Handler {
+func limitBody(def int64, byPrefix map[string]int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, longest := def, -1
+		for prefix, limit := range byPrefix {
+			if strings.HasPrefix(r.URL.Path, prefix) && len(prefix) > longest {
+				n, longest = limit, len(prefix)
+			}
+		}
 		if r.ContentLength > n {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", n))
 			return
@@ -171,7 +180,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("server: admin listener %s: %w", s.opts.AdminAddr, err)
 	}
 	s.publicLn, s.adminLn = pub, adm
-	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.Public))
+	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, s.Public))
 	s.admin = s.httpServer("admin", s.Admin)
 	return nil
 }

@@ -30,7 +30,7 @@ func setup(t *testing.T, ready func(context.Context) error) *bundle {
 	t.Helper()
 	srv := server.New(server.Options{
 		PublicAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AdminToken: token,
-		MaxBodyBytes: 1024, Ready: ready, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		MaxBodyBytes: 1024, BodyLimits: map[string]int64{"/upload": 8192}, Ready: ready, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(),
 	})
 	srv.AdminAPI.HandleFunc("GET /admin/v1/ping", func(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +43,11 @@ func setup(t *testing.T, ready func(context.Context) error) *bundle {
 			return
 		}
 		w.Write(b)
+	})
+	srv.Public.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		}
 	})
 	srv.Public.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
 	srv.Public.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
@@ -184,6 +189,20 @@ func TestBodyLimit(t *testing.T) {
 	}
 	if got := post(5000); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("body over the limit = %d, want 413", got)
+	}
+	upload := func(n int) int {
+		resp, err := http.Post("http://"+b.srv.PublicAddr()+"/upload", "application/octet-stream", strings.NewReader(strings.Repeat("x", n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := upload(5000); got != 200 {
+		t.Errorf("upload under its raised limit = %d", got)
+	}
+	if got := upload(9000); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("upload over its raised limit = %d, want 413", got)
 	}
 }
 
