@@ -100,23 +100,20 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 
 	var out transfer.Transaction
 	err = s.transfers.DB().InTx(ctx, func(tx *store.Tx) error {
-		now, err := s.transfers.GetTx(ctx, tx, cur.ID)
-		if err != nil {
-			return err
-		}
-		if now.Version != cur.Version {
-			return transfer.ErrConflict
-		}
 		// A customer without an id is one the back end has not created yet (a "new customer"
 		// answer): its status still moves the transaction, but there is no snapshot to keep.
-		if cust != nil && cust.ID != "" {
+		snapshot := cust != nil && cust.ID != ""
+		if snapshot {
 			if _, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID); err != nil {
 				return fmt.Errorf("rpc: record customer status: %w", err)
 			}
 		}
-		// touch: the version moves even when the transaction does not, so that the snapshot
-		// just recorded is ordered with every other change (see the doc comment).
-		out, _, err = s.transfers.ApplyCustomerStatus(ctx, tx, now, cust != nil && cust.ID != "", u)
+		// The write checks the version read before the customer was fetched (and, with a
+		// snapshot, moves it even when the transaction does not change): if anything changed
+		// the transaction since, the whole database transaction, snapshot included, rolls
+		// back with the retryable conflict error.
+		var err error
+		out, _, err = s.transfers.ApplyCustomerStatus(ctx, tx, cur, snapshot, u)
 		return err
 	})
 	if err != nil {

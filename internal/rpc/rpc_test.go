@@ -582,3 +582,35 @@ func countSnapshots(t *testing.T, db *store.DB, id string) int {
 	}
 	return n
 }
+
+// TestCustomerReadRace: the transaction changes while notify_customer_info_updated is
+// reading the customer. The call must fail with the retryable conflict error and record
+// nothing (no snapshot, no callback), so an older customer state can never be recorded
+// after a newer one; the retry then succeeds.
+func TestCustomerReadRace(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		s := transfertest.New(t, db, transfertest.Options{})
+		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingCustomerInfoUpdate)
+		s.Business.SetCustomer(kyc.Customer{ID: "c-race", Status: kyc.StatusProcessing}, s.User.Account, "")
+		s.Business.OnGet(func() {
+			if _, err := s.Transfers.Change(ctx, txn.ID, func(tx *transfer.Transaction) error {
+				tx.Message = "changed meanwhile"
+				return nil
+			}); err != nil {
+				t.Errorf("concurrent change: %v", err)
+			}
+		})
+		before := countAll(t, db)
+		res := s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": txn.ID, "customer_id": "c-race"})
+		wantError(t, res, rpc.CodeInternal, "Transaction was modified by another request")
+		if countSnapshots(t, db, "c-race") != 0 || countAll(t, db) != before {
+			t.Fatal("the conflicting call recorded something")
+		}
+		if got := resultTx(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": txn.ID, "customer_id": "c-race"})); got.Status != "pending_anchor" || got.Message != "changed meanwhile" {
+			t.Fatalf("retry: %+v", got)
+		}
+	})
+}

@@ -170,6 +170,7 @@ type Business struct {
 	URL string
 
 	unavailable atomic.Bool
+	onGet       atomic.Pointer[func()]
 	mu          sync.Mutex
 	customers   map[string]kyc.Customer // by id
 	owners      map[string]string       // account:memo -> id
@@ -193,6 +194,10 @@ func (b *Business) SetCustomer(c kyc.Customer, account, memo string) {
 	b.customers[c.ID] = c
 	b.owners[account+":"+memo] = c.ID
 }
+
+// OnGet runs fn (once) inside the next GET /customer, before it answers: tests use it to
+// change things while an RPC is reading the customer.
+func (b *Business) OnGet(fn func()) { b.onGet.Store(&fn) }
 
 // SetUnavailable makes GET /customer answer 503.
 func (b *Business) SetUnavailable(v bool) { b.unavailable.Store(v) }
@@ -231,6 +236,9 @@ func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
 		if b.unavailable.Load() {
 			http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
 			return
+		}
+		if fn := b.onGet.Swap(nil); fn != nil {
+			(*fn)()
 		}
 		q := r.URL.Query()
 		b.mu.Lock()
