@@ -44,10 +44,20 @@ func (e *Engine) completer(completions <-chan completion) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := e.record(ctx, batch)
-		if err != nil && len(batch) > 1 {
-			// One bad row must not cost the others their record: retry one by one.
+		if err != nil {
+			// One bad row must not cost the others their record, and a transient failure
+			// (a deadlock victim, a connection reset) must not leave a sent delivery to be
+			// sent again when its lease lapses: retry one by one, a few times.
+			e.log.Warn("record attempts: retrying one by one", "batch", len(batch), "err", err)
 			for _, c := range batch {
-				c.done <- e.record(ctx, []completion{c})
+				var err error
+				for try := range 4 {
+					if err = e.record(ctx, []completion{c}); err == nil {
+						break
+					}
+					time.Sleep(time.Duration(try+1) * 50 * time.Millisecond) // back-off between retries
+				}
+				c.done <- err
 			}
 		} else {
 			for _, c := range batch {
@@ -88,20 +98,49 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 		slices.SortFunc(batch, func(a, b completion) int {
 			return cmp.Or(cmp.Compare(a.c.endpointID, b.c.endpointID), cmp.Compare(a.c.subject, b.c.subject))
 		})
-		healthy := map[string]bool{}
+		// Endpoint health is applied after every delivery, one endpoint at a time in id
+		// order, so that overlapping recorders take endpoint row locks in the same order.
+		type health struct {
+			answered, gone bool
+			failures       int
+		}
+		effects := map[string]*health{}
 		for _, x := range batch {
 			status, err := e.apply(ctx, tx, x.c, x.a, now)
 			if err != nil {
 				return err
 			}
 			outcomes = append(outcomes, status)
-			if status != "" && (x.a.result.Outcome == Delivered || (x.a.result.Outcome == Permanent && x.a.result.Code == CodeHTTP)) {
+			if status == "" {
+				continue // lease lost: another instance owns the delivery and its effects
+			}
+			h := effects[x.c.endpointID]
+			if h == nil {
+				h = &health{}
+				effects[x.c.endpointID] = h
+			}
+			switch o := x.a.result; {
+			case o.Outcome == Gone:
+				h.gone = true
+			case o.Outcome == Retry:
+				h.failures++
+			case o.Outcome == Delivered, o.Outcome == Permanent && o.Code == CodeHTTP:
 				// The endpoint answered: it is healthy, whatever it thought of this delivery.
-				healthy[x.c.endpointID] = true
+				h.answered = true
 			}
 		}
-		for _, id := range slices.Sorted(maps.Keys(healthy)) {
-			if err := e.healthy(ctx, tx, id, nowUS); err != nil {
+		for _, id := range slices.Sorted(maps.Keys(effects)) {
+			h := effects[id]
+			var err error
+			switch {
+			case h.gone:
+				err = e.disable(ctx, tx, id, "410 Gone", nowUS)
+			case h.answered:
+				err = e.healthy(ctx, tx, id, nowUS)
+			case h.failures > 0:
+				err = e.failing(ctx, tx, id, h.failures, now)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -164,12 +203,6 @@ func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLo
 			return "", err
 		}
 	}
-	switch a.result.Outcome {
-	case Gone:
-		return status, e.disable(ctx, tx, c.endpointID, "410 Gone", nowUS)
-	case Retry:
-		return status, e.failing(ctx, tx, c.endpointID, now)
-	}
 	return status, nil
 }
 
@@ -190,16 +223,16 @@ func (e *Engine) healthy(ctx context.Context, tx *store.Tx, endpointID string, n
 	return nil
 }
 
-// failing counts a failed attempt against the endpoint: after CircuitThreshold consecutive
+// failing counts n failed attempts against the endpoint: after CircuitThreshold consecutive
 // failures its circuit opens (paused for a cooldown that doubles per failed probe); after
 // DisableAfter of nothing but failures it is disabled.
-func (e *Engine) failing(ctx context.Context, tx *store.Tx, endpointID string, now time.Time) error {
+func (e *Engine) failing(ctx context.Context, tx *store.Tx, endpointID string, n int, now time.Time) error {
 	nowUS := store.Micros(now)
 	var failures, trips int
 	var since int64
-	if err := tx.QueryRowContext(ctx, `UPDATE callback_endpoints SET failures = failures + 1,
+	if err := tx.QueryRowContext(ctx, `UPDATE callback_endpoints SET failures = failures + ?,
 		failing_since = CASE WHEN failing_since = 0 THEN ? ELSE failing_since END, updated_at = ?
-		WHERE id = ? RETURNING failures, failing_since, trips`, nowUS, nowUS, endpointID).Scan(&failures, &since, &trips); err != nil {
+		WHERE id = ? RETURNING failures, failing_since, trips`, n, nowUS, nowUS, endpointID).Scan(&failures, &since, &trips); err != nil {
 		return fmt.Errorf("callback: endpoint health: %w", err)
 	}
 	if now.Sub(store.FromMicros(since)) >= e.cfg.DisableAfter {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -179,7 +180,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		// Failures here are injected on purpose; keep the circuit out of the measurement.
 		CircuitThreshold: 1 << 30,
 	}
-	eng, err := callback.New(ctx, db, cfg, benchSeed, nil, nil, callback.WithMaxInFlightPerEndpoint(o.Workers))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := callback.New(ctx, db, cfg, benchSeed, logger, nil, callback.WithMaxInFlightPerEndpoint(o.Workers))
 	if err != nil {
 		return res, err
 	}
