@@ -55,11 +55,15 @@ type Options struct {
 	Rate int
 	// Workers are the callback engine's workers. Default 64.
 	Workers int
+	// Isolated starts the callback engine only after the throughput phase, which then
+	// measures the RPC path alone (its deliveries are sent afterwards).
+	Isolated bool
 }
 
 // Result is what a run measured.
 type Result struct {
 	Engine       string  `json:"engine"`
+	Isolated     bool    `json:"isolated"`
 	Transactions int     `json:"transactions"`
 	Concurrency  int     `json:"concurrency"`
 	Seconds      float64 `json:"seconds"`
@@ -183,7 +187,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		return Result{}, err
 	}
-	res := Result{Engine: db.Dialect().String(), Transactions: o.Transactions, Concurrency: o.Concurrency, Rate: o.Rate}
+	res := Result{Engine: db.Dialect().String(), Isolated: o.Isolated, Transactions: o.Transactions, Concurrency: o.Concurrency, Rate: o.Rate}
 
 	biz := &business{flips: map[string]int{}}
 	bizURL, stopBiz, err := serve(biz)
@@ -234,11 +238,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer stopRPC()
 	engDone := make(chan struct{})
-	go func() {
-		defer close(engDone)
-		_ = eng.Run(runCtx)
-	}()
+	startEngine := func() {
+		go func() {
+			defer close(engDone)
+			_ = eng.Run(runCtx)
+		}()
+	}
 	defer func() { stop(); <-engDone }()
+	if !o.Isolated {
+		startEngine()
+	}
 
 	// Transactions waiting on KYC, each with its own customer, which the wallet has read once
 	// (SEP-12 GET /customer?transaction_id=), so that its status changes reach the wallet too.
@@ -318,6 +327,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("bench rpc: no call succeeded: %v", firstErr.Load())
 	}
 
+	if o.Isolated {
+		startEngine()
+	}
 	// Let the engine catch up with the backlog of phase 1 before measuring latency.
 	if err := waitDrained(ctx, db, 5*time.Minute); err != nil {
 		return res, err
