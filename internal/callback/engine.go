@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -407,21 +408,40 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	args := []any{token, store.Micros(wall.Add(e.cfg.Lease)), nowUS, store.Micros(wall), nowUS}
 	args = append(args, sat...)
 	args = append(args, n)
-	rows, err := e.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("callback: claim: %w", err)
-	}
 	var out []claimed
-	for rows.Next() {
-		c := claimed{token: token}
-		if err := rows.Scan(&c.id, &c.endpointID, &c.subject, &c.seq, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.tries, &c.attempts); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("callback: claim: %w", err)
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			c := claimed{token: token}
+			if err := rows.Scan(&c.id, &c.endpointID, &c.subject, &c.seq, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.tries, &c.attempts); err != nil {
+				return err
+			}
+			out = append(out, c)
 		}
-		out = append(out, c)
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	var err error
+	if e.db.Dialect() == store.Postgres {
+		// A lease is bookkeeping, not a fact to keep: if PostgreSQL loses it in a crash the
+		// rows are simply claimable again. So the claim does not wait for its WAL flush,
+		// which would otherwise bound how often one instance can claim.
+		err = e.db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			return scan(rows)
+		})
+	} else {
+		var rows *sql.Rows
+		if rows, err = e.db.QueryContext(ctx, q, args...); err == nil {
+			err = scan(rows)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("callback: claim: %w", err)
 	}
 	if len(out) == 0 {
