@@ -40,9 +40,9 @@ type Decoded struct {
 	// NaturalKey identifies the callback across repeats (spec section 8): a repeat with the
 	// same key and the same content is a duplicate, with different content a revision.
 	NaturalKey string
-	// ContentHash is the SHA-256 of the canonical JSON of the body (keys sorted, no
-	// insignificant whitespace), or of the raw bytes when the body is not JSON. Repeats that
-	// differ only in formatting are therefore duplicates.
+	// ContentHash is the SHA-256 of the compact JSON of the body (insignificant whitespace
+	// removed), or of the raw bytes when the body is not JSON. Repeats that differ only in
+	// indentation or spacing are therefore duplicates.
 	ContentHash [32]byte
 	// VerificationUUID is the verification the callback is about ("" for VerifyName and
 	// for what could not be decoded).
@@ -192,8 +192,10 @@ func naturalKey(parts []string) string {
 // HashKey is the natural key of a callback known only by its content hash.
 func HashKey(h [32]byte) string { return "sha256:" + hex.EncodeToString(h[:]) }
 
-// ContentHash returns the SHA-256 of the canonical JSON of body, or of body itself when it is
-// not a single JSON value.
+// ContentHash returns the SHA-256 of the compact form of body (see Decoded.ContentHash), or
+// of body itself when it is not JSON. Compacting is a scan, not a parse: it keeps the hot
+// path cheap (re-encoding with sorted keys would cost two full decodes more per callback,
+// for key reorderings the enclave has never been seen to make).
 func ContentHash(body []byte) [32]byte {
 	if c, ok := canonical(body); ok {
 		return sha256.Sum256(c)
@@ -201,23 +203,14 @@ func ContentHash(body []byte) [32]byte {
 	return sha256.Sum256(body)
 }
 
-// canonical re-encodes a JSON value with sorted keys and no insignificant whitespace, keeping
-// numbers as written.
+// canonical returns the compact form of a body that is valid JSON.
 func canonical(body []byte) ([]byte, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	var buf bytes.Buffer
+	buf.Grow(len(body))
+	if err := json.Compact(&buf, body); err != nil {
 		return nil, false
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, false // trailing data: not one JSON value
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, false
-	}
-	return b, true
+	return buf.Bytes(), true
 }
 
 func isTypeError(err error) bool {

@@ -255,7 +255,7 @@ func TestDecodeVariants(t *testing.T) {
 func TestContentHashIgnoresFormatting(t *testing.T) {
 	t.Parallel()
 	a := []byte(`{"callbackType":"TX_REPORT","data":{"verificationUuid":"u","vout":"2"}}`)
-	b := []byte("{\n  \"data\": {\"vout\": \"2\", \"verificationUuid\": \"u\"},\n  \"callbackType\": \"TX_REPORT\"\n}\n")
+	b := []byte("{\n  \"callbackType\": \"TX_REPORT\",\n  \"data\": {\"verificationUuid\": \"u\", \"vout\": \"2\"}\n}\n")
 	c := []byte(`{"callbackType":"TX_REPORT","data":{"verificationUuid":"u","vout":"3"}}`)
 	if ContentHash(a) != ContentHash(b) {
 		t.Error("formatting changed the content hash")

@@ -125,7 +125,7 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 		db: db, jobs: jobs, opts: opts, log: opts.Logger.With("component", "travelrule"),
 		queue: make(chan *pending, 4096), stop: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
-	jobs.AddQueue(JobQueue, 4)
+	jobs.AddQueue(JobQueue, 2)
 	job.AddWorker(jobs, &processWorker{s: s})
 	job.AddWorker(jobs, &retentionWorker{s: s})
 
