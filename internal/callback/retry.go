@@ -134,6 +134,9 @@ func (p Policy) Next(tries int, r Result, retryAfter time.Duration) (time.Durati
 	return d, true
 }
 
+// maxRetryAfter bounds what a receiver can ask for; the policy clamps it further.
+const maxRetryAfter = 30 * 24 * time.Hour
+
 // ParseRetryAfter reads a Retry-After header: delta seconds or an HTTP date. It returns 0
 // when absent or unreadable.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
@@ -145,10 +148,10 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		return time.Duration(min(n, int64(30*24*3600))) * time.Second
+		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -103,3 +103,18 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRetryAfter: the header comes from any receiver; it must never panic nor yield a
+// negative or unbounded delay.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "120", "-5", "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "99999999999999999999", " 30 ", "1e9"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		d := ParseRetryAfter(s, now)
+		if d < 0 || d > 30*24*time.Hour {
+			t.Fatalf("ParseRetryAfter(%q) = %v", s, d)
+		}
+	})
+}
