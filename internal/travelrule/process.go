@@ -78,22 +78,10 @@ type EventBody struct {
 
 func ivmsAD(id string) []byte { return []byte("travel_rule_verifications.ivms101 " + id) }
 
-// Refold derives the record of one verification from every processable callback stored about
-// it and writes it when it changed, with its event (when more than IVMS101 changed), in one
-// transaction. The row lock on the
-// verification serialises concurrent refolds, and each reads the callbacks committed before
-// it took the lock, so the last one to run sees everything.
-func (s *Service) Refold(ctx context.Context, verificationUUID string) (changed bool, err error) {
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		changed, err = s.refoldTx(ctx, tx, verificationUUID)
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("travelrule: process verification %s: %w", verificationUUID, err)
-	}
-	return changed, nil
-}
-
+// refoldTx derives the record of one verification from every processable callback stored
+// about it and writes it when it changed, with its event (when more than IVMS101 changed). The
+// row lock on the verification serialises concurrent refolds, and each reads the callbacks
+// committed before it took the lock, so the last one to run sees everything.
 func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, error) {
 	now := time.Now().UTC()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO travel_rule_verifications (verification_uuid, status, reason,

@@ -426,9 +426,5 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 	})
 }
 
-// Replay drains the spool into the database now (operators and tests; the service also does
-// it by itself).
-func (s *Service) Replay(ctx context.Context) (int, error) { return s.replay(ctx) }
-
 // SpoolPending reports whether acknowledged callbacks wait in the spool.
 func (s *Service) SpoolPending() bool { return s.spool != nil && s.spool.Pending() }
