@@ -106,7 +106,7 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.Committers <= 0 {
 		opts.Committers = 1
 		if db.Dialect() == store.Postgres {
-			opts.Committers = 8
+			opts.Committers = 4
 		}
 	}
 	if opts.RetentionDays <= 0 {
