@@ -614,3 +614,16 @@ func TestCustomerReadRace(t *testing.T) {
 		}
 	})
 }
+
+// TestFundsSentAt: the business's funds_sent_at becomes completed_at.
+func TestFundsSentAt(t *testing.T) {
+	t.Parallel()
+	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{Quiet: true})
+	txn := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
+	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	resultTx(t, s.Do(t, "notify_offchain_funds_sent", map[string]any{"transaction_id": txn.ID, "funds_sent_at": sent.Format(time.RFC3339)}))
+	cur, _ := s.Transfers.Get(context.Background(), txn.ID)
+	if cur.Status != transfer.StatusCompleted || cur.CompletedAt == nil || !cur.CompletedAt.Equal(sent) {
+		t.Fatalf("completed_at = %v, want %v", cur.CompletedAt, sent)
+	}
+}

@@ -316,7 +316,9 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 	statusChanged := next.Status != cur.Status
 	if changed {
 		next.UpdatedAt = now
-		if statusChanged && (next.Status == StatusCompleted || next.Status == StatusRefunded) {
+		// completed_at is the commit time unless the change set its own (funds_sent_at).
+		ownCompletedAt := next.CompletedAt != nil && (cur.CompletedAt == nil || !next.CompletedAt.Equal(*cur.CompletedAt))
+		if statusChanged && (next.Status == StatusCompleted || next.Status == StatusRefunded) && !ownCompletedAt {
 			next.CompletedAt = &now
 		}
 	}
