@@ -3,6 +3,8 @@ package callback
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -75,8 +77,9 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 	now := e.now()
 	nowUS := store.Micros(now)
 	var outcomes []string
+	var recheck [][2]string
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		outcomes = outcomes[:0]
+		outcomes, recheck = outcomes[:0], recheck[:0]
 		var q strings.Builder
 		q.WriteString(`INSERT INTO callback_attempts
 			(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated) VALUES `)
@@ -106,7 +109,7 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 		}
 		effects := map[string]*health{}
 		for _, x := range batch {
-			status, err := e.apply(ctx, tx, x.c, x.a, now)
+			status, err := e.apply(ctx, tx, x.c, x.a, now, &recheck)
 			if err != nil {
 				return err
 			}
@@ -147,6 +150,7 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 		return nil
 	})
 	if err == nil {
+		e.promoteAfter(ctx, recheck)
 		for i, x := range batch {
 			if outcomes[i] != "" {
 				e.metrics.outcome(outcomes[i], x.a.result.Outcome)
@@ -165,7 +169,7 @@ func clip(s string) string {
 
 // apply moves one delivery to its next state after an attempt and returns that state, or ""
 // when the lease was lost (another instance owns the delivery now).
-func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLog, now time.Time) (string, error) {
+func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLog, now time.Time, recheck *[][2]string) (string, error) {
 	nowUS := store.Micros(now)
 	status, nextAt := StatusPending, int64(0)
 	tries := c.tries + 1
@@ -202,8 +206,47 @@ func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLo
 		if err := promoteNext(ctx, tx, c.endpointID, c.subject, nowUS); err != nil {
 			return "", err
 		}
+		if e.db.Dialect() == store.Postgres {
+			// A transaction recording a delivery for this subject right now holds the
+			// subject row; its delivery, invisible here, was queued behind the head we just
+			// finished and would wait for the sweep. Note the subject to promote again once
+			// that transaction ends (never wait for it here: holding other rows while
+			// waiting on a business transaction could deadlock with it).
+			var got string
+			err := tx.QueryRowContext(ctx, `SELECT subject FROM callback_subjects WHERE endpoint_id = ? AND subject = ?
+				FOR UPDATE SKIP LOCKED`, c.endpointID, c.subject).Scan(&got)
+			if errors.Is(err, sql.ErrNoRows) {
+				*recheck = append(*recheck, [2]string{c.endpointID, c.subject})
+			} else if err != nil {
+				return "", fmt.Errorf("callback: subject lock: %w", err)
+			}
+		}
 	}
 	return status, nil
+}
+
+// promoteAfter waits for the transactions that were recording deliveries of these subjects
+// (by taking each subject row in turn, holding nothing else) and promotes their next
+// delivery if it is still without a head. A lost promotion is caught by the sweep, so these
+// commits need not wait for the WAL flush.
+func (e *Engine) promoteAfter(ctx context.Context, subjects [][2]string) {
+	for _, s := range subjects {
+		err := e.db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET last_seq = last_seq WHERE endpoint_id = ? AND subject = ?`, s[0], s[1]); err != nil {
+				return err
+			}
+			return promoteNext(ctx, tx, s[0], s[1], store.Micros(e.now()))
+		})
+		if err != nil {
+			e.log.Warn("promote after a concurrent recording", "endpoint", s[0], "err", err)
+		}
+	}
+	if len(subjects) > 0 {
+		e.Wake()
+	}
 }
 
 func boolInt(b bool) int {
