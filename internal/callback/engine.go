@@ -75,6 +75,7 @@ type Engine struct {
 	metrics     *metrics
 	outbox      *Outbox
 	wake        chan struct{}
+	done        chan struct{} // a delivery finished: its subject's next may be due
 
 	mu        sync.Mutex
 	endpoints map[string]endpointInfo // committed endpoints: id -> kind, URL
@@ -125,6 +126,7 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 			MaxIdlePerHost: cfg.Workers,
 		}),
 		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}, 1),
 		endpoints: map[string]endpointInfo{},
 		inflight:  map[string]int{},
 	}
@@ -208,7 +210,6 @@ type claimed struct {
 // Run delivers until ctx is cancelled, then waits for attempts in flight (each bounded by the
 // configured timeout) and records them before returning.
 func (e *Engine) Run(ctx context.Context) error {
-	done := make(chan struct{}, e.cfg.Workers)
 	completions := make(chan completion, e.cfg.Workers)
 	// Several recording transactions overlap on PostgreSQL (each waits on round trips and
 	// its commit); SQLite has one writer, so one is enough there.
@@ -227,11 +228,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		close(completions)
 		recWG.Wait()
 	}()
-	poll := time.NewTimer(0)
-	defer poll.Stop()
 	wg.Add(1)
 	go func() {
-		// The sweep runs beside the claim loop so that its scan never delays claims.
+		// The sweep runs beside the claim loops so that its scan never delays claims.
 		defer wg.Done()
 		t := time.NewTicker(sweepEvery)
 		defer t.Stop()
@@ -246,24 +245,47 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// On PostgreSQL two claim loops overlap their round trips (SKIP LOCKED keeps them off
+	// each other's rows); SQLite's single writer gains nothing from a second.
+	claimers := 2
+	if e.db.Dialect() == store.SQLite {
+		claimers = 1
+	}
+	var cwg sync.WaitGroup
+	for range claimers {
+		cwg.Add(1)
+		go func() {
+			defer cwg.Done()
+			e.claimLoop(ctx, claimers, &wg, completions)
+		}()
+	}
+	cwg.Wait()
+	return nil
+}
+
+// claimLoop claims due deliveries while workers are free and starts one goroutine per
+// delivery, until ctx is cancelled.
+func (e *Engine) claimLoop(ctx context.Context, claimers int, wg *sync.WaitGroup, completions chan<- completion) {
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	share := max(1, e.cfg.Workers/claimers)
 	for {
-		free := e.cfg.Workers - e.runningCount()
 		full := false
-		if free > 0 && ctx.Err() == nil {
-			batch, err := e.claim(ctx, free)
+		if n := e.reserve(share); n > 0 && ctx.Err() == nil {
+			batch, err := e.claim(ctx, n)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("claim deliveries", "err", err)
 			}
-			full = len(batch) == free
+			e.unreserve(n - len(batch))
+			full = len(batch) == n
 			for _, c := range batch {
-				e.started(c.endpointID)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					e.deliver(c, completions)
 					e.finished(c.endpointID)
-					select { // a signal, never a wait: Run may have stopped listening
-					case done <- struct{}{}:
+					select { // a signal, never a wait: the loop may have stopped listening
+					case e.done <- struct{}{}:
 					default:
 					}
 				}()
@@ -281,12 +303,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		poll.Reset(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-e.wake:
-		case <-done:
+		case <-e.done:
 			// A finished delivery may have made its subject's next one due; gather the
 			// completions recorded together before claiming again.
-			drain(done)
+			drain(e.done)
 		case <-poll.C:
 		}
 	}
@@ -340,16 +362,21 @@ func drain(ch chan struct{}) {
 	}
 }
 
-func (e *Engine) runningCount() int {
+// reserve takes up to n free worker slots; unreserve gives back what a claim did not use.
+func (e *Engine) reserve(n int) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.running
+	n = min(n, e.cfg.Workers-e.running)
+	if n < 0 {
+		n = 0
+	}
+	e.running += n
+	return n
 }
 
-func (e *Engine) started(endpointID string) {
+func (e *Engine) unreserve(n int) {
 	e.mu.Lock()
-	e.running++
-	e.inflight[endpointID]++
+	e.running -= n
 	e.mu.Unlock()
 }
 
@@ -454,24 +481,24 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	return e.capPerEndpoint(ctx, out)
 }
 
-// capPerEndpoint releases what would put an endpoint over its in-flight cap.
+// capPerEndpoint releases what would put an endpoint over its in-flight cap, and counts
+// the rest as in flight.
 func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) ([]claimed, error) {
+	var keep, drop []claimed
 	e.mu.Lock()
-	count := make(map[string]int, len(e.inflight))
-	for id, n := range e.inflight {
-		count[id] = n
-	}
-	e.mu.Unlock()
-	keep := cs[:0]
 	for _, c := range cs {
-		if count[c.endpointID] >= e.perEndpoint {
-			if err := e.release(ctx, c); err != nil {
-				return nil, err
-			}
+		if e.inflight[c.endpointID] >= e.perEndpoint {
+			drop = append(drop, c)
 			continue
 		}
-		count[c.endpointID]++
+		e.inflight[c.endpointID]++
 		keep = append(keep, c)
+	}
+	e.mu.Unlock()
+	for _, c := range drop {
+		if err := e.release(ctx, c); err != nil {
+			e.log.Warn("release over-cap delivery (its lease will lapse)", "delivery", c.id, "err", err)
+		}
 	}
 	return keep, nil
 }
