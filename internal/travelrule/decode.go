@@ -32,6 +32,24 @@ const (
 // are replaced by their hash so a hostile body cannot bloat the index.
 const maxKeyLen = 400
 
+// Limits of the decoded fields that are stored as text columns.
+const (
+	maxTypeLen = 100
+	maxUUIDLen = 200
+)
+
+// storable returns s as it can be stored in a TEXT column of both engines: valid UTF-8,
+// without NUL (PostgreSQL refuses both, which would fail a whole group commit), at most max
+// bytes.
+func storable(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
+}
+
 // Decoded is what vaspgate learns from one callback body. Decode never fails: whatever it
 // cannot understand is described by Problem and keyed by its content hash.
 type Decoded struct {
@@ -68,7 +86,7 @@ func Decode(body []byte) Decoded {
 	if err := json.Unmarshal(body, &env); err != nil && !isTypeError(err) {
 		return d.quarantine(ProblemMalformed)
 	}
-	d.Type = env.CallbackType
+	d.Type = storable(env.CallbackType, maxTypeLen)
 	target, ok := d.target()
 	if !ok {
 		if env.CallbackType == "" {
@@ -84,7 +102,7 @@ func Decode(body []byte) Decoded {
 		return d.quarantine(ProblemMalformed)
 	}
 	parts, uuid := d.keyParts()
-	missing := uuid == ""
+	missing := uuid == "" || storable(uuid, maxUUIDLen) != uuid
 	if d.OwnerVerification != nil {
 		missing = parts[1] == ""
 	}

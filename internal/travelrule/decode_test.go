@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fixtureDir holds the enclave's example bodies, byte for byte (shared/ beside the repository).
@@ -217,12 +218,22 @@ func TestDecodeVariants(t *testing.T) {
 		{name: "array body", problem: ProblemMalformed, body: `[1,2]`},
 		{name: "empty body", problem: ProblemMalformed, body: ``},
 		{name: "missing uuid", problem: ProblemMissingKey, body: `{"callbackType":"TX_REPORT","data":{"txHash":"h"}}`},
+		{name: "overlong uuid", problem: ProblemMissingKey, body: `{"callbackType":"TX_REPORT","data":{"verificationUuid":"` + strings.Repeat("u", 300) + `"}}`},
+		{name: "NUL in uuid", problem: ProblemMissingKey, body: `{"callbackType":"TX_REPORT","data":{"verificationUuid":"a\u0000b"}}`},
+		{
+			name: "NUL in type", problem: ProblemUnknownType, body: `{"callbackType":"TX\u0000","data":{}}`,
+			check: func(t *testing.T, d Decoded) {
+				if strings.ContainsRune(d.Type, 0) {
+					t.Errorf("type %q", d.Type)
+				}
+			},
+		},
 		{name: "VerifyName without request id", problem: ProblemMissingKey, body: `{"callbackType":"OWNER_VERIFICATION_TX_REPORT","data":{"tx_hash":"h"}}`},
 		{
 			name: "overlong key is hashed",
-			body: `{"callbackType":"TX_REPORT","data":{"verificationUuid":"` + strings.Repeat("u", 1000) + `"}}`,
+			body: `{"callbackType":"CHAINALYSIS_KYT_RESULT","data":{"verificationUuid":"u","riskAssessment":{"chainalysisKYT":{"externalId":"` + strings.Repeat("e", 1000) + `"}}}}`,
 			check: func(t *testing.T, d Decoded) {
-				if len(d.NaturalKey) > maxKeyLen || !strings.HasPrefix(d.NaturalKey, "TX_REPORT:sha256:") {
+				if len(d.NaturalKey) > maxKeyLen || !strings.HasPrefix(d.NaturalKey, "CHAINALYSIS_KYT_RESULT:sha256:") {
 					t.Errorf("key %s", d.NaturalKey)
 				}
 			},
@@ -277,6 +288,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"callbackType":"OWNER_VERIFICATION_TX_REPORT","data":{"request_id":1}}`))
 	f.Add([]byte(`{"callbackType":"VERIFICATION_RESULT","data":{"verificationUuid":7,"result":null}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"callbackType":"TX_\u0000REPORT","data":{"verificationUuid":"a\u0000b"}}`))
+	f.Add([]byte("{\"callbackType\":\"\xff\xfe\",\"data\":{}}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := Decode(body)
 		if d.NaturalKey == "" || len(d.NaturalKey) > maxKeyLen+64 {
@@ -284,6 +297,16 @@ func FuzzDecode(f *testing.F) {
 		}
 		if d.Problem == ProblemNone && d.VerificationUUID == "" {
 			t.Fatal("processable callback without verification uuid")
+		}
+		// What goes into TEXT columns must be storable on both engines, or one body would
+		// fail the whole group commit.
+		for _, s := range []string{d.Type, d.VerificationUUID, d.NaturalKey} {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+				t.Fatalf("unstorable text %q", s)
+			}
+		}
+		if len(d.Type) > maxTypeLen || len(d.VerificationUUID) > maxUUIDLen {
+			t.Fatalf("overlong type or uuid: %d, %d", len(d.Type), len(d.VerificationUUID))
 		}
 		again := Decode(body)
 		if again.NaturalKey != d.NaturalKey || again.ContentHash != d.ContentHash || again.Problem != d.Problem {

@@ -407,3 +407,33 @@ func TestListVerificationsPaginates(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileTextIsStorable posts bodies whose text fields PostgreSQL would refuse (NUL,
+// invalid UTF-8) among good ones: all are stored, none blocks the group commit or the spool.
+func TestHostileTextIsStorable(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := setup(t, db, setupOpts{})
+		bodies := [][]byte{
+			[]byte(`{"callbackType":"TX_\u0000REPORT","data":{"verificationUuid":"x"}}`),
+			[]byte(`{"callbackType":"TX_REPORT","data":{"verificationUuid":"a\u0000b","txHash":"h"}}`),
+			[]byte("{\"callbackType\":\"\xff\xfe\",\"data\":{}}"),
+			[]byte("\x00\xff not json"),
+			fixture(t, "tx_report.json"),
+		}
+		var wg sync.WaitGroup
+		for _, body := range bodies {
+			wg.Add(1)
+			go func() { defer wg.Done(); b.mustAck(t, body) }()
+		}
+		wg.Wait()
+		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); n != len(bodies) {
+			t.Fatalf("%d stored, want %d", n, len(bodies))
+		}
+		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'quarantined'"); n != len(bodies)-1 {
+			t.Fatalf("%d quarantined, want %d", n, len(bodies)-1)
+		}
+		b.waitProcessed(t, "64ab871b-14a3-47df-9b80-368e29fe8181", 1)
+	})
+}
