@@ -183,7 +183,7 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 			p.rank = resultStatus(r.Outcome()).rank()
 			if statusPick == nil || p.beats(*statusPick) {
 				statusPick = &p
-				v.Status, v.Reason, v.Message = resultStatus(r.Outcome()), clean(r.Reason), string(r.Message)
+				v.Status, v.Reason, v.Message = resultStatus(r.Outcome()), textField(r.Reason), textField(r.Message)
 			}
 		case d.ErrorReport != nil:
 			r := d.ErrorReport
@@ -191,7 +191,7 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 			p.rank, p.prio = errorReportStatus(string(r.Result)).rank(), 1
 			if statusPick == nil || p.beats(*statusPick) {
 				statusPick = &p
-				v.Status, v.Reason, v.Message = errorReportStatus(string(r.Result)), clean(r.Reason), string(r.Message)
+				v.Status, v.Reason, v.Message = errorReportStatus(string(r.Result)), textField(r.Reason), textField(r.Message)
 			}
 		case d.TxReport != nil:
 			if d.TxReport.Hash() == "" {
@@ -200,7 +200,7 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 			p := base
 			if txPick == nil || p.beats(*txPick) {
 				txPick = &p
-				v.TxHash, v.Vout = strings.TrimSpace(d.TxReport.Hash()), clean(d.TxReport.Vout)
+				v.TxHash, v.Vout = textField(Text(d.TxReport.Hash())), textField(d.TxReport.Vout)
 			}
 		case d.KYT != nil:
 			k := d.KYT.RiskAssessment.KYT
@@ -265,6 +265,12 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 	v.RiskLevel = policy.Assess(v)
 	return v
 }
+
+// maxFieldLen bounds a text field of the record (a reason, a message, a hash).
+const maxFieldLen = 4096
+
+// textField is a wire text as the record stores it: trimmed, storable on both engines.
+func textField(t Text) string { return storable(strings.TrimSpace(string(t)), maxFieldLen) }
 
 // screeningRank orders KYT and WCO statuses by finality.
 func screeningRank(s string) int {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -420,6 +421,7 @@ func TestHostileTextIsStorable(t *testing.T) {
 			[]byte("{\"callbackType\":\"\xff\xfe\",\"data\":{}}"),
 			[]byte("\x00\xff not json"),
 			fixture(t, "tx_report.json"),
+			[]byte(`{"callbackType":"ERROR_REPORT","data":{"verificationUuid":"00000000-0000-4000-8000-0000000000cc","result":"ERROR","reason":"R\u0000","message":"m\u0000"}}`),
 		}
 		var wg sync.WaitGroup
 		for _, body := range bodies {
@@ -431,9 +433,12 @@ func TestHostileTextIsStorable(t *testing.T) {
 		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); n != len(bodies) {
 			t.Fatalf("%d stored, want %d", n, len(bodies))
 		}
-		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'quarantined'"); n != len(bodies)-1 {
-			t.Fatalf("%d quarantined, want %d", n, len(bodies)-1)
+		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'quarantined'"); n != len(bodies)-2 {
+			t.Fatalf("%d quarantined, want %d", n, len(bodies)-2)
 		}
 		b.waitProcessed(t, "64ab871b-14a3-47df-9b80-368e29fe8181", 1)
+		if v := b.waitProcessed(t, "00000000-0000-4000-8000-0000000000cc", 1); v.Status != "ERROR" || strings.ContainsRune(v.Reason, 0) {
+			t.Fatalf("%+v", v)
+		}
 	})
 }
