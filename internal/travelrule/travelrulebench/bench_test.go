@@ -47,3 +47,28 @@ func TestRunCountsEverything(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAgainstRunningServer drives a server it did not start, through its URL and admin API.
+func TestRunAgainstRunningServer(t *testing.T) {
+	t.Parallel()
+	s, err := StartServer(context.Background(), ServerOptions{
+		DatabaseURL: storetest.URL(t, store.SQLite), SpoolDir: t.TempDir(), Token: "running-server-token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := Run(context.Background(), Options{
+		URL: s.URL + CallbackPath, Token: "running-server-token", AdminURL: s.URL, Requests: 100, Concurrency: 4, DupShare: 0.2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Engine != "remote" || r.Acked != 100 || r.Lost != 0 || r.Stored != r.Sent || r.Duplicates != r.SentDuplicates {
+		t.Fatalf("%+v", r)
+	}
+	r, err = Run(context.Background(), Options{URL: s.URL + CallbackPath, Token: "wrong", Requests: 5, Concurrency: 1})
+	if err != nil || r.Failed != 5 || r.Acked != 0 || r.Lost != -1 {
+		t.Fatalf("wrong token: %+v (err %v)", r, err)
+	}
+}
