@@ -442,3 +442,37 @@ func TestHostileTextIsStorable(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoInstancesOnePostgres runs two receivers on one PostgreSQL database, as N instances
+// behind a load balancer would, and posts every callback to both at once: each is stored once
+// (the other copy counted as a duplicate) and processed into one record.
+func TestTwoInstancesOnePostgres(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.Postgres)
+	a, b := setup(t, db, setupOpts{}), setup(t, db, setupOpts{})
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		body := fmt.Appendf(nil, `{"callbackType":"VERIFICATION_RESULT","data":{"verificationUuid":"00000000-0000-4000-8000-%012d","verificationResult":"VERIFIED","reason":"OK"}}`, 900+i)
+		for _, inst := range []*bundle{a, b} {
+			wg.Add(1)
+			go func() { defer wg.Done(); inst.mustAck(t, body) }()
+		}
+	}
+	wg.Wait()
+	waitFor(t, "spools replayed", func() bool { return !a.svc.SpoolPending() && !b.svc.SpoolPending() })
+	if got := a.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); got != n {
+		t.Fatalf("%d stored, want %d", got, n)
+	}
+	if got := a.count(t, "SELECT SUM(duplicates) FROM travel_rule_inbox"); got != n {
+		t.Fatalf("%d duplicates counted, want %d", got, n)
+	}
+	for i := range n {
+		if v := a.waitProcessed(t, fmt.Sprintf("00000000-0000-4000-8000-%012d", 900+i), 1); v.Status != "VERIFIED" {
+			t.Fatalf("%+v", v)
+		}
+	}
+	if got := a.count(t, "SELECT COUNT(*) FROM travel_rule_events"); got != n {
+		t.Fatalf("%d events, want one per verification (%d)", got, n)
+	}
+}
