@@ -179,6 +179,10 @@ func bench(args []string, stderr io.Writer) error {
 	switch args[0] {
 	case "delivery":
 		return benchDeliveryCmd(args[1:])
+	case "travelrule":
+		return benchTravelRuleCmd(args[1:])
+	case "rpc":
+		return benchRPCCmd(args[1:])
 	default:
 		return fmt.Errorf("unknown benchmark %q (want delivery, travelrule or rpc)", args[0])
 	}

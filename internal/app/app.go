@@ -32,6 +32,8 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
 
 // App is a running vaspgate.
@@ -44,6 +46,9 @@ type App struct {
 	Auth     *stellar.Auth
 	KYC      *kyc.Service
 	Transfer *transfer.Service
+	// TravelRule is the enclave callback receiver's service (always built: its admin API
+	// and processing run even when the receiver endpoint is off).
+	TravelRule *travelrule.Service
 	Registry *prometheus.Registry
 	Log      *slog.Logger
 }
@@ -136,6 +141,26 @@ func (a *App) build(ctx context.Context) error {
 		a.Log.Warn("the business JSON-RPC has no authentication (rpc.auth.type: none): development only")
 	}
 
+	tr := cfg.TravelRule.WithDefaults()
+	policy, err := travelrule.NewRiskPolicy(tr.Risk.AlertLevels, tr.Risk.MatchStrengths, tr.Risk.Reasons, tr.Risk.Unresolved, tr.Risk.IndirectDiscount)
+	if err != nil {
+		return fmt.Errorf("travel_rule.risk: %w", err)
+	}
+	spool := tr.SpoolDir
+	if spool == "" {
+		spool = spoolDir(cfg.DatabaseURL)
+	}
+	// travelrule.New registers its workers and periodic jobs: it must come before the job
+	// engine opens (in Run).
+	a.TravelRule, err = travelrule.New(a.DB, a.Jobs, travelrule.Options{
+		Sealer: keyring, Events: outbox, Policy: &policy, SpoolDir: spool,
+		StoreBudget: tr.StoreBudget, RetentionDays: tr.RetentionDays, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Registry.MustRegister(travelrule.Collectors()...)
+
 	a.Server = server.New(server.Options{
 		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
 		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, Logger: a.Log, Registry: a.Registry,
@@ -147,6 +172,23 @@ func (a *App) build(ctx context.Context) error {
 	kychttp.Register(a.Server.Public, a.KYC, sep.Require)
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
+	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)
+	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{
+		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),
+		MaxBodyBytes: tr.MaxBodyBytes, Logger: a.Log,
+	})
+	switch {
+	case err == nil:
+		// On the admin listener without admin auth (the enclave has its own token) and
+		// without the listener's body limit: the handler keeps oversized bodies, truncated,
+		// in the quarantine.
+		a.Server.Admin.Handle("POST "+tr.CallbackPath, enclave)
+		a.Log.Info("travel rule receiver on", "path", tr.CallbackPath)
+	case errors.Is(err, travelrulehttp.ErrNoToken):
+		a.Log.Warn("travel rule receiver off: VEGA_VERIFICATION_AUTHORIZATION_TOKEN is not set")
+	default:
+		return err
+	}
 	a.Server.Admin.Handle("POST /rpc", rpcHandler)
 	a.Server.Admin.Handle("POST /{$}", rpcHandler)
 	return nil
@@ -179,6 +221,10 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.Jobs.Start(workCtx); err != nil {
 		return err
 	}
+	// Replays the spool (callbacks acknowledged while the database was away) before serving.
+	if err := a.TravelRule.Start(workCtx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Add(1)
@@ -201,6 +247,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.Log.Info("shutting down: finishing in-flight work", "grace", grace.String())
 	stopCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	trErr := a.TravelRule.Stop(stopCtx)
 	stopWork()
 	jobErr := a.Jobs.Stop(stopCtx)
 	wg.Wait()
@@ -209,7 +256,7 @@ func (a *App) Run(ctx context.Context) error {
 	for err := range errc {
 		errs = append(errs, err)
 	}
-	errs = append(errs, serveErr, jobErr)
+	errs = append(errs, serveErr, trErr, jobErr)
 	a.Log.Info("vaspgate stopped")
 	return errors.Join(errs...)
 }

@@ -50,6 +50,8 @@ type Config struct {
 	KYC      KYC      `yaml:"kyc"`
 	Transfer Transfer `yaml:"transfer"`
 	RPC      RPC      `yaml:"rpc"`
+	// TravelRule is the VerifyVASP enclave callback receiver.
+	TravelRule TravelRule `yaml:"travel_rule"`
 	// Clients are the statically configured wallets (Anchor Platform's `clients`).
 	Clients Clients `yaml:"clients"`
 }
@@ -176,7 +178,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule}
 }
 
 func splitList(v string) []string {
