@@ -49,8 +49,8 @@ type App struct {
 	// TravelRule is the enclave callback receiver's service (always built: its admin API
 	// and processing run even when the receiver endpoint is off).
 	TravelRule *travelrule.Service
-	Registry *prometheus.Registry
-	Log      *slog.Logger
+	Registry   *prometheus.Registry
+	Log        *slog.Logger
 }
 
 // New opens the database, applies migrations, fills in development secrets where none are
