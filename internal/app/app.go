@@ -32,6 +32,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
@@ -171,6 +172,10 @@ func (a *App) build(ctx context.Context) error {
 	sep.Register(a.Server.Public)
 	kychttp.Register(a.Server.Public, a.KYC, sep.Require)
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
+	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
+		Config: cfg.Transfer, Transfers: a.Transfer, Logger: a.Log,
+		Callbacks: transfer.CallbackPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
+	}), sep.Require)
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)
 	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{

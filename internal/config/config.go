@@ -57,7 +57,8 @@ type Config struct {
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
-// directory, public listener :8000, admin listener on loopback, testnet.
+// directory, public listener :8000, admin listener on loopback, testnet, and one test asset
+// (USDC) in stellar.toml and SEP-6, so a wallet can try every flow at once.
 func Default() Config {
 	return Config{
 		PublicAddr:      ":8000",
@@ -67,6 +68,11 @@ func Default() Config {
 		ShutdownTimeout: 20 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		Stellar:         defaultStellar(),
+		Transfer: Transfer{Assets: []TransferAsset{{
+			Code: "USDC", OffchainAsset: "iso4217:USD",
+			Deposit:  TransferOp{Enabled: true, MinAmount: "1", MaxAmount: "10000", FundingMethods: []string{"SEPA", "SWIFT"}},
+			Withdraw: TransferOp{Enabled: true, MinAmount: "1", MaxAmount: "10000", FundingMethods: []string{"SEPA", "SWIFT"}},
+		}}},
 	}
 }
 
