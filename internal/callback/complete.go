@@ -203,15 +203,14 @@ func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLo
 	}
 	if status != StatusPending {
 		// The head is done: the next delivery of its subject becomes the head.
-		if err := promoteNext(ctx, tx, c.endpointID, c.subject, nowUS); err != nil {
-			return "", err
-		}
 		if e.db.Dialect() == store.Postgres {
 			// A transaction recording a delivery for this subject right now holds the
 			// subject row; its delivery, invisible here, was queued behind the head we just
-			// finished and would wait for the sweep. Note the subject to promote again once
-			// that transaction ends (never wait for it here: holding other rows while
-			// waiting on a business transaction could deadlock with it).
+			// finished. Note the subject to promote again once that transaction ends (never
+			// wait for it here: holding other rows while waiting on a business transaction
+			// could deadlock with it). Taking the row first matters: a recording that
+			// commits after this point waits for us, one that committed before is seen by
+			// the promotion below.
 			var got string
 			err := tx.QueryRowContext(ctx, `SELECT subject FROM callback_subjects WHERE endpoint_id = ? AND subject = ?
 				FOR UPDATE SKIP LOCKED`, c.endpointID, c.subject).Scan(&got)
@@ -220,6 +219,9 @@ func (e *Engine) apply(ctx context.Context, tx *store.Tx, c claimed, a attemptLo
 			} else if err != nil {
 				return "", fmt.Errorf("callback: subject lock: %w", err)
 			}
+		}
+		if err := promoteNext(ctx, tx, c.endpointID, c.subject, nowUS); err != nil {
+			return "", err
 		}
 	}
 	return status, nil

@@ -25,11 +25,14 @@
 //
 // Sequence numbers come from an upsert on callback_subjects that keeps the subject row
 // locked until the recording transaction ends, so enqueuers of one subject take turns and
-// sequence order is commit order. A claim is a lease (token + expiry longer than the request
+// sequence order is commit order. A delivery recorded while its subject's head is being
+// completed cannot be seen by that completion; on PostgreSQL the completion notices the
+// locked subject row and promotes again once that transaction ends, and a periodic sweep
+// promotes any queued delivery left without a head. A claim is a lease (token + expiry longer than the request
 // timeout): a crashed instance's in-flight delivery is retried when its lease lapses, and a
 // late result of a lost lease is not applied. Results are recorded in batches (one commit for
 // every attempt that finished meanwhile; several overlapping batches on PostgreSQL, locks
-// taken in one order). An in-process wake-up after each enqueue and after each completion,
+// taken in one order), and two claim loops overlap on PostgreSQL. An in-process wake-up after each enqueue and after each completion,
 // plus a short poll for other instances' work, keeps latency low without LISTEN/NOTIFY.
 //
 // # Failure handling
