@@ -55,6 +55,11 @@ type Options struct {
 	Rate int
 	// Workers are the callback engine's workers. Default 64.
 	Workers int
+	// Method is "customer" (default): notify_customer_info_updated, reading the customer
+	// from the business server and recording its snapshot each time; or "hold": alternately
+	// notify_transaction_on_hold and notify_offchain_funds_received, status changes with no
+	// customer read.
+	Method string
 	// Isolated starts the callback engine only after the throughput phase, which then
 	// measures the RPC path alone (its deliveries are sent afterwards).
 	Isolated bool
@@ -64,6 +69,7 @@ type Options struct {
 type Result struct {
 	Engine       string  `json:"engine"`
 	Isolated     bool    `json:"isolated"`
+	Method       string  `json:"method"`
 	Transactions int     `json:"transactions"`
 	Concurrency  int     `json:"concurrency"`
 	Seconds      float64 `json:"seconds"`
@@ -100,6 +106,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 64
+	}
+	if o.Method == "" {
+		o.Method = "customer"
 	}
 }
 
@@ -187,7 +196,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		return Result{}, err
 	}
-	res := Result{Engine: db.Dialect().String(), Isolated: o.Isolated, Transactions: o.Transactions, Concurrency: o.Concurrency, Rate: o.Rate}
+	if o.Method != "customer" && o.Method != "hold" {
+		return Result{}, fmt.Errorf("bench rpc: method %q, want customer or hold", o.Method)
+	}
+	res := Result{Engine: db.Dialect().String(), Isolated: o.Isolated, Method: o.Method, Transactions: o.Transactions, Concurrency: o.Concurrency, Rate: o.Rate}
 
 	biz := &business{flips: map[string]int{}}
 	bizURL, stopBiz, err := serve(biz)
@@ -255,8 +267,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for i := range ids {
 		t := transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete,
 			Owner: transfer.Owner{Account: user.Address()}, AssetCode: "USDC", Account: user.Address(), CustomerType: "sep6"}
+		if o.Method == "hold" {
+			t.Status = transfer.StatusPendingAnchor
+			t.AmountIn = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
+			t.AmountOut = &transfer.Amount{Amount: "99", Asset: "stellar:USDC"}
+			t.FeeDetails = &transfer.FeeDetails{Total: "1", Asset: "iso4217:USD"}
+		}
 		if err := tr.Create(ctx, &t); err != nil {
 			return res, err
+		}
+		ids[i] = t.ID
+		if o.Method == "hold" {
+			continue
 		}
 		if _, err := k.Get(ctx, kyc.Caller{Account: user.Address()}, kyc.Query{TransactionID: t.ID, Type: "sep6"}); err != nil {
 			return res, fmt.Errorf("bench rpc: wallet reads customer: %w", err)
@@ -266,8 +288,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2}}
 	// call makes one status change and returns the transaction's new updated_at, which the
 	// wallet's callback carries too.
+	var holdMu sync.Mutex
+	held := map[string]bool{}
 	call := func(id string) (string, error) {
-		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":"notify_customer_info_updated","params":{"transaction_id":%q}}]`, id)
+		method := "notify_customer_info_updated"
+		if o.Method == "hold" {
+			// Each transaction is called by one goroutine at a time, so its state is known.
+			holdMu.Lock()
+			method = "notify_transaction_on_hold"
+			if held[id] {
+				method = "notify_offchain_funds_received"
+			}
+			held[id] = !held[id]
+			holdMu.Unlock()
+		}
+		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q}}]`, method, id)
 		resp, err := client.Post(rpcURL, "application/json", strings.NewReader(body))
 		if err != nil {
 			return "", err
