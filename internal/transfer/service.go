@@ -57,6 +57,7 @@ type Service struct {
 	outbox    Outbox
 	walletURL func(Owner) string
 	now       func() time.Time
+	owners    ownerCache
 }
 
 // New returns a Service.
@@ -89,7 +90,7 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 	if !t.Kind.Valid() || !t.Status.Valid() || t.Owner.Account == "" {
 		return fmt.Errorf("transfer: create: invalid kind %q, status %q or owner", t.Kind, t.Status)
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		data, err := json.Marshal(t)
 		if err != nil {
 			return fmt.Errorf("transfer: create: %w", err)
@@ -108,6 +109,10 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		}
 		return s.business(ctx, tx, EventTransactionCreated, t, now)
 	})
+	if err == nil {
+		s.owners.put(t.ID, t.Owner)
+	}
+	return err
 }
 
 func microsPtr(t *time.Time) any {

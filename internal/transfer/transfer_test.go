@@ -104,10 +104,8 @@ func TestBuiltinDecisionsMoveTransactions(t *testing.T) {
 			}
 			return cur.Status
 		}
-		// Part of the fields: the customer needs more info. (Without transaction_id: kyc looks
-		// the transaction's owner up through the pool while holding its own database
-		// transaction, which waits forever on SQLite; see OwnerTx.)
-		id, err := s.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": "Ada"}})
+		// Part of the fields, for the transaction: the customer needs more info.
+		id, err := s.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", TransactionID: a.ID, Fields: map[string]string{"first_name": "Ada"}})
 		if err != nil {
 			t.Fatalf("PUT /customer: %v", err)
 		}
@@ -170,5 +168,37 @@ func TestAllow(t *testing.T) {
 		if !st.Terminal() {
 			t.Errorf("%s not terminal", st)
 		}
+	}
+}
+
+// TestOwnerInsideATransaction: kyc asks for a transaction's owner while it holds its own
+// database transaction. A known owner is answered without the database; an unknown one
+// (e.g. after a restart) gets an error after a bounded wait on SQLite's single connection,
+// never a deadlock.
+func TestOwnerInsideATransaction(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.SQLite)
+	s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+	txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
+	fresh := transfer.New(transfer.Options{DB: db, Outbox: s.Engine.Outbox()}) // an empty cache, as after a restart
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		if o, err := s.Transfers.Owner(ctx, txn.ID); err != nil || o.Account != s.User.Account {
+			t.Errorf("known owner inside a transaction: %+v, %v", o, err)
+		}
+		start := time.Now()
+		if _, err := fresh.Owner(ctx, txn.ID); err == nil {
+			t.Error("unknown owner inside a transaction on SQLite: read succeeded through a busy pool?")
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("Owner waited %v", d)
+		}
+		if o, err := fresh.OwnerTx(ctx, tx, txn.ID); err != nil || o.Account != s.User.Account {
+			t.Errorf("OwnerTx: %+v, %v", o, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
