@@ -3,6 +3,8 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -81,11 +83,17 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microseco
 const columns = "id, version, status, data"
 
 // Create stores a new transaction (ID, times and version are set here) and records the
-// business transaction_created event in the same database transaction.
+// business transaction_created event in the same database transaction. A withdrawal to an
+// anchor account without a memo gets a hash memo derived from its id.
 func (s *Service) Create(ctx context.Context, t *Transaction) error {
 	now := s.Now()
 	t.ID = uuid.Must(uuid.NewV7()).String()
 	t.Version = 1
+	if t.Kind.Withdrawal() && t.WithdrawAnchorAccount != "" && t.WithdrawMemo == "" {
+		// The user's payment to a shared anchor account is matched by this memo.
+		sum := sha256.Sum256([]byte(t.ID))
+		t.WithdrawMemo, t.WithdrawMemoType = base64.StdEncoding.EncodeToString(sum[:]), "hash"
+	}
 	t.StartedAt, t.UpdatedAt = now, now
 	if !t.Kind.Valid() || !t.Status.Valid() || t.Owner.Account == "" {
 		return fmt.Errorf("transfer: create: invalid kind %q, status %q or owner", t.Kind, t.Status)

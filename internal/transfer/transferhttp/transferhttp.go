@@ -389,7 +389,7 @@ func (h *Handler) withdrawKind(w http.ResponseWriter, r *http.Request, kind tran
 	}
 	resp := map[string]any{"id": t.ID}
 	if a.DistributionAccount != "" {
-		resp["account_id"] = a.DistributionAccount
+		resp["account_id"], resp["memo_type"], resp["memo"] = a.DistributionAccount, t.WithdrawMemoType, t.WithdrawMemo
 	}
 	httpjson.Write(w, http.StatusOK, limits(resp, op))
 }

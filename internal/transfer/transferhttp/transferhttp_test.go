@@ -153,7 +153,7 @@ func TestSEP6(t *testing.T) {
 		}
 		id := dep["id"].(string)
 		status, wd, _ := b.get(t, tok, "/sep6/withdraw?asset_code=USDC&type=SWIFT")
-		if status != 200 || wd["account_id"] != issuer {
+		if status != 200 || wd["account_id"] != issuer || wd["memo_type"] != "hash" || len(wd["memo"].(string)) != 44 {
 			t.Fatalf("withdraw: %d %v", status, wd)
 		}
 		status, dx, _ := b.get(t, tok, "/sep6/deposit-exchange?destination_asset=USDC&source_asset=iso4217:USD&amount=5&funding_method=SEPA&account="+user)
