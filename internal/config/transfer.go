@@ -37,13 +37,19 @@ type TransferAsset struct {
 
 // TransferOp is one direction of an asset.
 type TransferOp struct {
+	// Enabled offers the direction in /info and accepts its requests.
 	Enabled bool `yaml:"enabled"`
 	// Exchange also offers the -exchange variant (deposit-exchange / withdraw-exchange).
-	Exchange       bool     `yaml:"exchange"`
-	MinAmount      string   `yaml:"min_amount"`
-	MaxAmount      string   `yaml:"max_amount"`
-	FeeFixed       string   `yaml:"fee_fixed"`
-	FeePercent     string   `yaml:"fee_percent"`
+	Exchange bool `yaml:"exchange"`
+	// MinAmount and MaxAmount (decimals, optional) bound the amount a request may ask for
+	// and are published in /info.
+	MinAmount string `yaml:"min_amount"`
+	MaxAmount string `yaml:"max_amount"`
+	// FeeFixed and FeePercent (decimals, optional) are published in /info; the fee of a
+	// transaction is set by the business (fee_details in the RPC).
+	FeeFixed   string `yaml:"fee_fixed"`
+	FeePercent string `yaml:"fee_percent"`
+	// FundingMethods are the accepted funding_method values (SEPA, SWIFT, …); at least one.
 	FundingMethods []string `yaml:"funding_methods"`
 }
 
