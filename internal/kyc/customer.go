@@ -107,8 +107,10 @@ type Query struct {
 
 // Transactions is what kyc needs from SEP-6 transactions (implemented by internal/transfer).
 type Transactions interface {
-	// Owner returns the identity that created the transaction, or ErrNotFound.
-	Owner(ctx context.Context, transactionID string) (Owner, error)
+	// Owner returns the identity that created the transaction, or ErrNotFound, reading
+	// through q: kyc asks while it holds its own database transaction, and on SQLite (one
+	// connection) a read through the pool would wait for that transaction forever.
+	Owner(ctx context.Context, q store.Querier, transactionID string) (Owner, error)
 }
 
 // StatusHook runs inside the transaction of a builtin status change.

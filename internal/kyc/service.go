@@ -210,7 +210,7 @@ func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, ac
 		if txs == nil {
 			return target{}, ErrNotFound
 		}
-		o, err := txs.Owner(ctx, txID)
+		o, err := txs.Owner(ctx, q, txID)
 		if errors.Is(err, ErrNotFound) {
 			return target{}, ErrNotFound
 		}

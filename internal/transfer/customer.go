@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -118,51 +116,9 @@ func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Cu
 	return nil
 }
 
-// Owner implements kyc.Transactions: the identity that created the transaction.
-//
-// kyc may call it while holding its own database transaction. On SQLite (one connection)
-// a read through the pool would then wait for that transaction forever, so Owner answers
-// from the owners this process has seen (an owner never changes), and on a miss reads with
-// a bounded wait: a caller holding a transaction gets an error instead of a deadlock.
-// Callers holding a transaction should use OwnerTx.
-func (s *Service) Owner(ctx context.Context, transactionID string) (kyc.Owner, error) {
-	if o, ok := s.owners.get(transactionID); ok {
-		return o, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, ownerReadTimeout)
-	defer cancel()
-	return s.OwnerTx(ctx, s.db, transactionID)
-}
-
-// ownerReadTimeout bounds Owner's database read (see Owner).
-const ownerReadTimeout = 2 * time.Second
-
-// ownerCache remembers transaction owners (immutable), bounded: it starts afresh when full.
-type ownerCache struct {
-	mu sync.Mutex
-	m  map[string]kyc.Owner
-}
-
-const ownerCacheMax = 100_000
-
-func (c *ownerCache) get(id string) (kyc.Owner, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	o, ok := c.m[id]
-	return o, ok
-}
-
-func (c *ownerCache) put(id string, o Owner) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= ownerCacheMax {
-		c.m = make(map[string]kyc.Owner)
-	}
-	c.m[id] = kyc.Owner{Account: o.Account, Memo: o.Memo}
-}
-
-// OwnerTx is Owner read through q (a *store.Tx or the *store.DB).
-func (s *Service) OwnerTx(ctx context.Context, q store.Querier, transactionID string) (kyc.Owner, error) {
+// Owner implements kyc.Transactions: the identity that created the transaction, read
+// through q (the caller's *store.Tx when it holds one, else the *store.DB).
+func (s *Service) Owner(ctx context.Context, q store.Querier, transactionID string) (kyc.Owner, error) {
 	t, err := getQ(ctx, q, transactionID)
 	if errors.Is(err, ErrNotFound) {
 		return kyc.Owner{}, kyc.ErrNotFound
@@ -170,7 +126,6 @@ func (s *Service) OwnerTx(ctx context.Context, q store.Querier, transactionID st
 	if err != nil {
 		return kyc.Owner{}, err
 	}
-	s.owners.put(t.ID, t.Owner)
 	return kyc.Owner{Account: t.Owner.Account, Memo: t.Owner.Memo}, nil
 }
 

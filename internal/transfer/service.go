@@ -59,7 +59,6 @@ type Service struct {
 	outbox    Outbox
 	walletURL func(Owner) string
 	now       func() time.Time
-	owners    ownerCache
 }
 
 // New returns a Service.
@@ -118,7 +117,6 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		return s.business(ctx, tx, EventTransactionCreated, t, now)
 	})
 	if err == nil {
-		s.owners.put(t.ID, t.Owner)
 	}
 	return err
 }

@@ -40,7 +40,7 @@ type txOwners struct {
 	m  map[string]kyc.Owner
 }
 
-func (t *txOwners) Owner(_ context.Context, id string) (kyc.Owner, error) {
+func (t *txOwners) Owner(_ context.Context, _ store.Querier, id string) (kyc.Owner, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, ok := t.m[id]
