@@ -38,7 +38,16 @@ func runChild(dbURL string) {
 	}
 	cfg := testConfig()
 	cfg.Timeout, cfg.Lease = 3*time.Second, 4*time.Second
-	eng, err := New(ctx, db, cfg, testSeed, nil, nil, WithInstance("child"))
+	name := os.Getenv("VASPGATE_CALLBACK_CHILD_NAME")
+	if name == "" {
+		name = "child"
+	}
+	if os.Getenv("VASPGATE_CALLBACK_CHILD_FAST_RETRY") != "" {
+		cfg.RetrySchedule = []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+			50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
+		cfg.CircuitThreshold = 10000
+	}
+	eng, err := New(ctx, db, cfg, testSeed, nil, nil, WithInstance(name))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -284,4 +293,75 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 		t.Fatalf("attempts by instance %v: the work was not shared", byInstance)
 	}
 	t.Logf("attempts by instance: %v", byInstance)
+}
+
+// TestThreeProcessesOnePostgres: three real vaspgate engine processes share one database
+// while the test records; everything arrives, each subject in order, never two requests of
+// one subject at once, and every process did part of the work.
+func TestThreeProcessesOnePostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.URL(t, store.Postgres)
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	oc := newOrderChecker()
+	rc := newReceiver(t)
+	var rmu sync.Mutex
+	rng := rand.New(rand.NewPCG(5, 6))
+	rc.setRespond(func(r received, _ http.Header) int {
+		key, n := oc.begin(r)
+		rmu.Lock()
+		fail := rng.IntN(10) == 0
+		rmu.Unlock()
+		oc.end(key, n, !fail, r.Header.Get("Vaspgate-Event-Id"))
+		if fail {
+			return 503
+		}
+		return 200
+	})
+	for i := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "VASPGATE_CALLBACK_CHILD_DB="+dbURL,
+			fmt.Sprintf("VASPGATE_CALLBACK_CHILD_NAME=p%d", i), "VASPGATE_CALLBACK_CHILD_FAST_RETRY=1")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		})
+	}
+	writer, err := New(context.Background(), db, testConfig(), testSeed, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subjects, per = 30, 10
+	paths := []string{"/a", "/b", "/c"}
+	for n := 1; n <= per; n++ {
+		for s := range subjects {
+			enqueueSeq(t, db, writer.Outbox(), rc.url(paths[s%3]), fmt.Sprintf("s%d", s), n)
+		}
+	}
+	waitFor(t, "everything acknowledged", func() bool { return oc.total() == subjects*per })
+	oc.mu.Lock()
+	if len(oc.violations) > 0 {
+		t.Fatalf("%d violations: %v", len(oc.violations), oc.violations[:min(5, len(oc.violations))])
+	}
+	for id, k := range oc.ackedTimes {
+		if k != 1 {
+			t.Errorf("%s acknowledged %d times", id, k)
+		}
+	}
+	oc.mu.Unlock()
+	waitFor(t, "every process recorded attempts", func() bool {
+		var n int
+		_ = db.QueryRowContext(context.Background(), `SELECT COUNT(DISTINCT instance) FROM callback_attempts`).Scan(&n)
+		return n == 3
+	})
 }
