@@ -129,6 +129,13 @@ func TestEndpointDisabledAfterDaysAndOn410(t *testing.T) {
 		if st := deliveryOf(t, b.eng, "d3").Status; st != StatusPaused {
 			t.Fatalf("new delivery to a disabled endpoint is %s", st)
 		}
+		// Let the attempt still in flight when the endpoint was disabled finish (it would
+		// otherwise reschedule its delivery after the enable).
+		waitFor(t, "nothing in flight", func() bool {
+			var n int
+			_ = db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries WHERE lease_token <> ''`).Scan(&n)
+			return n == 0
+		})
 		// Fixed and enabled: everything is sent, in order.
 		code.Store(200)
 		if err := b.eng.SetEndpointEnabled(context.Background(), WalletEndpointID(u), true); err != nil {
