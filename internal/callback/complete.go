@@ -151,9 +151,9 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 	})
 	if err == nil {
 		e.promoteAfter(ctx, recheck)
-		for i, x := range batch {
-			if outcomes[i] != "" {
-				e.metrics.outcome(outcomes[i], x.a.result.Outcome)
+		for _, o := range outcomes {
+			if o != "" {
+				e.metrics.outcome(o)
 			}
 		}
 	}

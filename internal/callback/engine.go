@@ -478,12 +478,12 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.capPerEndpoint(ctx, out)
+	return e.capPerEndpoint(ctx, out), nil
 }
 
 // capPerEndpoint releases what would put an endpoint over its in-flight cap, and counts
 // the rest as in flight.
-func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) ([]claimed, error) {
+func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) []claimed {
 	var keep, drop []claimed
 	e.mu.Lock()
 	for _, c := range cs {
@@ -500,7 +500,7 @@ func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) ([]claimed, e
 			e.log.Warn("release over-cap delivery (its lease will lapse)", "delivery", c.id, "err", err)
 		}
 	}
-	return keep, nil
+	return keep
 }
 
 func (e *Engine) release(ctx context.Context, c claimed) error {
@@ -523,15 +523,15 @@ func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]
 	for id := range ids {
 		args = append(args, id)
 	}
-	rows, err := e.db.QueryContext(ctx, `SELECT id, kind, url FROM callback_endpoints WHERE failures >= ? AND id IN (?`+
+	rows, err := e.db.QueryContext(ctx, `SELECT id FROM callback_endpoints WHERE failures >= ? AND id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("callback: claim: %w", err)
 	}
 	halfOpen := map[string]bool{}
 	for rows.Next() {
-		var id, kind, u string
-		if err := rows.Scan(&id, &kind, &u); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("callback: claim: %w", err)
 		}

@@ -50,7 +50,7 @@ func (m *metrics) observe(a attemptLog) {
 	m.attempts.WithLabelValues(a.result.Outcome.String()).Observe(a.duration.Seconds())
 }
 
-func (m *metrics) outcome(status string, o Outcome) {
+func (m *metrics) outcome(status string) {
 	label := status
 	if status == StatusPending {
 		label = "retry"

@@ -42,7 +42,7 @@ func TestMetrics(t *testing.T) {
 		return deliveryOf(t, eng, "/up").Status == StatusDelivered && deliveryOf(t, eng, "/down").Attempts == 1
 	})
 	// eng2 only reports (it never ran): counters are per instance, gauges read the database.
-	eng2.metrics.outcome(StatusDelivered, Delivered)
+	eng2.metrics.outcome(StatusDelivered)
 	eng2.metrics.observe(attemptLog{result: Result{Outcome: Delivered}})
 	mfs, err := reg.Gather()
 	if err != nil {
