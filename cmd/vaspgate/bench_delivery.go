@@ -29,7 +29,7 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Receivers, "k", 4, "loopback receivers (endpoints)")
 	fs.Float64Var(&o.FailShare, "fail", 0, "share of requests the receivers answer 503 (0-1)")
 	fs.IntVar(&o.Rate, "rate", 0, "events recorded per second (0: as fast as possible)")
-	fs.IntVar(&o.Workers, "workers", 64, "engine workers")
+	fs.IntVar(&o.Workers, "workers", 256, "engine workers")
 	fs.IntVar(&o.Producers, "producers", 8, "concurrent recording goroutines (1 on SQLite)")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up waiting after this long")
 	fs.BoolVar(&o.Preload, "preload", false, "record every event first, then start the engine (measures the engine alone)")

@@ -28,7 +28,9 @@ const (
 // Callback configures the delivery engine: every outbound callback (wallets, business
 // events) goes through it. Zero values mean the defaults documented on each field.
 type Callback struct {
-	// Workers is the number of deliveries in flight per instance. Default 64.
+	// Workers is the number of deliveries in flight per instance. Default 256: an
+	// attempt mostly waits on the network, and a wallet 100 ms away holds a worker for
+	// 100 ms, so fewer workers cap throughput long before the database does.
 	Workers int `yaml:"workers"`
 	// PollInterval is how often an idle instance looks for due deliveries (committed work
 	// of this instance wakes it at once). Default 50ms.
@@ -96,7 +98,7 @@ func (c Callback) WithDefaults() Callback {
 		}
 	}
 	if c.Workers <= 0 {
-		c.Workers = 64
+		c.Workers = 256
 	}
 	def(&c.PollInterval, 50*time.Millisecond)
 	def(&c.ConnectTimeout, 5*time.Second)
