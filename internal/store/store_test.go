@@ -151,3 +151,39 @@ func TestMetaOrCreate(t *testing.T) {
 		}
 	})
 }
+
+func TestScratch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, raw := range []string{"", storetest.PostgresURL()} {
+		u, drop, err := store.Scratch(ctx, raw)
+		if err != nil {
+			t.Fatalf("Scratch(%q): %v", raw, err)
+		}
+		db, err := store.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate scratch %s: %v", db.Dialect(), err)
+		}
+		db.Close()
+		drop()
+		if db.Dialect() == store.Postgres {
+			// The schema is gone: a new connection with its search_path finds no tables.
+			again, err := store.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			err = again.QueryRowContext(ctx, "SELECT COUNT(*) FROM meta").Scan(&n)
+			again.Close()
+			if err == nil {
+				t.Fatalf("scratch schema still has its tables after drop")
+			}
+		}
+	}
+	if _, _, err := store.Scratch(ctx, "mysql://x"); err == nil {
+		t.Fatal("Scratch accepted a mysql URL")
+	}
+}

@@ -8,10 +8,7 @@ package callbackbench
 import (
 	"context"
 	"crypto/ed25519"
-	crand "crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,9 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +115,7 @@ const benchSeed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"
 // Run performs one benchmark.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
-	dbURL, cleanup, err := prepareDB(ctx, o.DatabaseURL)
+	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
 	if err != nil {
 		return Result{}, err
 	}
@@ -342,41 +337,4 @@ func verify(header, host string, body []byte, pub ed25519.PublicKey) bool {
 	msg := make([]byte, 0, len(ts)+len(host)+len(body)+2)
 	msg = append(append(append(append(append(msg, ts...), '.'), host...), '.'), body...)
 	return ed25519.Verify(pub, msg, raw)
-}
-
-// prepareDB returns the URL to use and a cleanup: a temporary SQLite file, or a fresh
-// schema on the given PostgreSQL server.
-func prepareDB(ctx context.Context, raw string) (string, func(), error) {
-	if raw == "" {
-		dir, err := os.MkdirTemp("", "vaspgate-bench-")
-		if err != nil {
-			return "", nil, err
-		}
-		return "sqlite:" + filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
-	}
-	if strings.HasPrefix(raw, "sqlite:") {
-		return raw, func() {}, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", nil, err
-	}
-	admin, err := sql.Open("pgx", raw)
-	if err != nil {
-		return "", nil, err
-	}
-	var b [6]byte
-	_, _ = crand.Read(b[:])
-	schema := "bench_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("bench: create schema: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	}, nil
 }

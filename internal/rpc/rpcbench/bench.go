@@ -9,8 +9,6 @@ package rpcbench
 import (
 	"context"
 	crand "crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -183,7 +178,7 @@ func serve(h http.Handler) (string, func(), error) {
 // Run performs both phases.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
-	dbURL, cleanup, err := prepareDB(ctx, o.DatabaseURL)
+	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
 	if err != nil {
 		return Result{}, err
 	}
@@ -456,41 +451,4 @@ func percentiles(d []time.Duration) (p50, p99, maxv float64) {
 	slices.Sort(s)
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
 	return ms(s[len(s)*50/100]), ms(s[min(len(s)-1, len(s)*99/100)]), ms(s[len(s)-1])
-}
-
-// prepareDB returns the URL to use and a cleanup: a temporary SQLite file, or a fresh
-// schema on the given PostgreSQL server.
-func prepareDB(ctx context.Context, raw string) (string, func(), error) {
-	if raw == "" {
-		dir, err := os.MkdirTemp("", "vaspgate-bench-rpc-")
-		if err != nil {
-			return "", nil, err
-		}
-		return "sqlite:" + filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
-	}
-	if strings.HasPrefix(raw, "sqlite:") {
-		return raw, func() {}, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", nil, err
-	}
-	admin, err := sql.Open("pgx", raw)
-	if err != nil {
-		return "", nil, err
-	}
-	var b [6]byte
-	_, _ = crand.Read(b[:])
-	schema := "bench_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("bench rpc: create schema: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	}, nil
 }

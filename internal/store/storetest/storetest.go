@@ -4,10 +4,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,33 +63,11 @@ func URL(t testing.TB, d store.Dialect) string {
 
 func freshSchema(t testing.TB) string {
 	t.Helper()
-	base := PostgresURL()
-	admin, err := sql.Open("pgx", base)
+	u, drop, err := store.Scratch(context.Background(), PostgresURL())
 	if err != nil {
-		t.Fatalf("storetest: postgres at %s: %v", base, err)
+		t.Fatalf("storetest: PostgreSQL is required for this test and is not usable "+
+			"(set VASPGATE_TEST_POSTGRES_URL, or run scripts/test which starts it): %v", err)
 	}
-	defer admin.Close()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("storetest: PostgreSQL is required for this test and is not usable at %s "+
-			"(set VASPGATE_TEST_POSTGRES_URL, or run .ci/run which starts it): %v", base, err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("storetest: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	t.Cleanup(drop)
+	return u
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 )
 
@@ -277,7 +278,7 @@ func startLocal(ctx context.Context, dbURL string) (*Server, func(), error) {
 	case dbURL == "":
 		dbURL = "sqlite:" + path.Join(dir, "bench.db")
 	case strings.HasPrefix(dbURL, "postgres"):
-		dbURL, dropSchema, err = freshSchema(ctx, dbURL)
+		dbURL, dropSchema, err = store.Scratch(ctx, dbURL)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, nil, err
