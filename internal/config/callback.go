@@ -60,6 +60,10 @@ type Callback struct {
 	CircuitMaxCooldown time.Duration `yaml:"circuit_max_cooldown"`
 	// DisableAfter disables an endpoint that has only failed for this long. Default 120h.
 	DisableAfter time.Duration `yaml:"disable_after"`
+	// Retention is how long delivered deliveries and their attempts are kept; dead letters
+	// (failed) are kept until replayed or removed by an operator. Default 720h (30 days);
+	// negative keeps everything.
+	Retention time.Duration `yaml:"retention"`
 	// AllowCIDRs are destinations reachable despite the SSRF guard (internal partners;
 	// 127.0.0.0/8 in development and tests).
 	AllowCIDRs []string `yaml:"allow_cidrs"`
@@ -123,6 +127,9 @@ func (c Callback) WithDefaults() Callback {
 	def(&c.CircuitCooldown, 30*time.Second)
 	def(&c.CircuitMaxCooldown, 10*time.Minute)
 	def(&c.DisableAfter, 120*time.Hour)
+	if c.Retention == 0 {
+		c.Retention = 720 * time.Hour
+	}
 	if c.Business.Format == "" {
 		c.Business.Format = EnvelopeAnchorPlatform
 	}
