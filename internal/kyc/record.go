@@ -2,6 +2,7 @@ package kyc
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,45 +62,31 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID str
 		return false, fmt.Errorf("kyc: seal snapshot: %w", err)
 	}
 	now := s.now()
-	// The placeholder row (status '') makes the row lock below possible for a first snapshot:
-	// two concurrent changes then serialise on it instead of both seeing "no previous".
-	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_snapshots (customer_id, type, status, body, sequence, updated_at)
-		VALUES (?, ?, '', ?, 0, ?) ON CONFLICT (customer_id, type) DO NOTHING`,
-		c.ID, c.Type, sealed, store.Micros(now)); err != nil {
-		return false, fmt.Errorf("kyc: snapshot: %w", err)
-	}
-	q := `SELECT status, sequence FROM kyc_snapshots WHERE customer_id = ? AND type = ?`
-	if tx.Dialect() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	var prev string
-	var seq int64
-	if err := tx.QueryRowContext(ctx, q, c.ID, c.Type).Scan(&prev, &seq); err != nil {
-		return false, fmt.Errorf("kyc: read snapshot: %w", err)
+	prev, seq, err := writeSnapshot(ctx, tx, c, sealed, store.Micros(now))
+	if err != nil {
+		return false, err
 	}
 	changed := prev != c.Status
-	if changed {
-		seq++
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE kyc_snapshots SET status = ?, body = ?, sequence = ?, updated_at = ?
-		WHERE customer_id = ? AND type = ?`, c.Status, sealed, seq, store.Micros(now), c.ID, c.Type); err != nil {
-		return false, fmt.Errorf("kyc: snapshot: %w", err)
-	}
 	if !changed {
 		return false, nil
 	}
 
-	owner, domain, err := ownerOf(ctx, tx, c.ID)
+	// One read for the owner and the registered callback URL (kyc_callbacks is keyed by
+	// customer, so the join yields at most one row).
+	var owner Owner
+	var domain string
+	var registered sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT k.account, k.memo, k.client_domain, cb.url FROM kyc_customers k
+		LEFT JOIN kyc_callbacks cb ON cb.customer_id = k.id AND cb.ended_at IS NULL WHERE k.id = ?`, c.ID).
+		Scan(&owner.Account, &owner.Memo, &domain, &registered)
 	known := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("kyc: read customer owner: %w", err)
 	}
 	var urls []string
 	if known {
-		var u string
-		err := tx.QueryRowContext(ctx, `SELECT url FROM kyc_callbacks WHERE customer_id = ? AND ended_at IS NULL`, c.ID).Scan(&u)
-		if err == nil {
-			urls = append(urls, u)
+		if registered.Valid {
+			urls = append(urls, registered.String)
 		}
 		if cl, ok := s.clients.ClientFor(owner.Account, domain); ok && cl.CallbackURLs.SEP12 != "" &&
 			!slices.Contains(urls, cl.CallbackURLs.SEP12) {
@@ -145,6 +132,73 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID str
 		}
 	}
 	return true, nil
+}
+
+// writeSnapshot stores the sealed snapshot of c and returns the status recorded before it
+// and the snapshot's sequence after it (incremented when the status changed). The row is
+// locked until the transaction ends, so concurrent changes of one customer serialise and
+// each sees the status the previous one committed.
+func writeSnapshot(ctx context.Context, tx *store.Tx, c Customer, sealed []byte, nowUS int64) (string, int64, error) {
+	var prev string
+	var seq int64
+	if tx.Dialect() == store.Postgres {
+		// One round trip for an existing row: the sub-select locks it (FOR UPDATE, so a
+		// concurrent writer's commit is waited for and its status is the one compared) and
+		// hands the previous status to RETURNING. For a first snapshot the insert takes the
+		// unique index entry, which a concurrent first snapshot waits on; the one that finds
+		// the row there (no row returned) updates it as above.
+		for range 2 {
+			err := tx.QueryRowContext(ctx, `UPDATE kyc_snapshots s SET status = ?, body = ?, updated_at = ?,
+				sequence = s.sequence + CASE WHEN o.status <> ? THEN 1 ELSE 0 END
+				FROM (SELECT customer_id, type, status FROM kyc_snapshots WHERE customer_id = ? AND type = ? FOR UPDATE) o
+				WHERE s.customer_id = o.customer_id AND s.type = o.type
+				RETURNING o.status, s.sequence`, c.Status, sealed, nowUS, c.Status, c.ID, c.Type).Scan(&prev, &seq)
+			if err == nil {
+				return prev, seq, nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return "", 0, fmt.Errorf("kyc: snapshot: %w", err)
+			}
+			// As if from the placeholder (status '', sequence 0).
+			seq = 0
+			if c.Status != "" {
+				seq = 1
+			}
+			err = tx.QueryRowContext(ctx, `INSERT INTO kyc_snapshots (customer_id, type, status, body, sequence, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, type) DO NOTHING RETURNING sequence`,
+				c.ID, c.Type, c.Status, sealed, seq, nowUS).Scan(&seq)
+			if err == nil {
+				return "", seq, nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return "", 0, fmt.Errorf("kyc: snapshot: %w", err)
+			}
+		}
+		// Not reached in practice (rows are not deleted while a change runs): the placeholder
+		// path below.
+	}
+	// The placeholder row (status '') makes the row lock below possible for a first snapshot:
+	// two concurrent changes then serialise on it instead of both seeing "no previous".
+	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_snapshots (customer_id, type, status, body, sequence, updated_at)
+		VALUES (?, ?, '', ?, 0, ?) ON CONFLICT (customer_id, type) DO NOTHING`,
+		c.ID, c.Type, sealed, nowUS); err != nil {
+		return "", 0, fmt.Errorf("kyc: snapshot: %w", err)
+	}
+	q := `SELECT status, sequence FROM kyc_snapshots WHERE customer_id = ? AND type = ?`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	if err := tx.QueryRowContext(ctx, q, c.ID, c.Type).Scan(&prev, &seq); err != nil {
+		return "", 0, fmt.Errorf("kyc: read snapshot: %w", err)
+	}
+	if prev != c.Status {
+		seq++
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE kyc_snapshots SET status = ?, body = ?, sequence = ?, updated_at = ?
+		WHERE customer_id = ? AND type = ?`, c.Status, sealed, seq, nowUS, c.ID, c.Type); err != nil {
+		return "", 0, fmt.Errorf("kyc: snapshot: %w", err)
+	}
+	return prev, seq, nil
 }
 
 // callbackBody is the SEP-12 callback: the GET /customer body plus the additive fields type,
