@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 )
 
 // The pair and signature below were produced with the Stellar SDK (keypair.ParseFull and
@@ -34,41 +35,13 @@ const (
 func walletVerify(h http.Header, expectHost string, body []byte, address string, now time.Time) error {
 	v := h.Get("Signature")
 	if v == "" {
-		v = h.Get("X-Stellar-Signature")
-	}
-	var ts, sig string
-	for _, part := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "t":
-			ts = val
-		case "s":
-			sig = val
-		}
-	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return errors.New("bad t")
-	}
-	if d := now.Unix() - t; d > 120 || d < -120 {
-		return errors.New("stale")
-	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil {
-		return errors.New("bad s")
+		v = h.Get("X-Stellar-Signature") // the deprecated name wallets still accept
 	}
 	pub, err := decodeAddress(address)
 	if err != nil {
 		return err
 	}
-	msg := ts + "." + expectHost + "." + string(body)
-	if !ed25519.Verify(pub, []byte(msg), raw) {
-		return errors.New("signature mismatch")
-	}
-	return nil
+	return callbacktest.VerifyStellar(v, expectHost, body, pub, now)
 }
 
 func decodeAddress(a string) (ed25519.PublicKey, error) {

@@ -5,15 +5,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,10 +18,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/stellar/go-stellar-sdk/keypair"
-	"github.com/stellar/go-stellar-sdk/strkey"
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
 	"github.com/vaspgate/vaspgate/internal/app"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -221,38 +218,17 @@ func (s *stack) rpc(t *testing.T, method string, params map[string]any) map[stri
 	return resp[0].Result
 }
 
-// verify checks a callback's Signature as a wallet must: t=…, s=… over "t.host.body" with the
-// SIGNING_KEY from stellar.toml, t recent.
+// verify checks a callback's Signature as a wallet must, with the SIGNING_KEY from
+// stellar.toml and the host of the URL the wallet registered.
 func verify(t *testing.T, signingKey, callbackURL string, r received) {
 	t.Helper()
-	var ts, sig string
-	for _, part := range strings.Split(r.signature, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "s":
-			sig = v
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || time.Since(time.Unix(sec, 0)) > 2*time.Minute {
-		t.Fatalf("bad or stale t in %q", r.signature)
-	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil {
-		t.Fatalf("bad s in %q", r.signature)
-	}
-	u, _ := url.Parse(callbackURL)
-	msg := []byte(ts + "." + u.Host + ".")
-	msg = append(msg, r.body...)
-	// The G… address is the strkey of the raw ed25519 public key: plain ed25519 over msg.
-	pub, err := strkey.Decode(strkey.VersionByteAccountID, signingKey)
+	pub, err := callbacktest.PublicKey(signingKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ed25519.Verify(ed25519.PublicKey(pub), msg, raw) {
-		t.Fatalf("signature does not verify for %s: %s", callbackURL, r.body)
+	u, _ := url.Parse(callbackURL)
+	if err := callbacktest.VerifyStellar(r.signature, u.Host, r.body, pub, time.Now()); err != nil {
+		t.Fatalf("callback to %s: %v", callbackURL, err)
 	}
 }
 

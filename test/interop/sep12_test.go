@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
@@ -170,27 +169,11 @@ func tomlSigningKey(t *testing.T, a *kycAnchor) ed25519.PublicKey {
 	return nil
 }
 
-// verify checks a callback as the reference wallet does: split on ',', items on the first
-// '=', reject if older than 2 minutes, verify t.<host:port>.<body> with SIGNING_KEY.
+// verify checks a callback as the reference wallet does (callbacktest.VerifyStellar).
 func verify(t *testing.T, pub ed25519.PublicKey, host string, c received) {
 	t.Helper()
-	var ts, sig string
-	for _, item := range strings.Split(c.signature, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "s":
-			sig = v
-		}
-	}
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || time.Since(time.Unix(n, 0)) > 2*time.Minute {
-		t.Fatalf("Signature %q: t missing or stale", c.signature)
-	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(c.body)), raw) {
-		t.Fatalf("Signature %q does not verify over %s", c.signature, c.body)
+	if err := callbacktest.VerifyStellar(c.signature, host, c.body, pub, time.Now()); err != nil {
+		t.Fatalf("Signature %q: %v", c.signature, err)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
@@ -284,30 +282,11 @@ func (r *receiver) next(t *testing.T) receivedCallback {
 	}
 }
 
-// verifySignature checks a callback the way a wallet does (stellar-seps.md 4.7): split the
-// header on ',', split items on the first '=', reject stale t, verify t.host.body.
+// verifySignature checks a callback the way a wallet does (callbacktest.VerifyStellar).
 func verifySignature(t *testing.T, pub ed25519.PublicKey, c receivedCallback, host string) {
 	t.Helper()
-	var ts, sig string
-	for _, item := range strings.Split(c.signature, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "s":
-			sig = v
-		}
-	}
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || time.Since(time.Unix(n, 0)) > 2*time.Minute {
-		t.Fatalf("signature time %q missing or stale", ts)
-	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil {
-		t.Fatalf("signature %q is not base64", sig)
-	}
-	if !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(c.body)), raw) {
-		t.Fatalf("signature does not verify for host %s", host)
+	if err := callbacktest.VerifyStellar(c.signature, host, c.body, pub, time.Now()); err != nil {
+		t.Fatalf("callback signature: %v", err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +27,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/rpc"
@@ -82,7 +81,7 @@ func (w *Wallet) serve(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "down", http.StatusServiceUnavailable)
 		return
 	}
-	if err := VerifySignature(r.Header.Get("Signature"), w.host, body, w.pub, time.Now()); err != nil {
+	if err := callbacktest.VerifyStellar(r.Header.Get("Signature"), w.host, body, w.pub, time.Now()); err != nil {
 		w.t.Errorf("wallet: callback to %s with a bad signature: %v", r.URL.Path, err)
 		http.Error(rw, err.Error(), http.StatusUnauthorized)
 		return
@@ -93,40 +92,6 @@ func (w *Wallet) serve(rw http.ResponseWriter, r *http.Request) {
 	w.changed = make(chan struct{})
 	w.mu.Unlock()
 	rw.WriteHeader(http.StatusOK)
-}
-
-// VerifySignature checks a `Signature: t=…, s=…` header as the reference wallet does: split
-// on ",", split items on the first "=", refuse if older than 2 minutes, verify ed25519 over
-// "<t>.<host>.<body>".
-func VerifySignature(header, host string, body []byte, pub ed25519.PublicKey, now time.Time) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "s":
-			sig = v
-		}
-	}
-	if ts == "" || sig == "" {
-		return fmt.Errorf("no t= or s= in %q", header)
-	}
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return fmt.Errorf("t=%q: %v", ts, err)
-	}
-	if d := now.Sub(time.Unix(n, 0)); d > 2*time.Minute || d < -2*time.Minute {
-		return fmt.Errorf("timestamp %d is %v away", n, d)
-	}
-	s, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil {
-		return fmt.Errorf("s: %v", err)
-	}
-	if !ed25519.Verify(pub, []byte(ts+"."+host+"."+string(body)), s) {
-		return fmt.Errorf("signature does not verify")
-	}
-	return nil
 }
 
 // Got returns the callbacks received so far on path (all paths when empty).
