@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -317,5 +316,3 @@ func spoolDir(databaseURL string) string {
 	}
 	return "."
 }
-
-var _ http.Handler = (*rpc.Server)(nil)
