@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -105,13 +105,120 @@ func scanDelivery(sc interface{ Scan(...any) error }, extra ...any) (Delivery, e
 	return d, err
 }
 
+// Admin serves the operators' side of the delivery engine — listing deliveries and
+// endpoints, replay, enabling and disabling endpoints, retention — without starting
+// anything or writing anything at construction: `vaspgate deliveries` and the admin API use
+// it directly. An Engine carries one (its replays wake the engine at once; a standalone
+// Admin's are picked up by the engines' next poll).
+type Admin struct {
+	q    *queue
+	now  func() time.Time
+	wake func()
+}
+
+// NewAdmin returns the operators' view of the deliveries in db.
+func NewAdmin(db *store.DB) *Admin {
+	return &Admin{q: &queue{db: db, log: slog.New(slog.DiscardHandler)}, now: time.Now, wake: func() {}}
+}
+
 // Deliveries lists deliveries newest first, a page at a time (Limit default 50, at most
 // 500). The cursor is the last id of the page: ids are UUIDv7, so they sort by creation.
-func (e *Engine) Deliveries(ctx context.Context, f Filter) (list []Delivery, nextCursor string, err error) {
+func (ad *Admin) Deliveries(ctx context.Context, f Filter) (list []Delivery, nextCursor string, err error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 500)
+	list, err = ad.q.deliveries(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(list) > f.Limit {
+		list = list[:f.Limit]
+		nextCursor = list[len(list)-1].ID
+	}
+	return list, nextCursor, nil
+}
+
+// Delivery returns one delivery with its body and every attempt.
+func (ad *Admin) Delivery(ctx context.Context, id string) (Delivery, error) {
+	return ad.q.delivery(ctx, id)
+}
+
+// Replay sends a failed (or delivered) delivery again, with a fresh retry schedule. It
+// goes next in its subject: at once when the subject has nothing pending, else right after
+// the delivery in flight. To a disabled endpoint it waits (paused) until it is enabled.
+func (ad *Admin) Replay(ctx context.Context, id string) error {
+	d, err := ad.Delivery(ctx, id)
+	if err != nil {
+		return err
+	}
+	if d.Status != StatusFailed && d.Status != StatusDelivered {
+		return fmt.Errorf("callback: replay %s: it is %s, not failed or delivered", id, d.Status)
+	}
+	n, err := ad.q.requeue(ctx, d.EndpointID, `id = ?`, store.Micros(ad.now()), id)
+	if err == nil && n == 0 {
+		err = errors.New("nothing to replay")
+	}
+	if err != nil {
+		return fmt.Errorf("callback: replay %s: %w", id, err)
+	}
+	ad.wake()
+	return nil
+}
+
+// ReplayEndpoint replays every failed delivery of an endpoint created at or after since and
+// reports how many.
+func (ad *Admin) ReplayEndpoint(ctx context.Context, endpointID string, since time.Time) (int64, error) {
+	if _, err := ad.Endpoint(ctx, endpointID); err != nil {
+		return 0, err
+	}
+	n, err := ad.q.requeue(ctx, endpointID, `status = 'failed' AND created_at >= ?`, store.Micros(ad.now()), store.Micros(since))
+	if err != nil {
+		return 0, fmt.Errorf("callback: replay endpoint %s: %w", endpointID, err)
+	}
+	ad.wake()
+	return n, nil
+}
+
+// Endpoints lists every endpoint with its health and open/failed counts.
+func (ad *Admin) Endpoints(ctx context.Context) ([]Endpoint, error) {
+	return ad.q.endpoints(ctx, "", store.Micros(ad.now()))
+}
+
+// Endpoint returns one endpoint.
+func (ad *Admin) Endpoint(ctx context.Context, id string) (Endpoint, error) {
+	eps, err := ad.q.endpoints(ctx, id, store.Micros(ad.now()))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if len(eps) == 0 {
+		return Endpoint{}, ErrNotFound
+	}
+	return eps[0], nil
+}
+
+// SetEndpointEnabled enables an endpoint (closing its circuit, forgetting its failures and
+// sending its paused deliveries at once) or disables it (its open deliveries wait, paused).
+func (ad *Admin) SetEndpointEnabled(ctx context.Context, id string, enabled bool) error {
+	if _, err := ad.Endpoint(ctx, id); err != nil {
+		return err
+	}
+	now := store.Micros(ad.now())
+	var err error
+	if enabled {
+		err = ad.q.enable(ctx, id, now)
+	} else {
+		err = ad.q.db.InTx(ctx, func(tx *store.Tx) error { return ad.q.disable(ctx, tx, id, "disabled by an operator", now) })
+	}
+	if err != nil {
+		return fmt.Errorf("callback: set endpoint %s enabled=%v: %w", id, enabled, err)
+	}
+	ad.wake()
+	return nil
+}
+
+// deliveries reads one page (plus one row, to know whether there is a next page).
+func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -134,37 +241,34 @@ func (e *Engine) Deliveries(ctx context.Context, f Filter) (list []Delivery, nex
 	if f.Cursor != "" {
 		add("d.id < ?", f.Cursor)
 	}
-	q := `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
+	stmt := `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY d.id DESC LIMIT ?"
+	stmt += " ORDER BY d.id DESC LIMIT ?"
 	args = append(args, f.Limit+1)
-	rows, err := e.db.QueryContext(ctx, q, args...)
+	rows, err := q.db.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("callback: list deliveries: %w", err)
+		return nil, fmt.Errorf("callback: list deliveries: %w", err)
 	}
 	defer rows.Close()
+	var list []Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("callback: list deliveries: %w", err)
+			return nil, fmt.Errorf("callback: list deliveries: %w", err)
 		}
 		list = append(list, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("callback: list deliveries: %w", err)
+		return nil, fmt.Errorf("callback: list deliveries: %w", err)
 	}
-	if len(list) > f.Limit {
-		list = list[:f.Limit]
-		nextCursor = list[len(list)-1].ID
-	}
-	return list, nextCursor, nil
+	return list, nil
 }
 
-// Delivery returns one delivery with its body and every attempt.
-func (e *Engine) Delivery(ctx context.Context, id string) (Delivery, error) {
-	row := e.db.QueryRowContext(ctx, `SELECT `+deliveryCols+`, d.body FROM callback_deliveries d
+// delivery reads one delivery with its body and attempt log.
+func (q *queue) delivery(ctx context.Context, id string) (Delivery, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+deliveryCols+`, d.body FROM callback_deliveries d
 		JOIN callback_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`, id)
 	var body []byte
 	d, err := scanDelivery(row, &body)
@@ -175,7 +279,7 @@ func (e *Engine) Delivery(ctx context.Context, id string) (Delivery, error) {
 	if err != nil {
 		return d, fmt.Errorf("callback: delivery %s: %w", id, err)
 	}
-	rows, err := e.db.QueryContext(ctx, `SELECT n, instance, started_at, duration_us, status_code, outcome, error_code, error,
+	rows, err := q.db.QueryContext(ctx, `SELECT n, instance, started_at, duration_us, status_code, outcome, error_code, error,
 		response_body, response_truncated FROM callback_attempts WHERE delivery_id = ? ORDER BY n, id`, id)
 	if err != nil {
 		return d, fmt.Errorf("callback: attempts of %s: %w", id, err)
@@ -195,161 +299,33 @@ func (e *Engine) Delivery(ctx context.Context, id string) (Delivery, error) {
 	return d, rows.Err()
 }
 
-// Replay sends a failed (or delivered) delivery again, with a fresh retry schedule. It
-// goes next in its subject: at once when the subject has nothing pending, else right after
-// the delivery in flight. To a disabled endpoint it waits (paused) until it is enabled.
-func (e *Engine) Replay(ctx context.Context, id string) error {
-	d, err := e.Delivery(ctx, id)
-	if err != nil {
-		return err
-	}
-	if d.Status != StatusFailed && d.Status != StatusDelivered {
-		return fmt.Errorf("callback: replay %s: it is %s, not failed or delivered", id, d.Status)
-	}
-	if err := e.requeue(ctx, d.EndpointID, `id = ?`, id); err != nil {
-		return fmt.Errorf("callback: replay %s: %w", id, err)
-	}
-	e.Wake()
-	return nil
-}
-
-// ReplayEndpoint replays every failed delivery of an endpoint created at or after since and
-// reports how many.
-func (e *Engine) ReplayEndpoint(ctx context.Context, endpointID string, since time.Time) (int64, error) {
-	if _, err := e.Endpoint(ctx, endpointID); err != nil {
-		return 0, err
-	}
-	n, err := e.requeueCount(ctx, endpointID, `status = 'failed' AND created_at >= ?`, store.Micros(since))
-	if err != nil {
-		return 0, fmt.Errorf("callback: replay endpoint %s: %w", endpointID, err)
-	}
-	e.Wake()
-	return n, nil
-}
-
-func (e *Engine) requeue(ctx context.Context, endpointID, cond string, args ...any) error {
-	n, err := e.requeueCount(ctx, endpointID, cond, args...)
-	if err == nil && n == 0 {
-		err = errors.New("nothing to replay")
-	}
-	return err
-}
-
-// requeueCount queues the endpoint's deliveries matching cond again, then gives each
-// affected subject a head if it has none. The subject rows are locked first, so a
-// concurrent enqueue of the same subject sees the queued rows (or commits before them).
-func (e *Engine) requeueCount(ctx context.Context, endpointID, cond string, args ...any) (int64, error) {
-	var n int64
-	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		nowUS := store.Micros(e.now())
-		sel := `SELECT DISTINCT subject FROM callback_deliveries WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND ` + cond
-		rows, err := tx.QueryContext(ctx, sel, append([]any{endpointID}, args...)...)
-		if err != nil {
-			return err
-		}
-		var subjects []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return err
-			}
-			subjects = append(subjects, s)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		slices.Sort(subjects)
-		for _, s := range subjects {
-			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET last_seq = last_seq WHERE endpoint_id = ? AND subject = ?`, endpointID, s); err != nil {
-				return err
-			}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'queued', tries = 0, next_at = ?, finished_at = 0,
-			lease_token = '', lease_until = 0 WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND `+cond,
-			append([]any{nowUS, endpointID}, args...)...)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		for _, s := range subjects {
-			if err := promoteNext(ctx, tx, endpointID, s, nowUS); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
-}
-
 const endpointCols = `e.id, e.kind, e.url, e.state, e.disabled_reason, e.failures, e.failing_since, e.circuit_until,
 	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'queued')),
 	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed')`
 
-func (e *Engine) scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
-	var ep Endpoint
-	var since, until int64
-	err := sc.Scan(&ep.ID, &ep.Kind, &ep.URL, &ep.State, &ep.DisabledReason, &ep.Failures, &since, &until, &ep.Pending, &ep.Failed)
-	ep.FailingSince = optTime(since)
-	if until > store.Micros(e.now()) {
-		ep.CircuitOpen, ep.CircuitUntil = true, optTime(until)
+// endpoints reads every endpoint, or the one with id.
+func (q *queue) endpoints(ctx context.Context, id string, nowUS int64) ([]Endpoint, error) {
+	stmt, args := `SELECT `+endpointCols+` FROM callback_endpoints e ORDER BY e.kind, e.url`, []any(nil)
+	if id != "" {
+		stmt, args = `SELECT `+endpointCols+` FROM callback_endpoints e WHERE e.id = ?`, []any{id}
 	}
-	return ep, err
-}
-
-// Endpoints lists every endpoint with its health and open/failed counts.
-func (e *Engine) Endpoints(ctx context.Context) ([]Endpoint, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT `+endpointCols+` FROM callback_endpoints e ORDER BY e.kind, e.url`)
+	rows, err := q.db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("callback: list endpoints: %w", err)
 	}
 	defer rows.Close()
 	var out []Endpoint
 	for rows.Next() {
-		ep, err := e.scanEndpoint(rows)
-		if err != nil {
+		var ep Endpoint
+		var since, until int64
+		if err := rows.Scan(&ep.ID, &ep.Kind, &ep.URL, &ep.State, &ep.DisabledReason, &ep.Failures, &since, &until, &ep.Pending, &ep.Failed); err != nil {
 			return nil, fmt.Errorf("callback: list endpoints: %w", err)
+		}
+		ep.FailingSince = optTime(since)
+		if until > nowUS {
+			ep.CircuitOpen, ep.CircuitUntil = true, optTime(until)
 		}
 		out = append(out, ep)
 	}
 	return out, rows.Err()
-}
-
-// Endpoint returns one endpoint.
-func (e *Engine) Endpoint(ctx context.Context, id string) (Endpoint, error) {
-	ep, err := e.scanEndpoint(e.db.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM callback_endpoints e WHERE e.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return ep, ErrNotFound
-	}
-	if err != nil {
-		return ep, fmt.Errorf("callback: endpoint %s: %w", id, err)
-	}
-	return ep, nil
-}
-
-// SetEndpointEnabled enables an endpoint (closing its circuit, forgetting its failures and
-// sending its paused deliveries at once) or disables it (its open deliveries wait, paused).
-func (e *Engine) SetEndpointEnabled(ctx context.Context, id string, enabled bool) error {
-	if _, err := e.Endpoint(ctx, id); err != nil {
-		return err
-	}
-	now := store.Micros(e.now())
-	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		if !enabled {
-			return e.disable(ctx, tx, id, "disabled by an operator", now)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET state = 'enabled', disabled_reason = '', failures = 0,
-			failing_since = 0, circuit_until = 0, trips = 0, updated_at = ? WHERE id = ?`, now, id); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET tries = 0, next_at = ?
-			WHERE endpoint_id = ? AND status = 'pending'`, now, id)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("callback: set endpoint %s enabled=%v: %w", id, enabled, err)
-	}
-	e.Wake()
-	return nil
 }

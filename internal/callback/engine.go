@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +62,12 @@ func WithMaxInFlightPerEndpoint(n int) Option { return func(e *Engine) { e.perEn
 // records every attempt and schedules retries. Several engines (instances) may share one
 // PostgreSQL database.
 type Engine struct {
+	// Admin is the operators' side (listing, replay, endpoints, retention); the engine's
+	// replays wake it at once.
+	*Admin
+
 	db          *store.DB
+	q           *queue
 	cfg         config.Callback
 	log         *slog.Logger
 	now         func() time.Time
@@ -111,6 +116,7 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	}
 	e := &Engine{
 		db:  db,
+		q:   &queue{db: db, log: logger.With("component", "callback")},
 		cfg: cfg,
 		log: logger.With("component", "callback"),
 		now: time.Now,
@@ -165,13 +171,11 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 			signers = append(signers, sw)
 		}
 		e.business = &businessEndpoint{url: b.URL, format: b.Format, signer: signers}
-		now := store.Micros(e.now())
-		if _, err := db.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at`,
-			BusinessEndpointID, KindBusiness, b.URL, now, now); err != nil {
-			return nil, fmt.Errorf("callback: business endpoint: %w", err)
+		if err := e.q.ensureEndpoint(ctx, BusinessEndpointID, KindBusiness, b.URL, store.Micros(e.now())); err != nil {
+			return nil, err
 		}
 	}
+	e.Admin = &Admin{q: e.q, now: e.now, wake: e.Wake}
 	e.outbox = &Outbox{engine: e}
 	e.metrics = newMetrics(e, reg)
 	return e, nil
@@ -316,42 +320,18 @@ func (e *Engine) claimLoop(ctx context.Context, claimers int, wg *sync.WaitGroup
 	}
 }
 
-// sweepEvery is how often an instance looks for queued deliveries left without a head.
+// sweepEvery is how often an instance looks for subjects a crashed recorder left without
+// their next head (callback_recheck); one instance at a time does it, and it reads only that
+// small table.
 const sweepEvery = 2 * time.Second
 
-// sweep promotes the first queued delivery of every subject that has none pending. The
-// normal path promotes when the head finishes; this catches the one race it cannot see: a
-// delivery recorded as queued by a transaction that committed after the head finished.
-// The outer status check makes a concurrent promotion of the same row a no-op.
 func (e *Engine) sweep(ctx context.Context) error {
-	now := e.now()
-	_, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?
-		WHERE status = 'queued' AND id IN (
-		  SELECT q.id FROM callback_deliveries q
-		  WHERE q.status = 'queued' AND q.created_at <= ?
-		    AND NOT EXISTS (SELECT 1 FROM callback_deliveries p
-		                    WHERE p.endpoint_id = q.endpoint_id AND p.subject = q.subject AND p.status = 'pending')
-		    AND NOT EXISTS (SELECT 1 FROM callback_deliveries m
-		                    WHERE m.endpoint_id = q.endpoint_id AND m.subject = q.subject AND m.status = 'queued' AND m.seq < q.seq))`,
-		store.Micros(now), store.Micros(now.Add(-time.Second)))
-	if err != nil {
-		return fmt.Errorf("callback: sweep: %w", err)
+	n, err := e.q.sweep(ctx, store.Micros(e.now()))
+	if n > 0 {
+		e.log.Info("promoted the next delivery of subjects left by an interrupted recording", "subjects", n)
+		e.Wake()
 	}
-	return nil
-}
-
-// promoteNext makes the first queued delivery of a subject its head, when it has none.
-func promoteNext(ctx context.Context, tx *store.Tx, endpointID, subject string, nowUS int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0
-		WHERE status = 'queued' AND id = (SELECT q.id FROM callback_deliveries q
-		    WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued' ORDER BY q.seq LIMIT 1)
-		  AND NOT EXISTS (SELECT 1 FROM callback_deliveries p
-		    WHERE p.endpoint_id = ? AND p.subject = ? AND p.status = 'pending')`,
-		nowUS, endpointID, subject, endpointID, subject)
-	if err != nil {
-		return fmt.Errorf("callback: promote next: %w", err)
-	}
-	return nil
+	return err
 }
 
 func drain(ch chan struct{}) {
@@ -404,77 +384,16 @@ func (e *Engine) saturated() []any {
 	return out
 }
 
-// claimDue selects due heads. Only a subject's head is 'pending' (the rest are 'queued'
-// and promoted one by one as the head finishes), so this is a short index range scan, with
-// no per-row ordering check.
-const claimDue = `SELECT d.id FROM callback_deliveries d
-	JOIN callback_endpoints e ON e.id = d.endpoint_id
-	WHERE d.status = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
-	  AND e.state = 'enabled' AND e.circuit_until <= ?%s
-	ORDER BY d.next_at LIMIT ?`
-
-// claim leases up to n due deliveries to this instance. On PostgreSQL the candidate rows
-// are locked with FOR UPDATE SKIP LOCKED, so instances never claim the same row; on
-// SQLite the single writer makes the UPDATE atomic.
+// claim leases up to n due deliveries to this instance, lets one probe through to each
+// half-open endpoint and keeps each endpoint under its in-flight cap.
 func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 	now := e.now()
-	nowUS := store.Micros(now)
-	token := newToken()
-	sat := e.saturated()
-	excl := ""
-	if len(sat) > 0 {
-		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", len(sat)-1) + ")"
-	}
-	inner := fmt.Sprintf(claimDue, excl)
-	if e.db.Dialect() == store.Postgres {
-		inner += " FOR UPDATE OF d SKIP LOCKED"
-	}
-	q := `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
-		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
 	// Leases measure process liveness, so they follow the wall clock even when scheduling
 	// follows an injected one.
 	wall := time.Now()
-	args := []any{token, store.Micros(wall.Add(e.cfg.Lease)), nowUS, store.Micros(wall), nowUS}
-	args = append(args, sat...)
-	args = append(args, n)
-	var out []claimed
-	scan := func(rows *sql.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			c := claimed{token: token}
-			if err := rows.Scan(&c.id, &c.endpointID, &c.subject, &c.seq, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.tries, &c.attempts); err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
-	}
-	var err error
-	if e.db.Dialect() == store.Postgres {
-		// A lease is bookkeeping, not a fact to keep: if PostgreSQL loses it in a crash the
-		// rows are simply claimable again. So the claim does not wait for its WAL flush,
-		// which would otherwise bound how often one instance can claim.
-		err = e.db.InTx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-				return err
-			}
-			rows, err := tx.QueryContext(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			return scan(rows)
-		})
-	} else {
-		var rows *sql.Rows
-		if rows, err = e.db.QueryContext(ctx, q, args...); err == nil {
-			err = scan(rows)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("callback: claim: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, nil
+	out, err := e.q.claim(ctx, n, newToken(), store.Micros(wall.Add(e.cfg.Lease)), store.Micros(wall), store.Micros(now), e.saturated())
+	if err != nil || len(out) == 0 {
+		return nil, err
 	}
 	out, err = e.probeGate(ctx, out, now)
 	if err != nil {
@@ -498,18 +417,11 @@ func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) []claimed {
 	}
 	e.mu.Unlock()
 	for _, c := range drop {
-		if err := e.release(ctx, c); err != nil {
+		if err := e.q.release(ctx, c); err != nil {
 			e.log.Warn("release over-cap delivery (its lease will lapse)", "delivery", c.id, "err", err)
 		}
 	}
 	return keep
-}
-
-func (e *Engine) release(ctx context.Context, c claimed) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
-		return fmt.Errorf("callback: release: %w", err)
-	}
-	return nil
 }
 
 // probeGate lets a single delivery through to an endpoint whose circuit was open and has
@@ -520,40 +432,21 @@ func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]
 	for _, c := range cs {
 		ids[c.endpointID] = true
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, e.cfg.CircuitThreshold)
-	for id := range ids {
-		args = append(args, id)
-	}
-	rows, err := e.db.QueryContext(ctx, `SELECT id FROM callback_endpoints WHERE failures >= ? AND id IN (?`+
-		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	halfOpen, err := e.q.halfOpen(ctx, slices.Collect(maps.Keys(ids)), e.cfg.CircuitThreshold)
 	if err != nil {
-		return nil, fmt.Errorf("callback: claim: %w", err)
+		return nil, err
 	}
-	halfOpen := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("callback: claim: %w", err)
-		}
-		halfOpen[id] = true
-	}
-	rows.Close()
 	if len(halfOpen) == 0 {
 		return cs, nil
 	}
 	nowUS := store.Micros(now)
 	won := map[string]bool{}
 	for id := range halfOpen {
-		res, err := e.db.ExecContext(ctx, `UPDATE callback_endpoints SET circuit_until = ? WHERE id = ? AND circuit_until <= ?`,
-			store.Micros(now.Add(e.cfg.Lease)), id, nowUS)
+		ok, err := e.q.takeProbe(ctx, id, store.Micros(now.Add(e.cfg.Lease)), nowUS)
 		if err != nil {
-			return nil, fmt.Errorf("callback: claim probe: %w", err)
+			return nil, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			won[id] = true
-		}
+		won[id] = ok
 	}
 	keep := cs[:0]
 	for _, c := range cs {
@@ -563,7 +456,7 @@ func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]
 				keep = append(keep, c)
 				continue
 			}
-			if err := e.release(ctx, c); err != nil {
+			if err := e.q.release(ctx, c); err != nil {
 				return nil, err
 			}
 			continue
@@ -587,8 +480,8 @@ func (e *Engine) endpoint(ctx context.Context, id string) (endpointInfo, error) 
 	if ok {
 		return info, nil
 	}
-	var kind, raw string
-	if err := e.db.QueryRowContext(ctx, `SELECT kind, url FROM callback_endpoints WHERE id = ?`, id).Scan(&kind, &raw); err != nil {
+	kind, raw, err := e.q.endpointURL(ctx, id)
+	if err != nil {
 		return info, fmt.Errorf("callback: endpoint %s: %w", id, err)
 	}
 	u, err := url.Parse(raw)

@@ -70,24 +70,14 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	now := m.e.now()
-	rows, err := m.e.db.QueryContext(ctx, `SELECT endpoint_id, COUNT(*), MIN(created_at) FROM callback_deliveries
-		WHERE status IN ('pending', 'queued') GROUP BY endpoint_id`)
-	if err == nil {
-		for rows.Next() {
-			var id string
-			var n, oldest int64
-			if rows.Scan(&id, &n, &oldest) == nil {
-				ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(n), id)
-				ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, now.Sub(store.FromMicros(oldest)).Seconds(), id)
-			}
-		}
-		rows.Close()
+	depth, open, disabled, err := m.e.q.depth(ctx, store.Micros(now))
+	if err != nil {
+		m.e.log.Warn("metrics: read queue depth", "err", err)
 	}
-	var open, disabled int64
-	_ = m.e.db.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(CASE WHEN state = 'enabled' AND circuit_until > ? THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN state = 'disabled' THEN 1 ELSE 0 END), 0) FROM callback_endpoints`,
-		store.Micros(now)).Scan(&open, &disabled)
+	for _, d := range depth {
+		ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(d.n), d.endpointID)
+		ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, now.Sub(store.FromMicros(d.oldest)).Seconds(), d.endpointID)
+	}
 	ch <- prometheus.MustNewConstMetric(m.open, prometheus.GaugeValue, float64(open), "open")
 	ch <- prometheus.MustNewConstMetric(m.open, prometheus.GaugeValue, float64(disabled), "disabled")
 }

@@ -152,12 +152,7 @@ func (p payload) split() (before, after []byte, ok bool, err error) {
 	return b[:i+zero], b[i+zero+1:], true, nil
 }
 
-// enqueue writes one delivery in tx (and ep, when not nil, first). The per-(endpoint,
-// subject) sequence comes from an upsert that keeps the subject row locked until tx ends, so
-// sequence order is commit order and enqueuers of one subject take turns; the delivery is
-// the subject's head ('pending') when nothing of the subject is open, else 'queued' behind
-// it. On PostgreSQL the endpoint, the sequence and the delivery are one statement (one round
-// trip); SQLite, in process, runs them one by one.
+// enqueue validates m, fills its defaults and writes it in tx through the queue.
 func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, ep *endpointRow, m Message, pl payload) error {
 	if m.Subject == "" || m.Type == "" {
 		return fmt.Errorf("%w: subject and type are required", ErrInvalidMessage)
@@ -168,119 +163,9 @@ func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, e
 	if m.OccurredAt.IsZero() {
 		m.OccurredAt = e.now()
 	}
-	now := store.Micros(e.now())
-	if tx.Dialect() == store.Postgres {
-		done, err := e.enqueueOne(ctx, tx, endpointID, ep, m, pl, now)
-		if err != nil {
-			return err
-		}
-		if done {
-			e.notify()
-			return nil
-		}
-	}
-	if ep != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, ep.id, ep.kind, ep.url, ep.at, ep.at); err != nil {
-			return fmt.Errorf("callback: record wallet endpoint: %w", err)
-		}
-	}
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO callback_subjects (endpoint_id, subject, last_seq) VALUES (?, ?, 1)
-		ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = callback_subjects.last_seq + 1
-		RETURNING last_seq`, endpointID, m.Subject).Scan(&seq); err != nil {
-		return fmt.Errorf("callback: subject sequence: %w", err)
-	}
-	b := pl.fixed
-	if b == nil {
-		var err error
-		if b, err = pl.build(seq); err != nil {
-			return fmt.Errorf("callback: envelope: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
-		        CASE WHEN EXISTS (SELECT 1 FROM callback_deliveries o WHERE o.endpoint_id = ? AND o.subject = ?
-		                          AND o.status IN ('pending', 'queued')) THEN 'queued' ELSE 'pending' END, ?)
-		ON CONFLICT DO NOTHING`,
-		uuid.Must(uuid.NewV7()).String(), endpointID, m.Subject, seq, m.EventID, m.Type,
-		store.Micros(m.OccurredAt), now, b, endpointID, m.Subject, now); err != nil {
-		return fmt.Errorf("callback: record delivery: %w", err)
+	if err := e.q.enqueue(ctx, tx, []item{{endpointID: endpointID, ep: ep, m: m, pl: pl}}, store.Micros(e.now())); err != nil {
+		return err
 	}
 	e.notify()
 	return nil
-}
-
-// The PostgreSQL statements of enqueueOne: data-modifying WITH parts run exactly once, in
-// the statement's snapshot, and the subject upsert's row lock is held until the transaction
-// ends exactly as with separate statements. The foreign key of the delivery is checked at
-// the end of the statement, after the endpoint part has run.
-const (
-	pgEndpointPart = `ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING), `
-	pgSubjectPart = `s AS (INSERT INTO callback_subjects (endpoint_id, subject, last_seq) VALUES (?, ?, 1)
-		ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = callback_subjects.last_seq + 1
-		RETURNING last_seq)
-		INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
-		SELECT ?, ?, ?, s.last_seq, ?, ?, ?, ?, `
-	pgDeliveryTail = `,
-		        CASE WHEN EXISTS (SELECT 1 FROM callback_deliveries o WHERE o.endpoint_id = ? AND o.subject = ?
-		                          AND o.status IN ('pending', 'queued')) THEN 'queued' ELSE 'pending' END, ?
-		FROM s ON CONFLICT DO NOTHING`
-	pgFixedBody = `CAST(? AS BYTEA)`
-	pgSplitBody = `CAST(? AS BYTEA) || convert_to(CAST(s.last_seq AS TEXT), 'UTF8') || CAST(? AS BYTEA)`
-)
-
-// pgEnqueue holds the four statement texts (with or without the endpoint, fixed or spliced
-// body), built once so that the driver's statement cache sees the same text every time.
-var pgEnqueue = func() (q [2][2]string) {
-	for withEP := 0; withEP < 2; withEP++ {
-		for spliced := 0; spliced < 2; spliced++ {
-			s := "WITH "
-			if withEP == 1 {
-				s += pgEndpointPart
-			}
-			s += pgSubjectPart
-			if spliced == 1 {
-				s += pgSplitBody
-			} else {
-				s += pgFixedBody
-			}
-			q[withEP][spliced] = s + pgDeliveryTail
-		}
-	}
-	return q
-}()
-
-// enqueueOne records the delivery in one PostgreSQL statement; done is false when the body
-// cannot be made in SQL (the caller then takes the step-by-step path).
-func (e *Engine) enqueueOne(ctx context.Context, tx *store.Tx, endpointID string, ep *endpointRow, m Message, pl payload, now int64) (bool, error) {
-	var args []any
-	withEP, spliced := 0, 0
-	if ep != nil {
-		withEP = 1
-		args = append(args, ep.id, ep.kind, ep.url, ep.at, ep.at)
-	}
-	args = append(args, endpointID, m.Subject,
-		uuid.Must(uuid.NewV7()).String(), endpointID, m.Subject, m.EventID, m.Type, store.Micros(m.OccurredAt), now)
-	if pl.fixed != nil {
-		args = append(args, pl.fixed)
-	} else {
-		before, after, ok, err := pl.split()
-		if err != nil {
-			return false, fmt.Errorf("callback: envelope: %w", err)
-		}
-		if !ok {
-			return false, nil
-		}
-		spliced = 1
-		args = append(args, before, after)
-	}
-	args = append(args, endpointID, m.Subject, now)
-	if _, err := tx.ExecContext(ctx, pgEnqueue[withEP][spliced], args...); err != nil {
-		return false, fmt.Errorf("callback: record delivery: %w", err)
-	}
-	return true, nil
 }

@@ -38,6 +38,12 @@ func runChild(dbURL string) {
 	}
 	cfg := testConfig()
 	cfg.Timeout, cfg.Lease = 3*time.Second, 4*time.Second
+	if l, err := time.ParseDuration(os.Getenv("VASPGATE_CALLBACK_CHILD_LEASE")); err == nil {
+		cfg.Lease = l
+	}
+	if os.Getenv("VASPGATE_CALLBACK_CHILD_WORKERS") != "" {
+		cfg.Workers = 64
+	}
 	name := os.Getenv("VASPGATE_CALLBACK_CHILD_NAME")
 	if name == "" {
 		name = "child"

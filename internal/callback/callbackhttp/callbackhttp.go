@@ -16,7 +16,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 )
 
-// Engine is what the handlers need; *callback.Engine implements it.
+// Engine is what the handlers need; *callback.Admin (and so *callback.Engine) implements it.
 type Engine interface {
 	Deliveries(ctx context.Context, f callback.Filter) ([]callback.Delivery, string, error)
 	Delivery(ctx context.Context, id string) (callback.Delivery, error)

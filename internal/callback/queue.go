@@ -1,0 +1,921 @@
+package callback
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// queue holds every statement of the delivery queue, for both dialects: enqueue, claim,
+// release, record, promote, sweep, requeue, purge and the operators' reads. The engine keeps
+// goroutines and sending; Admin serves listing and replay. Nothing else writes SQL for the
+// callback tables.
+//
+// Lock order, the rule that keeps instances from deadlocking: a transaction that may wait
+// takes delivery rows (only its own leased ones, or under their subject lock), then subject
+// rows, then endpoint rows in id order; every lock it cannot take in that order it takes
+// with SKIP LOCKED (never waiting) and the work moves to a transaction of its own.
+type queue struct {
+	db  *store.DB
+	log *slog.Logger
+}
+
+func (q *queue) pg() bool { return q.db.Dialect() == store.Postgres }
+
+// subjectKey names one ordered stream: deliveries of one subject to one endpoint.
+type subjectKey struct{ endpointID, subject string }
+
+// sortKeys sorts ks in lock order and drops repeats.
+func sortKeys(ks []subjectKey) []subjectKey {
+	slices.SortFunc(ks, func(a, b subjectKey) int {
+		return cmp.Or(cmp.Compare(a.endpointID, b.endpointID), cmp.Compare(a.subject, b.subject))
+	})
+	return slices.Compact(ks)
+}
+
+func keyArrays(ks []subjectKey) (eps, subs []string) {
+	for _, k := range ks {
+		eps, subs = append(eps, k.endpointID), append(subs, k.subject)
+	}
+	return eps, subs
+}
+
+// ensureEndpoint writes (or updates the URL of) a configured endpoint.
+func (q *queue) ensureEndpoint(ctx context.Context, id, kind, url string, nowUS int64) error {
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at`,
+		id, kind, url, nowUS, nowUS); err != nil {
+		return fmt.Errorf("callback: endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// endpointURL reads an endpoint's kind and URL.
+func (q *queue) endpointURL(ctx context.Context, id string) (kind, url string, err error) {
+	err = q.db.QueryRowContext(ctx, `SELECT kind, url FROM callback_endpoints WHERE id = ?`, id).Scan(&kind, &url)
+	return kind, url, err
+}
+
+// item is one delivery to write: its endpoint (ep not nil: a wallet endpoint not known to be
+// in the database, inserted first), the message, and its body.
+type item struct {
+	endpointID string
+	ep         *endpointRow
+	m          Message
+	pl         payload
+}
+
+// enqueue writes deliveries in tx. Each takes the next sequence of its subject from an
+// upsert that keeps the subject row locked until tx ends (enqueuers of one subject take turns,
+// sequence order is commit order) and reads the subject's head pointer under that lock:
+// the delivery becomes the head ('pending') when the subject has none, else it is 'queued'
+// behind it. Items are written in (endpoint, subject) order, so two business transactions
+// recording for the same subjects lock them in one order. On PostgreSQL each item is one
+// statement; SQLite, in process, runs the steps one by one.
+func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) error {
+	if len(items) > 1 {
+		slices.SortStableFunc(items, func(a, b item) int {
+			return cmp.Or(cmp.Compare(a.endpointID, b.endpointID), cmp.Compare(a.m.Subject, b.m.Subject))
+		})
+	}
+	for _, it := range items {
+		inserted, seq, err := q.enqueueOne(ctx, tx, it, nowUS)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			// The event id was already recorded for this endpoint (a repeat): the subject's
+			// sequence moved on, and if this delivery would have been the head, the subject
+			// has none now (nothing after it can exist: tx holds the subject row).
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0
+				WHERE endpoint_id = ? AND subject = ? AND head = ?`, it.endpointID, it.m.Subject, seq); err != nil {
+				return fmt.Errorf("callback: record delivery: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// The PostgreSQL statements of enqueueOne: data-modifying WITH parts run exactly once; the
+// subject upsert reads the latest subject row (head and last_seq) under its lock, whatever
+// the statement's snapshot, and keeps the lock until the transaction ends. The delivery's
+// foreign key is checked at the end of the statement, after the endpoint part has run.
+const (
+	pgEndpointPart = `ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING), `
+	subjectUpsert = `INSERT INTO callback_subjects (endpoint_id, subject, last_seq, head) VALUES (?, ?, 1, 1)
+		ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = callback_subjects.last_seq + 1,
+		  head = CASE WHEN callback_subjects.head = 0 THEN callback_subjects.last_seq + 1 ELSE callback_subjects.head END
+		RETURNING last_seq, head`
+	pgSubjectPart = `s AS (` + subjectUpsert + `),
+		i AS (INSERT INTO callback_deliveries
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
+		SELECT ?, ?, ?, s.last_seq, ?, ?, ?, ?, `
+	pgDeliveryTail = `, CASE WHEN s.head = s.last_seq THEN 'pending' ELSE 'queued' END, ?
+		FROM s ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT s.last_seq, (SELECT COUNT(*) FROM i) FROM s`
+	pgFixedBody = `CAST(? AS BYTEA)`
+	pgSplitBody = `CAST(? AS BYTEA) || convert_to(CAST(s.last_seq AS TEXT), 'UTF8') || CAST(? AS BYTEA)`
+)
+
+// pgEnqueue holds the four statement texts (with or without the endpoint, fixed or spliced
+// body), built once so that the driver's statement cache sees the same text every time.
+var pgEnqueue = func() (q [2][2]string) {
+	for withEP := 0; withEP < 2; withEP++ {
+		for spliced := 0; spliced < 2; spliced++ {
+			s := "WITH "
+			if withEP == 1 {
+				s += pgEndpointPart
+			}
+			s += pgSubjectPart
+			if spliced == 1 {
+				s += pgSplitBody
+			} else {
+				s += pgFixedBody
+			}
+			q[withEP][spliced] = s + pgDeliveryTail
+		}
+	}
+	return q
+}()
+
+// enqueueOne writes one delivery and reports whether it was inserted and its sequence.
+func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, it item, nowUS int64) (inserted bool, seq int64, err error) {
+	m := it.m
+	id := uuid.Must(uuid.NewV7()).String()
+	if q.pg() {
+		var args []any
+		withEP, spliced := 0, 0
+		if it.ep != nil {
+			withEP = 1
+			args = append(args, it.ep.id, it.ep.kind, it.ep.url, it.ep.at, it.ep.at)
+		}
+		args = append(args, it.endpointID, m.Subject,
+			id, it.endpointID, m.Subject, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS)
+		ok := true
+		if it.pl.fixed != nil {
+			args = append(args, it.pl.fixed)
+		} else {
+			before, after, split, err := it.pl.split()
+			if err != nil {
+				return false, 0, fmt.Errorf("callback: envelope: %w", err)
+			}
+			ok = split
+			spliced = 1
+			args = append(args, before, after)
+		}
+		if ok {
+			args = append(args, nowUS)
+			var n int
+			if err := tx.QueryRowContext(ctx, pgEnqueue[withEP][spliced], args...).Scan(&seq, &n); err != nil {
+				return false, 0, fmt.Errorf("callback: record delivery: %w", err)
+			}
+			return n == 1, seq, nil
+		}
+	}
+	if it.ep != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, it.ep.id, it.ep.kind, it.ep.url, it.ep.at, it.ep.at); err != nil {
+			return false, 0, fmt.Errorf("callback: record wallet endpoint: %w", err)
+		}
+	}
+	var head int64
+	if err := tx.QueryRowContext(ctx, subjectUpsert, it.endpointID, m.Subject).Scan(&seq, &head); err != nil {
+		return false, 0, fmt.Errorf("callback: subject sequence: %w", err)
+	}
+	b := it.pl.fixed
+	if b == nil {
+		if b, err = it.pl.build(seq); err != nil {
+			return false, 0, fmt.Errorf("callback: envelope: %w", err)
+		}
+	}
+	status := StatusQueued
+	if head == seq {
+		status = StatusPending
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, it.endpointID, m.Subject, seq, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, b, status, nowUS)
+	if err != nil {
+		return false, 0, fmt.Errorf("callback: record delivery: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, seq, nil
+}
+
+// claimDue selects due heads. Only a subject's head is 'pending', so this is a short index
+// range scan with no per-row ordering check.
+const claimDue = `SELECT d.id FROM callback_deliveries d
+	JOIN callback_endpoints e ON e.id = d.endpoint_id
+	WHERE d.status = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
+	  AND e.state = 'enabled' AND e.circuit_until <= ?%s
+	ORDER BY d.next_at LIMIT ?`
+
+// claim leases up to n due deliveries with token until leaseUntil, skipping the endpoints
+// in exclude. On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
+// instances never claim the same row and a claim never waits; on SQLite the single writer
+// makes the UPDATE atomic.
+func (q *queue) claim(ctx context.Context, n int, token string, leaseUntil, wallUS, nowUS int64, exclude []any) ([]claimed, error) {
+	excl := ""
+	if len(exclude) > 0 {
+		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", len(exclude)-1) + ")"
+	}
+	inner := fmt.Sprintf(claimDue, excl)
+	if q.pg() {
+		inner += " FOR UPDATE OF d SKIP LOCKED"
+	}
+	stmt := `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
+		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
+	args := []any{token, leaseUntil, nowUS, wallUS, nowUS}
+	args = append(args, exclude...)
+	args = append(args, n)
+	var out []claimed
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			c := claimed{token: token}
+			if err := rows.Scan(&c.id, &c.endpointID, &c.subject, &c.seq, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.tries, &c.attempts); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	}
+	var err error
+	if q.pg() {
+		// A lease is bookkeeping, not a fact to keep: if PostgreSQL loses it in a crash the
+		// rows are simply claimable again. So the claim does not wait for its WAL flush.
+		err = q.db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, stmt, args...)
+			if err != nil {
+				return err
+			}
+			return scan(rows)
+		})
+	} else {
+		var rows *sql.Rows
+		if rows, err = q.db.QueryContext(ctx, stmt, args...); err == nil {
+			err = scan(rows)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("callback: claim: %w", err)
+	}
+	return out, nil
+}
+
+// release gives a claimed delivery back without an attempt.
+func (q *queue) release(ctx context.Context, c claimed) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
+		return fmt.Errorf("callback: release: %w", err)
+	}
+	return nil
+}
+
+// halfOpen returns which of ids have reached the failure threshold (their circuit opened
+// and, since they were claimable, has cooled down).
+func (q *queue) halfOpen(ctx context.Context, ids []string, threshold int) (map[string]bool, error) {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, threshold)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT id FROM callback_endpoints WHERE failures >= ? AND id IN (?`+
+		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("callback: claim: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("callback: claim: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// takeProbe moves a half-open endpoint's circuit forward; the one caller that does wins the
+// single probe.
+func (q *queue) takeProbe(ctx context.Context, id string, until, nowUS int64) (bool, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE callback_endpoints SET circuit_until = ? WHERE id = ? AND circuit_until <= ?`, until, id, nowUS)
+	if err != nil {
+		return false, fmt.Errorf("callback: claim probe: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// outcome is one finished attempt and the delivery state it leads to (computed by the
+// engine's policy).
+type outcome struct {
+	c        claimed
+	a        attemptLog
+	status   string // pending (retry), delivered, failed
+	tries    int
+	nextAt   int64
+	finished int64
+}
+
+// healthPolicy is what record needs to apply endpoint health.
+type healthPolicy struct {
+	threshold             int
+	cooldown, maxCooldown time.Duration
+	disableAfter          time.Duration
+}
+
+// recorded is what a recording transaction did.
+type recorded struct {
+	applied  []bool       // per outcome: false when the lease was lost (another instance owns it)
+	deferred []subjectKey // subjects whose head finished while a business transaction held them
+}
+
+// record writes a batch of attempts and their consequences in one transaction: the attempt
+// log, each delivery's new state (only while this instance still holds its lease), the head
+// pointer of every subject whose head finished (with the next head promoted), and endpoint
+// health. It never waits for a business transaction: a subject row some transaction holds
+// is skipped (SKIP LOCKED) and returned as deferred, noted durably in callback_recheck.
+// On PostgreSQL this is five statements whatever the batch size.
+func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp healthPolicy, now time.Time) (recorded, error) {
+	nowUS := store.Micros(now)
+	// One lock order for every recorder: deliveries by id.
+	slices.SortFunc(batch, func(a, b outcome) int { return cmp.Compare(a.c.id, b.c.id) })
+	var out recorded
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		out = recorded{applied: make([]bool, len(batch))}
+		if err := q.insertAttempts(ctx, tx, instance, batch); err != nil {
+			return err
+		}
+		if err := q.applyOutcomes(ctx, tx, batch, out.applied); err != nil {
+			return err
+		}
+		var finished []subjectKey
+		for i, o := range batch {
+			if out.applied[i] && o.status != StatusPending {
+				finished = append(finished, subjectKey{o.c.endpointID, o.c.subject})
+			}
+		}
+		if len(finished) > 0 {
+			finished = sortKeys(finished)
+			locked, err := q.lockSubjects(ctx, tx, finished)
+			if err != nil {
+				return err
+			}
+			if err := q.promote(ctx, tx, locked, nowUS); err != nil {
+				return err
+			}
+			for _, k := range finished {
+				if !slices.Contains(locked, k) {
+					out.deferred = append(out.deferred, k)
+				}
+			}
+			if err := q.noteRecheck(ctx, tx, out.deferred); err != nil {
+				return err
+			}
+		}
+		return q.applyHealth(ctx, tx, batch, out.applied, hp, now)
+	})
+	return out, err
+}
+
+func (q *queue) insertAttempts(ctx context.Context, tx *store.Tx, instance string, batch []outcome) error {
+	if q.pg() {
+		n := len(batch)
+		ids, ns, starts, durs, codes := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		outs, ecodes, errs, bodies, truncs := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n)
+		for i, o := range batch {
+			a := o.a
+			ids[i], ns[i], starts[i], durs[i], codes[i] = o.c.id, int64(o.c.attempts+1), store.Micros(a.started), a.duration.Microseconds(), int64(a.status)
+			outs[i], ecodes[i], errs[i], bodies[i], truncs[i] = a.result.Outcome.String(), a.result.Code, clip(a.errText), a.body, int64(boolInt(a.truncated))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_attempts
+			(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated)
+			SELECT u.id, u.n, ?, u.st, u.du, u.sc, u.oc, u.ec, u.er, u.rb, u.rt
+			FROM unnest(CAST(? AS TEXT[]), CAST(? AS INT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS INT[]),
+			            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS INT[]))
+			  AS u(id, n, st, du, sc, oc, ec, er, rb, rt)`,
+			instance, ids, ns, starts, durs, codes, outs, ecodes, errs, bodies, truncs); err != nil {
+			return fmt.Errorf("callback: attempt log: %w", err)
+		}
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO callback_attempts
+		(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated) VALUES `)
+	args := make([]any, 0, 11*len(batch))
+	for i, o := range batch {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		a := o.a
+		args = append(args, o.c.id, o.c.attempts+1, instance, store.Micros(a.started), a.duration.Microseconds(), a.status,
+			a.result.Outcome.String(), a.result.Code, clip(a.errText), a.body, boolInt(a.truncated))
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("callback: attempt log: %w", err)
+	}
+	return nil
+}
+
+// applyOutcomes moves each delivery to its new state, only where the lease token still
+// matches, and marks which were applied.
+func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool) error {
+	if q.pg() {
+		n := len(batch)
+		ids, toks, sts, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		tries, next, last, fin := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, o := range batch {
+			ids[i], toks[i], sts[i], errs[i] = o.c.id, o.c.token, o.status, clip(o.a.errText)
+			tries[i], next[i], last[i], fin[i] = int64(o.tries), o.nextAt, int64(o.a.status), o.finished
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE callback_deliveries d SET status = u.st, tries = u.tr, attempts = d.attempts + 1,
+			next_at = u.nx, lease_token = '', lease_until = 0, last_status = u.ls, last_error = u.le, finished_at = u.fi
+			FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS INT[]), CAST(? AS BIGINT[]),
+			            CAST(? AS INT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(id, tok, st, tr, nx, ls, le, fi)
+			WHERE d.id = u.id AND d.lease_token = u.tok
+			RETURNING d.id`, ids, toks, sts, tries, next, last, errs, fin)
+		if err != nil {
+			return fmt.Errorf("callback: update deliveries: %w", err)
+		}
+		defer rows.Close()
+		done := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("callback: update deliveries: %w", err)
+			}
+			done[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("callback: update deliveries: %w", err)
+		}
+		for i, o := range batch {
+			applied[i] = done[o.c.id]
+		}
+		return nil
+	}
+	for i, o := range batch {
+		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = ?, tries = ?, attempts = attempts + 1,
+			next_at = ?, lease_token = '', lease_until = 0, last_status = ?, last_error = ?, finished_at = ?
+			WHERE id = ? AND lease_token = ?`,
+			o.status, o.tries, o.nextAt, o.a.status, clip(o.a.errText), o.finished, o.c.id, o.c.token)
+		if err != nil {
+			return fmt.Errorf("callback: update delivery: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		applied[i] = n == 1
+	}
+	return nil
+}
+
+// lockSubjects locks the subject rows of ks that no other transaction holds (in key order,
+// SKIP LOCKED: never waiting) and returns them. On SQLite, the single writer, all are.
+func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey) ([]subjectKey, error) {
+	if !q.pg() {
+		return ks, nil
+	}
+	eps, subs := keyArrays(ks)
+	rows, err := tx.QueryContext(ctx, `SELECT s.endpoint_id, s.subject FROM callback_subjects s
+		JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS u(endpoint_id, subject)
+		  ON s.endpoint_id = u.endpoint_id AND s.subject = u.subject
+		ORDER BY s.endpoint_id, s.subject FOR UPDATE OF s SKIP LOCKED`, eps, subs)
+	if err != nil {
+		return nil, fmt.Errorf("callback: subject lock: %w", err)
+	}
+	defer rows.Close()
+	var out []subjectKey
+	for rows.Next() {
+		var k subjectKey
+		if err := rows.Scan(&k.endpointID, &k.subject); err != nil {
+			return nil, fmt.Errorf("callback: subject lock: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// pgPromote gives every listed subject (locked by the caller, in an earlier statement so
+// that this one's snapshot sees every delivery recorded before the lock was taken) whose
+// head pointer does not name a pending delivery its next head: the queued delivery with the
+// lowest sequence, or none (head 0).
+const pgPromote = `WITH l AS (
+	SELECT s.endpoint_id, s.subject FROM callback_subjects s
+	JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS u(endpoint_id, subject)
+	  ON s.endpoint_id = u.endpoint_id AND s.subject = u.subject
+	WHERE NOT EXISTS (SELECT 1 FROM callback_deliveries h WHERE h.endpoint_id = s.endpoint_id
+	                  AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending')),
+nx AS (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.subject = l.subject
+               AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id FROM l),
+p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0
+      FROM nx WHERE d.id = nx.id AND d.status = 'queued' RETURNING d.endpoint_id, d.subject, d.seq)
+UPDATE callback_subjects s SET head = COALESCE(p.seq, 0)
+FROM l LEFT JOIN p ON p.endpoint_id = l.endpoint_id AND p.subject = l.subject
+WHERE s.endpoint_id = l.endpoint_id AND s.subject = l.subject`
+
+// promote makes sure every subject of ks (locked by the caller) has a head if it has
+// anything open.
+func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowUS int64) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	if q.pg() {
+		eps, subs := keyArrays(ks)
+		if _, err := tx.ExecContext(ctx, pgPromote, eps, subs, nowUS); err != nil {
+			return fmt.Errorf("callback: promote next: %w", err)
+		}
+		return nil
+	}
+	for _, k := range ks {
+		var head int64
+		err := tx.QueryRowContext(ctx, `SELECT head FROM callback_subjects WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject).Scan(&head)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("callback: promote next: %w", err)
+		}
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM callback_deliveries WHERE endpoint_id = ? AND subject = ? AND seq = ? AND status = 'pending'`,
+			k.endpointID, k.subject, head).Scan(&pending); err != nil {
+			return fmt.Errorf("callback: promote next: %w", err)
+		}
+		if head > 0 && pending > 0 {
+			continue
+		}
+		var id string
+		var seq int64
+		err = tx.QueryRowContext(ctx, `SELECT id, seq FROM callback_deliveries WHERE endpoint_id = ? AND subject = ? AND status = 'queued'
+			ORDER BY seq LIMIT 1`, k.endpointID, k.subject).Scan(&id, &seq)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			seq = 0
+		case err != nil:
+			return fmt.Errorf("callback: promote next: %w", err)
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0 WHERE id = ?`, nowUS, id); err != nil {
+				return fmt.Errorf("callback: promote next: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, seq, k.endpointID, k.subject); err != nil {
+			return fmt.Errorf("callback: promote next: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queue) noteRecheck(ctx context.Context, tx *store.Tx, ks []subjectKey) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	for _, k := range ks {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_recheck (endpoint_id, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			k.endpointID, k.subject); err != nil {
+			return fmt.Errorf("callback: note recheck: %w", err)
+		}
+	}
+	return nil
+}
+
+// promoteAfter waits for the transactions holding these subjects (taking one subject row at
+// a time, holding nothing else) and promotes each one's next delivery. A lost promotion is
+// in callback_recheck for the sweep, so these commits need not wait for the WAL flush.
+func (q *queue) promoteAfter(ctx context.Context, ks []subjectKey, nowUS int64) error {
+	var errs []error
+	for _, k := range ks {
+		err := q.db.InTx(ctx, func(tx *store.Tx) error {
+			if q.pg() {
+				if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = head WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject); err != nil {
+				return err
+			}
+			if err := q.promote(ctx, tx, []subjectKey{k}, nowUS); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM callback_recheck WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("callback: promote %s %s: %w", k.endpointID, k.subject, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sweepLock is the advisory lock key that makes one instance at a time sweep.
+const sweepLock = 0x76617370_63623031 // "vasp" "cb01"
+
+// sweep promotes the subjects noted in callback_recheck (a recorder crashed between its
+// commit and its promotion) and returns how many it handled. On PostgreSQL one instance at
+// a time does it (an advisory lock; the others return at once); rows another transaction
+// holds are skipped and stay for the next sweep.
+func (q *queue) sweep(ctx context.Context, nowUS int64) (int, error) {
+	var n int
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		n = 0
+		lockedQ := `SELECT r.endpoint_id, r.subject FROM callback_recheck r ORDER BY r.endpoint_id, r.subject LIMIT 500`
+		if q.pg() {
+			var got bool
+			if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(?)`, int64(sweepLock)).Scan(&got); err != nil || !got {
+				return err
+			}
+			lockedQ = `SELECT s.endpoint_id, s.subject FROM callback_recheck r
+				JOIN callback_subjects s ON s.endpoint_id = r.endpoint_id AND s.subject = r.subject
+				ORDER BY s.endpoint_id, s.subject LIMIT 500 FOR UPDATE OF s SKIP LOCKED`
+		}
+		rows, err := tx.QueryContext(ctx, lockedQ)
+		if err != nil {
+			return err
+		}
+		var ks []subjectKey
+		for rows.Next() {
+			var k subjectKey
+			if err := rows.Scan(&k.endpointID, &k.subject); err != nil {
+				rows.Close()
+				return err
+			}
+			ks = append(ks, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ks) == 0 {
+			return err
+		}
+		if err := q.promote(ctx, tx, ks, nowUS); err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM callback_recheck WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject); err != nil {
+				return err
+			}
+		}
+		n = len(ks)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("callback: sweep: %w", err)
+	}
+	return n, nil
+}
+
+// applyHealth applies endpoint health for the applied outcomes of a batch, one endpoint at
+// a time in id order (after the delivery and subject rows: the lock order).
+func (q *queue) applyHealth(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool, hp healthPolicy, now time.Time) error {
+	type health struct {
+		answered, gone bool
+		failures       int
+	}
+	effects := map[string]*health{}
+	for i, o := range batch {
+		if !applied[i] {
+			continue
+		}
+		h := effects[o.c.endpointID]
+		if h == nil {
+			h = &health{}
+			effects[o.c.endpointID] = h
+		}
+		switch r := o.a.result; {
+		case r.Outcome == Gone:
+			h.gone = true
+		case r.Outcome == Retry:
+			h.failures++
+		case r.Outcome == Delivered, r.Outcome == Permanent && r.Code == CodeHTTP:
+			// The endpoint answered: it is healthy, whatever it thought of this delivery.
+			h.answered = true
+		}
+	}
+	nowUS := store.Micros(now)
+	var healthy []string
+	for _, id := range slices.Sorted(maps.Keys(effects)) {
+		h := effects[id]
+		var err error
+		switch {
+		case h.gone:
+			err = q.disable(ctx, tx, id, "410 Gone", nowUS)
+		case h.answered:
+			healthy = append(healthy, id)
+		case h.failures > 0:
+			err = q.failing(ctx, tx, id, h.failures, hp, now)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(healthy) == 0 {
+		return nil
+	}
+	// The WHERE keeps the common case (nothing to reset) from writing, so healthy
+	// endpoints see no row contention.
+	args := []any{nowUS}
+	for _, id := range healthy {
+		args = append(args, id)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET failures = 0, failing_since = 0, circuit_until = 0,
+		trips = 0, updated_at = ? WHERE id IN (?`+strings.Repeat(", ?", len(healthy)-1)+`) AND (failures > 0 OR circuit_until > 0)`, args...); err != nil {
+		return fmt.Errorf("callback: endpoint health: %w", err)
+	}
+	return nil
+}
+
+// failing counts n failed attempts against the endpoint: after the threshold of consecutive
+// failures its circuit opens (paused for a cooldown that doubles per failed probe); after
+// disableAfter of nothing but failures it is disabled.
+func (q *queue) failing(ctx context.Context, tx *store.Tx, endpointID string, n int, hp healthPolicy, now time.Time) error {
+	nowUS := store.Micros(now)
+	var failures, trips int
+	var since int64
+	if err := tx.QueryRowContext(ctx, `UPDATE callback_endpoints SET failures = failures + ?,
+		failing_since = CASE WHEN failing_since = 0 THEN ? ELSE failing_since END, updated_at = ?
+		WHERE id = ? RETURNING failures, failing_since, trips`, n, nowUS, nowUS, endpointID).Scan(&failures, &since, &trips); err != nil {
+		return fmt.Errorf("callback: endpoint health: %w", err)
+	}
+	if now.Sub(store.FromMicros(since)) >= hp.disableAfter {
+		return q.disable(ctx, tx, endpointID, fmt.Sprintf("failing since %s", store.FromMicros(since).Format(time.RFC3339)), nowUS)
+	}
+	if failures >= hp.threshold {
+		cool := hp.cooldown << min(trips, 20)
+		if cool > hp.maxCooldown || cool <= 0 {
+			cool = hp.maxCooldown
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET circuit_until = ?, trips = trips + 1 WHERE id = ?`,
+			store.Micros(now.Add(cool)), endpointID); err != nil {
+			return fmt.Errorf("callback: open circuit: %w", err)
+		}
+		if trips == 0 {
+			q.log.Warn("endpoint circuit open", "endpoint", endpointID, "failures", failures, "cooldown", cool)
+		}
+	}
+	return nil
+}
+
+// disable stops deliveries to an endpoint; its open deliveries are kept (shown as paused)
+// and sent once it is enabled again.
+func (q *queue) disable(ctx context.Context, tx *store.Tx, endpointID, reason string, nowUS int64) error {
+	if !utf8.ValidString(reason) {
+		reason = strings.ToValidUTF8(reason, "?")
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET state = 'disabled', disabled_reason = ?, updated_at = ?
+		WHERE id = ?`, reason, nowUS, endpointID); err != nil {
+		return fmt.Errorf("callback: disable endpoint: %w", err)
+	}
+	q.log.Warn("endpoint disabled", "endpoint", endpointID, "reason", reason)
+	return nil
+}
+
+// enable re-enables an endpoint, closes its circuit and makes its heads due now. The heads
+// are updated first (deliveries before endpoints: the lock order), skipping those in flight,
+// whose result will set their next attempt anyway.
+func (q *queue) enable(ctx context.Context, id string, nowUS int64) error {
+	return q.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET tries = 0, next_at = ?
+			WHERE endpoint_id = ? AND status = 'pending' AND lease_token = ''`, nowUS, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET state = 'enabled', disabled_reason = '', failures = 0,
+			failing_since = 0, circuit_until = 0, trips = 0, updated_at = ? WHERE id = ?`, nowUS, id)
+		return err
+	})
+}
+
+// requeue queues the endpoint's finished deliveries matching cond again and gives each
+// affected subject a head if it has none. The subject rows are locked first (in order), so
+// a concurrent enqueue or recording of the same subject is serialised with it.
+func (q *queue) requeue(ctx context.Context, endpointID, cond string, nowUS int64, args ...any) (int64, error) {
+	var n int64
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		sel := `SELECT DISTINCT subject FROM callback_deliveries WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND ` + cond
+		rows, err := tx.QueryContext(ctx, sel, append([]any{endpointID}, args...)...)
+		if err != nil {
+			return err
+		}
+		var ks []subjectKey
+		for rows.Next() {
+			k := subjectKey{endpointID: endpointID}
+			if err := rows.Scan(&k.subject); err != nil {
+				rows.Close()
+				return err
+			}
+			ks = append(ks, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ks = sortKeys(ks)
+		for _, k := range ks {
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = head WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'queued', tries = 0, next_at = ?, finished_at = 0,
+			lease_token = '', lease_until = 0 WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND `+cond,
+			append([]any{nowUS, endpointID}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return q.promote(ctx, tx, ks, nowUS)
+	})
+	return n, err
+}
+
+// purgeBatchSize bounds one purge transaction, so a large backlog never holds locks for long.
+const purgeBatchSize = 1000
+
+// purgeBatch deletes up to purgeBatchSize deliveries delivered before cutoff, with their
+// attempts.
+func (q *queue) purgeBatch(ctx context.Context, cutoff int64) (int64, error) {
+	var n int64
+	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM callback_deliveries
+			WHERE status = ? AND finished_at > 0 AND finished_at < ? ORDER BY finished_at LIMIT ?`,
+			StatusDelivered, cutoff, purgeBatchSize)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+		if _, err := tx.ExecContext(ctx, "DELETE FROM callback_attempts WHERE delivery_id IN ("+in+")", ids...); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM callback_deliveries WHERE status = '"+StatusDelivered+"' AND id IN ("+in+")", ids...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("callback: purge delivered: %w", err)
+	}
+	return n, nil
+}
+
+// endpointDepth is one endpoint's open deliveries: how many, and the oldest one's creation.
+type endpointDepth struct {
+	endpointID string
+	n, oldest  int64
+}
+
+// depth reads what the metrics report: open deliveries per endpoint, and how many endpoints
+// have an open circuit or are disabled.
+func (q *queue) depth(ctx context.Context, nowUS int64) (eps []endpointDepth, open, disabled int64, err error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT endpoint_id, COUNT(*), MIN(created_at) FROM callback_deliveries
+		WHERE status IN ('pending', 'queued') GROUP BY endpoint_id`)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("callback: depth: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d endpointDepth
+		if err := rows.Scan(&d.endpointID, &d.n, &d.oldest); err != nil {
+			return nil, 0, 0, fmt.Errorf("callback: depth: %w", err)
+		}
+		eps = append(eps, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, fmt.Errorf("callback: depth: %w", err)
+	}
+	err = q.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN state = 'enabled' AND circuit_until > ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'disabled' THEN 1 ELSE 0 END), 0) FROM callback_endpoints`, nowUS).Scan(&open, &disabled)
+	if err != nil {
+		return eps, 0, 0, fmt.Errorf("callback: depth: %w", err)
+	}
+	return eps, open, disabled, nil
+}
