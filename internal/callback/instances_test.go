@@ -68,10 +68,10 @@ func (c *seqChecker) delivered() int {
 // test may take. Every event must arrive in order, and every request the receiver saw must
 // have its attempt recorded: a head left leased without a recorded attempt would hold its
 // subject back for the whole lease and fail the wait. VASPGATE_SOAK_EVENTS sets the load
-// (default 1500 events per case).
+// (default 600 events per case).
 func TestInstancesNeverWaitForALease(t *testing.T) {
 	t.Parallel()
-	events := 1500
+	events := 600
 	if n, err := strconv.Atoi(os.Getenv("VASPGATE_SOAK_EVENTS")); err == nil && n > 0 {
 		events = n
 	}
