@@ -28,7 +28,7 @@ func runBenchRPC(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each phase")
 	fs.IntVar(&o.Rate, "rate", 200, "offered calls per second in the latency phase")
 	fs.IntVar(&o.Workers, "workers", 64, "callback engine workers")
-	fs.StringVar(&o.Method, "method", "customer", "customer: notify_customer_info_updated (customer read + snapshot each call); hold: notify_transaction_on_hold / notify_offchain_funds_received")
+	fs.StringVar(&o.Method, "method", "customer", "customer: notify_customer_info_updated (customer read + snapshot each call); hold: notify_transaction_on_hold / notify_onchain_funds_received")
 	fs.BoolVar(&o.Isolated, "isolated", false, "start the callback engine only after the throughput phase (measures the RPC path alone)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -43,7 +43,7 @@ func runBenchRPC(ctx context.Context, args []string, out io.Writer) error {
 	}
 	what := "notify_customer_info_updated (customer read from a loopback business server, snapshot, SEP-12 + SEP-6 callbacks, events)"
 	if r.Method == "hold" {
-		what = "notify_transaction_on_hold / notify_offchain_funds_received (SEP-6 callback, event)"
+		what = "notify_transaction_on_hold / notify_onchain_funds_received (SEP-6 callback, event)"
 	}
 	fmt.Fprintf(out, "engine %s, %d CPUs, %d transactions, %s; every call a status change\n",
 		r.Engine, runtime.NumCPU(), r.Transactions, what)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -44,8 +45,8 @@ var customerTypes = map[string]bool{"": true, "sep6": true, "sep31-sender": true
 // fails with the retryable conflict error and nothing is recorded, so a slower call can
 // never record an older customer state after a newer one.
 func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any, error) {
-	if err := p.requireTransactionID(); err != nil {
-		return nil, err
+	if strings.TrimSpace(p.TransactionID) == "" {
+		return nil, invalid("transaction_id is required")
 	}
 	if !customerTypes[p.CustomerType] {
 		return nil, invalid("customer_type[%s] is not sep6, sep31-sender or sep31-receiver", p.CustomerType)
@@ -54,7 +55,7 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 	if err != nil {
 		return nil, err
 	}
-	if err := transfer.Allow(transfer.MethodCustomerInfoUpdated, &cur); err != nil {
+	if _, err := transfer.Allow(transfer.MethodCustomerInfoUpdated, &cur); err != nil {
 		return nil, err
 	}
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -226,6 +227,8 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 		e = errorf(CodeInvalidRequest, "%s", te.Error())
 	case errors.As(err, &ie):
 		e = errorf(CodeInvalidParams, "%s", ie.Msg)
+	case errors.Is(err, transfer.ErrNotFunded):
+		e = errorf(CodeInvalidRequest, "%s", strings.TrimPrefix(err.Error(), "transfer: "))
 	case errors.Is(err, transfer.ErrConflict):
 		e = errorf(CodeInternal, "%s", transfer.ErrConflict.Error())
 	default:

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -14,466 +12,24 @@ import (
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
 
-// params is the union of every method's parameters (Anchor Platform's names).
+// params is every method's parameters: the transfer methods' (transfer.Params) and those of
+// get_transaction and get_transactions, with Anchor Platform's names.
 type params struct {
-	TransactionID         string                          `json:"transaction_id"`
-	Message               string                          `json:"message"`
-	AmountIn              *transfer.Amount                `json:"amount_in"`
-	AmountOut             *transfer.Amount                `json:"amount_out"`
-	AmountExpected        *transfer.Amount                `json:"amount_expected"`
-	FeeDetails            *transfer.FeeDetails            `json:"fee_details"`
-	UserActionRequiredBy  *time.Time                      `json:"user_action_required_by"`
-	Instructions          map[string]transfer.Instruction `json:"instructions"`
-	FundsReceivedAt       *time.Time                      `json:"funds_received_at"`
-	FundsSentAt           *time.Time                      `json:"funds_sent_at"`
-	ExternalTransactionID string                          `json:"external_transaction_id"`
-	StellarTransactionID  string                          `json:"stellar_transaction_id"`
-	DestinationAccount    string                          `json:"destination_account"`
-	Memo                  string                          `json:"memo"`
-	MemoType              string                          `json:"memo_type"`
-	Success               *bool                           `json:"success"`
-	Refund                *refundParam                    `json:"refund"`
-	CustomerID            string                          `json:"customer_id"`
-	CustomerType          string                          `json:"customer_type"`
+	transfer.Params
 
-	// get_transaction / get_transactions
-	ID         string   `json:"id"`
+	// get_transaction (Anchor Platform reads transaction_id; id is accepted too)
+	ID string `json:"id"`
+	// get_transactions
 	SEP        any      `json:"sep"`
 	OrderBy    string   `json:"order_by"`
 	Order      string   `json:"order"`
 	Statuses   []string `json:"statuses"`
 	PageSize   *int     `json:"page_size"`
 	PageNumber *int     `json:"page_number"`
-
-	now time.Time
-}
-
-type refundParam struct {
-	ID        string           `json:"id"`
-	Amount    *transfer.Amount `json:"amount"`
-	AmountFee *transfer.Amount `json:"amount_fee"`
 }
 
 func invalid(format string, a ...any) error {
 	return &transfer.InvalidError{Msg: fmt.Sprintf(format, a...)}
-}
-
-func (p *params) requireTransactionID() error {
-	if strings.TrimSpace(p.TransactionID) == "" {
-		return invalid("transaction_id is required")
-	}
-	return nil
-}
-
-var decimalRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
-
-func parseDecimal(s string) (*big.Rat, bool) {
-	if !decimalRe.MatchString(s) {
-		return nil, false
-	}
-	r, ok := new(big.Rat).SetString(s)
-	return r, ok
-}
-
-// checkAmount validates an amount parameter; required says whether it may be absent.
-func checkAmount(name string, a *transfer.Amount, required bool) error {
-	if a == nil {
-		if required {
-			return invalid("%s is required", name)
-		}
-		return nil
-	}
-	if a.Amount == "" {
-		return invalid("%s.amount cannot be empty", name)
-	}
-	r, ok := parseDecimal(a.Amount)
-	if !ok || r.Sign() <= 0 {
-		return invalid("%s.amount should be positive", name)
-	}
-	if a.Asset == "" {
-		return invalid("%s.asset cannot be empty", name)
-	}
-	return nil
-}
-
-func checkFee(f *transfer.FeeDetails, required bool) error {
-	if f == nil {
-		if required {
-			return invalid("fee_details is required")
-		}
-		return nil
-	}
-	r, ok := parseDecimal(f.Total)
-	if !ok || r.Sign() < 0 {
-		return invalid("fee_details.total should be non-negative")
-	}
-	if f.Asset == "" {
-		return invalid("fee_details.asset cannot be empty")
-	}
-	for i, d := range f.Details {
-		if d.Name == "" {
-			return invalid("fee_details.details[%d].name cannot be empty", i)
-		}
-		if r, ok := parseDecimal(d.Amount); !ok || r.Sign() < 0 {
-			return invalid("fee_details.details[%d].amount should be non-negative", i)
-		}
-	}
-	return nil
-}
-
-func (p *params) checkUserActionRequiredBy() error {
-	if p.UserActionRequiredBy != nil && !p.UserActionRequiredBy.After(p.now) {
-		return invalid("user_action_required_by should be in the future")
-	}
-	return nil
-}
-
-func (p *params) checkMessage(next transfer.Status) error {
-	if (next == transfer.StatusError || next == transfer.StatusExpired) && p.Message == "" {
-		return invalid("message is required")
-	}
-	return nil
-}
-
-// method is one status-changing RPC method: check validates parameters against the
-// current transaction (nothing is written), apply edits the transaction.
-type method struct {
-	check func(p *params, t *transfer.Transaction) error
-	apply func(p *params, t *transfer.Transaction)
-}
-
-// moveTo sets the next status; a status change clears user_action_required_by (Anchor
-// Platform), and methods that take the parameter set it afterwards.
-func moveTo(t *transfer.Transaction, next transfer.Status, p *params) {
-	if t.Status != next {
-		t.Status = next
-		t.UserActionRequiredBy = nil
-	}
-	if p.Message != "" {
-		t.Message = p.Message
-	}
-}
-
-func nop(*params, *transfer.Transaction) error { return nil }
-
-func timeOr(t *time.Time, now time.Time) *time.Time {
-	if t != nil {
-		v := t.UTC().Truncate(time.Microsecond)
-		return &v
-	}
-	return &now
-}
-
-var memoTypes = map[string]bool{"": true, "text": true, "id": true, "hash": true}
-
-var methods = map[string]method{
-	"request_offchain_funds": {
-		check: func(p *params, t *transfer.Transaction) error {
-			return errors.Join(checkAmount("amount_in", p.AmountIn, true), checkAmount("amount_out", p.AmountOut, false),
-				checkAmount("amount_expected", p.AmountExpected, false), checkFee(p.FeeDetails, true), p.checkUserActionRequiredBy())
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingUserTransferStart, p)
-			t.AmountIn, t.FeeDetails = p.AmountIn, p.FeeDetails
-			if p.AmountOut != nil {
-				t.AmountOut = p.AmountOut
-			}
-			t.AmountExpected = p.AmountIn
-			if p.AmountExpected != nil {
-				t.AmountExpected = p.AmountExpected
-			}
-			if p.Instructions != nil {
-				t.Instructions = p.Instructions
-			}
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_offchain_funds_received": {
-		check: func(p *params, t *transfer.Transaction) error {
-			// Amounts may have been set by request_offchain_funds; they are required only
-			// when the transaction has none yet.
-			return errors.Join(checkAmount("amount_in", p.AmountIn, t.AmountIn == nil),
-				checkAmount("amount_out", p.AmountOut, t.AmountOut == nil), checkFee(p.FeeDetails, t.FeeDetails == nil))
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingAnchor, p)
-			setAmounts(p, t)
-			t.TransferReceivedAt = timeOr(p.FundsReceivedAt, p.now)
-			if p.ExternalTransactionID != "" {
-				t.ExternalTransactionID = p.ExternalTransactionID
-			}
-		},
-	},
-	"request_trust": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkUserActionRequiredBy() },
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingTrust, p)
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_trust_set": {
-		check: nop,
-		apply: func(p *params, t *transfer.Transaction) { moveTo(t, transfer.StatusPendingAnchor, p) },
-	},
-	"notify_onchain_funds_sent": {
-		check: func(p *params, t *transfer.Transaction) error {
-			if p.StellarTransactionID == "" {
-				return invalid("stellar_transaction_id is required")
-			}
-			return nil
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusCompleted, p)
-			t.StellarTransactionID = p.StellarTransactionID
-		},
-	},
-	"request_onchain_funds": {
-		check: func(p *params, t *transfer.Transaction) error {
-			var errs []error
-			errs = append(errs, checkAmount("amount_in", p.AmountIn, true), checkAmount("amount_out", p.AmountOut, false),
-				checkAmount("amount_expected", p.AmountExpected, false), checkFee(p.FeeDetails, true), p.checkUserActionRequiredBy())
-			if p.DestinationAccount == "" && t.WithdrawAnchorAccount == "" {
-				errs = append(errs, invalid("destination_account is required"))
-			}
-			if !memoTypes[p.MemoType] {
-				errs = append(errs, invalid("memo_type[%s] is not text, id or hash", p.MemoType))
-			}
-			if (p.Memo == "") != (p.MemoType == "") {
-				errs = append(errs, invalid("memo and memo_type must be given together"))
-			}
-			return errors.Join(errs...)
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingUserTransferStart, p)
-			t.AmountIn, t.FeeDetails = p.AmountIn, p.FeeDetails
-			if p.AmountOut != nil {
-				t.AmountOut = p.AmountOut
-			}
-			t.AmountExpected = p.AmountIn
-			if p.AmountExpected != nil {
-				t.AmountExpected = p.AmountExpected
-			}
-			if p.DestinationAccount != "" {
-				t.WithdrawAnchorAccount = p.DestinationAccount
-			}
-			if p.Memo != "" {
-				t.WithdrawMemo, t.WithdrawMemoType = p.Memo, p.MemoType
-			}
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_onchain_funds_received": {
-		check: func(p *params, t *transfer.Transaction) error {
-			if p.StellarTransactionID == "" {
-				return invalid("stellar_transaction_id is required")
-			}
-			return errors.Join(checkAmount("amount_in", p.AmountIn, false), checkAmount("amount_out", p.AmountOut, false), checkFee(p.FeeDetails, false))
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingAnchor, p)
-			setAmounts(p, t)
-			t.StellarTransactionID = p.StellarTransactionID
-			t.TransferReceivedAt = &p.now
-		},
-	},
-	"notify_offchain_funds_pending": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkUserActionRequiredBy() },
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingExternal, p)
-			setExternal(p, t)
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_offchain_funds_available": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkUserActionRequiredBy() },
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingUserTransferComplete, p)
-			setExternal(p, t)
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_offchain_funds_sent": {
-		check: nop,
-		apply: func(p *params, t *transfer.Transaction) {
-			setExternal(p, t)
-			if t.Kind.Deposit() {
-				moveTo(t, transfer.StatusPendingExternal, p)
-				return
-			}
-			moveTo(t, transfer.StatusCompleted, p)
-			if p.FundsSentAt != nil {
-				// Change sets completed_at to the commit time; the business knows better.
-				t.CompletedAt = timeOr(p.FundsSentAt, p.now)
-			}
-		},
-	},
-	"notify_amounts_updated": {
-		check: func(p *params, t *transfer.Transaction) error {
-			return errors.Join(checkAmount("amount_out", p.AmountOut, true), checkFee(p.FeeDetails, true))
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingAnchor, p)
-			t.AmountOut, t.FeeDetails = p.AmountOut, p.FeeDetails
-		},
-	},
-	"notify_transaction_on_hold": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkUserActionRequiredBy() },
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusOnHold, p)
-			t.UserActionRequiredBy = p.UserActionRequiredBy
-		},
-	},
-	"notify_refund_pending": {
-		check: func(p *params, t *transfer.Transaction) error { return checkRefund(p, t, true) },
-		apply: func(p *params, t *transfer.Transaction) {
-			moveTo(t, transfer.StatusPendingExternal, p)
-		},
-	},
-	"notify_refund_sent": {
-		check: func(p *params, t *transfer.Transaction) error {
-			// After notify_refund_pending the refund was announced; it may be repeated here.
-			return checkRefund(p, t, t.Status != transfer.StatusPendingExternal)
-		},
-		apply: func(p *params, t *transfer.Transaction) {
-			full := addRefund(p, t)
-			if full {
-				moveTo(t, transfer.StatusRefunded, p)
-			} else {
-				moveTo(t, transfer.StatusPendingAnchor, p)
-			}
-		},
-	},
-	"notify_transaction_error": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkMessage(transfer.StatusError) },
-		apply: func(p *params, t *transfer.Transaction) { moveTo(t, transfer.StatusError, p) },
-	},
-	"notify_transaction_expired": {
-		check: func(p *params, t *transfer.Transaction) error { return p.checkMessage(transfer.StatusExpired) },
-		apply: func(p *params, t *transfer.Transaction) { moveTo(t, transfer.StatusExpired, p) },
-	},
-	"notify_transaction_recovery": {
-		check: nop,
-		apply: func(p *params, t *transfer.Transaction) { moveTo(t, transfer.StatusPendingAnchor, p) },
-	},
-}
-
-func setAmounts(p *params, t *transfer.Transaction) {
-	if p.AmountIn != nil {
-		t.AmountIn = p.AmountIn
-	}
-	if p.AmountOut != nil {
-		t.AmountOut = p.AmountOut
-	}
-	if p.FeeDetails != nil {
-		t.FeeDetails = p.FeeDetails
-	}
-}
-
-func setExternal(p *params, t *transfer.Transaction) {
-	if p.ExternalTransactionID != "" {
-		t.ExternalTransactionID = p.ExternalTransactionID
-	}
-}
-
-// checkRefund validates the refund parameter: id, amount and fee in the asset of amount_in,
-// and the refunds so far plus this one not above amount_in.
-func checkRefund(p *params, t *transfer.Transaction, required bool) error {
-	r := p.Refund
-	if r == nil {
-		if required {
-			return invalid("refund is required")
-		}
-		return nil
-	}
-	if r.ID == "" {
-		return invalid("refund.id is required")
-	}
-	if err := checkAmount("refund.amount", r.Amount, true); err != nil {
-		return err
-	}
-	if r.AmountFee == nil {
-		return invalid("refund.amount_fee is required")
-	}
-	fee, ok := parseDecimal(r.AmountFee.Amount)
-	if !ok || fee.Sign() < 0 {
-		return invalid("refund.amount_fee.amount should be non-negative")
-	}
-	if t.AmountIn == nil {
-		return invalid("the transaction has no amount_in to refund")
-	}
-	if r.Amount.Asset != t.AmountIn.Asset || r.AmountFee.Asset != t.AmountIn.Asset {
-		return invalid("refund.amount.asset and refund.amount_fee.asset must be amount_in.asset[%s]", t.AmountIn.Asset)
-	}
-	total, _ := refundedSoFar(t, r.ID)
-	amt, _ := parseDecimal(r.Amount.Amount)
-	total.Add(total, amt).Add(total, fee)
-	in, _ := parseDecimal(t.AmountIn.Amount)
-	if in != nil && total.Cmp(in) > 0 {
-		return invalid("refund amount exceeds amount_in")
-	}
-	return nil
-}
-
-// refundedSoFar sums the recorded refund payments other than id (amounts plus fees).
-func refundedSoFar(t *transfer.Transaction, except string) (*big.Rat, int) {
-	sum := new(big.Rat)
-	n := 0
-	if t.Refunds == nil {
-		return sum, 0
-	}
-	for _, pay := range t.Refunds.Payments {
-		if pay.ID == except {
-			continue
-		}
-		n++
-		if a, ok := parseDecimal(pay.Amount.Amount); ok {
-			sum.Add(sum, a)
-		}
-		if f, ok := parseDecimal(pay.Fee.Amount); ok {
-			sum.Add(sum, f)
-		}
-	}
-	return sum, n
-}
-
-func ratString(r *big.Rat) string {
-	s := r.FloatString(7)
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
-}
-
-// addRefund records the refund payment (replacing one with the same id) and reports
-// whether the whole amount_in is now refunded.
-func addRefund(p *params, t *transfer.Transaction) bool {
-	if p.Refund != nil {
-		idType := "external"
-		if t.Kind.Withdrawal() {
-			idType = "stellar"
-		}
-		pay := transfer.RefundPayment{ID: p.Refund.ID, IDType: idType, Amount: *p.Refund.Amount, Fee: *p.Refund.AmountFee}
-		if t.Refunds == nil {
-			t.Refunds = &transfer.Refunds{}
-		}
-		t.Refunds.Payments = slices.DeleteFunc(t.Refunds.Payments, func(x transfer.RefundPayment) bool { return x.ID == pay.ID })
-		t.Refunds.Payments = append(t.Refunds.Payments, pay)
-	}
-	if t.Refunds == nil || t.AmountIn == nil {
-		return false
-	}
-	amt, fee := new(big.Rat), new(big.Rat)
-	for _, pay := range t.Refunds.Payments {
-		if a, ok := parseDecimal(pay.Amount.Amount); ok {
-			amt.Add(amt, a)
-		}
-		if f, ok := parseDecimal(pay.Fee.Amount); ok {
-			fee.Add(fee, f)
-		}
-	}
-	asset := t.AmountIn.Asset
-	t.Refunds.AmountRefunded = transfer.Amount{Amount: ratString(new(big.Rat).Add(amt, fee)), Asset: asset}
-	t.Refunds.AmountFee = transfer.Amount{Amount: ratString(fee), Asset: asset}
-	in, ok := parseDecimal(t.AmountIn.Amount)
-	return ok && new(big.Rat).Add(amt, fee).Cmp(in) >= 0
 }
 
 // unsupported are Anchor Platform methods of protocols or integrations vaspgate does not
@@ -490,8 +46,8 @@ func (s *Server) dispatch(ctx context.Context, name string, raw json.RawMessage)
 	if why, ok := unsupported[name]; ok {
 		return nil, errorf(CodeMethodNotFound, "RPC method[%s] is not supported: %s", name, why)
 	}
-	_, isChange := methods[name]
-	if !isChange && name != "notify_customer_info_updated" && name != "get_transaction" && name != "get_transactions" {
+	isChange := slices.Contains(transfer.Methods(), name)
+	if !isChange && name != transfer.MethodCustomerInfoUpdated && name != "get_transaction" && name != "get_transactions" {
 		return nil, errorf(CodeMethodNotFound, "RPC method[%s] not found", name)
 	}
 	var p params
@@ -500,15 +56,18 @@ func (s *Server) dispatch(ctx context.Context, name string, raw json.RawMessage)
 			return nil, invalid("invalid params: %s", paramError(err))
 		}
 	}
-	p.now = s.transfers.Now()
 	switch name {
-	case "notify_customer_info_updated":
+	case transfer.MethodCustomerInfoUpdated:
 		return s.notifyCustomerInfoUpdated(ctx, &p)
 	case "get_transaction":
-		if p.ID == "" {
-			return nil, invalid("id is required")
+		id := p.TransactionID
+		if id == "" {
+			id = p.ID
 		}
-		t, err := s.transfers.Get(ctx, p.ID)
+		if id == "" {
+			return nil, invalid("transaction_id is required")
+		}
+		t, err := s.transfers.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -516,7 +75,11 @@ func (s *Server) dispatch(ctx context.Context, name string, raw json.RawMessage)
 	case "get_transactions":
 		return s.getTransactions(ctx, &p)
 	}
-	return s.change(ctx, name, &p)
+	t, err := s.transfers.Apply(ctx, name, p.Params)
+	if err != nil {
+		return nil, err
+	}
+	return t.Platform(), nil
 }
 
 func paramError(err error) string {
@@ -531,40 +94,23 @@ func paramError(err error) string {
 	return err.Error()
 }
 
-// change runs a status-changing method through transfer.Service: state and parameter
-// checks on the row as read in the database transaction, then a write that commits only over
-// the version read (a call that changes nothing writes nothing).
-func (s *Server) change(ctx context.Context, name string, p *params) (any, error) {
-	if err := p.requireTransactionID(); err != nil {
-		return nil, err
-	}
-	m := methods[name]
-	t, err := s.transfers.Change(ctx, p.TransactionID, func(t *transfer.Transaction) error {
-		if err := transfer.Allow(name, t); err != nil {
-			return err
-		}
-		if err := m.check(p, t); err != nil {
-			return err
-		}
-		m.apply(p, t)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return t.Platform(), nil
+// orderBys maps get_transactions' order_by, in Anchor Platform's spellings (the JSON enum
+// names and their upper-case Java constants), to transfer's.
+var orderBys = map[string]string{
+	"": "", "created_at": "created_at", "updated_at": "updated_at",
+	"transfer_received_at": "transfer_received_at", "user_action_required_by": "user_action_required_by",
 }
 
 func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
-	sep := fmt.Sprint(p.SEP)
+	sep := strings.ToLower(strings.TrimPrefix(strings.ToUpper(fmt.Sprint(p.SEP)), "SEP_"))
 	switch sep {
 	case "6":
 	case "<nil>", "":
 		return nil, invalid("sep is required")
 	default:
-		return nil, invalid("sep[%s] is not supported: vaspgate serves SEP-6 only", sep)
+		return nil, invalid("sep[%v] is not supported: vaspgate serves SEP-6 only", p.SEP)
 	}
-	f := transfer.PlatformFilter{OrderBy: p.OrderBy}
+	f := transfer.PlatformFilter{}
 	switch strings.ToLower(p.Order) {
 	case "", "asc":
 	case "desc":
@@ -572,16 +118,21 @@ func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
 	default:
 		return nil, invalid("order[%s] is not asc or desc", p.Order)
 	}
-	switch p.OrderBy {
-	case "", "created_at", "updated_at", "transfer_received_at", "user_action_required_by":
-	default:
+	ob, ok := orderBys[strings.ToLower(p.OrderBy)]
+	if !ok {
 		return nil, invalid("order_by[%s] is not created_at, updated_at, transfer_received_at or user_action_required_by", p.OrderBy)
 	}
+	f.OrderBy = ob
 	for _, st := range p.Statuses {
-		if !transfer.Status(st).Valid() {
+		status := transfer.Status(strings.ToLower(st))
+		if status == "pending_usr_transfer_start" || status == "pending_usr_transfer_complete" {
+			// Anchor Platform's Java constant names for these two.
+			status = transfer.Status(strings.Replace(string(status), "_usr_", "_user_", 1))
+		}
+		if !status.Valid() {
 			return nil, invalid("statuses: [%s] is not a SEP-6 status", st)
 		}
-		f.Statuses = append(f.Statuses, transfer.Status(st))
+		f.Statuses = append(f.Statuses, status)
 	}
 	if p.PageSize != nil {
 		if *p.PageSize < 1 || *p.PageSize > 200 {

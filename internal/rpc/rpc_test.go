@@ -145,6 +145,7 @@ var (
 	usd      = map[string]string{"amount": "100", "asset": "iso4217:USD"}
 	usdc     = map[string]string{"amount": "99", "asset": "stellar:USDC"}
 	fee      = map[string]string{"total": "1", "asset": "iso4217:USD"}
+	feeUSDC  = map[string]string{"total": "1", "asset": "stellar:USDC"}
 	stellarG = "GBDBRZWIOSZE5NTUUDBKHXFXXHCZSGGOJU3FDMMNVZPDF4L3BSUE27CR"
 )
 
@@ -153,7 +154,7 @@ func validParams(method, id string) map[string]any {
 	p := map[string]any{"transaction_id": id}
 	switch method {
 	case "request_offchain_funds":
-		p["amount_in"], p["fee_details"] = usd, fee
+		p["amount_in"], p["amount_out"], p["fee_details"] = usd, usdc, fee
 	case "notify_offchain_funds_received":
 		p["amount_in"], p["amount_out"], p["fee_details"] = usd, usdc, fee
 	case "notify_trust_set":
@@ -161,7 +162,7 @@ func validParams(method, id string) map[string]any {
 	case "notify_onchain_funds_sent", "notify_onchain_funds_received":
 		p["stellar_transaction_id"] = "b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"
 	case "request_onchain_funds":
-		p["amount_in"], p["fee_details"], p["destination_account"] = usdc, fee, stellarG
+		p["amount_in"], p["amount_out"], p["fee_details"], p["destination_account"] = usdc, usd, feeUSDC, stellarG
 	case "notify_offchain_funds_pending":
 		p["external_transaction_id"] = "bank-1"
 	case "notify_amounts_updated":
@@ -185,57 +186,17 @@ var allStatuses = []transfer.Status{"incomplete", "pending_customer_info_update"
 // refused ones answer -32600 with Anchor Platform's message and change nothing.
 func TestTransitions(t *testing.T) {
 	t.Parallel()
-	// The table from anchor-platform-compat.md section 3 (SEP-6 view), written out again
-	// independently of transfer.Rules: method -> kind -> allowed from -> next.
-	type key struct {
-		method string
-		kind   transfer.Kind
-		from   transfer.Status
-	}
-	open := func(s transfer.Status) bool { return !s.Terminal() }
-	want := map[key]transfer.Status{}
-	add := func(method string, kind transfer.Kind, to transfer.Status, from ...transfer.Status) {
-		for _, f := range from {
-			want[key{method, kind, f}] = to
-		}
-	}
+	// Expectations from Anchor Platform's getSupportedStatuses and getNextStatus, transcribed
+	// in transfertest independently of transfer.Machine, with vaspgate's stricter rule.
 	D, W := transfer.KindDeposit, transfer.KindWithdrawal
-	add("request_offchain_funds", D, "pending_user_transfer_start", "incomplete", "pending_anchor", "pending_customer_info_update")
-	add("notify_offchain_funds_received", D, "pending_anchor", "pending_user_transfer_start", "pending_external", "on_hold")
-	add("request_trust", D, "pending_trust", "pending_anchor")
-	add("notify_trust_set", D, "pending_anchor", "pending_trust")
-	add("notify_onchain_funds_sent", D, "completed", "pending_anchor", "pending_stellar")
-	add("request_onchain_funds", W, "pending_user_transfer_start", "incomplete", "pending_anchor", "pending_customer_info_update")
-	add("notify_onchain_funds_received", W, "pending_anchor", "pending_user_transfer_start", "on_hold")
-	add("notify_offchain_funds_pending", W, "pending_external", "pending_anchor")
-	add("notify_offchain_funds_available", W, "pending_user_transfer_complete", "pending_anchor", "on_hold")
-	add("notify_offchain_funds_sent", W, "completed", "pending_anchor", "pending_external", "pending_user_transfer_complete", "on_hold")
-	add("notify_offchain_funds_sent", D, "pending_external", "pending_user_transfer_start")
-	for _, k := range []transfer.Kind{D, W} {
-		add("notify_amounts_updated", k, "pending_anchor", "pending_anchor")
-		add("notify_transaction_on_hold", k, "on_hold", "pending_anchor", "pending_user_transfer_start")
-		add("notify_transaction_recovery", k, "pending_anchor", "error", "expired")
-	}
-	methods := []string{"request_offchain_funds", "notify_offchain_funds_received", "request_trust", "notify_trust_set",
-		"notify_onchain_funds_sent", "request_onchain_funds", "notify_onchain_funds_received", "notify_offchain_funds_pending",
-		"notify_offchain_funds_available", "notify_offchain_funds_sent", "notify_amounts_updated", "notify_transaction_on_hold",
-		"notify_refund_pending", "notify_refund_sent", "notify_transaction_error", "notify_transaction_expired",
-		"notify_transaction_recovery"}
+	methods := transfer.Methods()
 	expect := func(method string, kind transfer.Kind, from transfer.Status, funds bool) (transfer.Status, bool) {
-		switch method {
-		case "notify_transaction_error":
-			return "error", open(from)
-		case "notify_transaction_expired":
-			return "expired", open(from) && !funds
-		case "notify_refund_pending":
-			return "pending_external", funds && from == "pending_anchor"
-		case "notify_refund_sent":
-			ok := funds && (from == "pending_anchor" || from == "pending_external" || from == "on_hold" ||
-				(kind == W && from == "pending_stellar"))
+		ok := transfertest.APSupported(method, kind, from, funds) && !transfertest.VaspgateStricter(method, kind, from, funds)
+		if method == "notify_refund_sent" {
+			// validParams refunds 99 + 1 of the 100 received: all of it.
 			return "refunded", ok
 		}
-		to, ok := want[key{method, kind, from}]
-		return to, ok
+		return transfertest.APNext(method, kind), ok
 	}
 
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -249,11 +210,15 @@ func TestTransitions(t *testing.T) {
 			funds bool
 		}
 		for _, method := range methods {
-			// Received funds matter only to these methods' rules; elsewhere one variant is enough.
+			// Both variants where received funds matter to the method's rows (the full
+			// matrix, without a database, is transfer's TestMachineAgainstAnchorPlatform).
 			fundsVariants := []bool{false}
-			switch method {
-			case "notify_refund_pending", "notify_refund_sent", "notify_transaction_expired":
-				fundsVariants = []bool{false, true}
+			for _, kind := range []transfer.Kind{D, W} {
+				for _, from := range allStatuses {
+					if transfertest.APSupported(method, kind, from, false) != transfertest.APSupported(method, kind, from, true) {
+						fundsVariants = []bool{false, true}
+					}
+				}
 			}
 			var cases []tcase
 			for _, kind := range []transfer.Kind{D, W} {
@@ -331,26 +296,33 @@ func TestValidation(t *testing.T) {
 			msg    string
 		}{
 			{"notify_trust_set", map[string]any{}, -32602, "transaction_id is required"},
-			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "fee_details": fee}, -32602, "amount_in is required"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete")}, -32602, "amount_in is required"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "fee_details": fee}, -32602, "All (amount_out is optional) or none of the amount_in, amount_out, and fee_details should be set"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd, "fee_details": fee}, -32602, "amount_out is required for non-exchange transactions"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usdc, "amount_out": usdc, "fee_details": fee}, -32602, "amount_in.asset should be non-stellar asset"},
 			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": map[string]string{"amount": "-1", "asset": "iso4217:USD"}, "fee_details": fee}, -32602, "amount_in.amount should be positive"},
-			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": map[string]string{"amount": "1"}, "fee_details": fee}, -32602, "amount_in.asset cannot be empty"},
-			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd}, -32602, "fee_details is required"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": map[string]any{"amount": true}, "fee_details": fee}, -32602, "invalid params"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd}, -32602, "All (amount_out is optional)"},
 			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd, "fee_details": map[string]string{"total": "-1", "asset": "x"}}, -32602, "fee_details.total should be non-negative"},
-			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd, "fee_details": fee, "user_action_required_by": past}, -32602, "user_action_required_by should be in the future"},
+			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd, "fee_details": fee, "user_action_required_by": past}, -32602, "user_action_required_by can not be in the past"},
 			{"request_offchain_funds", map[string]any{"transaction_id": dep("incomplete"), "amount_in": usd, "fee_details": fee, "user_action_required_by": "tomorrow"}, -32602, "ISO 8601"},
-			{"request_onchain_funds", map[string]any{"transaction_id": wd("incomplete"), "amount_in": usdc, "fee_details": fee}, -32602, "destination_account is required"},
-			{"request_onchain_funds", map[string]any{"transaction_id": wd("incomplete"), "amount_in": usdc, "fee_details": fee, "destination_account": stellarG, "memo": "1"}, -32602, "memo and memo_type must be given together"},
-			{"notify_onchain_funds_sent", map[string]any{"transaction_id": dep("pending_anchor")}, -32602, "stellar_transaction_id is required"},
+			{"request_onchain_funds", map[string]any{"transaction_id": wd("incomplete"), "amount_in": usdc, "amount_out": usd, "fee_details": feeUSDC}, -32602, "destination_account is required"},
+			{"request_onchain_funds", map[string]any{"transaction_id": wd("incomplete"), "amount_in": usdc, "amount_out": usd, "fee_details": fee, "destination_account": stellarG}, -32602, "fee_details.asset should be stellar asset"},
+			{"request_onchain_funds", map[string]any{"transaction_id": wd("incomplete"), "amount_in": usdc, "amount_out": usd, "fee_details": feeUSDC, "destination_account": stellarG, "memo": "abc"}, -32602, "Invalid id memo"},
+			{"notify_onchain_funds_sent", map[string]any{"transaction_id": funded("pending_anchor")}, -32602, "stellar_transaction_id is required"},
 			{"notify_onchain_funds_received", map[string]any{"transaction_id": wd("pending_user_transfer_start")}, -32602, "stellar_transaction_id is required"},
-			{"notify_offchain_funds_received", map[string]any{"transaction_id": dep("pending_user_transfer_start")}, -32602, "amount_in is required"},
-			{"notify_amounts_updated", map[string]any{"transaction_id": dep("pending_anchor"), "fee_details": fee}, -32602, "amount_out is required"},
+			{"notify_offchain_funds_received", map[string]any{"transaction_id": dep("pending_user_transfer_start"), "amount_out": map[string]any{"amount": 5}}, -32602, "Invalid amounts combination provided: all, none or only amount_in should be set"},
+			{"notify_amounts_updated", map[string]any{"transaction_id": funded("pending_anchor"), "fee_details": fee}, -32602, "amount_out is required"},
+			{"notify_amounts_updated", map[string]any{"transaction_id": funded("pending_anchor"), "amount_out": map[string]any{"amount": 5}}, -32602, "fee_details must be set"},
+			{"notify_amounts_updated", map[string]any{"transaction_id": dep("pending_anchor"), "amount_out": usdc, "fee_details": fee}, -32600, "funds received[false]"},
 			{"notify_transaction_error", map[string]any{"transaction_id": dep("pending_anchor")}, -32602, "message is required"},
 			{"notify_transaction_expired", map[string]any{"transaction_id": dep("pending_anchor")}, -32602, "message is required"},
 			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor")}, -32602, "refund is required"},
-			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "100", "asset": "iso4217:USD"}, "amount_fee": map[string]string{"amount": "1", "asset": "iso4217:USD"}}}, -32602, "refund amount exceeds amount_in"},
-			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "1", "asset": "iso4217:EUR"}, "amount_fee": map[string]string{"amount": "0", "asset": "iso4217:EUR"}}}, -32602, "must be amount_in.asset"},
+			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "100", "asset": "iso4217:USD"}, "amount_fee": map[string]string{"amount": "1", "asset": "iso4217:USD"}}}, -32602, "Refund amount exceeds amount_in"},
+			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "1", "asset": "iso4217:EUR"}, "amount_fee": map[string]string{"amount": "0", "asset": "iso4217:EUR"}}}, -32602, "refund.amount.asset does not match transaction amount_in_asset"},
 			{"notify_customer_info_updated", map[string]any{"transaction_id": dep("incomplete"), "customer_type": "alien"}, -32602, "customer_type[alien]"},
-			{"get_transaction", map[string]any{}, -32602, "id is required"},
+			{"get_transaction", map[string]any{}, -32602, "transaction_id is required"},
+			{"get_transaction", map[string]any{"transaction_id": "missing"}, -32600, "Transaction with id[missing] is not found"},
 			{"get_transaction", map[string]any{"id": "missing"}, -32600, "Transaction with id[missing] is not found"},
 			{"get_transactions", map[string]any{}, -32602, "sep is required"},
 			{"get_transactions", map[string]any{"sep": "24"}, -32602, "sep[24] is not supported"},
@@ -399,7 +371,7 @@ func TestNoChangeNoEvent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		s := transfertest.New(t, db, transfertest.Options{})
-		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
+		txn := fundedTx(t, s, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		p := map[string]any{"transaction_id": txn.ID, "amount_out": usdc, "fee_details": fee}
 		first := resultTx(t, s.Do(t, "notify_amounts_updated", p))
 		before := countAll(t, db)
@@ -457,7 +429,7 @@ func TestConcurrentChanges(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		s := transfertest.New(t, db, transfertest.Options{})
-		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
+		txn := fundedTx(t, s, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		const n = 16
 		var wg sync.WaitGroup
 		results := make([]transfertest.RPCResult, n)
@@ -595,6 +567,7 @@ func TestCustomerReadRace(t *testing.T) {
 		s := transfertest.New(t, db, transfertest.Options{})
 		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingCustomerInfoUpdate)
 		s.Business.SetCustomer(kyc.Customer{ID: "c-race", Status: kyc.StatusProcessing}, s.User.Account, "")
+		var before int // deliveries once the concurrent change (and its business event) committed
 		s.Business.OnGet(func() {
 			if _, err := s.Transfers.Change(ctx, txn.ID, func(tx *transfer.Transaction) error {
 				tx.Message = "changed meanwhile"
@@ -602,8 +575,8 @@ func TestCustomerReadRace(t *testing.T) {
 			}); err != nil {
 				t.Errorf("concurrent change: %v", err)
 			}
+			before = countAll(t, db)
 		})
-		before := countAll(t, db)
 		res := s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": txn.ID, "customer_id": "c-race"})
 		wantError(t, res, rpc.CodeInternal, "Transaction was modified by another request")
 		if countSnapshots(t, db, "c-race") != 0 || countAll(t, db) != before {
@@ -619,11 +592,21 @@ func TestCustomerReadRace(t *testing.T) {
 func TestFundsSentAt(t *testing.T) {
 	t.Parallel()
 	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{Quiet: true})
-	txn := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
+	txn := fundedTx(t, s, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
 	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	resultTx(t, s.Do(t, "notify_offchain_funds_sent", map[string]any{"transaction_id": txn.ID, "funds_sent_at": sent.Format(time.RFC3339)}))
 	cur, _ := s.Transfers.Get(context.Background(), txn.ID)
 	if cur.Status != transfer.StatusCompleted || cur.CompletedAt == nil || !cur.CompletedAt.Equal(sent) {
 		t.Fatalf("completed_at = %v, want %v", cur.CompletedAt, sent)
 	}
+}
+
+// fundedTx is a transaction of kind in status whose 100 USD were received.
+func fundedTx(t *testing.T, s *transfertest.Stack, kind transfer.Kind, st transfer.Status) transfer.Transaction {
+	t.Helper()
+	return s.NewTransactionWith(t, kind, st, func(tx *transfer.Transaction) {
+		now := time.Now().UTC()
+		tx.TransferReceivedAt = &now
+		tx.AmountIn = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
+	})
 }

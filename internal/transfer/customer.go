@@ -9,11 +9,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// InvalidError is a parameter the caller must fix; its message is safe to show.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
 // MethodCustomerInfoUpdated is the RPC method whose rules govern customer status changes.
 const MethodCustomerInfoUpdated = "notify_customer_info_updated"
 
@@ -45,7 +40,7 @@ type CustomerUpdate struct {
 
 // CheckCustomerUpdate validates u against cur without changing anything.
 func CheckCustomerUpdate(cur *Transaction, u CustomerUpdate) error {
-	if err := Allow(MethodCustomerInfoUpdated, cur); err != nil {
+	if _, err := Allow(MethodCustomerInfoUpdated, cur); err != nil {
 		return err
 	}
 	target, err := CustomerTarget(u.Status)
@@ -66,17 +61,10 @@ func (s *Service) ApplyCustomerStatus(ctx context.Context, tx *store.Tx, cur Tra
 	}
 	target, _ := CustomerTarget(u.Status)
 	return s.ChangeTx(ctx, tx, cur, touch, func(t *Transaction) error {
-		if t.Status != target {
-			t.Status = target
-			t.UserActionRequiredBy = nil
-		}
-		if u.Message != "" {
-			t.Message = u.Message
-		}
 		if t.CustomerID == "" && u.CustomerID != "" {
 			t.CustomerID = u.CustomerID
 		}
-		return nil
+		return move(t, t.Status, target, u.Message, false, nil)
 	})
 }
 

@@ -8,7 +8,9 @@
 // (the GET /transaction body to on_change_callback and to the client's static SEP-6 URL) and
 // the business event. Nothing is sent from here: the callback engine delivers what commits.
 //
-// The transitions allowed for each business RPC method are in Rules; docs/state_machine.md
-// draws them. HTTP handlers for wallets live in transferhttp; the business JSON-RPC in
-// package rpc.
+// The business methods (Anchor Platform's RPC methods) live here too: Machine is the state
+// machine as data (method -> flow -> allowed source statuses with their guard on received
+// funds -> target statuses), methods.go has each method's parameter checks and edits, and
+// Service.Apply runs them. docs/state_machine.md draws the table. HTTP handlers for wallets
+// live in transferhttp; the business JSON-RPC envelope in package rpc.
 package transfer

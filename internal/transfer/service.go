@@ -24,6 +24,9 @@ var (
 	// ErrConflict: another change to the same transaction committed first. Nothing was
 	// changed; re-read and retry.
 	ErrConflict = errors.New("Transaction was modified by another request. Please re-read the transaction state and retry if appropriate.")
+	// ErrNotFunded: a change would complete a transaction whose funds were never received.
+	// No path may do that, whatever the state machine's rows say.
+	ErrNotFunded = errors.New("transfer: a transaction cannot be completed before its funds were received")
 )
 
 // Outbox records callbacks inside a database transaction; *callback.Outbox satisfies it.
@@ -116,8 +119,6 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		}
 		return s.business(ctx, tx, EventTransactionCreated, t, now)
 	})
-	if err == nil {
-	}
 	return err
 }
 
@@ -325,6 +326,9 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 	}
 	now := s.Now()
 	statusChanged := next.Status != cur.Status
+	if statusChanged && next.Status == StatusCompleted && !next.FundsReceived() {
+		return cur, false, ErrNotFunded
+	}
 	if changed {
 		next.UpdatedAt = now
 		// completed_at is the commit time unless the change set its own (funds_sent_at).
@@ -359,11 +363,18 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 			return cur, false, err
 		}
 	}
+	if changed {
+		// The business hears of every committed change (amounts, message, refunds, status),
+		// as Anchor Platform's transaction_status_changed; a no-op records nothing.
+		if err := s.business(ctx, tx, EventTransactionStatusChanged, &next, now); err != nil {
+			return cur, false, err
+		}
+	}
 	return next, changed, nil
 }
 
-// statusChanged records what a status change causes: the SEP-6 callback to the wallet's
-// on_change_callback and to its client's static URL, and the business event.
+// statusChanged records the SEP-6 callback a status change causes, to the wallet's
+// on_change_callback and to its client's static URL: wallets hear of status changes only.
 func (s *Service) statusChanged(ctx context.Context, tx *store.Tx, t *Transaction, at time.Time) error {
 	body := t.SEP6Body()
 	eventID := uuid.Must(uuid.NewV7()).String()
@@ -383,7 +394,7 @@ func (s *Service) statusChanged(ctx context.Context, tx *store.Tx, t *Transactio
 			return fmt.Errorf("transfer: record wallet callback: %w", err)
 		}
 	}
-	return s.business(ctx, tx, EventTransactionStatusChanged, t, at)
+	return nil
 }
 
 func (s *Service) business(ctx context.Context, tx *store.Tx, typ string, t *Transaction, at time.Time) error {

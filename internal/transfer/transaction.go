@@ -87,6 +87,8 @@ type Transaction struct {
 	Message               string `json:"message,omitempty"`
 	StellarTransactionID  string `json:"stellar_transaction_id,omitempty"`
 	ExternalTransactionID string `json:"external_transaction_id,omitempty"`
+	// StellarTransactions are the Stellar transactions of the transfer, oldest first.
+	StellarTransactions []StellarTransaction `json:"stellar_transactions,omitempty"`
 
 	// Account is the user's Stellar account: the deposit destination or the withdrawal source.
 	Account  string `json:"account,omitempty"`
@@ -277,4 +279,91 @@ func (t *Transaction) clone() Transaction {
 	b, _ := json.Marshal(t)
 	_ = json.Unmarshal(b, &c)
 	return c
+}
+
+// StellarTransaction is one Stellar transaction of a transfer (Anchor Platform's
+// StellarTransaction; payments are filled in when the ledger is read).
+type StellarTransaction struct {
+	ID        string           `json:"id"`
+	CreatedAt time.Time        `json:"created_at"`
+	Memo      string           `json:"memo,omitempty"`
+	MemoType  string           `json:"memo_type,omitempty"`
+	Envelope  string           `json:"envelope,omitempty"`
+	Payments  []StellarPayment `json:"payments"`
+}
+
+// StellarPayment is one payment operation of a StellarTransaction.
+type StellarPayment struct {
+	ID                 string `json:"id"`
+	Amount             Amount `json:"amount"`
+	PaymentType        string `json:"payment_type"`
+	SourceAccount      string `json:"source_account"`
+	DestinationAccount string `json:"destination_account"`
+}
+
+// StellarAsset is the transaction's Stellar asset in SEP-38 form ("stellar:USDC:G…",
+// "stellar:native").
+func (t *Transaction) StellarAsset() string {
+	if t.AssetCode == "" {
+		return ""
+	}
+	if t.AssetIssuer == "" {
+		if t.AssetCode == "XLM" || t.AssetCode == "native" {
+			return "stellar:native"
+		}
+		return "stellar:" + t.AssetCode
+	}
+	return "stellar:" + t.AssetCode + ":" + t.AssetIssuer
+}
+
+// assetIn is the asset an amount_in given without one is in: the stored amount_in's, else
+// for a deposit the asset the user said they would send, else the Stellar asset (Anchor
+// Platform's fallback).
+func (t *Transaction) assetIn() string {
+	switch {
+	case t.AmountIn != nil && t.AmountIn.Asset != "":
+		return t.AmountIn.Asset
+	case t.Kind.Deposit() && t.AmountExpected != nil && t.AmountExpected.Asset != "":
+		return t.AmountExpected.Asset
+	}
+	return t.StellarAsset()
+}
+
+// assetOut is the asset of an amount_out given without one.
+func (t *Transaction) assetOut() string {
+	if t.AmountOut != nil && t.AmountOut.Asset != "" {
+		return t.AmountOut.Asset
+	}
+	return t.StellarAsset()
+}
+
+// feeAsset is the asset of a fee given without one.
+func (t *Transaction) feeAsset() string {
+	if t.FeeDetails != nil && t.FeeDetails.Asset != "" {
+		return t.FeeDetails.Asset
+	}
+	return t.assetIn()
+}
+
+func (t *Transaction) amountIn() string {
+	if t.AmountIn == nil {
+		return ""
+	}
+	return t.AmountIn.Amount
+}
+
+// addStellarTransaction records a Stellar transaction of the transfer (once per id) and makes
+// it the transfer's stellar_transaction_id.
+func (t *Transaction) addStellarTransaction(id string, at time.Time) {
+	t.StellarTransactionID = id
+	for _, st := range t.StellarTransactions {
+		if st.ID == id {
+			return
+		}
+	}
+	memo, typ := t.Memo, t.MemoType
+	if t.Kind.Withdrawal() {
+		memo, typ = t.WithdrawMemo, t.WithdrawMemoType
+	}
+	t.StellarTransactions = append(t.StellarTransactions, StellarTransaction{ID: id, CreatedAt: at, Memo: memo, MemoType: typ, Payments: []StellarPayment{}})
 }

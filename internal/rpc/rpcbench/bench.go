@@ -263,7 +263,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		t := transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete,
 			Owner: transfer.Owner{Account: user.Address()}, AssetCode: "USDC", Account: user.Address(), CustomerType: "sep6"}
 		if o.Method == "hold" {
-			t.Status = transfer.StatusPendingAnchor
+			// A withdrawal alternates between on_hold and pending_anchor (Anchor Platform's
+			// rows: on_hold from pending_anchor for withdrawals only).
+			t.Kind, t.Status = transfer.KindWithdrawal, transfer.StatusPendingAnchor
 			t.AmountIn = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
 			t.AmountOut = &transfer.Amount{Amount: "99", Asset: "stellar:USDC"}
 			t.FeeDetails = &transfer.FeeDetails{Total: "1", Asset: "iso4217:USD"}
@@ -292,12 +294,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			holdMu.Lock()
 			method = "notify_transaction_on_hold"
 			if held[id] {
-				method = "notify_offchain_funds_received"
+				method = "notify_onchain_funds_received"
 			}
 			held[id] = !held[id]
 			holdMu.Unlock()
 		}
-		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q}}]`, method, id)
+		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q,"stellar_transaction_id":"b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"}}]`, method, id)
 		resp, err := client.Post(rpcURL, "application/json", strings.NewReader(body))
 		if err != nil {
 			return "", err
