@@ -195,7 +195,8 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 // InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise (and
-// on panic, which is re-raised).
+// on panic, which is re-raised). A hook set with WithCommitHook on ctx runs in the
+// transaction just before the commit.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -212,8 +213,16 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		_ = sqlTx.Rollback()
 		return err
 	}
+	hook, err := runCommitHook(ctx, tx)
+	if err != nil {
+		_ = sqlTx.Rollback()
+		return fmt.Errorf("store: commit hook: %w", err)
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
+	}
+	if hook != nil {
+		hook.ran.Store(true)
 	}
 	return nil
 }
