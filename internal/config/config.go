@@ -54,6 +54,8 @@ type Config struct {
 	TravelRule TravelRule `yaml:"travel_rule"`
 	// Clients are the statically configured wallets (Anchor Platform's `clients`).
 	Clients Clients `yaml:"clients"`
+	// Console is the operator console on the admin listener.
+	Console Console `yaml:"console"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -184,7 +186,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console}
 }
 
 func splitList(v string) []string {

@@ -473,7 +473,9 @@ type Summary struct {
 // type of the last entry of the previous page.
 type ListQuery struct {
 	Status, Type, After, AfterType string
-	Limit                          int
+	// Account (and Memo, when Account is set) keep the customers of one owner.
+	Account, Memo string
+	Limit         int
 }
 
 // List returns builtin customers by id (creation order), for the operator's work queue,
@@ -485,11 +487,17 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if q.Status != "" && !validStatus(q.Status) {
 		return nil, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
 	}
+	// The owner condition is written only when asked for, so PostgreSQL plans it on the
+	// owner index instead of walking every customer.
+	owner, args := "", []any{q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType}
+	if q.Account != "" {
+		owner, args = " AND c.account = ? AND (? = '' OR c.memo = ?)", append(args, q.Account, q.Memo, q.Memo)
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT t.customer_id, t.type, t.status, c.account, c.memo, t.updated_at
 		FROM kyc_customer_types t JOIN kyc_customers c ON c.id = t.customer_id
 		WHERE (? = '' OR t.status = ?) AND (? = '' OR t.type = ?) 
-			AND (t.customer_id > ? OR (t.customer_id = ? AND t.type > ?))
-		ORDER BY t.customer_id, t.type LIMIT ?`, q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType, q.Limit)
+			AND (t.customer_id > ? OR (t.customer_id = ? AND t.type > ?))`+owner+`
+		ORDER BY t.customer_id, t.type LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("kyc: list customers: %w", err)
 	}

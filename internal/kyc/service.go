@@ -173,6 +173,12 @@ type target struct {
 	txID  string
 }
 
+// OwnerOf returns the owner of a customer and the client domain it was created with, for
+// operators; ErrNotFound when the id is unknown.
+func (s *Service) OwnerOf(ctx context.Context, id string) (Owner, string, error) {
+	return ownerOf(ctx, s.db, id)
+}
+
 // ownerOf reads a customer's owner; ErrNotFound when the id is unknown.
 func ownerOf(ctx context.Context, q store.Querier, id string) (Owner, string, error) {
 	var o Owner
