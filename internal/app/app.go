@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/console"
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
@@ -193,8 +196,37 @@ func (a *App) build(ctx context.Context) error {
 	default:
 		return err
 	}
+	if err := a.mountConsole(); err != nil {
+		return err
+	}
 	a.Server.Admin.Handle("POST /rpc", rpcHandler)
 	a.Server.Admin.Handle("POST /{$}", rpcHandler)
+	return nil
+}
+
+// mountConsole serves the operator console under /console/ on the admin listener.
+func (a *App) mountConsole() error {
+	cc := a.Config.Console.WithDefaults()
+	if cc.Disabled {
+		return nil
+	}
+	var ops []console.Operator
+	for _, o := range cc.Operators {
+		h, err := hex.DecodeString(o.TokenSHA256)
+		if err != nil || len(h) != sha256.Size {
+			return fmt.Errorf("console.operators: %s: token_sha256 is not 64 hex digits", o.Name)
+		}
+		ops = append(ops, console.Operator{Name: o.Name, Role: o.Role, TokenSHA256: [sha256.Size]byte(h)})
+	}
+	c, err := console.New(console.Options{
+		DB: a.DB, Deliveries: a.Delivery, Customers: a.KYC, Transfers: a.Transfer, TravelRule: a.TravelRule,
+		AdminToken: a.Config.AdminToken, Operators: ops, IdleTimeout: cc.IdleTimeout, MaxAge: cc.MaxAge,
+		Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	c.Register(a.Server.Admin)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // BrowseFilter selects transactions of every owner for operators; zero values match all.
@@ -45,3 +46,6 @@ func (s *Service) Browse(ctx context.Context, f BrowseFilter) ([]Transaction, er
 	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", min(limit, 500))
 	return s.query(ctx, s.db, q, args...)
 }
+
+// Statuses lists every SEP-6 status, in lifecycle order (for filters).
+func Statuses() []Status { return slices.Clone(allStatuses) }
