@@ -1,0 +1,275 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+
+	"github.com/vaspgate/vaspgate/internal/app"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/seal"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/store/storetest"
+)
+
+const (
+	adminToken    = "console-admin-token-0123456789abcdef"
+	viewerToken   = "console-viewer-token-0123456789abcdef"
+	operatorToken = "console-operator-token-0123456789abcdef"
+)
+
+func sum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+
+// received is one callback as the wallet's server got it.
+type received struct {
+	host, signature string
+	body            []byte
+}
+
+// wallet is a wallet's callback receiver on loopback. It answers 500 while failing is set
+// (a wallet whose server is down), else 200, and keeps what it accepted in arrival order.
+type wallet struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	failing bool
+	got     []received
+	tried   int
+	news    chan struct{}
+}
+
+func newWallet(t *testing.T) *wallet {
+	w := &wallet{news: make(chan struct{}, 4096)}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.mu.Lock()
+		w.tried++
+		failing := w.failing
+		if !failing {
+			w.got = append(w.got, received{host: r.Host, signature: r.Header.Get("Signature"), body: body})
+		}
+		w.mu.Unlock()
+		w.news <- struct{}{}
+		if failing {
+			http.Error(rw, "wallet down", http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *wallet) setFailing(v bool) { w.mu.Lock(); w.failing = v; w.mu.Unlock() }
+
+// waitFor waits until a callback whose body contains want was accepted and returns it.
+func (w *wallet) waitFor(t *testing.T, want string) received {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		w.mu.Lock()
+		for _, r := range w.got {
+			if bytes.Contains(r.body, []byte(want)) {
+				w.mu.Unlock()
+				return r
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.news:
+		case <-deadline:
+			t.Fatalf("no callback containing %q within 30s", want)
+		}
+	}
+}
+
+// syncBuffer collects the server's logs (written from many goroutines).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+type stack struct {
+	app    *app.App
+	admin  string // http://127.0.0.1:port of the admin listener
+	wallet *wallet
+	logs   *syncBuffer
+	// signingKey is the anchor's SEP-10/callback signing account.
+	signingKey string
+}
+
+// start runs vaspgate (internal/app, what `vaspgate serve` runs) on the engine, with a
+// viewer and an operator besides the admin token, and a wallet whose callbacks fail fast
+// into dead letters (two attempts).
+func start(t *testing.T, d store.Dialect) *stack {
+	t.Helper()
+	w := newWallet(t)
+	walletHost := strings.TrimPrefix(w.srv.URL, "http://")
+	cfg := config.Default()
+	cfg.DatabaseURL = storetest.URL(t, d)
+	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.AdminToken = adminToken
+	cfg.EncryptionKey = seal.NewKey()
+	kp := keypair.MustRandom()
+	cfg.Stellar.SigningSeed = kp.Seed()
+	cfg.Stellar.PublicURL = "http://anchor.test"
+	cfg.Stellar.Ledger = config.LedgerNone
+	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Callback.RetrySchedule = []time.Duration{5 * time.Millisecond}
+	cfg.Callback.Jitter = -1
+	cfg.Callback.PollInterval = 10 * time.Millisecond
+	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
+	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.Console.Operators = []config.ConsoleOperator{
+		{Name: "vera", Role: config.RoleViewer, TokenSHA256: sum(viewerToken)},
+		{Name: "otto", Role: config.RoleOperator, TokenSHA256: sum(operatorToken)},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &stack{app: a, admin: "http://" + a.Server.AdminAddr(), wallet: w, logs: logs, signingKey: kp.Address()}
+}
+
+// customer makes a builtin customer the way a wallet does (first name, then its callback
+// URL, then the rest), so that the move to PROCESSING sends a SEP-12 callback to the wallet.
+// It returns the customer id.
+func (s *stack) customer(t *testing.T, first, last, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	caller := kyc.Caller{Account: keypair.MustRandom().Address()}
+	id, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.KYC.SetCallback(ctx, caller, kyc.CallbackRequest{ID: id, URL: s.wallet.srv.URL + "/kyc"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{ID: id, Type: "sep6", Fields: map[string]string{"last_name": last, "email_address": email}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// client is a browser without JavaScript: a cookie jar, no automatic redirects.
+type client struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func (s *stack) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: s.admin, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (c *client) do(method, path string, form url.Values, header map[string]string) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (c *client) get(path string) (*http.Response, string) { return c.do("GET", path, nil, nil) }
+
+func (c *client) post(path string, form url.Values) (*http.Response, string) {
+	return c.do("POST", path, form, nil)
+}
+
+// signIn signs in with token and returns the CSRF token the pages carry.
+func (c *client) signIn(token string) string {
+	c.t.Helper()
+	resp, _ := c.post("/console/signin", url.Values{"token": {token}, "next": {"/console/"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+		c.t.Fatalf("sign-in = %d to %q, want 303 to /console/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := c.get("/console/")
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("overview after sign-in = %d", resp.StatusCode)
+	}
+	return csrfOf(c.t, body)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token in the page")
+	}
+	return m[1]
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline, not standing in for a signal
+	}
+}
+
+// regexpAll returns the first group of every match of expr in s, in order, without repeats.
+func regexpAll(expr, s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(expr).FindAllStringSubmatch(s, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
