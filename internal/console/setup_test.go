@@ -25,6 +25,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/travelrule"
 )
 
 const (
@@ -273,3 +274,5 @@ func regexpAll(expr, s string) []string {
 	}
 	return out
 }
+
+func travelruleFilter() travelrule.Filter { return travelrule.Filter{} }
