@@ -115,6 +115,7 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 // the dead letter a failing wallet left, replay it and watch it delivered, decide a customer
 // and check the wallet got the signed SEP-12 callback; then what must be refused is.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	s := start(t, store.Postgres)
 	ctx := browser(t)
 	base := s.admin

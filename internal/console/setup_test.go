@@ -137,7 +137,6 @@ func start(t *testing.T, d store.Dialect) *stack {
 	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
 	cfg.Callback.RetrySchedule = []time.Duration{5 * time.Millisecond}
 	cfg.Callback.Jitter = -1
-	cfg.Callback.PollInterval = 10 * time.Millisecond
 	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.Console.Operators = []config.ConsoleOperator{
