@@ -172,12 +172,12 @@ func (a *App) build(ctx context.Context) error {
 	})
 	sep := stellarhttp.New(a.Auth, a.Log)
 	sep.Register(a.Server.Public)
-	kychttp.Register(a.Server.Public, a.KYC, sep.Require)
+	kychttp.Register(a.Server.Public, a.KYC, sep.RequireWith(kychttp.Refuse))
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
 		Config: cfg.Transfer, Transfers: a.Transfer, Logger: a.Log,
 		Callbacks: transfer.CallbackPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
-	}), sep.Require)
+	}), sep.RequireWith(transferhttp.Refuse))
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)
 	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{

@@ -89,7 +89,7 @@ func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 	sh := stellarhttp.New(auth, log)
 	mux := http.NewServeMux()
 	sh.Register(mux)
-	kychttp.Register(mux, svc, sh.Require)
+	kychttp.Register(mux, svc, sh.RequireWith(kychttp.Refuse))
 	adminMux := http.NewServeMux()
 	kychttp.RegisterAdmin(adminMux, svc)
 

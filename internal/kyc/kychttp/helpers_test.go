@@ -133,7 +133,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	}
 	sh := stellarhttp.New(auth, slog.New(slog.DiscardHandler))
 	sh.Register(mux)
-	kychttp.Register(mux, svc, sh.Require)
+	kychttp.Register(mux, svc, sh.RequireWith(kychttp.Refuse))
 	kychttp.RegisterAdmin(mux, svc)
 	t.Cleanup(func() {
 		srv.Close()

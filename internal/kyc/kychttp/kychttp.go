@@ -46,6 +46,18 @@ func Register(public *http.ServeMux, svc *kyc.Service, auth func(http.Handler) h
 	}
 }
 
+// Refuse is SEP-12's answer to a request without a valid SEP-10 token: its tables give 401
+// for a client that is not authenticated properly, whether the token is missing or not
+// valid. Pass it to stellarhttp's RequireWith for the SEP-12 routes.
+func Refuse(w http.ResponseWriter, _ *http.Request, invalid bool) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	msg := "a SEP-10 token is required (Authorization: Bearer <JWT>)"
+	if invalid {
+		msg = "the SEP-10 token is not valid"
+	}
+	httpjson.Error(w, http.StatusUnauthorized, "unauthorized", msg)
+}
+
 // preflight answers CORS preflight requests (stellar-seps.md 1).
 func preflight(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()

@@ -151,28 +151,50 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// Refusal answers a request to an authenticated SEP endpoint that carries no valid SEP-10
+// token; invalid is true when a token was sent but is not valid. Each SEP states its own
+// answer (SEP-6: 403 {"type": "authentication_required"}; SEP-12: 401), so each SEP's
+// handler package provides its Refusal and the route is wrapped with RequireWith.
+type Refusal func(w http.ResponseWriter, r *http.Request, invalid bool)
+
 // Require lets a request through only with a valid SEP-10 token in
 // "Authorization: Bearer <JWT>", checked before anything reads the body, and puts the
 // token's stellar.Identity in the request context. Otherwise it answers 401 (no or
-// malformed header) or 403 (a token that is not valid), with {"error": ...}.
+// malformed header) or 403 (a token that is not valid), with {"error": ...}: the generic
+// answer, for routes whose SEP states none (use RequireWith for those that do).
 func (h *Handler) Require(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every SEP response is readable from any origin, the handler's own answers too.
-		cors(w)
-		authz := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(authz, " ")
-		token = strings.TrimSpace(token)
-		if authz == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sep10"`)
-			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "a SEP-10 token is required (Authorization: Bearer <JWT>)")
-			return
-		}
-		id, err := h.auth.Verify(token)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sep10", error="invalid_token"`)
-			httpjson.Error(w, http.StatusForbidden, "forbidden", "the SEP-10 token is not valid")
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(stellar.WithIdentity(r.Context(), id)))
-	})
+	return h.RequireWith(refuseGeneric)(next)
+}
+
+func refuseGeneric(w http.ResponseWriter, _ *http.Request, invalid bool) {
+	if invalid {
+		httpjson.Error(w, http.StatusForbidden, "forbidden", "the SEP-10 token is not valid")
+		return
+	}
+	httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "a SEP-10 token is required (Authorization: Bearer <JWT>)")
+}
+
+// RequireWith is Require with the SEP's own answer to a missing or invalid token.
+func (h *Handler) RequireWith(refuse Refusal) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Every SEP response is readable from any origin, the handler's own answers too.
+			cors(w)
+			authz := r.Header.Get("Authorization")
+			scheme, token, ok := strings.Cut(authz, " ")
+			token = strings.TrimSpace(token)
+			if authz == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sep10"`)
+				refuse(w, r, false)
+				return
+			}
+			id, err := h.auth.Verify(token)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sep10", error="invalid_token"`)
+				refuse(w, r, true)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(stellar.WithIdentity(r.Context(), id)))
+		})
+	}
 }

@@ -51,7 +51,8 @@ func New(o Options) *Handler {
 }
 
 // Register adds the SEP-6 routes to the public mux. require is the SEP-10 middleware
-// (stellarhttp.Handler.Require); every route but /info needs a token.
+// answering as SEP-6 says (stellarhttp.Handler.RequireWith(Refuse)); every route but /info
+// needs a token.
 func Register(mux *http.ServeMux, h *Handler, require func(http.Handler) http.Handler) {
 	mux.Handle("GET /sep6/info", cors(http.HandlerFunc(h.info)))
 	routes := map[string]http.HandlerFunc{
@@ -148,6 +149,16 @@ func (h *Handler) info(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
+// Refuse is SEP-6's answer to a request without a valid SEP-10 token (stellar-seps.md 5.1):
+// 403 {"type": "authentication_required"}, whether the token is missing or not valid. Pass
+// it to stellarhttp's RequireWith for the SEP-6 routes.
+func Refuse(w http.ResponseWriter, _ *http.Request, _ bool) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	httpjson.Write(w, http.StatusForbidden, map[string]string{
+		"type": "authentication_required", "error": "a SEP-10 token is required (Authorization: Bearer <JWT>)",
+	})
+}
+
 func bad(w http.ResponseWriter, msg string) {
 	httpjson.Error(w, http.StatusBadRequest, "bad_request", msg)
 }
@@ -214,7 +225,7 @@ func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, a
 	q := r.URL.Query()
 	owner, ok := h.owner(r)
 	if !ok {
-		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		Refuse(w, r, false)
 		return config.TransferOp{}, false
 	}
 	a, found := h.asset(assetCode)
@@ -397,7 +408,7 @@ func (h *Handler) withdrawKind(w http.ResponseWriter, r *http.Request, kind tran
 func (h *Handler) transaction(w http.ResponseWriter, r *http.Request) {
 	owner, ok := h.owner(r)
 	if !ok {
-		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		Refuse(w, r, false)
 		return
 	}
 	q := r.URL.Query()
@@ -422,7 +433,7 @@ func (h *Handler) transaction(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 	owner, ok := h.owner(r)
 	if !ok {
-		httpjson.Error(w, http.StatusForbidden, "authentication_required", "a SEP-10 token is required")
+		Refuse(w, r, false)
 		return
 	}
 	q := r.URL.Query()
@@ -433,6 +444,12 @@ func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 	f := transfer.Filter{AssetCode: q.Get("asset_code"), PagingID: q.Get("paging_id")}
 	if f.AssetCode == "" {
 		bad(w, "asset_code is required")
+		return
+	}
+	if _, ok := h.asset(f.AssetCode); !ok {
+		// An asset this anchor does not serve is a bad request, not an empty list
+		// (the SEP-6 conformance suite's "rejects requests with a bad 'asset_code'").
+		bad(w, "asset_code "+f.AssetCode+" is not served by this anchor")
 		return
 	}
 	if v := q.Get("no_older_than"); v != "" {

@@ -51,7 +51,7 @@ func setup(t *testing.T, db *store.DB) *bundle {
 		Callbacks: transfer.CallbackPolicy{Guard: callback.Guard{Allow: mustAllow(t)}, HTTPHosts: []string{walletHost.Host}},
 	})
 	mux := http.NewServeMux()
-	transferhttp.Register(mux, h, stellarhttp.New(auth, nil).Require)
+	transferhttp.Register(mux, h, stellarhttp.New(auth, nil).RequireWith(transferhttp.Refuse))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &bundle{stack: s, url: srv.URL, auth: auth}
@@ -119,7 +119,7 @@ func TestSEP6(t *testing.T) {
 			status            int
 			errPart           string
 		}{
-			{"no token", "", "/sep6/deposit?asset_code=USDC&funding_method=SEPA&account=" + user, 401, ""},
+			{"no token", "", "/sep6/deposit?asset_code=USDC&funding_method=SEPA&account=" + user, 403, ""},
 			{"no asset", tok, "/sep6/deposit?funding_method=SEPA&account=" + user, 400, "asset_code is required"},
 			{"unknown asset", tok, "/sep6/deposit?asset_code=EURC&funding_method=SEPA&account=" + user, 400, "not supported"},
 			{"no funding method", tok, "/sep6/deposit?asset_code=USDC&account=" + user, 400, "funding_method is required"},
@@ -192,6 +192,53 @@ func TestSEP6(t *testing.T) {
 			if err := json.Unmarshal(got[0].Body, &body); err != nil || body.Transaction.ID != id || body.Transaction.Status != "pending_customer_info_update" {
 				t.Errorf("callback on %s: %s", path, got[0].Body)
 			}
+		}
+	})
+}
+
+// SEP-6 (stellar-seps.md 5.1): an authenticated endpoint called without a valid token
+// answers 403 {"type": "authentication_required"} — SEP-6's own answer, not the generic 401
+// of the SEP-10 middleware.
+func TestSEP6UnauthenticatedIs403AuthenticationRequired(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		b := setup(t, db)
+		user := b.stack.User.Account
+		for _, path := range []string{
+			"/sep6/deposit?asset_code=USDC&funding_method=SEPA&account=" + user,
+			"/sep6/withdraw?asset_code=USDC&funding_method=SEPA",
+			"/sep6/deposit-exchange?destination_asset=USDC&source_asset=iso4217:USD&amount=5&funding_method=SEPA&account=" + user,
+			"/sep6/transaction?id=x",
+			"/sep6/transactions?asset_code=USDC",
+		} {
+			for _, token := range []string{"", "not-a-jwt"} {
+				status, body, hdr := b.get(t, token, path)
+				if status != http.StatusForbidden || body["type"] != "authentication_required" || hdr.Get("Access-Control-Allow-Origin") != "*" {
+					t.Errorf("%s (token %q): %d %v %v", path, token, status, body, hdr)
+				}
+			}
+		}
+		if status, _, _ := b.get(t, "", "/sep6/info"); status != http.StatusOK {
+			t.Errorf("/info without a token: %d", status)
+		}
+	})
+}
+
+// SEP-6 GET /transactions for an asset the anchor does not serve is a 400 with an error,
+// not an empty list.
+func TestSEP6TransactionsUnservedAssetIs400(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		b := setup(t, db)
+		tok := b.token(t, b.stack.User.Account)
+		status, body, _ := b.get(t, tok, "/sep6/transactions?asset_code=BADCODE")
+		if status != http.StatusBadRequest || !strings.Contains(body["error"].(string), "BADCODE") {
+			t.Fatalf("BADCODE: %d %v", status, body)
+		}
+		if status, body, _ := b.get(t, tok, "/sep6/transactions?asset_code=USDC"); status != http.StatusOK || body["transactions"] == nil {
+			t.Fatalf("USDC: %d %v", status, body)
 		}
 	})
 }
