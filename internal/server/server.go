@@ -165,6 +165,50 @@ func limitBody(def int64, byPrefix map[string]int64, next http.Handler) http.Han
 	})
 }
 
+// jsonMisses answers what mux has no route for — an unknown path (404) or a known path with
+// another method (405, with its Allow header) — in the JSON error shape wallets parse
+// ({"error": …}) instead of the standard library's plain text, readable from any origin
+// like every other answer of the public listener.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Let the mux decide between 404 and 405 (and which methods are allowed), then
+		// answer its decision in JSON.
+		rec := &missRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if rec.status == http.StatusMethodNotAllowed {
+			httpjson.Error(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
+			return
+		}
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path)
+	})
+}
+
+// missRecorder keeps only the status and headers of the mux's own not-found answer.
+type missRecorder struct {
+	header http.Header
+	status int
+}
+
+func (m *missRecorder) Header() http.Header { return m.header }
+func (m *missRecorder) WriteHeader(code int) {
+	if m.status == 0 {
+		m.status = code
+	}
+}
+func (m *missRecorder) Write(b []byte) (int, error) {
+	m.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
 // Listen binds both listeners. Addresses ending in ":0" get a free port; see PublicAddr and
 // AdminAddr for the result.
 func (s *Server) Listen() error {
@@ -180,7 +224,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("server: admin listener %s: %w", s.opts.AdminAddr, err)
 	}
 	s.publicLn, s.adminLn = pub, adm
-	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, s.Public))
+	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public)))
 	s.admin = s.httpServer("admin", s.Admin)
 	return nil
 }

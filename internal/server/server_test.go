@@ -224,3 +224,39 @@ func TestShutdownEndsServe(t *testing.T) {
 		t.Fatal("listener still accepts after shutdown")
 	}
 }
+
+// The public listener answers unknown routes (404) and wrong methods (405, with Allow) in
+// the JSON error shape wallets parse, not the standard library's plain text.
+func TestPublicMissesAnswerJSONErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/no/such/route", 404, ""},
+		{"DELETE", "/healthz", 405, "GET, HEAD"},
+		{"GET", "/upload", 405, "POST"},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+b.srv.PublicAddr()+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error, Code string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || err != nil || body.Error == "" || body.Code == "" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %+v (%v) %v", c.method, c.path, resp.StatusCode, body, err, resp.Header)
+		}
+		if resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, resp.Header.Get("Allow"), c.allow)
+		}
+	}
+	// Routes that exist still answer as before.
+	if code, _, _ := get(t, "http://"+b.srv.PublicAddr()+"/healthz", ""); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+}
