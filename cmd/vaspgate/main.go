@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -50,7 +51,7 @@ Configuration: defaults, then the YAML file given with --config, then VASPGATE_*
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, errHelp) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "vaspgate:", err)
 		os.Exit(1)
 	}
@@ -101,11 +102,35 @@ func buildVersion() string {
 	return "unknown"
 }
 
-func loadConfig(name string, args []string, stderr io.Writer) (config.Config, error) {
+// errHelp: the user asked for a command's usage, which was printed; the command exits 0.
+var errHelp = errors.New("help requested")
+
+// parseFlags parses args into fs. Asked for help (-h, --help), it prints the usage to stdout
+// and returns errHelp, so the command prints nothing else and exits 0; on a bad flag the
+// usage goes to stderr with the error.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(usage.Bytes())
+		return errHelp
+	case err != nil:
+		_, _ = stderr.Write(usage.Bytes())
+		return err
+	}
+	return nil
+}
+
+func loadConfig(name string, args []string, stdout, stderr io.Writer) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file")
-	if err := fs.Parse(args); err != nil {
+	path := fs.String("config", "", "YAML configuration file (then VASPGATE_* variables, see docs/configuration.md)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: vaspgate %s [--config FILE]\n\n", name)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config.Config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -121,7 +146,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("serve", args, stderr)
+	cfg, err := loadConfig("serve", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -137,7 +162,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 }
 
 func migrate(args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("migrate", args, stderr)
+	cfg, err := loadConfig("migrate", args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -228,3 +228,32 @@ func TestVersionAndKeys(t *testing.T) {
 		t.Fatal("unknown command exited 0")
 	}
 }
+
+// Asking a command for help prints its usage on stdout, nothing else, and exits 0.
+func TestHelpExitsZeroAndPrintsOnlyUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"help"}} {
+		cmd := exec.Command(binary(t), args...)
+		cmd.Dir = t.TempDir()
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%v: %v (stderr %q)", args, err, stderr.String())
+		}
+		if !strings.HasPrefix(stdout.String(), "Usage:") && !strings.Contains(stdout.String(), "Usage:\n") {
+			t.Errorf("%v: stdout %q", args, stdout.String())
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("%v: stderr %q, want nothing", args, stderr.String())
+		}
+		if entries, _ := os.ReadDir(cmd.Dir); len(entries) != 0 {
+			t.Errorf("%v: left %d file(s) in the working directory", args, len(entries))
+		}
+	}
+	// A flag that does not exist is still an error.
+	cmd := exec.Command(binary(t), "serve", "--bogus")
+	cmd.Dir = t.TempDir()
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "bogus") {
+		t.Errorf("serve --bogus: %v %s", err, out)
+	}
+}
