@@ -152,6 +152,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg, stdout)
 	slog.SetDefault(log)
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		log.Warn(w.String(), "variable", w.Name, "closest", w.Closest)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log, stderr)
@@ -165,6 +168,9 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig("migrate", args, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		fmt.Fprintln(stderr, "vaspgate: warning:", w)
 	}
 	ctx := context.Background()
 	db, err := store.Open(ctx, cfg.DatabaseURL)

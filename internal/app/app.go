@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,10 +57,15 @@ type App struct {
 	Log        *slog.Logger
 }
 
-// New opens the database, applies migrations, fills in development secrets where none are
-// configured (telling notice about it), builds every service and binds both listeners.
+// New validates the configuration, opens the database, applies migrations, fills in
+// development secrets where none are configured (telling notice about it), builds every
+// service and binds both listeners.
 // notice receives the human-readable start-up messages (os.Stderr in the binary).
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Writer) (a *App, err error) {
+	// Everything but the values generated below is checked before the database is touched.
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -152,6 +158,11 @@ func (a *App) build(ctx context.Context) error {
 	spool := tr.SpoolDir
 	if spool == "" {
 		spool = spoolDir(cfg.DatabaseURL)
+		if old := legacySpool(cfg.DatabaseURL); fileExists(old) {
+			// Acknowledged callbacks may wait in it: say so rather than leave them behind.
+			a.Log.Warn("a travel-rule spool from an earlier version was found; move it into the spool directory to replay it",
+				"file", old, "spool_dir", spool)
+		}
 	}
 	// travelrule.New registers its workers and periodic jobs: it must come before the job
 	// engine opens (in Run).
@@ -297,6 +308,11 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func keyring(cfg config.Config) (*seal.Keyring, error) {
 	cur, err := seal.ParseKey(cfg.EncryptionKey)
 	if err != nil {
@@ -340,11 +356,25 @@ func walletURL(clients config.Clients) func(transfer.Owner) string {
 	}
 }
 
-// spoolDir is where the travel-rule receiver keeps its spool: beside a SQLite file, or in
-// the working directory on PostgreSQL.
+// spoolDir is where the travel-rule receiver keeps its spool when travel_rule.spool_dir is
+// not set: a directory named after the SQLite file and beside it (vaspgate.db-spool), or
+// ./vaspgate-spool on PostgreSQL — never loose files in the working directory.
 func spoolDir(databaseURL string) string {
 	if p, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
-		return filepath.Dir(strings.TrimPrefix(p, "//"))
+		p = strings.TrimPrefix(p, "//")
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		return p + "-spool"
 	}
-	return "."
+	return "vaspgate-spool"
+}
+
+// legacySpool is where versions before the spool got its own directory kept it.
+func legacySpool(databaseURL string) string {
+	dir := "."
+	if p, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		dir = filepath.Dir(strings.TrimPrefix(p, "//"))
+	}
+	return filepath.Join(dir, "travelrule-spool.log")
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // fillDevSecrets gives an unconfigured installation what it needs to run — an admin token,
-// an encryption key, a Stellar signing key — generated once and kept in the database so
+// an encryption key, a Stellar signing key, an issuer for the development asset — generated once and kept in the database so
 // restarts keep them (and data sealed under the key stays readable). It prints, every start,
 // that they are for development only and how to set real ones: a production installation
 // sets all three and never reaches this code.
@@ -58,6 +58,25 @@ func fillDevSecrets(ctx context.Context, db *store.DB, cfg *config.Config, notic
 			}
 		}
 		lines = append(lines, line)
+	}
+	if cfg.NeedsDevAssetIssuer() {
+		// The development asset is a Stellar asset like any other: stellar:USDC:<issuer>.
+		// Its issuer's seed is kept, so a developer can issue the asset on testnet.
+		seed, created, err := db.MetaOrCreate(ctx, "dev_asset_issuer_seed", randomSeed)
+		if err != nil {
+			return fmt.Errorf("development asset issuer: %w", err)
+		}
+		kp, err := keypair.ParseFull(seed)
+		if err != nil {
+			return fmt.Errorf("development asset issuer: %w", err)
+		}
+		cfg.FillDevAssetIssuer(kp.Address())
+		state := "stored"
+		if created {
+			state = "generated"
+		}
+		lines = append(lines, fmt.Sprintf("  %-24s %s in the database (configure transfer.assets and stellar.toml.currencies for a real asset)\n  %s issuer: %s",
+			config.DevAssetCode+" issuer", state, strings.Repeat(" ", 24), kp.Address()))
 	}
 	if len(lines) > 0 && notice != nil {
 		fmt.Fprintf(notice, "\n*** DEVELOPMENT SECRETS — NOT FOR PRODUCTION ***\n"+

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,8 @@ type Config struct {
 	AdminAddr string `yaml:"admin_addr"`
 	// DatabaseURL is "sqlite:PATH" or a postgres:// URL. Env VASPGATE_DATABASE_URL.
 	DatabaseURL string `yaml:"database_url"`
-	// AdminToken is the bearer token of the admin REST API. Env VASPGATE_ADMIN_TOKEN.
+	// AdminToken is the bearer token of the admin REST API, at least 24 characters. Env
+	// VASPGATE_ADMIN_TOKEN.
 	// Empty: a development token is generated and stored on first start.
 	AdminToken string `yaml:"admin_token"`
 	// EncryptionKey (base64, 32 bytes) seals personal data at rest. Env
@@ -126,7 +128,10 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	if cfg.Stellar.Ledger == "" && cfg.Stellar.HorizonURL == "" {
 		cfg.Stellar.Ledger = LedgerNone
 	}
-	probs = append(probs, cfg.problems()...)
+	// Values generated on first start are checked as stand-ins (see Check), so everything
+	// else is reported now, before anything touches the database.
+	standIns := cfg.withStandIns()
+	probs = append(probs, standIns.problems()...)
 	if len(probs) > 0 {
 		return cfg, &Error{probs}
 	}
@@ -253,8 +258,42 @@ func (c *Config) problems() []Problem {
 			probs = append(probs, sectionProblems(v.validate())...)
 		}
 	}
+	probs = append(probs, c.assetProblems()...)
 	return probs
 }
+
+// assetProblems checks that stellar.toml and SEP-6 agree: every transfer asset is published
+// among stellar.toml's currencies with the same issuer, since wallets discover assets there
+// (SEP-1) and then address them as stellar:CODE:ISSUER.
+func (c *Config) assetProblems() []Problem {
+	if !c.Stellar.Enabled() {
+		return nil
+	}
+	var probs []Problem
+	for i, a := range c.Transfer.Assets {
+		found, sameIssuer := false, false
+		for _, cur := range c.Stellar.TOML.Currencies {
+			if cur.Code == a.Code {
+				found = true
+				sameIssuer = sameIssuer || cur.Issuer == a.Issuer
+			}
+		}
+		key := fmt.Sprintf("transfer.assets[%d]", i)
+		switch {
+		case !found:
+			probs = append(probs, Problem{key, fmt.Sprintf("%s is offered for SEP-6 but is not among stellar.toml's currencies (stellar.toml.currencies)", a.Code),
+				fmt.Sprintf("a stellar.toml.currencies entry with code %s and issuer %s", a.Code, a.Issuer)})
+		case !sameIssuer:
+			probs = append(probs, Problem{key + ".issuer", fmt.Sprintf("%q differs from the issuer stellar.toml publishes for %s", a.Issuer, a.Code),
+				"the same G… account in transfer.assets[].issuer and stellar.toml.currencies[].issuer"})
+		}
+	}
+	return probs
+}
+
+// problemKeyRe is a key as sections write it: "section.key", optionally followed by the
+// environment variable that sets it, "section.key (VASPGATE_…)".
+var problemKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.\[\]]+( \([A-Z0-9_]+\))?$`)
 
 // sectionProblems turns a section's (possibly joined) error into one problem per error.
 func sectionProblems(err error) []Problem {
@@ -271,7 +310,7 @@ func sectionProblems(err error) []Problem {
 	for _, e := range errs {
 		msg := e.Error()
 		key, rest, ok := strings.Cut(msg, ": ")
-		if !ok || strings.ContainsAny(key, " ") {
+		if !ok || !problemKeyRe.MatchString(key) {
 			key, rest = "config", msg
 		}
 		probs = append(probs, Problem{Key: key, Message: rest})

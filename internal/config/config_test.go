@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/config"
 )
@@ -79,7 +82,7 @@ func TestProblems(t *testing.T) {
 		{"shutdown timeout", map[string]string{"VASPGATE_SHUTDOWN_TIMEOUT": "soon"},
 			[]string{`shutdown_timeout (VASPGATE_SHUTDOWN_TIMEOUT): not a duration: "soon" (example: 20s)`}},
 		{"signing seed", map[string]string{"VASPGATE_SIGNING_SEED": "SNOTASEED"},
-			[]string{"stellar.signing_seed: not a valid S… secret seed"}},
+			[]string{"stellar.signing_seed (VASPGATE_SIGNING_SEED): not a valid S… secret seed (example: "}},
 		{"several at once", map[string]string{"VASPGATE_LOG_LEVEL": "loud", "VASPGATE_DATABASE_URL": "x"},
 			[]string{"database_url (VASPGATE_DATABASE_URL)", "log_level (VASPGATE_LOG_LEVEL)"}},
 	}
@@ -117,5 +120,109 @@ func TestFileErrors(t *testing.T) {
 	os.WriteFile(empty, nil, 0o600)
 	if _, err := config.Load(empty, env(nil)); err != nil {
 		t.Errorf("empty file: %v", err)
+	}
+}
+
+// A bad public URL or signing seed is reported by Load — naming the variable and giving an
+// example — even when no signing seed is configured yet (it would be generated on first
+// start), so nothing touches the database before the configuration is known to be good.
+func TestPublicURLAndSeedCheckedBeforeDevelopmentSecrets(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"VASPGATE_PUBLIC_URL": "localhost:8000"}, `stellar.public_url (VASPGATE_PUBLIC_URL): "localhost:8000" is not an http(s) URL with a host (example: https://`},
+		{map[string]string{"VASPGATE_SIGNING_SEED": "GABC"}, "stellar.signing_seed (VASPGATE_SIGNING_SEED): not a valid S… secret seed (example: "},
+	} {
+		_, err := config.Load("", env(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.env, err, tt.want)
+		}
+	}
+	cfg, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if cfg.Stellar.SigningSeed != "" || cfg.AdminToken != "" {
+		t.Error("Load filled in values it should leave to the development start-up")
+	}
+	cfg.Stellar.PublicURL = "localhost:8000"
+	if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "VASPGATE_PUBLIC_URL") {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// A Stellar asset is stellar:CODE:ISSUER: a non-native asset without an issuer is refused
+// (stellar.toml and transfer.assets alike), SEP-6 assets must be published in stellar.toml
+// with the same issuer, and the development default gets its issuer filled in.
+func TestStellarAssetNeedsIssuerAndTOMLAgreesWithTransfer(t *testing.T) {
+	t.Parallel()
+	issuer, other := keypair.MustRandom().Address(), keypair.MustRandom().Address()
+	base := func() config.Config {
+		c := config.Default()
+		c.Stellar.SigningSeed = keypair.MustRandom().Seed()
+		c.Stellar.Ledger = config.LedgerNone
+		c.AdminToken, c.EncryptionKey = strings.Repeat("t", 32), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		return c
+	}
+	c := base()
+	if !c.NeedsDevAssetIssuer() {
+		t.Fatal("the default asset does not ask for a development issuer")
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "issuer: required for USDC") {
+		t.Fatalf("default asset without issuer validated: %v", err)
+	}
+	c.FillDevAssetIssuer(issuer)
+	if c.NeedsDevAssetIssuer() || c.Stellar.TOML.Currencies[0].Issuer != issuer || c.Transfer.Assets[0].Issuer != issuer {
+		t.Fatalf("FillDevAssetIssuer: %+v %+v", c.Stellar.TOML.Currencies[0], c.Transfer.Assets[0])
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("filled in: %v", err)
+	}
+	if config.Default().Transfer.Assets[0].Issuer != "" {
+		t.Fatal("FillDevAssetIssuer changed the defaults")
+	}
+
+	for _, tt := range []struct {
+		name   string
+		change func(*config.Config)
+		want   []string
+	}{
+		{"configured asset without issuer is not the development one", func(c *config.Config) {
+			c.Transfer.Assets[0].Deposit.MinAmount, c.Transfer.Assets[0].Issuer = "5", ""
+		}, []string{"transfer.assets[0].issuer: required for USDC", "transfer.assets[0].issuer"}},
+		{"issuers differ", func(c *config.Config) { c.Transfer.Assets[0].Issuer = other }, []string{"transfer.assets[0].issuer: " + `"` + other + `" differs`}},
+		{"asset missing from stellar.toml", func(c *config.Config) {
+			c.Stellar.TOML.Currencies[0].Code = "EURC"
+		}, []string{"transfer.assets[0]: USDC is offered for SEP-6 but is not among stellar.toml's currencies"}},
+		{"native needs no issuer", func(c *config.Config) {
+			c.Transfer.Assets[0].Code, c.Transfer.Assets[0].Issuer = "XLM", ""
+			c.Stellar.TOML.Currencies = append(c.Stellar.TOML.Currencies, config.StellarCurrency{Code: "XLM", Status: "test", Desc: "lumens", AnchorAssetType: "crypto"})
+		}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			c.Stellar.TOML.Currencies = slices.Clone(c.Stellar.TOML.Currencies)
+			c.Transfer.Assets = slices.Clone(c.Transfer.Assets)
+			c.FillDevAssetIssuer(issuer)
+			tt.change(&c)
+			err := c.Validate()
+			var cerr *config.Error
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected: %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &cerr) || len(cerr.Problems) != len(tt.want) {
+				t.Fatalf("got %v, want %d problem(s)", err, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if got := cerr.Problems[i].String(); !strings.Contains(got, w) {
+					t.Errorf("problem %d = %q, want %q", i, got, w)
+				}
+			}
+		})
 	}
 }

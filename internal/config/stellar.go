@@ -136,6 +136,10 @@ var (
 		"commodity": true, "realestate": true, "other": true}
 )
 
+// NativeAsset reports whether code names the native asset (XLM), the only Stellar asset
+// without an issuer (SEP-38 form stellar:native).
+func NativeAsset(code string) bool { return code == "native" || code == "XLM" }
+
 // validate checks the section; it does nothing when the section is off.
 func (s *Stellar) validate() error {
 	if !s.Enabled() {
@@ -147,19 +151,21 @@ func (s *Stellar) validate() error {
 	if s.NetworkPassphrase == "" {
 		bad("network_passphrase: required")
 	}
+	const seedExample = "(example: the VASPGATE_SIGNING_SEED line of `vaspgate keys generate`)"
 	if _, err := strkey.Decode(strkey.VersionByteSeed, s.SigningSeed); err != nil {
-		bad("signing_seed: not a valid S… secret seed")
+		bad("signing_seed (VASPGATE_SIGNING_SEED): not a valid S… secret seed %s", seedExample)
 	} else if _, err := keypair.ParseFull(s.SigningSeed); err != nil {
-		bad("signing_seed: %v", err)
+		bad("signing_seed (VASPGATE_SIGNING_SEED): %v %s", err, seedExample)
 	}
+	const urlExample = "(example: https://anchor.example.com, or http://localhost:8000 in development)"
 	u, err := url.Parse(s.PublicURL)
 	switch {
 	case s.PublicURL == "":
-		bad("public_url: required (https://host[:port] wallets reach)")
+		bad("public_url (VASPGATE_PUBLIC_URL): required: the scheme://host[:port] wallets reach %s", urlExample)
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		bad("public_url: %q is not an http(s) URL with a host", s.PublicURL)
+		bad("public_url (VASPGATE_PUBLIC_URL): %q is not an http(s) URL with a host %s", s.PublicURL, urlExample)
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		bad("public_url: %q must be scheme://host[:port] only", s.PublicURL)
+		bad("public_url (VASPGATE_PUBLIC_URL): %q must be scheme://host[:port] only %s", s.PublicURL, urlExample)
 	}
 	for _, d := range s.EffectiveHomeDomains() {
 		if d == "" || strings.ContainsAny(d, "/ ") || len(d+" auth") > 64 {
@@ -202,8 +208,11 @@ func (s *Stellar) validate() error {
 		if c.Code == "" || len(c.Code) > 12 {
 			bad("toml.currencies[%d].code: 1 to 12 characters", i)
 		}
-		if c.Issuer != "" && !strkey.IsValidEd25519PublicKey(c.Issuer) {
+		switch {
+		case c.Issuer != "" && !strkey.IsValidEd25519PublicKey(c.Issuer):
 			bad("toml.currencies[%d].issuer: %q is not a G… account", i, c.Issuer)
+		case c.Issuer == "" && !NativeAsset(c.Code):
+			bad("toml.currencies[%d].issuer: required for %s: SEP-1 identifies a Stellar asset by code and issuer; only native XLM has none (example: the G… account that issues %s)", i, c.Code, c.Code)
 		}
 		if !currencyStatuses[c.Status] {
 			bad("toml.currencies[%d].status: one of live, dead, test, private", i)

@@ -12,6 +12,8 @@ func validStellar() Stellar {
 	s := defaultStellar()
 	s.SigningSeed = keypair.MustRandom().Seed()
 	s.Ledger = LedgerNone
+	s.TOML.Currencies = append([]StellarCurrency(nil), s.TOML.Currencies...)
+	s.TOML.Currencies[0].Issuer = keypair.MustRandom().Address()
 	return s
 }
 
@@ -28,7 +30,7 @@ func TestStellarValidate(t *testing.T) {
 		{"home domains", func(s *Stellar) { s.HomeDomains = []string{"localhost:8000", "anchor.example"} }, nil},
 		{"seed", func(s *Stellar) { s.SigningSeed = keypair.MustRandom().Address() }, []string{"stellar.signing_seed"}},
 		{"passphrase", func(s *Stellar) { s.NetworkPassphrase = "" }, []string{"stellar.network_passphrase"}},
-		{"public url missing", func(s *Stellar) { s.PublicURL = "" }, []string{"stellar.public_url: required"}},
+		{"public url missing", func(s *Stellar) { s.PublicURL = "" }, []string{"stellar.public_url (VASPGATE_PUBLIC_URL): required"}},
 		{"public url path", func(s *Stellar) { s.PublicURL = "https://a.example/x" }, []string{"scheme://host[:port] only"}},
 		{"public url scheme", func(s *Stellar) { s.PublicURL = "ftp://a.example" }, []string{"stellar.public_url"}},
 		{"home domain too long", func(s *Stellar) { s.HomeDomains = []string{strings.Repeat("a", 60)} }, []string{"stellar.home_domains"}},
@@ -40,6 +42,8 @@ func TestStellarValidate(t *testing.T) {
 		{"unknown ledger", func(s *Stellar) { s.Ledger = "rpc" }, []string{"stellar.ledger"}},
 		{"accounts", func(s *Stellar) { s.TOML.Accounts = []string{"GNOPE"} }, []string{"stellar.toml.accounts"}},
 		{"no currencies", func(s *Stellar) { s.TOML.Currencies = nil }, []string{"stellar.toml.currencies"}},
+		{"non-native currency without issuer", func(s *Stellar) { s.TOML.Currencies[0].Issuer = "" }, []string{"stellar.toml.currencies[0].issuer: required for USDC"}},
+		{"native currency without issuer", func(s *Stellar) { s.TOML.Currencies[0].Code, s.TOML.Currencies[0].Issuer = "XLM", "" }, nil},
 		{"currency", func(s *Stellar) {
 			s.TOML.Currencies[0] = StellarCurrency{Code: "TOOLONGCODE123", Issuer: "x", Status: "gone",
 				DisplayDecimals: 8, Name: strings.Repeat("n", 21), AnchorAssetType: "nft"}
@@ -48,7 +52,6 @@ func TestStellarValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := validStellar()
-			s.TOML.Currencies = append([]StellarCurrency(nil), s.TOML.Currencies...)
 			tt.change(&s)
 			probs := sectionProblems(s.validate())
 			if len(probs) != len(tt.want) {

@@ -24,7 +24,8 @@ type Transfer struct {
 type TransferAsset struct {
 	// Code is the asset code (USDC).
 	Code string `yaml:"code"`
-	// Issuer is the issuing G… account; empty for native XLM.
+	// Issuer is the issuing G… account; required except for native XLM (code XLM or native).
+	// It must match the stellar.toml currency of the same code.
 	Issuer string `yaml:"issuer"`
 	// OffchainAsset is the off-chain counterpart in SEP-38 form, e.g. "iso4217:USD"; used as
 	// the asset of off-chain amounts.
@@ -75,8 +76,11 @@ func (t *Transfer) validate() error {
 			bad("code: %q appears twice", a.Code)
 		}
 		seen[a.Code] = true
-		if a.Issuer != "" && !strkey.IsValidEd25519PublicKey(a.Issuer) {
+		switch {
+		case a.Issuer != "" && !strkey.IsValidEd25519PublicKey(a.Issuer):
 			bad("issuer: %q is not a G… account", a.Issuer)
+		case a.Issuer == "" && !NativeAsset(a.Code):
+			bad("issuer: required for %s: a Stellar asset is stellar:CODE:ISSUER; only native XLM has none (example: the G… account that issues %s)", a.Code, a.Code)
 		}
 		if a.OffchainAsset != "" && !sep38Re.MatchString(a.OffchainAsset) {
 			bad("offchain_asset: %q, want SEP-38 form such as iso4217:USD", a.OffchainAsset)

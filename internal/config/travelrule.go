@@ -16,7 +16,7 @@ type TravelRule struct {
 	// CallbackPath is where the enclave POSTs its callbacks on the admin listener. Env
 	// VEGA_VERIFICATION_CALLBACK_API_PATH. Default /travel-rule/callback.
 	CallbackPath string `yaml:"callback_path"`
-	// AuthorizationToken is the token the enclave sends. Env
+	// AuthorizationToken is the token the enclave sends, at least 16 characters. Env
 	// VEGA_VERIFICATION_AUTHORIZATION_TOKEN. Empty: the receiver is off.
 	AuthorizationToken string `yaml:"authorization_token"`
 	// AuthorizationTokenNext is also accepted, for a rotation. Env
@@ -34,8 +34,9 @@ type TravelRule struct {
 	// StoreBudget is how long a callback waits for the database before it goes to the
 	// spool. Env VASPGATE_TRAVEL_RULE_STORE_BUDGET. Default 250ms.
 	StoreBudget time.Duration `yaml:"store_budget"`
-	// SpoolDir holds the spool file. Env VASPGATE_TRAVEL_RULE_SPOOL_DIR. Default: beside the
-	// SQLite file, or the working directory on PostgreSQL (chosen by the caller).
+	// SpoolDir holds the spool file. Env VASPGATE_TRAVEL_RULE_SPOOL_DIR. Default: a directory
+	// beside the SQLite file named after it (vaspgate.db-spool), or ./vaspgate-spool on
+	// PostgreSQL (chosen by the caller).
 	SpoolDir string `yaml:"spool_dir"`
 	// RetentionDays is after how many days IVMS101 data is redacted. Env
 	// VASPGATE_TRAVEL_RULE_RETENTION_DAYS. Default 1825 (5 years).

@@ -111,6 +111,8 @@ func startWith(t *testing.T, d store.Dialect, w *wallet, edit func(*config.Confi
 	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
 	cfg.Transfer.CallbackHTTPHosts = []string{walletHost}
 	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.TravelRule.SpoolDir = t.TempDir() // not the package directory
+	cfg.FillDevAssetIssuer(keypair.MustRandom().Address())
 	if edit != nil {
 		edit(&cfg)
 	}

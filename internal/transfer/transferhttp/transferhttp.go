@@ -180,9 +180,11 @@ func (h *Handler) asset(code string) (config.TransferAsset, bool) {
 	return config.TransferAsset{}, false
 }
 
+// stellarAsset is the SEP-38 identifier of a: stellar:CODE:ISSUER, or stellar:native
+// (configuration refuses any other asset without an issuer).
 func stellarAsset(a config.TransferAsset) string {
 	if a.Issuer == "" {
-		return "stellar:" + a.Code
+		return "stellar:native"
 	}
 	return "stellar:" + a.Code + ":" + a.Issuer
 }
