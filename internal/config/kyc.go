@@ -38,6 +38,11 @@ type KYC struct {
 	// the business server as a customer_verification_code event (it delivers it to the
 	// customer, by SMS or email); the wallet sends it back as <field>_verification.
 	VerificationFields []string `yaml:"verification_fields"`
+	// UnrequestedFields (builtin) is what happens to a standard SEP-9 field a wallet sends
+	// that no customer type asks for: "drop" (default: personal data not asked for is not
+	// kept) or "store" (sealed like every other field). Either way the request succeeds; a
+	// name that is not SEP-9 and not asked for is refused.
+	UnrequestedFields string `yaml:"unrequested_fields"`
 	// CallbackHTTPHosts lists host[:port] values a wallet may register with a plain http://
 	// callback URL (development only); every other callback URL must be https. The SSRF guard
 	// (callback.allow_cidrs) still applies to all of them.
@@ -49,6 +54,12 @@ type KYC struct {
 	// Default 24h.
 	FileTTL time.Duration `yaml:"file_ttl"`
 }
+
+// Values of KYC.UnrequestedFields.
+const (
+	UnrequestedDrop  = "drop"
+	UnrequestedStore = "store"
+)
 
 // KYCType is one customer type: the SEP-9 fields it asks for.
 type KYCType struct {
@@ -135,6 +146,9 @@ func (k KYC) WithDefaults() KYC {
 	if k.MaxFileSize <= 0 {
 		k.MaxFileSize = 10 << 20
 	}
+	if k.UnrequestedFields == "" {
+		k.UnrequestedFields = UnrequestedDrop
+	}
 	if k.FileTTL <= 0 {
 		k.FileTTL = 24 * time.Hour
 	}
@@ -173,6 +187,9 @@ func (k *KYC) validate() error {
 		}
 	default:
 		bad("backend: %q, want %s or %s", d.Backend, KYCBuiltin, KYCBusiness)
+	}
+	if d.UnrequestedFields != UnrequestedDrop && d.UnrequestedFields != UnrequestedStore {
+		bad("unrequested_fields: %q, want %s or %s", d.UnrequestedFields, UnrequestedDrop, UnrequestedStore)
 	}
 	for name, t := range d.Types {
 		if name == "" || strings.ContainsAny(name, " /?&") {

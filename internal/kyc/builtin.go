@@ -29,6 +29,27 @@ func (s *Service) knownField(name string) (config.KYCField, bool) {
 	return config.KYCField{}, false
 }
 
+// acceptField decides what happens to a field a PUT /customer sends: a field some type asks
+// for is taken (ok); a standard SEP-9 field no type asks for — wallets commonly send a
+// standard set — is never a reason to fail the request: it is stored when
+// kyc.unrequested_fields is "store", else dropped (ok false); any other name is refused.
+func (s *Service) acceptField(name string) (config.KYCField, bool, error) {
+	if f, ok := s.knownField(name); ok {
+		return f, true, nil
+	}
+	if !StandardField(name) {
+		return config.KYCField{}, false, badRequest(fmt.Sprintf("field %s is neither a SEP-9 field nor requested by this anchor", name))
+	}
+	if s.cfg.UnrequestedFields != config.UnrequestedStore {
+		return config.KYCField{}, false, nil
+	}
+	typ := "string"
+	if sep9Binary[name] {
+		typ = "binary"
+	}
+	return config.KYCField{Type: typ}, true, nil
+}
+
 func toField(f config.KYCField) Field {
 	return Field{Type: f.Type, Description: f.Description, Choices: f.Choices, Optional: f.Optional}
 }
@@ -150,9 +171,12 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 	}
 	values := map[string]value{}
 	for name, v := range r.Fields {
-		f, ok := s.knownField(name)
+		f, ok, err := s.acceptField(name)
+		if err != nil {
+			return "", err
+		}
 		if !ok {
-			return "", badRequest(fmt.Sprintf("field %s is not requested by this anchor", name))
+			continue
 		}
 		if err := checkValue(name, f, v); err != nil {
 			return "", err
@@ -160,9 +184,12 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 		values[name] = value{data: []byte(v), contentType: "text/plain; charset=utf-8"}
 	}
 	for name, u := range r.Binary {
-		f, ok := s.knownField(name)
+		f, ok, err := s.acceptField(name)
+		if err != nil {
+			return "", err
+		}
 		if !ok {
-			return "", badRequest(fmt.Sprintf("field %s is not requested by this anchor", name))
+			continue
 		}
 		if f.Type != "binary" {
 			return "", badRequest(fmt.Sprintf("field %s is not binary", name))
@@ -173,8 +200,12 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 		values[name] = value{data: u.Data, contentType: u.ContentType}
 	}
 	for name := range r.FileIDs {
-		if _, ok := s.knownField(name); !ok {
-			return "", badRequest(fmt.Sprintf("field %s is not requested by this anchor", name))
+		_, ok, err := s.acceptField(name)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			delete(r.FileIDs, name)
 		}
 	}
 	var id string

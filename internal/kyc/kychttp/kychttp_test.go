@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -861,6 +862,42 @@ func TestVerificationCodes(t *testing.T) {
 		r = b.doJSON(t, "PUT", "/sep12/customer/verification", tok, map[string]string{"id": id, "email_address_verification": code})
 		if r.status != 400 || !strings.Contains(string(r.body), "too many") {
 			t.Fatalf("after 5 wrong codes: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// PUT /customer with standard SEP-9 fields no customer type asks for succeeds (wallets send
+// a standard set): by default they are dropped, with kyc.unrequested_fields "store" they are
+// kept sealed like any other field. A name that is not SEP-9 is still refused.
+func TestSEP12UnrequestedSEP9FieldsAcceptedUnknownRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		for _, mode := range []string{"", config.UnrequestedStore} {
+			b := setup(t, db, setupOpts{mutate: func(k *config.KYC) { k.UnrequestedFields = mode }})
+			tok := b.token(t, newAccount())
+			id := b.put(t, tok, map[string]string{"type": "sep6", "first_name": "Ada", "tax_id": "123-45", "address_country_code": "GBR"})
+			v, _, err := b.svc.FieldValue(context.Background(), id, "tax_id")
+			switch mode {
+			case "":
+				if !errors.Is(err, kyc.ErrNotFound) {
+					t.Errorf("drop: tax_id stored (%q, %v)", v, err)
+				}
+			case config.UnrequestedStore:
+				if err != nil || string(v) != "123-45" {
+					t.Errorf("store: tax_id = %q, %v", v, err)
+				}
+			}
+			if v, _, err := b.svc.FieldValue(context.Background(), id, "first_name"); err != nil || string(v) != "Ada" {
+				t.Errorf("%q: first_name = %q, %v", mode, v, err)
+			}
+			m := b.get(t, tok, url.Values{"type": {"sep6"}}).json(t)
+			if m["id"] != id || m["status"] != kyc.StatusNeedsInfo {
+				t.Errorf("%q: GET after PUT: %v", mode, m)
+			}
+			r := b.doJSON(t, http.MethodPut, "/sep12/customer", tok, map[string]string{"first_name": "Ada", "favourite_colour": "red"})
+			if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "favourite_colour") {
+				t.Errorf("%q: non-SEP-9 field: %d %s", mode, r.status, r.body)
+			}
 		}
 	})
 }
