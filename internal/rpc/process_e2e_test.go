@@ -127,6 +127,7 @@ func seedRaceProcess(t *testing.T, d store.Dialect) {
 	dbURL := storetest.URL(t, d)
 	signer, _ := keypair.Random()
 	user, _ := keypair.Random()
+	issuer, _ := keypair.Random()
 	wallet := transfertest.NewWallet(t, signer.Address())
 	biz := transfertest.NewBusiness(t)
 	walletHost, _ := url.Parse(wallet.URL)
@@ -141,6 +142,9 @@ stellar:
   public_url: http://localhost:8000
   ledger: none
   jwt_secret: %q
+  toml:
+    currencies:
+      - {code: USDC, issuer: %q, status: test, desc: test dollar, is_asset_anchored: true, anchor_asset_type: fiat}
 callback:
   allow_cidrs: ["127.0.0.0/8"]
   retry_schedule: [20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms]
@@ -163,6 +167,7 @@ transfer:
   callback_http_hosts: [%q]
   assets:
     - code: USDC
+      issuer: %q
       offchain_asset: iso4217:USD
       deposit: {enabled: true, funding_methods: [SEPA]}
       withdraw: {enabled: true, funding_methods: [SEPA]}
@@ -173,8 +178,8 @@ clients:
     callback_urls:
       sep6: %q
       sep12: %q
-`, dbURL, config.TestnetPassphrase, signer.Seed(), jwtSecret, biz.URL+"/event", biz.URL, apiKey, walletHost.Host,
-		user.Address(), wallet.URL+"/sep6", wallet.URL+"/sep12")
+`, dbURL, config.TestnetPassphrase, signer.Seed(), jwtSecret, issuer.Address(), biz.URL+"/event", biz.URL, apiKey, walletHost.Host,
+		issuer.Address(), user.Address(), wallet.URL+"/sep6", wallet.URL+"/sep12")
 	vg := startVaspgate(t, cfg)
 
 	// The wallet's SEP-10 token, made with the same key the process derives from its config.
