@@ -190,6 +190,7 @@ func (a *App) build(ctx context.Context) error {
 		Callbacks: transfer.CallbackPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
 	}), sep.RequireWith(transferhttp.Refuse))
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
+	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)
 	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{
 		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),

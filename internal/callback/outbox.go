@@ -49,25 +49,12 @@ var ErrInvalidMessage = errors.New("callback: invalid message")
 // (`Signature: t=…, s=…`). The url must already have passed the SSRF policy (the engine
 // checks the dialled address again on every attempt).
 func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, rawURL string, m Message) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: callback URL %q is not an absolute http(s) URL", ErrInvalidMessage, rawURL)
+	it, err := o.engine.walletItem(rawURL, m)
+	if err != nil {
+		return err
 	}
-	if !json.Valid(m.Body) {
-		return fmt.Errorf("%w: body is not JSON", ErrInvalidMessage)
-	}
-	id := WalletEndpointID(rawURL)
-	now := store.Micros(o.engine.now())
-	// The cache only holds endpoints read back from the database (committed, and never
-	// deleted), so skipping the insert for them is safe.
-	o.engine.mu.Lock()
-	_, known := o.engine.endpoints[id]
-	o.engine.mu.Unlock()
-	var ep *endpointRow
-	if !known {
-		ep = &endpointRow{id: id, kind: KindWallet, url: rawURL, at: now}
-	}
-	return o.engine.enqueue(ctx, tx, id, ep, m, payload{fixed: m.Body})
+	_, err = o.engine.enqueue(ctx, tx, []item{it})
+	return err
 }
 
 // Business records an event for the configured business endpoint; with none configured it
@@ -75,22 +62,75 @@ func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, rawURL string, m Mess
 // Anchor Platform {"id","type","timestamp","sequence","payload"} or Standard Webhooks
 // {"type","timestamp","data"}; timestamp is m.OccurredAt, identical on every retry.
 func (o *Outbox) Business(ctx context.Context, tx *store.Tx, m Message) error {
-	b := o.engine.business
-	if b == nil {
+	if o.engine.business == nil {
 		return nil
 	}
+	it, err := o.engine.businessItem(m)
+	if err != nil {
+		return err
+	}
+	_, err = o.engine.enqueue(ctx, tx, []item{it})
+	return err
+}
+
+// prepare checks a message and fills its defaults (a UUIDv7 event id, occurred now).
+func (e *Engine) prepare(m *Message) error {
+	if m.Subject == "" || m.Type == "" {
+		return fmt.Errorf("%w: subject and type are required", ErrInvalidMessage)
+	}
+	if m.EventID == "" {
+		m.EventID = uuid.Must(uuid.NewV7()).String()
+	}
+	if m.OccurredAt.IsZero() {
+		m.OccurredAt = e.now()
+	}
+	return nil
+}
+
+// walletItem makes the delivery of m to a wallet callback URL.
+func (e *Engine) walletItem(rawURL string, m Message) (item, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return item{}, fmt.Errorf("%w: callback URL %q is not an absolute http(s) URL", ErrInvalidMessage, rawURL)
+	}
 	if !json.Valid(m.Body) {
-		return fmt.Errorf("%w: payload is not JSON", ErrInvalidMessage)
+		return item{}, fmt.Errorf("%w: body is not JSON", ErrInvalidMessage)
+	}
+	if err := e.prepare(&m); err != nil {
+		return item{}, err
+	}
+	id := WalletEndpointID(rawURL)
+	// The cache only holds endpoints read back from the database (committed, and never
+	// deleted), so skipping the insert for them is safe.
+	e.mu.Lock()
+	_, known := e.endpoints[id]
+	e.mu.Unlock()
+	var ep *endpointRow
+	if !known {
+		now := store.Micros(e.now())
+		ep = &endpointRow{id: id, kind: KindWallet, url: rawURL, at: now}
+	}
+	return item{endpointID: id, ep: ep, m: m, pl: payload{fixed: m.Body}}, nil
+}
+
+// businessItem makes the delivery of m to the configured business endpoint, in its
+// envelope. The caller checks that one is configured.
+func (e *Engine) businessItem(m Message) (item, error) {
+	if !json.Valid(m.Body) {
+		return item{}, fmt.Errorf("%w: payload is not JSON", ErrInvalidMessage)
+	}
+	if err := e.prepare(&m); err != nil {
+		return item{}, err
 	}
 	pl := payload{}
-	if b.format == config.EnvelopeStandardWebhooks {
+	if e.business.format == config.EnvelopeStandardWebhooks {
 		env, err := json.Marshal(struct {
 			Type      string          `json:"type"`
 			Timestamp string          `json:"timestamp"`
 			Data      json.RawMessage `json:"data"`
 		}{m.Type, m.OccurredAt.UTC().Format(time.RFC3339Nano), m.Body})
 		if err != nil {
-			return fmt.Errorf("callback: envelope: %w", err)
+			return item{}, fmt.Errorf("callback: envelope: %w", err)
 		}
 		pl.fixed = env
 	} else {
@@ -105,7 +145,7 @@ func (o *Outbox) Business(ctx context.Context, tx *store.Tx, m Message) error {
 		}
 		pl.marker = []byte(`,"sequence":0,"payload":`)
 	}
-	return o.engine.enqueue(ctx, tx, BusinessEndpointID, nil, m, pl)
+	return item{endpointID: BusinessEndpointID, m: m, pl: pl}, nil
 }
 
 // WalletEndpointID is the endpoint id of a wallet callback URL: one endpoint (ordering,
@@ -152,20 +192,12 @@ func (p payload) split() (before, after []byte, ok bool, err error) {
 	return b[:i+zero], b[i+zero+1:], true, nil
 }
 
-// enqueue validates m, fills its defaults and writes it in tx through the queue.
-func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, endpointID string, ep *endpointRow, m Message, pl payload) error {
-	if m.Subject == "" || m.Type == "" {
-		return fmt.Errorf("%w: subject and type are required", ErrInvalidMessage)
-	}
-	if m.EventID == "" {
-		m.EventID = uuid.Must(uuid.NewV7()).String()
-	}
-	if m.OccurredAt.IsZero() {
-		m.OccurredAt = e.now()
-	}
-	if err := e.q.enqueue(ctx, tx, []item{{endpointID: endpointID, ep: ep, m: m, pl: pl}}, store.Micros(e.now())); err != nil {
-		return err
+// enqueue writes items in tx through the queue and wakes the claim loop.
+func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, items []item) ([]enqueued, error) {
+	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()))
+	if err != nil {
+		return nil, err
 	}
 	e.notify()
-	return nil
+	return out, nil
 }

@@ -84,28 +84,50 @@ type item struct {
 // behind it. Items are written in (endpoint, subject) order, so two business transactions
 // recording for the same subjects lock them in one order. On PostgreSQL each item is one
 // statement; SQLite, in process, runs the steps one by one.
-func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) error {
+func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) ([]enqueued, error) {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
 	if len(items) > 1 {
-		slices.SortStableFunc(items, func(a, b item) int {
-			return cmp.Or(cmp.Compare(a.endpointID, b.endpointID), cmp.Compare(a.m.Subject, b.m.Subject))
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(items[a].endpointID, items[b].endpointID), cmp.Compare(items[a].m.Subject, items[b].m.Subject))
 		})
 	}
-	for _, it := range items {
-		inserted, seq, err := q.enqueueOne(ctx, tx, it, nowUS)
+	out := make([]enqueued, len(items))
+	for _, i := range order {
+		it := items[i]
+		id := uuid.Must(uuid.NewV7()).String()
+		inserted, seq, err := q.enqueueOne(ctx, tx, id, it, nowUS)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !inserted {
-			// The event id was already recorded for this endpoint (a repeat): the subject's
-			// sequence moved on, and if this delivery would have been the head, the subject
-			// has none now (nothing after it can exist: tx holds the subject row).
-			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0
-				WHERE endpoint_id = ? AND subject = ? AND head = ?`, it.endpointID, it.m.Subject, seq); err != nil {
-				return fmt.Errorf("callback: record delivery: %w", err)
-			}
+		if inserted {
+			out[i] = enqueued{id: id, seq: seq}
+			continue
+		}
+		// The event id was already recorded for this endpoint (a repeat): the subject's
+		// sequence moved on, and if this delivery would have been the head, the subject has
+		// none now (nothing after it can exist: tx holds the subject row).
+		if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0
+			WHERE endpoint_id = ? AND subject = ? AND head = ?`, it.endpointID, it.m.Subject, seq); err != nil {
+			return nil, fmt.Errorf("callback: record delivery: %w", err)
+		}
+		out[i].duplicate = true
+		if err := tx.QueryRowContext(ctx, `SELECT id, seq FROM callback_deliveries WHERE endpoint_id = ? AND event_id = ?`,
+			it.endpointID, it.m.EventID).Scan(&out[i].id, &out[i].seq); err != nil {
+			return nil, fmt.Errorf("callback: read repeated delivery: %w", err)
 		}
 	}
-	return nil
+	return out, nil
+}
+
+// enqueued is what enqueue did with one item: the delivery's id and sequence, or those of
+// the delivery already recorded with the same event id (duplicate).
+type enqueued struct {
+	id        string
+	seq       int64
+	duplicate bool
 }
 
 // The PostgreSQL statements of enqueueOne: data-modifying WITH parts run exactly once; the
@@ -152,9 +174,8 @@ var pgEnqueue = func() (q [2][2]string) {
 }()
 
 // enqueueOne writes one delivery and reports whether it was inserted and its sequence.
-func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, it item, nowUS int64) (inserted bool, seq int64, err error) {
+func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item, nowUS int64) (inserted bool, seq int64, err error) {
 	m := it.m
-	id := uuid.Must(uuid.NewV7()).String()
 	if q.pg() {
 		var args []any
 		withEP, spliced := 0, 0

@@ -1,0 +1,110 @@
+package callback
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// DestinationBusiness names the configured business endpoint as a publication's destination.
+const DestinationBusiness = "business"
+
+// MaxPublishBatch bounds how many messages one publish call records.
+const MaxPublishBatch = 1000
+
+// Publication is one message the business publishes for delivery (the publish API): the
+// same outbox, ordering, signatures, retries and attempt log as vaspgate's own callbacks.
+type Publication struct {
+	// Destination is "business" (the configured business endpoint, in its envelope and with
+	// its signatures) or an absolute http(s) URL, sent the payload byte for byte and signed
+	// like a wallet callback (SEP `Signature`); the SSRF guard checks every dialled address.
+	Destination string
+	// Subject is the ordering key: one destination receives one subject's messages one at a
+	// time, in the order they were published.
+	Subject string
+	// Type names the event, e.g. "payment.settled".
+	Type string
+	// Payload is the JSON to deliver.
+	Payload []byte
+	// IdempotencyKey, when set, is the event id: publishing it again to the same destination
+	// records nothing new and returns the first delivery (Duplicate).
+	IdempotencyKey string
+	// OccurredAt is when the event happened; now when zero.
+	OccurredAt time.Time
+}
+
+// Published is what Publish recorded for one publication.
+type Published struct {
+	DeliveryID string `json:"delivery_id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	Subject    string `json:"subject"`
+	Sequence   int64  `json:"sequence"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+// check returns why p cannot be published, or nil.
+func (p Publication) check() error {
+	switch {
+	case p.Destination == "":
+		return fmt.Errorf("%w: destination is required (\"business\" or an http(s) URL)", ErrInvalidMessage)
+	case p.Subject == "" || len(p.Subject) > 256 || !utf8.ValidString(p.Subject):
+		return fmt.Errorf("%w: subject is required, at most 256 bytes of UTF-8", ErrInvalidMessage)
+	case !eventTypeRE.MatchString(p.Type):
+		return fmt.Errorf("%w: type is required: 1-128 of A-Z a-z 0-9 _ . : -", ErrInvalidMessage)
+	case len(p.IdempotencyKey) > 256 || !utf8.ValidString(p.IdempotencyKey):
+		return fmt.Errorf("%w: idempotency_key is at most 256 bytes of UTF-8", ErrInvalidMessage)
+	}
+	return nil
+}
+
+// Publish records publications in one transaction — all or none, durable when it returns —
+// and wakes delivery. A batch is written in (destination, subject) order; within a subject
+// the batch's order is the delivery order.
+func (e *Engine) Publish(ctx context.Context, ps []Publication) ([]Published, error) {
+	if len(ps) == 0 || len(ps) > MaxPublishBatch {
+		return nil, fmt.Errorf("%w: publish 1 to %d messages at a time", ErrInvalidMessage, MaxPublishBatch)
+	}
+	items := make([]item, len(ps))
+	for i, p := range ps {
+		if err := p.check(); err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		m := Message{EventID: p.IdempotencyKey, Type: p.Type, Subject: p.Subject, OccurredAt: p.OccurredAt, Body: p.Payload}
+		var it item
+		var err error
+		if p.Destination == DestinationBusiness {
+			if e.business == nil {
+				return nil, fmt.Errorf("message %d: %w: no business endpoint is configured", i, ErrInvalidMessage)
+			}
+			it, err = e.businessItem(m)
+		} else {
+			it, err = e.walletItem(p.Destination, m)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		items[i] = it
+	}
+	var done []enqueued
+	err := e.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		done, err = e.enqueue(ctx, tx, items)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Published, len(items))
+	for i, it := range items {
+		out[i] = Published{DeliveryID: done[i].id, EventID: it.m.EventID, EndpointID: it.endpointID,
+			Subject: it.m.Subject, Sequence: done[i].seq, Duplicate: done[i].duplicate}
+	}
+	return out, nil
+}
