@@ -6,6 +6,7 @@
 package callbackbench
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -27,7 +28,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up on PostgreSQL
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -46,6 +49,10 @@ type Options struct {
 	// Preload records every event before the engine starts, so deliveries/s measures the
 	// engine alone (latency then includes the wait for the start).
 	Preload bool
+	// ViaHTTP publishes every event through the publish API (POST /admin/v1/messages on a
+	// loopback admin listener, behind the admin token) instead of the outbox in process:
+	// latency is then from the 202 to the receipt.
+	ViaHTTP bool
 	Timeout time.Duration
 }
 
@@ -59,6 +66,7 @@ type Result struct {
 	Rate          int     `json:"rate"`
 	Workers       int     `json:"workers"`
 	Preload       bool    `json:"preload"`
+	ViaHTTP       bool    `json:"via_http"`
 	Seconds       float64 `json:"seconds"`
 	PerSecond     float64 `json:"deliveries_per_second"`
 	EnqueueRate   float64 `json:"recorded_per_second"`
@@ -132,7 +140,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Producers = 1
 	}
 	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
-		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload}
+		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP}
 
 	signer, _ := callback.NewStellarSigner(benchSeed)
 	pub := signer.PublicKey()
@@ -188,6 +196,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		startEngine()
 	}
 
+	record := func(ctx context.Context, url, subject string, body []byte) error {
+		return db.InTx(ctx, func(tx *store.Tx) error {
+			return eng.Outbox().Wallet(ctx, tx, url, callback.Message{Type: "bench", Subject: subject, Body: body})
+		})
+	}
+	if o.ViaHTTP {
+		publish, closeAPI, err := publishAPI(eng, o.Producers)
+		if err != nil {
+			return res, err
+		}
+		defer closeAPI()
+		record = publish
+	}
+
 	start := time.Now()
 	var interval time.Duration
 	if o.Rate > 0 {
@@ -215,11 +237,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				}
 				n := i/o.Subjects + 1
 				body := fmt.Appendf(nil, `{"i":%d,"s":%d,"n":%d}`, i, s, n)
-				err := db.InTx(ctx, func(tx *store.Tx) error {
-					return eng.Outbox().Wallet(ctx, tx, urls[s%len(urls)], callback.Message{
-						Type: "bench", Subject: "subject-" + strconv.Itoa(s), Body: body})
-				})
-				if err != nil {
+				if err := record(ctx, urls[s%len(urls)], "subject-"+strconv.Itoa(s), body); err != nil {
 					errCh <- err
 					return
 				}
@@ -337,4 +355,46 @@ func verify(header, host string, body []byte, pub ed25519.PublicKey) bool {
 	msg := make([]byte, 0, len(ts)+len(host)+len(body)+2)
 	msg = append(append(append(append(append(msg, ts...), '.'), host...), '.'), body...)
 	return ed25519.Verify(pub, msg, raw)
+}
+
+// benchAdminToken guards the bench's own loopback admin listener.
+const benchAdminToken = "bench-admin-token"
+
+// publishAPI serves the publish API on a loopback listener, as vaspgate's admin listener
+// does (server.New, the admin token guard, callbackhttp.RegisterPublish), and returns a
+// function that publishes one event through it.
+func publishAPI(eng *callback.Engine, producers int) (func(ctx context.Context, url, subject string, body []byte) error, func(), error) {
+	srv := server.New(server.Options{AdminToken: benchAdminToken, Logger: slog.New(slog.DiscardHandler)})
+	callbackhttp.RegisterPublish(srv.AdminAPI, eng)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := &http.Server{Handler: srv.Admin}
+	go func() { _ = hs.Serve(ln) }()
+	endpoint := "http://" + ln.Addr().String() + "/admin/v1/messages"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: producers * 2}, Timeout: time.Minute}
+	publish := func(ctx context.Context, url, subject string, body []byte) error {
+		msg, err := json.Marshal(map[string]any{"destination": url, "subject": subject, "type": "bench", "payload": json.RawMessage(body)})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(msg))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+benchAdminToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("publish: %s: %s", resp.Status, b)
+		}
+		return nil
+	}
+	return publish, func() { _ = hs.Close() }, nil
 }

@@ -11,19 +11,25 @@ import (
 func TestBenchSmall(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		t.Run(d.String(), func(t *testing.T) {
-			u := ""
-			if d == store.Postgres {
-				u = storetest.PostgresURL()
+		for _, viaHTTP := range []bool{false, true} {
+			name := d.String()
+			if viaHTTP {
+				name += " via HTTP"
 			}
-			r, err := Run(context.Background(), Options{DatabaseURL: u, Events: 300, Subjects: 20, Receivers: 3, FailShare: 0.1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Lost != 0 || r.OutOfOrder != 0 || r.BadSignatures != 0 || r.Failed503 == 0 {
-				t.Fatalf("%+v", r)
-			}
-			t.Logf("%+v", r)
-		})
+			t.Run(name, func(t *testing.T) {
+				u := ""
+				if d == store.Postgres {
+					u = storetest.PostgresURL()
+				}
+				r, err := Run(context.Background(), Options{DatabaseURL: u, Events: 300, Subjects: 20, Receivers: 3, FailShare: 0.1, ViaHTTP: viaHTTP})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Lost != 0 || r.OutOfOrder != 0 || r.BadSignatures != 0 || r.Failed503 == 0 || r.Duplicated != 0 {
+					t.Fatalf("%+v", r)
+				}
+				t.Logf("%+v", r)
+			})
+		}
 	}
 }
