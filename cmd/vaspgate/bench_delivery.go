@@ -34,6 +34,7 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up waiting after this long")
 	fs.BoolVar(&o.Preload, "preload", false, "record every event first, then start the engine (measures the engine alone)")
 	fs.BoolVar(&o.ViaHTTP, "via-http", false, "publish every event through the publish API (POST /admin/v1/messages on a loopback admin listener) instead of the outbox in process")
+	fs.IntVar(&o.Instances, "instances", 1, "delivery engines on the database (each with its own connection pool), as several vaspgate processes")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +67,9 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if r.ViaHTTP {
 		rate += ", published over HTTP"
+	}
+	if r.Instances > 1 {
+		rate += fmt.Sprintf(", %d engine instances", r.Instances)
 	}
 	fmt.Fprintf(out, "engine %s, %d CPUs, %d events over %d subjects to %d receivers, fail share %.2f, offered %s, %d workers\n",
 		r.Engine, runtime.NumCPU(), r.Events, r.Subjects, r.Receivers, r.FailShare, rate, r.Workers)

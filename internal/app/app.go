@@ -55,6 +55,8 @@ type App struct {
 	TravelRule *travelrule.Service
 	Registry   *prometheus.Registry
 	Log        *slog.Logger
+
+	deliveryPool *store.DB // the delivery engine's own connections (PostgreSQL), closed by Run
 }
 
 // New validates the configuration, opens the database, applies migrations, fills in
@@ -116,7 +118,18 @@ func (a *App) build(ctx context.Context) error {
 
 	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log})
 
-	a.Delivery, err = callback.New(ctx, a.DB, cfg.Callback, cfg.Stellar.SigningSeed, a.Log, a.Registry)
+	var deliveryOpts []callback.Option
+	if a.DB.Dialect() == store.Postgres {
+		// The delivery engine claims and records through connections of its own, so that
+		// ingest and delivery do not queue for one pool.
+		pool, err := store.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("delivery pool: %w", err)
+		}
+		a.deliveryPool = pool
+		deliveryOpts = append(deliveryOpts, callback.WithPool(pool))
+	}
+	a.Delivery, err = callback.New(ctx, a.DB, cfg.Callback, cfg.Stellar.SigningSeed, a.Log, a.Registry, deliveryOpts...)
 	if err != nil {
 		return err
 	}
@@ -262,6 +275,9 @@ func (a *App) ready(ctx context.Context) error {
 // engine finishes in-flight attempts, running jobs finish (or are cancelled and retried).
 func (a *App) Run(ctx context.Context) error {
 	defer a.DB.Close()
+	if a.deliveryPool != nil {
+		defer a.deliveryPool.Close()
+	}
 	grace := a.Config.ShutdownTimeout
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()

@@ -54,6 +54,12 @@ func WithRand(r func() float64) Option { return func(e *Engine) { e.policy.Rand 
 // WithInstance names this instance in leases and the attempt log (default host-pid-random).
 func WithInstance(id string) Option { return func(e *Engine) { e.instance = id } }
 
+// WithPool gives the engine its own connections to the same database for claiming,
+// recording and sweeping, so that a burst of business transactions (which record deliveries
+// through their own transactions) cannot starve delivery of connections, nor delivery the
+// business. pool must reach the same database as the engine's db; the caller closes it.
+func WithPool(pool *store.DB) Option { return func(e *Engine) { e.pool = pool } }
+
 // WithMaxInFlightPerEndpoint caps concurrent attempts to one endpoint (default Workers/4,
 // at least 1), so one slow endpoint cannot take every worker.
 func WithMaxInFlightPerEndpoint(n int) Option { return func(e *Engine) { e.perEndpoint = n } }
@@ -77,6 +83,7 @@ type Engine struct {
 	business    *businessEndpoint
 	instance    string
 	perEndpoint int
+	pool        *store.DB
 	metrics     *metrics
 	outbox      *Outbox
 	wake        chan struct{}
@@ -138,6 +145,9 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.pool != nil {
+		e.q.db = e.pool
 	}
 	if e.instance == "" {
 		host, _ := os.Hostname()

@@ -53,7 +53,9 @@ type Options struct {
 	// loopback admin listener, behind the admin token) instead of the outbox in process:
 	// latency is then from the 202 to the receipt.
 	ViaHTTP bool
-	Timeout time.Duration
+	// Instances runs this many engines on the database (default 1), each with its own pool.
+	Instances int
+	Timeout   time.Duration
 }
 
 // Result is what a run measured.
@@ -67,6 +69,7 @@ type Result struct {
 	Workers       int     `json:"workers"`
 	Preload       bool    `json:"preload"`
 	ViaHTTP       bool    `json:"via_http"`
+	Instances     int     `json:"instances"`
 	Seconds       float64 `json:"seconds"`
 	PerSecond     float64 `json:"deliveries_per_second"`
 	EnqueueRate   float64 `json:"recorded_per_second"`
@@ -140,7 +143,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Producers = 1
 	}
 	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
-		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP}
+		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP, Instances: max(1, o.Instances)}
 
 	signer, _ := callback.NewStellarSigner(benchSeed)
 	pub := signer.PublicKey()
@@ -184,14 +187,44 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		CircuitThreshold: 1 << 30,
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := callback.New(ctx, db, cfg, benchSeed, logger, nil, callback.WithMaxInFlightPerEndpoint(o.Workers))
-	if err != nil {
-		return res, err
+	// Instances beyond the first are further engines in this process, each with its own
+	// connection pool and instance name, sharing the database as separate processes would.
+	var engines []*callback.Engine
+	for i := range max(1, o.Instances) {
+		opts := []callback.Option{callback.WithMaxInFlightPerEndpoint(o.Workers), callback.WithInstance(fmt.Sprintf("bench-%d", i))}
+		if db.Dialect() == store.Postgres {
+			// As vaspgate serve does: the engine claims and records through its own connections.
+			pool, err := store.Open(ctx, dbURL)
+			if err != nil {
+				return res, err
+			}
+			defer pool.Close()
+			opts = append(opts, callback.WithPool(pool))
+		}
+		e, err := callback.New(ctx, db, cfg, benchSeed, logger, nil, opts...)
+		if err != nil {
+			return res, err
+		}
+		engines = append(engines, e)
 	}
+	eng := engines[0]
 	runCtx, stop := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	defer func() { stop(); <-runDone }()
-	startEngine := func() { go func() { runDone <- eng.Run(runCtx) }() }
+	runDone := make(chan error, len(engines))
+	started := false
+	defer func() {
+		stop()
+		if started {
+			for range engines {
+				<-runDone
+			}
+		}
+	}()
+	startEngine := func() {
+		started = true
+		for _, e := range engines {
+			go func() { runDone <- e.Run(runCtx) }()
+		}
+	}
 	if !o.Preload {
 		startEngine()
 	}
@@ -249,7 +282,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	recorded := time.Since(start)
 	select {
 	case err := <-errCh:
-		startEngine()
 		return res, fmt.Errorf("bench: record: %w", err)
 	default:
 	}
