@@ -25,15 +25,30 @@
 //
 // Sequence numbers come from an upsert on callback_subjects that keeps the subject row
 // locked until the recording transaction ends, so enqueuers of one subject take turns and
-// sequence order is commit order. A delivery recorded while its subject's head is being
-// completed cannot be seen by that completion; on PostgreSQL the completion notices the
-// locked subject row and promotes again once that transaction ends, and a periodic sweep
-// promotes any queued delivery left without a head. A claim is a lease (token + expiry longer than the request
-// timeout): a crashed instance's in-flight delivery is retried when its lease lapses, and a
-// late result of a lost lease is not applied. Results are recorded in batches (one commit for
-// every attempt that finished meanwhile; several overlapping batches on PostgreSQL, locks
-// taken in one order), and two claim loops overlap on PostgreSQL. An in-process wake-up after each enqueue and after each completion,
-// plus a short poll for other instances' work, keeps latency low without LISTEN/NOTIFY.
+// sequence order is commit order. The same upsert reads and moves the subject's head
+// pointer (callback_subjects.head) under that lock, so a delivery knows whether it is the
+// head without reading other deliveries. Completing a head moves the pointer to the next
+// queued delivery in the recording transaction, which takes subject rows with SKIP LOCKED
+// only: a subject some business transaction is recording for right now is promoted right
+// after the commit (waiting for that one row, holding nothing else) and noted in
+// callback_recheck, which a sweep on one instance reads in case the process died between.
+// Recorders lock in one order (their own leased delivery rows, then subject rows, then
+// endpoint rows) and never wait for a business transaction, so instances cannot deadlock
+// with each other or with the business. A claim is a lease (token + expiry longer than the
+// request timeout): a crashed instance's in-flight delivery is retried when its lease
+// lapses, and a late result of a lost lease is not applied. Results are recorded in batches
+// (one commit for every attempt that finished meanwhile, five statements on PostgreSQL
+// whatever the batch size); a batch that fails is retried attempt by attempt, each try
+// with its own deadline, until recorded, so a sent delivery never waits for its lease to
+// lapse. An in-process wake-up after each enqueue and after each completion, plus a short
+// poll for other instances' work, keeps latency low without LISTEN/NOTIFY.
+//
+// # Where the code is
+//
+// The unexported queue type holds every statement of the callback tables for both
+// dialects; [Engine] keeps the goroutines and the sending; [Admin] serves listing, replay
+// and endpoints without starting anything. [Engine.Publish] is the publish API's entry:
+// the business's own messages through the same outbox.
 //
 // # Failure handling
 //
@@ -45,7 +60,7 @@
 // instances); an endpoint that has only failed for DisableAfter is disabled. Deliveries of a
 // disabled endpoint are kept (shown as paused) and sent when it is enabled; failed ones stay
 // as dead letters with every attempt and can be replayed one by one or per endpoint since a
-// time ([Engine.Replay], [Engine.ReplayEndpoint], the callbackhttp admin API and
+// time ([Admin.Replay], [Admin.ReplayEndpoint], the callbackhttp admin API and
 // `vaspgate deliveries`).
 //
 // # Signatures

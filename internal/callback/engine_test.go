@@ -147,11 +147,12 @@ func (b *bundle) wallet(t *testing.T, u string, m Message) {
 	}
 }
 
-// waitFor polls cond until it holds or 10 s pass (a condition with a deadline, not a sleep
-// standing in for synchronisation).
+// waitFor polls cond until it holds or 60 s pass (a condition with a deadline, not a sleep
+// standing in for synchronisation; generous because the package's tests run in parallel
+// with -race on a shared 2-core machine, where SQLite's pure-Go engine runs instrumented).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

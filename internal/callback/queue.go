@@ -566,37 +566,26 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 		return nil
 	}
 	for _, k := range ks {
-		var head int64
-		err := tx.QueryRowContext(ctx, `SELECT head FROM callback_subjects WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject).Scan(&head)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("callback: promote next: %w", err)
-		}
-		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM callback_deliveries WHERE endpoint_id = ? AND subject = ? AND seq = ? AND status = 'pending'`,
-			k.endpointID, k.subject, head).Scan(&pending); err != nil {
-			return fmt.Errorf("callback: promote next: %w", err)
-		}
-		if head > 0 && pending > 0 {
-			continue
-		}
-		var id string
+		// The subject's first queued delivery becomes the head unless its head pointer names
+		// a pending delivery; with nothing queued the pointer is cleared under that same rule.
 		var seq int64
-		err = tx.QueryRowContext(ctx, `SELECT id, seq FROM callback_deliveries WHERE endpoint_id = ? AND subject = ? AND status = 'queued'
-			ORDER BY seq LIMIT 1`, k.endpointID, k.subject).Scan(&id, &seq)
+		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0
+			WHERE id = (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued'
+			            ORDER BY q.seq LIMIT 1)
+			  AND NOT EXISTS (SELECT 1 FROM callback_subjects s JOIN callback_deliveries h
+			                  ON h.endpoint_id = s.endpoint_id AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending'
+			                  WHERE s.endpoint_id = ? AND s.subject = ?)
+			RETURNING seq`, nowUS, k.endpointID, k.subject, k.endpointID, k.subject).Scan(&seq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			seq = 0
-		case err != nil:
-			return fmt.Errorf("callback: promote next: %w", err)
-		default:
-			if _, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0 WHERE id = ?`, nowUS, id); err != nil {
-				return fmt.Errorf("callback: promote next: %w", err)
-			}
+			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0 WHERE endpoint_id = ? AND subject = ? AND head <> 0
+				AND NOT EXISTS (SELECT 1 FROM callback_deliveries h WHERE h.endpoint_id = callback_subjects.endpoint_id
+				                AND h.subject = callback_subjects.subject AND h.seq = callback_subjects.head AND h.status = 'pending')`,
+				k.endpointID, k.subject)
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, seq, k.endpointID, k.subject)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, seq, k.endpointID, k.subject); err != nil {
+		if err != nil {
 			return fmt.Errorf("callback: promote next: %w", err)
 		}
 	}
