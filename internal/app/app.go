@@ -92,6 +92,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Wri
 	}
 
 	a = &App{Config: cfg, DB: db, Log: log, Registry: prometheus.NewRegistry()}
+	built := a // a is nil on the error returns below
+	defer func() {
+		if err != nil && built.deliveryPool != nil {
+			built.deliveryPool.Close()
+		}
+	}()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.build(ctx); err != nil {
 		return nil, err
