@@ -205,7 +205,7 @@ func (a *App) build(ctx context.Context) error {
 	kychttp.Register(a.Server.Public, a.KYC, sep.RequireWith(kychttp.Refuse))
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
-		Config: cfg.Transfer, Transfers: a.Transfer, Logger: a.Log,
+		Config: cfg.Transfer, Transfers: a.Transfer, Customers: a.KYC, Logger: a.Log,
 		Callbacks: transfer.CallbackPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
 	}), sep.RequireWith(transferhttp.Refuse))
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)

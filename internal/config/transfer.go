@@ -14,6 +14,14 @@ import (
 type Transfer struct {
 	// Assets are the Stellar assets offered for deposit and withdrawal.
 	Assets []TransferAsset `yaml:"assets"`
+	// RequestKYC is how a new SEP-6 deposit or withdrawal treats the requester's KYC:
+	// "sep6" (default) follows SEP-6 — no customer yet answers
+	// non_interactive_customer_info_needed with the fields to send, a rejected one
+	// customer_info_status denied, otherwise the transaction starts where the customer's
+	// status puts it (NEEDS_INFO: pending_customer_info_update; PROCESSING or ACCEPTED:
+	// pending_anchor) — while "anchor_platform" creates every transaction incomplete and
+	// leaves the moves to the business (Anchor Platform's behaviour, for a drop-in).
+	RequestKYC string `yaml:"request_kyc"`
 	// CallbackHTTPHosts lists host[:port] values a wallet may use in a plain http://
 	// on_change_callback (development only); every other URL must be https. The SSRF guard
 	// (callback.allow_cidrs) still applies.
@@ -54,6 +62,12 @@ type TransferOp struct {
 	FundingMethods []string `yaml:"funding_methods"`
 }
 
+// Values of Transfer.RequestKYC.
+const (
+	RequestKYCSEP6           = "sep6"
+	RequestKYCAnchorPlatform = "anchor_platform"
+)
+
 // Enabled reports whether SEP-6 is served.
 func (t *Transfer) Enabled() bool { return len(t.Assets) > 0 }
 
@@ -64,6 +78,9 @@ var (
 
 func (t *Transfer) validate() error {
 	var errs []error
+	if t.RequestKYC != "" && t.RequestKYC != RequestKYCSEP6 && t.RequestKYC != RequestKYCAnchorPlatform {
+		errs = append(errs, fmt.Errorf("transfer.request_kyc: %q, want %s or %s", t.RequestKYC, RequestKYCSEP6, RequestKYCAnchorPlatform))
+	}
 	seen := map[string]bool{}
 	for i, a := range t.Assets {
 		bad := func(format string, args ...any) {

@@ -164,6 +164,8 @@ rpc:
     type: api_key
     secret: %q
 transfer:
+  # The seed's flow is Anchor Platform's: the deposit exists before KYC, the business moves it.
+  request_kyc: anchor_platform
   callback_http_hosts: [%q]
   assets:
     - code: USDC

@@ -28,6 +28,41 @@ func CustomerTarget(kycStatus string) (Status, error) {
 	return "", &InvalidError{Msg: fmt.Sprintf("customer status[%s] is not a SEP-12 status", kycStatus)}
 }
 
+// Admission is what SEP-6 makes of a new deposit or withdrawal given its requester's KYC
+// (stellar-seps.md 5.2-5.4): create the transaction in Status, or create nothing and answer
+// that customer information is needed (NeedsInfo) or was denied (Denied).
+type Admission struct {
+	Status    Status
+	NeedsInfo bool
+	Denied    bool
+}
+
+// Admit is SEP-6's rule for a new transaction, from the customer's SEP-12 status for the
+// transaction's type; known is false when the requester has no customer yet. SEP-6 reserves
+// `incomplete` for a user who still has to complete KYC, so:
+//   - no customer: nothing is created, the wallet is told which fields to send
+//     (non_interactive_customer_info_needed);
+//   - NEEDS_INFO: pending_customer_info_update (SEP-12 then names the missing fields);
+//   - PROCESSING, ACCEPTED: as notify_customer_info_updated would move it (CustomerTarget:
+//     pending_anchor, the business requests the funds);
+//   - REJECTED: nothing is created (customer_info_status denied).
+//
+// Anchor Platform instead creates every transaction `incomplete` and lets the business move
+// it; transferhttp keeps that behaviour behind transfer.request_kyc: anchor_platform.
+func Admit(kycStatus string, known bool) Admission {
+	switch {
+	case !known:
+		return Admission{NeedsInfo: true}
+	case kycStatus == kyc.StatusRejected:
+		return Admission{Denied: true}
+	}
+	target, err := CustomerTarget(kycStatus)
+	if err != nil {
+		return Admission{Status: StatusIncomplete}
+	}
+	return Admission{Status: target}
+}
+
 // CustomerUpdate is a customer status as it applies to one transaction.
 type CustomerUpdate struct {
 	// Status is the SEP-12 status; empty when no customer is known.

@@ -250,18 +250,34 @@ func TestWalletHearsEveryStep(t *testing.T) {
 			token := s.login(t, user)
 			sep6URL, sep12URL := w.srv.URL+"/sep6", w.srv.URL+"/sep12"
 
-			// A deposit, with the wallet's callback URL.
+			// A deposit before any KYC: SEP-6's answer is the fields to send, and nothing is
+			// created (transfer.Admit).
 			q := url.Values{"asset_code": {"USDC"}, "account": {user.Address()}, "funding_method": {"SEPA"},
 				"amount": {"100"}, "on_change_callback": {sep6URL}}
-			_, b := s.do(t, "GET", s.public+"/sep6/deposit?"+q.Encode(), token, nil, 200)
-			var dep struct{ ID string }
-			json.Unmarshal(b, &dep)
+			_, b := s.do(t, "GET", s.public+"/sep6/deposit?"+q.Encode(), token, nil, 403)
+			var needs struct {
+				Type   string
+				Fields []string
+			}
+			json.Unmarshal(b, &needs)
+			if needs.Type != "non_interactive_customer_info_needed" || len(needs.Fields) != 3 {
+				t.Fatalf("deposit before KYC: %s", b)
+			}
 
-			// KYC: one field of three. The customer needs more info; the deposit waits on it.
+			// KYC: one field of three. The customer needs more info.
 			_, b = s.do(t, "PUT", s.public+"/sep12/customer", token, map[string]string{"type": "sep6", "first_name": "Ada"}, 202)
 			var cust struct{ ID string }
 			json.Unmarshal(b, &cust)
 			s.do(t, "PUT", s.public+"/sep12/customer/callback", token, map[string]string{"id": cust.ID, "url": sep12URL}, 200)
+
+			// The deposit, with the wallet's callback URL, now waits on the customer's update.
+			_, b = s.do(t, "GET", s.public+"/sep6/deposit?"+q.Encode(), token, nil, 200)
+			var dep struct{ ID string }
+			json.Unmarshal(b, &dep)
+			_, b = s.do(t, "GET", s.public+"/sep6/transaction?id="+dep.ID, token, nil, 200)
+			if !strings.Contains(string(b), `"status":"pending_customer_info_update"`) {
+				t.Fatalf("new deposit of a customer who needs info: %s", b)
+			}
 
 			// The rest of the fields: PROCESSING, and the deposit goes to the anchor.
 			s.do(t, "PUT", s.public+"/sep12/customer", token, map[string]string{"id": cust.ID, "type": "sep6", "last_name": "Lovelace", "email_address": "ada@example.com"}, 202)
@@ -279,7 +295,9 @@ func TestWalletHearsEveryStep(t *testing.T) {
 				"stellar_transaction_id": "9a5e8d9c1d3b6a7f2e4c0b8a6d4f2e1c3b5a7d9f1e3c5b7a9d1f3e5c7b9a1d3f"})
 
 			wantSEP12 := []string{"NEEDS_INFO", "PROCESSING", "ACCEPTED"}[1:] // registered after NEEDS_INFO
-			wantSEP6 := []string{"pending_customer_info_update", "pending_anchor", "pending_user_transfer_start", "pending_anchor", "completed"}
+			// Created in pending_customer_info_update (read above); every change after reaches
+			// the wallet.
+			wantSEP6 := []string{"pending_anchor", "pending_user_transfer_start", "pending_anchor", "completed"}
 
 			for i, r := range w.waitFor(t, "/sep12", len(wantSEP12)) {
 				verify(t, s.signingKey, sep12URL, r)

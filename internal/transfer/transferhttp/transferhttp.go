@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,14 +21,24 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
+
+// Customers reads the requester's SEP-12 customer (kyc.Service).
+type Customers interface {
+	Get(ctx context.Context, c kyc.Caller, q kyc.Query) (kyc.Customer, error)
+}
 
 // Options are the dependencies of the SEP-6 handlers.
 type Options struct {
 	Config    config.Transfer
 	Transfers *transfer.Service
+	// Customers, when set with transfer.request_kyc sep6 (the default), decides a new
+	// transaction's start from the requester's KYC (transfer.Admit); nil creates every
+	// transaction incomplete (Anchor Platform's behaviour).
+	Customers Customers
 	// Callbacks checks on_change_callback URLs.
 	Callbacks transfer.CallbackPolicy
 	Logger    *slog.Logger
@@ -36,6 +47,7 @@ type Options struct {
 // Handler serves SEP-6.
 type Handler struct {
 	cfg    config.Transfer
+	kyc    Customers
 	tr     *transfer.Service
 	policy transfer.CallbackPolicy
 	log    *slog.Logger
@@ -44,6 +56,9 @@ type Handler struct {
 // New returns the SEP-6 handler.
 func New(o Options) *Handler {
 	h := &Handler{cfg: o.Config, tr: o.Transfers, policy: o.Callbacks, log: o.Logger}
+	if o.Config.RequestKYC != config.RequestKYCAnchorPlatform {
+		h.kyc = o.Customers
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -293,7 +308,59 @@ func limits(m map[string]any, op config.TransferOp) map[string]any {
 	return m
 }
 
+// admit applies SEP-6's KYC rule (transfer.Admit) to a new transaction: it sets t's first
+// status, or answers that customer information is needed or was denied and creates nothing.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, t *transfer.Transaction) bool {
+	if h.kyc == nil {
+		return true
+	}
+	o := t.Owner
+	cust, err := h.kyc.Get(r.Context(), kyc.Caller{Account: o.Account, Memo: o.Memo, Muxed: o.Muxed, ClientDomain: o.ClientDomain},
+		kyc.Query{ID: t.CustomerID, Type: t.CustomerType, Lang: t.Lang})
+	var badReq *kyc.BadRequestError
+	switch {
+	case errors.Is(err, kyc.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "not_found", "customer_id not found")
+		return false
+	case errors.As(err, &badReq):
+		// The KYC back end does not know this customer type: no rule to apply, the
+		// transaction waits in incomplete for the business, as Anchor Platform does.
+		h.log.WarnContext(r.Context(), "sep6: customer type unknown to the KYC back end; transaction starts incomplete", "type", t.CustomerType)
+		return true
+	case errors.Is(err, kyc.ErrUnavailable):
+		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "customer information is unavailable, try again later")
+		return false
+	case err != nil:
+		h.fail(w, r.Context(), err)
+		return false
+	}
+	adm := transfer.Admit(cust.Status, cust.ID != "")
+	switch {
+	case adm.NeedsInfo:
+		fields := make([]string, 0, len(cust.Fields))
+		for name, f := range cust.Fields {
+			if !f.Optional {
+				fields = append(fields, name)
+			}
+		}
+		sort.Strings(fields)
+		httpjson.Write(w, http.StatusForbidden, map[string]any{"type": "non_interactive_customer_info_needed", "fields": fields})
+		return false
+	case adm.Denied:
+		httpjson.Write(w, http.StatusForbidden, map[string]any{"type": "customer_info_status", "status": "denied"})
+		return false
+	}
+	t.Status = adm.Status
+	if t.CustomerID == "" {
+		t.CustomerID = cust.ID
+	}
+	return true
+}
+
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, t *transfer.Transaction) bool {
+	if !h.admit(w, r, t) {
+		return false
+	}
 	if err := h.tr.Create(r.Context(), t); err != nil {
 		h.log.ErrorContext(r.Context(), "sep6: create transaction", "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")

@@ -1,7 +1,9 @@
 package transferhttp_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -34,6 +37,13 @@ type bundle struct {
 
 func setup(t *testing.T, db *store.DB) *bundle {
 	t.Helper()
+	return setupKYC(t, db, "none")
+}
+
+// setupKYC is setup with the requester's KYC read from the stack's business server under
+// the given transfer.request_kyc ("" is the default, sep6); setup itself reads no KYC.
+func setupKYC(t *testing.T, db *store.DB, requestKYC string) *bundle {
+	t.Helper()
 	s := transfertest.New(t, db, transfertest.Options{})
 	auth, err := stellar.New(config.Stellar{NetworkPassphrase: config.TestnetPassphrase, SigningSeed: s.SigningSeed,
 		PublicURL: "http://localhost:8000", Ledger: config.LedgerNone}, stellar.Options{})
@@ -42,12 +52,13 @@ func setup(t *testing.T, db *store.DB) *bundle {
 	}
 	walletHost, _ := url.Parse(s.Wallet.URL)
 	h := transferhttp.New(transferhttp.Options{
-		Config: config.Transfer{Assets: []config.TransferAsset{{
+		Config: config.Transfer{RequestKYC: strings.TrimPrefix(requestKYC, "none"), Assets: []config.TransferAsset{{
 			Code: "USDC", Issuer: issuer, OffchainAsset: "iso4217:USD", DistributionAccount: issuer,
 			Deposit:  config.TransferOp{Enabled: true, Exchange: true, MinAmount: "1", MaxAmount: "1000", FundingMethods: []string{"SEPA"}},
 			Withdraw: config.TransferOp{Enabled: true, FundingMethods: []string{"SEPA", "SWIFT"}},
 		}}},
 		Transfers: s.Transfers,
+		Customers: customers(s, requestKYC),
 		Callbacks: transfer.CallbackPolicy{Guard: callback.Guard{Allow: mustAllow(t)}, HTTPHosts: []string{walletHost.Host}},
 	})
 	mux := http.NewServeMux()
@@ -55,6 +66,13 @@ func setup(t *testing.T, db *store.DB) *bundle {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &bundle{stack: s, url: srv.URL, auth: auth}
+}
+
+func customers(s *transfertest.Stack, requestKYC string) transferhttp.Customers {
+	if requestKYC == "none" {
+		return nil
+	}
+	return s.KYC
 }
 
 func mustAllow(t *testing.T) []netip.Prefix {
@@ -239,6 +257,66 @@ func TestSEP6TransactionsUnservedAssetIs400(t *testing.T) {
 		}
 		if status, body, _ := b.get(t, tok, "/sep6/transactions?asset_code=USDC"); status != http.StatusOK || body["transactions"] == nil {
 			t.Fatalf("USDC: %d %v", status, body)
+		}
+	})
+}
+
+// SEP-6 keeps `incomplete` for a user who still has to complete KYC. A new deposit or
+// withdrawal therefore starts from its requester's KYC: no customer yet is the
+// non_interactive_customer_info_needed answer (nothing created), NEEDS_INFO waits in
+// pending_customer_info_update, PROCESSING and ACCEPTED go to pending_anchor, REJECTED is
+// customer_info_status denied. transfer.request_kyc: anchor_platform keeps Anchor
+// Platform's behaviour (always incomplete).
+func TestSEP6NewTransactionStartsFromCustomerKYC(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		b := setupKYC(t, db, "")
+		ap := setupKYC(t, db, config.RequestKYCAnchorPlatform)
+		user := b.stack.User.Account
+		tok := b.token(t, user)
+		deposit := "/sep6/deposit?asset_code=USDC&funding_method=SEPA&account=" + user
+
+		status, body, _ := b.get(t, tok, deposit)
+		if status != http.StatusForbidden || body["type"] != "non_interactive_customer_info_needed" ||
+			fmt.Sprint(body["fields"]) != "[first_name]" {
+			t.Fatalf("no customer: %d %v", status, body)
+		}
+		if _, list, _ := b.get(t, tok, "/sep6/transactions?asset_code=USDC"); len(list["transactions"].([]any)) != 0 {
+			t.Fatalf("a transaction was created for a customer without KYC: %v", list)
+		}
+
+		for _, c := range []struct{ kyc, want string }{
+			{kyc.StatusNeedsInfo, "pending_customer_info_update"},
+			{kyc.StatusProcessing, "pending_anchor"},
+			{kyc.StatusAccepted, "pending_anchor"},
+		} {
+			b.stack.Business.SetCustomer(kyc.Customer{ID: "c-" + c.kyc, Status: c.kyc}, user, "")
+			for _, path := range []string{deposit, "/sep6/withdraw?asset_code=USDC&funding_method=SEPA"} {
+				status, body, _ := b.get(t, tok, path)
+				if status != http.StatusOK {
+					t.Fatalf("%s %s: %d %v", c.kyc, path, status, body)
+				}
+				_, got, _ := b.get(t, tok, "/sep6/transaction?id="+body["id"].(string))
+				txn := got["transaction"].(map[string]any)
+				if txn["status"] != c.want {
+					t.Errorf("%s %s: status %v, want %s", c.kyc, path, txn["status"], c.want)
+				}
+			}
+			// Anchor Platform's behaviour: incomplete whatever the KYC.
+			status, body, _ := ap.get(t, ap.token(t, ap.stack.User.Account), "/sep6/deposit?asset_code=USDC&funding_method=SEPA&account="+user)
+			if status != http.StatusOK {
+				t.Fatalf("anchor_platform: %d %v", status, body)
+			}
+			if got, _ := ap.stack.Transfers.Get(context.Background(), body["id"].(string)); got.Status != transfer.StatusIncomplete {
+				t.Errorf("anchor_platform %s: %s, want incomplete", c.kyc, got.Status)
+			}
+		}
+
+		b.stack.Business.SetCustomer(kyc.Customer{ID: "c-rejected", Status: kyc.StatusRejected, Message: "no"}, user, "")
+		status, body, _ = b.get(t, tok, deposit)
+		if status != http.StatusForbidden || body["type"] != "customer_info_status" || body["status"] != "denied" {
+			t.Fatalf("rejected: %d %v", status, body)
 		}
 	})
 }
