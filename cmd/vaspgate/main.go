@@ -9,7 +9,7 @@
 //	vaspgate version                    print the version
 //	vaspgate keys generate              print a new Stellar signing keypair
 //	vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
-//	vaspgate bench delivery|travelrule|rpc …  load tools (see docs/benchmarks.md)
+//	vaspgate bench delivery|travelrule|rpc|console …  load tools (see docs/benchmarks.md)
 package main
 
 import (
@@ -44,7 +44,7 @@ Usage:
   vaspgate version                         print the version
   vaspgate keys generate                   print a new Stellar signing keypair
   vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
-  vaspgate bench delivery|travelrule|rpc … load tools
+  vaspgate bench delivery|travelrule|rpc|console … load tools
 
 Configuration: defaults, then the YAML file given with --config, then VASPGATE_* variables
 (see docs/configuration.md).
@@ -205,7 +205,7 @@ func keys(args []string, stdout io.Writer) error {
 
 func bench(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vaspgate bench delivery|travelrule|rpc [flags]")
+		return errors.New("usage: vaspgate bench delivery|travelrule|rpc|console [flags]")
 	}
 	switch args[0] {
 	case "delivery":
@@ -214,7 +214,9 @@ func bench(args []string, stderr io.Writer) error {
 		return benchTravelRuleCmd(args[1:])
 	case "rpc":
 		return benchRPCCmd(args[1:])
+	case "console":
+		return benchConsoleCmd(args[1:])
 	default:
-		return fmt.Errorf("unknown benchmark %q (want delivery, travelrule or rpc)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want delivery, travelrule, rpc or console)", args[0])
 	}
 }
