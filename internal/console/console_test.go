@@ -338,3 +338,32 @@ func testPages(t *testing.T, s *stack) {
 		t.Errorf("bad status filter = %d, want 400", resp.StatusCode)
 	}
 }
+
+// TestSessionsAcrossInstances signs in on one instance and goes on on another behind the
+// same PostgreSQL: sessions are database rows, so a load balancer may send each request
+// anywhere, and a sign-out anywhere ends the session everywhere.
+func TestSessionsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	one := start(t, store.Postgres)
+	two := startOn(t, one.dbURL)
+	c := one.client(t)
+	csrf := c.signIn(operatorToken)
+	u, _ := url.Parse(one.admin + "/console/")
+	cookies := c.hc.Jar.Cookies(u)
+	if len(cookies) != 1 {
+		t.Fatalf("%d session cookies", len(cookies))
+	}
+	c.base = two.admin
+	if resp, body := c.get("/console/"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "otto") {
+		t.Fatalf("the second instance answered %d to a session of the first", resp.StatusCode)
+	}
+	if resp, _ := c.post("/console/signout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out on the second instance = %d", resp.StatusCode)
+	}
+	// The browser forgot the cookie; one that kept it is refused by the first instance too.
+	stale := one.client(t)
+	resp, _ := stale.do("GET", "/console/", nil, map[string]string{"Cookie": cookies[0].Name + "=" + cookies[0].Value})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the first instance still accepts a session ended on the second (%d)", resp.StatusCode)
+	}
+}

@@ -116,6 +116,7 @@ type stack struct {
 	logs   *syncBuffer
 	// signingKey is the anchor's SEP-10/callback signing account.
 	signingKey string
+	dbURL      string
 }
 
 // start runs vaspgate (internal/app, what `vaspgate serve` runs) on the engine, with a
@@ -123,10 +124,16 @@ type stack struct {
 // into dead letters (two attempts).
 func start(t *testing.T, d store.Dialect) *stack {
 	t.Helper()
+	return startOn(t, storetest.URL(t, d))
+}
+
+// startOn starts vaspgate on the database at dbURL (another instance may share it).
+func startOn(t *testing.T, dbURL string) *stack {
+	t.Helper()
 	w := newWallet(t)
 	walletHost := strings.TrimPrefix(w.srv.URL, "http://")
 	cfg := config.Default()
-	cfg.DatabaseURL = storetest.URL(t, d)
+	cfg.DatabaseURL = dbURL
 	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminToken = adminToken
 	cfg.EncryptionKey = seal.NewKey()
@@ -161,7 +168,7 @@ func start(t *testing.T, d store.Dialect) *stack {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &stack{app: a, admin: "http://" + a.Server.AdminAddr(), wallet: w, logs: logs, signingKey: kp.Address()}
+	return &stack{app: a, admin: "http://" + a.Server.AdminAddr(), wallet: w, logs: logs, signingKey: kp.Address(), dbURL: dbURL}
 }
 
 // customer makes a builtin customer the way a wallet does (first name, then its callback
