@@ -13,7 +13,7 @@ const deliveryGapMillis = 2500
 
 // seeded names rows the timed pages open.
 type seeded struct {
-	baseMillis                                    int64
+	baseMillis                                     int64
 	endpoint, subject, delivery, customer, account string
 }
 
