@@ -26,6 +26,7 @@ func runBenchConsole(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Verifications, "verifications", 10_000, "Travel Rule verifications seeded")
 	fs.IntVar(&o.AuditRows, "audit", 100_000, "audit log rows seeded")
 	fs.IntVar(&o.Requests, "requests", 200, "timed requests per page")
+	fs.BoolVar(&o.Keep, "keep", false, "leave the seeded schema (its URL is printed) instead of dropping it")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -38,6 +38,9 @@ type Options struct {
 	Requests int
 	// Progress receives a line per phase (nil: none).
 	Progress io.Writer
+	// Keep leaves the seeded schema in place (its URL goes to Progress), to look at the
+	// console on it with `vaspgate serve` or to EXPLAIN its queries.
+	Keep bool
 }
 
 // Page is one page's timings.
@@ -92,7 +95,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer drop()
+	if o.Keep {
+		fmt.Fprintf(o.Progress, "the seeded database stays at %s\n", dbURL)
+	} else {
+		defer drop()
+	}
 	r := Result{Engine: "postgres", Deliveries: o.Deliveries, Customers: o.Customers, Transactions: o.Customers,
 		Verifications: o.Verifications, AuditRows: o.AuditRows}
 

@@ -6,5 +6,11 @@
 CREATE INDEX callback_deliveries_unfinished ON callback_deliveries (endpoint_id, status)
     WHERE status IN ('pending', 'queued', 'failed');
 
+-- The overview counts the KYC decisions waiting, and operators list them: the PROCESSING
+-- customers, a small share of all, kept in their own index.
+CREATE INDEX kyc_customer_types_processing ON kyc_customer_types (customer_id, type)
+    WHERE status = 'PROCESSING';
+
 -- +goose Down
+DROP INDEX kyc_customer_types_processing;
 DROP INDEX callback_deliveries_unfinished;
