@@ -24,8 +24,6 @@ const (
 	ProblemUnknownType Problem = "unknown_type"
 	// ProblemMissingKey: a known type without the fields of its natural key.
 	ProblemMissingKey Problem = "missing_key"
-	// ProblemUnsupported: a known callback vaspgate keeps but does not process (VerifyName).
-	ProblemUnsupported Problem = "unsupported"
 )
 
 // maxKeyLen bounds what a natural key may add to the unique index; longer keys
@@ -62,8 +60,8 @@ type Decoded struct {
 	// removed), or of the raw bytes when the body is not JSON. Repeats that differ only in
 	// indentation or spacing are therefore duplicates.
 	ContentHash [32]byte
-	// VerificationUUID is the verification the callback is about ("" for VerifyName and
-	// for what could not be decoded).
+	// VerificationUUID is the verification the callback is about ("" for what could not be
+	// decoded). A VerifyName request is its own record, keyed VerifyNamePrefix + request_id.
 	VerificationUUID string
 	// Problem is why the callback is quarantined; ProblemNone when it is processable.
 	Problem Problem
@@ -102,18 +100,11 @@ func Decode(body []byte) Decoded {
 		return d.quarantine(ProblemMalformed)
 	}
 	parts, uuid := d.keyParts()
-	missing := uuid == "" || storable(uuid, maxUUIDLen) != uuid
-	if d.OwnerVerification != nil {
-		missing = parts[1] == ""
-	}
-	if missing {
+	if uuid == "" || storable(uuid, maxUUIDLen) != uuid {
 		return d.quarantine(ProblemMissingKey)
 	}
 	d.VerificationUUID = uuid
 	d.NaturalKey = naturalKey(parts)
-	if d.OwnerVerification != nil {
-		d.Problem = ProblemUnsupported
-	}
 	return d
 }
 
@@ -189,7 +180,11 @@ func (d Decoded) keyParts() ([]string, string) {
 		}
 		return []string{t, u, c, clean(w.Direction)}, u
 	case d.OwnerVerification != nil:
-		return []string{t, clean(d.OwnerVerification.RequestID)}, ""
+		id := clean(d.OwnerVerification.RequestID)
+		if id == "" {
+			return []string{t, id}, ""
+		}
+		return []string{t, id}, VerifyNamePrefix + id
 	}
 	return []string{t}, ""
 }

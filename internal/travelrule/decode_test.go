@@ -202,11 +202,11 @@ func TestDecodeVariants(t *testing.T) {
 			},
 		},
 		{
-			name: "VerifyName result is kept, keyed by request id, not processed", problem: ProblemUnsupported,
+			name: "VerifyName result is processed as its own record, keyed by request id",
 			body: `{"callbackType":"OWNER_VERIFICATION_RESULT_REPORT","data":{"request_id":"rq-9","reported_result":"MATCHED"}}`,
 			check: func(t *testing.T, d Decoded) {
-				if d.NaturalKey != `["OWNER_VERIFICATION_RESULT_REPORT","rq-9"]` {
-					t.Errorf("key %s", d.NaturalKey)
+				if d.NaturalKey != `["OWNER_VERIFICATION_RESULT_REPORT","rq-9"]` || d.VerificationUUID != "verifyname:rq-9" {
+					t.Errorf("key %s uuid %s", d.NaturalKey, d.VerificationUUID)
 				}
 			},
 		},
@@ -250,7 +250,7 @@ func TestDecodeVariants(t *testing.T) {
 				t.Fatal("no natural key")
 			}
 			switch tt.problem {
-			case ProblemNone, ProblemUnsupported:
+			case ProblemNone:
 			default:
 				if d.NaturalKey != HashKey(d.ContentHash) || d.VerificationUUID != "" {
 					t.Errorf("quarantined callback keyed %s uuid %q", d.NaturalKey, d.VerificationUUID)

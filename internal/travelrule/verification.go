@@ -48,6 +48,20 @@ func resultStatus(outcome string) Status {
 	return StatusPending
 }
 
+// verifyNameStatus maps a VerifyName result: a match verifies, a reported mismatch or
+// failure denies, anything else leaves the request pending.
+func verifyNameStatus(result string) Status {
+	switch strings.ToUpper(strings.TrimSpace(result)) {
+	case "MATCHED", "MATCH", "VERIFIED", "OK":
+		return StatusVerified
+	case "":
+		return StatusPending
+	case "WAIT", "PENDING":
+		return StatusPending
+	}
+	return StatusDenied
+}
+
 // errorReportStatus maps an ERROR_REPORT result: DENIED stays a refusal, anything else is an
 // error (the report is a cancellation).
 func errorReportStatus(result string) Status {
@@ -169,6 +183,9 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 	alertVals := map[string]KYTAlert{}
 	kytVals := map[string]KYTEntry{}
 	wcoVals := map[string]WCOEntry{}
+	// VerifyName: the latest revision of the result report is applied, even when it differs
+	// from the first (the VerifyName page asks for it); vnRev is the revision applied.
+	vnRev := -1
 
 	for _, cb := range cbs {
 		d := cb.Decoded
@@ -221,6 +238,29 @@ func Fold(uuid string, cbs []Received, policy RiskPolicy) Verification {
 				if old, ok := alerts[id]; !ok || ap.beats(old) {
 					alerts[id] = ap
 					alertVals[id] = a
+				}
+			}
+		case d.OwnerVerification != nil:
+			o := d.OwnerVerification
+			switch d.Type {
+			case TypeOwnerVerificationResult:
+				if cb.Revision > vnRev {
+					vnRev = cb.Revision
+					res := o.VerificationResult
+					if res == "" {
+						res = o.ReportedResult
+					}
+					v.Status = verifyNameStatus(string(res))
+					v.Reason, v.Message = textField(res), textField(o.Message)
+					if r := textField(o.Reason); r != "" {
+						v.Reason = r
+					}
+				}
+			case TypeOwnerVerificationTx:
+				if o.TxHash != "" && (txPick == nil || base.beats(*txPick)) {
+					p := base
+					txPick = &p
+					v.TxHash = textField(o.TxHash)
 				}
 			}
 		case d.WCO != nil:

@@ -196,3 +196,24 @@ func TestRiskPolicyValidate(t *testing.T) {
 		t.Error("x accepted")
 	}
 }
+
+func TestFoldVerifyNameAppliesALaterDifferentResult(t *testing.T) {
+	t.Parallel()
+	first := Decode([]byte(`{"callbackType":"OWNER_VERIFICATION_RESULT_REPORT","data":{"request_id":"rq-1","verification_result":"MATCHED"}}`))
+	final := Decode([]byte(`{"callbackType":"OWNER_VERIFICATION_RESULT_REPORT","data":{"request_id":"rq-1","verification_result":"NOT_MATCHED","reason":"MISMATCHED-NAME"}}`))
+	tx := Decode([]byte(`{"callbackType":"OWNER_VERIFICATION_TX_REPORT","data":{"request_id":"rq-1","tx_hash":"abc"}}`))
+	for _, d := range []Decoded{first, final, tx} {
+		if d.Problem != ProblemNone || d.VerificationUUID != "verifyname:rq-1" {
+			t.Fatalf("decoded %+v", d)
+		}
+	}
+	v := Fold("verifyname:rq-1", []Received{{Revision: 0, Decoded: first}}, DefaultRiskPolicy())
+	if v.Status != StatusVerified {
+		t.Fatalf("first report: %s", v.Status)
+	}
+	// Arrival order does not matter: the revision number says which came last.
+	v = Fold("verifyname:rq-1", []Received{{Revision: 1, Decoded: final}, {Revision: 0, Decoded: tx}, {Revision: 0, Decoded: first}}, DefaultRiskPolicy())
+	if v.Status != StatusDenied || v.Reason != "MISMATCHED-NAME" || v.TxHash != "abc" {
+		t.Fatalf("final report not applied: %+v", v)
+	}
+}

@@ -14,10 +14,13 @@ const (
 	TypeKYTResult          = "CHAINALYSIS_KYT_RESULT"
 	TypeWCOResult          = "REFINITIV_WCO_RESULT"
 	// TypeOwnerVerificationResult and TypeOwnerVerificationTx are VerifyName callbacks that
-	// share the path; vaspgate keys and keeps them but does not process them.
+	// share the path; each VerifyName request is a record of its own (see VerifyNamePrefix).
 	TypeOwnerVerificationResult = "OWNER_VERIFICATION_RESULT_REPORT"
 	TypeOwnerVerificationTx     = "OWNER_VERIFICATION_TX_REPORT"
 )
+
+// VerifyNamePrefix starts the record key of a VerifyName request: "verifyname:<request_id>".
+const VerifyNamePrefix = "verifyname:"
 
 // Text is a lenient JSON scalar kept as text: a JSON string gives its value, a number its
 // literal digits (so a 20-digit VASP id or an amount never passes through float64), true/false
