@@ -230,6 +230,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.mountConsole(); err != nil {
 		return err
 	}
+	if err := a.registerEnclaveAPI(tr); err != nil {
+		return err
+	}
 	a.Server.Admin.Handle("POST /rpc", rpcHandler)
 	a.Server.Admin.Handle("POST /{$}", rpcHandler)
 	return nil

@@ -43,6 +43,29 @@ type TravelRule struct {
 	RetentionDays int `yaml:"retention_days"`
 	// Risk overrides the risk policy's defaults (documented on travelrule.RiskPolicy).
 	Risk TravelRuleRisk `yaml:"risk"`
+	// AccountAPIPath is where the enclave calls Verify User Account on the admin listener
+	// (same token as the callback). Env VEGA_VERIFICATION_ACCOUNT_API_PATH. Default
+	// /travel-rule/verify-user-account.
+	AccountAPIPath string `yaml:"account_api_path"`
+	// VerifyAPIPath is where the enclave calls Verify User. Env VEGA_VERIFICATION_API_PATH.
+	// Default /travel-rule/verify-user.
+	VerifyAPIPath string `yaml:"verify_api_path"`
+	// TransactionAPIPath is where the enclave calls Check Transaction Status. Env
+	// VEGA_VERIFICATION_TRANSACTION_API_PATH. Default /travel-rule/transaction-status.
+	TransactionAPIPath string `yaml:"transaction_api_path"`
+	// NameMatchThreshold is the least name similarity (0-1] that matches a received
+	// beneficiary name with our customer's, after normalisation (case, whitespace, accents,
+	// order of the name parts). 1 accepts only equal names. Env
+	// VASPGATE_TRAVEL_RULE_NAME_MATCH_THRESHOLD. Default 0.9.
+	NameMatchThreshold float64 `yaml:"name_match_threshold"`
+	// DenyAccounts are originator account numbers Verify User refuses as BLACKLISTED.
+	DenyAccounts []string `yaml:"deny_accounts"`
+	// DenyNames are originator names (persons or companies) Verify User refuses as
+	// BLACKLISTED when the originator's name matches one (same matching as above).
+	DenyNames []string `yaml:"deny_names"`
+	// Symbols are the asset symbols customers receive (e.g. USDC); Verify User Account and
+	// Verify User refuse others as UNKNOWN-SYMBOL. Empty: any symbol.
+	Symbols []string `yaml:"symbols"`
 }
 
 // TravelRuleRisk overrides entries of the default risk policy; level names are none, low,
@@ -89,6 +112,18 @@ func (t TravelRule) WithDefaults() TravelRule {
 	if t.RetentionDays <= 0 {
 		t.RetentionDays = 1825
 	}
+	if t.AccountAPIPath == "" {
+		t.AccountAPIPath = "/travel-rule/verify-user-account"
+	}
+	if t.VerifyAPIPath == "" {
+		t.VerifyAPIPath = "/travel-rule/verify-user"
+	}
+	if t.TransactionAPIPath == "" {
+		t.TransactionAPIPath = "/travel-rule/transaction-status"
+	}
+	if t.NameMatchThreshold <= 0 {
+		t.NameMatchThreshold = 0.9
+	}
 	return t
 }
 
@@ -113,6 +148,9 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 		"VASPGATE_TRAVEL_RULE_AUTHORIZATION_TOKEN_NEXT": &t.AuthorizationTokenNext,
 		"VEGA_VERIFICATION_AUTHORIZATION_KEY":           &t.AuthorizationKey,
 		"VASPGATE_TRAVEL_RULE_SPOOL_DIR":                &t.SpoolDir,
+		"VEGA_VERIFICATION_ACCOUNT_API_PATH":            &t.AccountAPIPath,
+		"VEGA_VERIFICATION_API_PATH":                    &t.VerifyAPIPath,
+		"VEGA_VERIFICATION_TRANSACTION_API_PATH":        &t.TransactionAPIPath,
 	} {
 		if v, ok := lookup(name); ok {
 			*dst = v
@@ -127,6 +165,14 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 			probs = append(probs, Problem{"travel_rule.store_budget (VASPGATE_TRAVEL_RULE_STORE_BUDGET)", "not a duration: " + strconv.Quote(v), "250ms"})
 		} else {
 			t.StoreBudget = d
+		}
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_NAME_MATCH_THRESHOLD"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			probs = append(probs, Problem{"travel_rule.name_match_threshold (VASPGATE_TRAVEL_RULE_NAME_MATCH_THRESHOLD)", "not a number: " + strconv.Quote(v), "0.9"})
+		} else {
+			t.NameMatchThreshold = f
 		}
 	}
 	if v, ok := lookup("VASPGATE_TRAVEL_RULE_RETENTION_DAYS"); ok {
@@ -149,8 +195,24 @@ func (t *TravelRule) validate() error {
 	if !strings.HasPrefix(d.CallbackPath, "/") || strings.ContainsAny(d.CallbackPath, " {}?#") {
 		add("travel_rule.callback_path: %q must be a plain path starting with / (example: /travel-rule/callback)", d.CallbackPath)
 	}
-	if strings.HasPrefix(d.CallbackPath, "/admin/") {
-		add("travel_rule.callback_path: %q is under /admin/, which needs the admin token; the enclave sends its own", d.CallbackPath)
+	paths := map[string]string{"callback_path": d.CallbackPath, "account_api_path": d.AccountAPIPath,
+		"verify_api_path": d.VerifyAPIPath, "transaction_api_path": d.TransactionAPIPath}
+	seen := map[string]string{}
+	for _, k := range []string{"callback_path", "account_api_path", "verify_api_path", "transaction_api_path"} {
+		p := paths[k]
+		if k != "callback_path" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#")) {
+			add("travel_rule.%s: %q must be a plain path starting with / (example: /travel-rule/verify-user)", k, p)
+		}
+		if strings.HasPrefix(p, "/admin/") {
+			add("travel_rule.%s: %q is under /admin/, which needs the admin token; the enclave sends its own", k, p)
+		}
+		if other, dup := seen[p]; dup {
+			add("travel_rule.%s: %q is also travel_rule.%s; each enclave API needs its own path", k, p, other)
+		}
+		seen[p] = k
+	}
+	if d.NameMatchThreshold > 1 {
+		add("travel_rule.name_match_threshold: %v, want more than 0 and at most 1 (example: 0.9)", d.NameMatchThreshold)
 	}
 	if d.Enabled() && len(d.AuthorizationToken) < 16 {
 		add("travel_rule.authorization_token: too short (%d characters, want at least 16; example: output of openssl rand -hex 32)", len(d.AuthorizationToken))

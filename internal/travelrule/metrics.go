@@ -1,6 +1,10 @@
 package travelrule
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 var (
 	metricReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -28,7 +32,7 @@ var (
 
 // Collectors returns the package's Prometheus metrics, for the server to register.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{metricReceived, metricReplayed, metricRejected, metricAckSeconds, metricVerificationUpdates}
+	return []prometheus.Collector{metricReceived, metricReplayed, metricRejected, metricAckSeconds, metricVerificationUpdates, metricAnswers}
 }
 
 // typeLabel bounds the label values to the known types.
@@ -56,3 +60,13 @@ func CountRejected(reason string) { metricRejected.WithLabelValues(reason).Inc()
 
 // ObserveAck records the acknowledgement latency of one callback.
 func ObserveAck(seconds float64) { metricAckSeconds.Observe(seconds) }
+
+var metricAnswers = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "vaspgate_travel_rule_enclave_answer_seconds",
+	Help:    "Time to answer the enclave's Verify User Account, Verify User and Check Transaction Status, by api, result and whether the answer was the timeout fallback.",
+	Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 2.5, 5},
+}, []string{"api", "result", "timed_out"})
+
+func observeAnswer(api, result string, late bool, seconds float64) {
+	metricAnswers.WithLabelValues(api, result, strconv.FormatBool(late)).Observe(seconds)
+}

@@ -53,6 +53,10 @@ type VerificationView struct {
 	CreatedAt        *time.Time       `json:"created_at"`
 	UpdatedAt        *time.Time       `json:"updated_at"`
 	Callbacks        []StoredCallback `json:"callbacks,omitempty"`
+	// Transactions are the SEP-6 transactions the verification is about.
+	Transactions []Link `json:"transactions"`
+	// Calls are the calls exchanged with the enclave about it, bodies included.
+	Calls []Call `json:"calls,omitempty"`
 }
 
 const callbackCols = `id, callback_type, natural_key, revision, state, problem, content_sha256, body_size,
@@ -122,7 +126,16 @@ func (s *Service) Verification(ctx context.Context, id string) (VerificationView
 	case !errors.Is(err, sql.ErrNoRows):
 		return v, fmt.Errorf("travelrule: read verification: %w", err)
 	}
-	if !found && len(v.Callbacks) == 0 {
+	if v.Transactions, err = s.Links(ctx, id); err != nil {
+		return v, err
+	}
+	if v.Transactions == nil {
+		v.Transactions = []Link{}
+	}
+	if v.Calls, err = s.Calls(ctx, id); err != nil {
+		return v, err
+	}
+	if !found && len(v.Callbacks) == 0 && len(v.Calls) == 0 && len(v.Transactions) == 0 {
 		return v, ErrNotFound
 	}
 	return v, nil

@@ -1,0 +1,74 @@
+package kyc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Profile is a builtin customer as compliance checks need it: its SEP-12 status for a type
+// and its SEP-9 text fields, opened (personal data: never log it).
+type Profile struct {
+	ID     string
+	Status string
+	Fields map[string]string
+}
+
+// ProfileByOwner returns the builtin customer of the identity (account, memo) for typ (""
+// for the default type), or ErrNotFound when the identity has none. Binary fields (photos)
+// are left out. With the business back end the values live on the business server:
+// ErrNotFound.
+func (s *Service) ProfileByOwner(ctx context.Context, account, memo, typ string) (Profile, error) {
+	if !s.Builtin() {
+		return Profile{}, ErrNotFound
+	}
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT customer_id FROM kyc_identities WHERE account = ? AND memo = ?`, account, memo).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Profile{}, ErrNotFound
+	}
+	if err != nil {
+		return Profile{}, fmt.Errorf("kyc: read identity: %w", err)
+	}
+	return s.ProfileByID(ctx, id, typ)
+}
+
+// ProfileByID is ProfileByOwner for a customer id.
+func (s *Service) ProfileByID(ctx context.Context, id, typ string) (Profile, error) {
+	if !s.Builtin() {
+		return Profile{}, ErrNotFound
+	}
+	if typ == "" {
+		typ = s.defaultType()
+	}
+	p := Profile{ID: id, Status: StatusNeedsInfo, Fields: map[string]string{}}
+	err := s.db.QueryRowContext(ctx, `SELECT status FROM kyc_customer_types WHERE customer_id = ? AND type = ?`, id, typ).Scan(&p.Status)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Profile{}, fmt.Errorf("kyc: read customer status: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value, content_type FROM kyc_fields WHERE customer_id = ?`, id)
+	if err != nil {
+		return Profile{}, fmt.Errorf("kyc: read fields: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			name, ct string
+			sealed   []byte
+		)
+		if err := rows.Scan(&name, &sealed, &ct); err != nil {
+			return Profile{}, fmt.Errorf("kyc: read fields: %w", err)
+		}
+		if ct != "" && !strings.HasPrefix(ct, "text/") {
+			continue
+		}
+		v, err := s.sealer.Open(sealed, fieldAD(id, name))
+		if err != nil {
+			return Profile{}, fmt.Errorf("kyc: open field %s: %w", name, err)
+		}
+		p.Fields[name] = string(v)
+	}
+	return p, rows.Err()
+}
