@@ -101,7 +101,9 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 				result, reason string
 			}{
 				{"matching name", verified, "VERIFIED", "OK"},
-				{"other name", req(func(u *enclavesim.UserRequest) { u.Beneficiary = []enclavesim.Name{{Primary: "Robbins", Secondary: "Taylor"}} }), "DENIED", "MISMATCHED-NAME"},
+				{"other name", req(func(u *enclavesim.UserRequest) {
+					u.Beneficiary = []enclavesim.Name{{Primary: "Robbins", Secondary: "Taylor"}}
+				}), "DENIED", "MISMATCHED-NAME"},
 				{"other name under the threshold", req(func(u *enclavesim.UserRequest) {
 					u.Exceeding, u.Beneficiary = false, []enclavesim.Name{{Primary: "Robbins", Secondary: "Taylor"}}
 				}), "VERIFIED", "OK"},
