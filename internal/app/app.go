@@ -157,7 +157,11 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, WalletURL: walletURL(cfg.Clients)})
+	var gate transfer.Gate
+	if cfg.TravelRule.Originating() {
+		gate = trGate{app: a}
+	}
+	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, WalletURL: walletURL(cfg.Clients), Gate: gate})
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 
@@ -188,6 +192,7 @@ func (a *App) build(ctx context.Context) error {
 	a.TravelRule, err = travelrule.New(a.DB, a.Jobs, travelrule.Options{
 		Sealer: keyring, Events: outbox, Policy: &policy, SpoolDir: spool,
 		StoreBudget: tr.StoreBudget, RetentionDays: tr.RetentionDays, Logger: a.Log,
+		Originator: a.originator(tr),
 	})
 	if err != nil {
 		return err

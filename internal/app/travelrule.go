@@ -53,3 +53,89 @@ func (a *App) registerEnclaveAPI(tr config.TravelRule) error {
 	}
 	return err
 }
+
+// trTransfers gives the travel-rule originator the SEP-6 transactions.
+type trTransfers struct{ transfers *transfer.Service }
+
+func trTransfer(t *transfer.Transaction) travelrule.Transfer {
+	out := travelrule.Transfer{ID: t.ID, Kind: string(t.Kind), Status: string(t.Status), AssetCode: t.AssetCode,
+		Account: t.Account, Memo: t.Memo, OwnerAccount: t.Owner.Account, OwnerMemo: t.Owner.Memo, CustomerID: t.CustomerID,
+		StellarTxHash: t.StellarTransactionID, Message: t.Message}
+	for _, a := range []*transfer.Amount{t.AmountOut, t.AmountIn, t.AmountExpected} {
+		if a != nil && a.Amount != "" {
+			out.Amount = a.Amount
+			break
+		}
+	}
+	return out
+}
+
+func (s trTransfers) Transfer(ctx context.Context, id string) (travelrule.Transfer, error) {
+	t, err := s.transfers.Get(ctx, id)
+	if err != nil {
+		return travelrule.Transfer{}, err
+	}
+	return trTransfer(&t), nil
+}
+
+// Fail moves a held transaction to error through notify_transaction_error (its rules and
+// events); a transaction already ended is left as it is.
+func (s trTransfers) Fail(ctx context.Context, id, message string) error {
+	t, err := s.transfers.Get(ctx, id)
+	if err != nil || t.Status.Terminal() {
+		return err
+	}
+	_, err = s.transfers.Apply(ctx, "notify_transaction_error", transfer.Params{TransactionID: id, Message: message})
+	return err
+}
+
+// trProfiles gives the travel-rule originator our customers' KYC data by id.
+type trProfiles struct{ kyc *kyc.Service }
+
+func (p trProfiles) Profile(ctx context.Context, id, account, memo string) (travelrule.Customer, error) {
+	var c kyc.Profile
+	var err error
+	if id != "" {
+		c, err = p.kyc.ProfileByID(ctx, id, "")
+	} else {
+		c, err = p.kyc.ProfileByOwner(ctx, account, memo, "")
+	}
+	if errors.Is(err, kyc.ErrNotFound) {
+		return travelrule.Customer{}, travelrule.ErrNotFound
+	}
+	if err != nil {
+		return travelrule.Customer{}, err
+	}
+	return travelrule.Customer{ID: c.ID, KYCStatus: c.Status, Fields: c.Fields}, nil
+}
+
+// trGate is transfer's gate backed by the travel-rule originator (bound late: transfer is
+// built before the travel-rule service).
+type trGate struct{ app *App }
+
+func (g trGate) Before(ctx context.Context, method string, t *transfer.Transaction) error {
+	err := g.app.TravelRule.Before(ctx, method, trTransfer(t))
+	var hold *travelrule.HoldError
+	if errors.As(err, &hold) {
+		return &transfer.HoldError{Msg: hold.Msg}
+	}
+	return err
+}
+
+func (g trGate) After(ctx context.Context, method string, t *transfer.Transaction) {
+	g.app.TravelRule.After(ctx, method, trTransfer(t))
+}
+
+// originator returns the travel-rule originator options, or nil when vaspgate does not act
+// as the originating VASP.
+func (a *App) originator(tr config.TravelRule) *travelrule.OriginatorOptions {
+	if !tr.Originating() {
+		return nil
+	}
+	return &travelrule.OriginatorOptions{
+		Client:    &travelrule.EnclaveClient{URL: tr.Enclave.URL, Timeout: tr.Enclave.Timeout},
+		Transfers: trTransfers{transfers: a.Transfer}, Profiles: trProfiles{kyc: a.KYC},
+		Thresholds: tr.Threshold, Counterparties: tr.Counterparties,
+		ReconcileAfter: tr.ReconcileAfter, ReconcileInterval: tr.ReconcileInterval,
+	}
+}

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +68,38 @@ type TravelRule struct {
 	// Symbols are the asset symbols customers receive (e.g. USDC); Verify User Account and
 	// Verify User refuse others as UNKNOWN-SYMBOL. Empty: any symbol.
 	Symbols []string `yaml:"symbols"`
+	// Enclave is how vaspgate reaches its own enclave as the originating VASP.
+	Enclave TravelRuleEnclave `yaml:"enclave"`
+	// Threshold maps an asset code to the amount (in the asset's units) at or above which a
+	// SEP-6 deposit to another VASP's customer needs a Travel Rule verification before the
+	// funds are sent. An asset not listed needs none. Example: {USDC: "1000"}.
+	Threshold map[string]string `yaml:"threshold"`
+	// Counterparties maps a Stellar account held by another VASP (a custodial client's
+	// account) to that VASP's VerifyVASP id (beneficiaryVaspId). A deposit to an account
+	// listed here goes to another VASP's customer.
+	Counterparties map[string]string `yaml:"counterparties"`
+	// ReconcileAfter is how long a requested verification may wait for its result before the
+	// reconciliation job asks the enclave for it. Env VASPGATE_TRAVEL_RULE_RECONCILE_AFTER.
+	// Default 10m.
+	ReconcileAfter time.Duration `yaml:"reconcile_after"`
+	// ReconcileInterval is how often the reconciliation job runs (one instance at a time).
+	// Default 1m.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 }
+
+// TravelRuleEnclave is the address of the VASP's own enclave.
+type TravelRuleEnclave struct {
+	// URL of the enclave's API. Env VASPGATE_TRAVEL_RULE_ENCLAVE_URL. Default
+	// http://127.0.0.1:21117.
+	URL string `yaml:"url"`
+	// Timeout bounds one call to the enclave (failed calls are retried by the job engine).
+	// Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Originating reports whether vaspgate acts as the originating VASP (thresholds and
+// counterparties are configured).
+func (t TravelRule) Originating() bool { return len(t.Threshold) > 0 && len(t.Counterparties) > 0 }
 
 // TravelRuleRisk overrides entries of the default risk policy; level names are none, low,
 // medium, high, severe.
@@ -124,6 +157,18 @@ func (t TravelRule) WithDefaults() TravelRule {
 	if t.NameMatchThreshold <= 0 {
 		t.NameMatchThreshold = 0.9
 	}
+	if t.Enclave.URL == "" {
+		t.Enclave.URL = "http://127.0.0.1:21117"
+	}
+	if t.Enclave.Timeout <= 0 {
+		t.Enclave.Timeout = 10 * time.Second
+	}
+	if t.ReconcileAfter <= 0 {
+		t.ReconcileAfter = 10 * time.Minute
+	}
+	if t.ReconcileInterval <= 0 {
+		t.ReconcileInterval = time.Minute
+	}
 	return t
 }
 
@@ -151,6 +196,7 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 		"VEGA_VERIFICATION_ACCOUNT_API_PATH":            &t.AccountAPIPath,
 		"VEGA_VERIFICATION_API_PATH":                    &t.VerifyAPIPath,
 		"VEGA_VERIFICATION_TRANSACTION_API_PATH":        &t.TransactionAPIPath,
+		"VASPGATE_TRAVEL_RULE_ENCLAVE_URL":              &t.Enclave.URL,
 	} {
 		if v, ok := lookup(name); ok {
 			*dst = v
@@ -173,6 +219,14 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 			probs = append(probs, Problem{"travel_rule.name_match_threshold (VASPGATE_TRAVEL_RULE_NAME_MATCH_THRESHOLD)", "not a number: " + strconv.Quote(v), "0.9"})
 		} else {
 			t.NameMatchThreshold = f
+		}
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_RECONCILE_AFTER"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			probs = append(probs, Problem{"travel_rule.reconcile_after (VASPGATE_TRAVEL_RULE_RECONCILE_AFTER)", "not a duration: " + strconv.Quote(v), "10m"})
+		} else {
+			t.ReconcileAfter = d
 		}
 	}
 	if v, ok := lookup("VASPGATE_TRAVEL_RULE_RETENTION_DAYS"); ok {
@@ -210,6 +264,25 @@ func (t *TravelRule) validate() error {
 			add("travel_rule.%s: %q is also travel_rule.%s; each enclave API needs its own path", k, p, other)
 		}
 		seen[p] = k
+	}
+	if u, err := url.Parse(d.Enclave.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("travel_rule.enclave.url: %q is not an http(s) URL (example: http://127.0.0.1:21117)", d.Enclave.URL)
+	}
+	for asset, amount := range d.Threshold {
+		if r, ok := new(big.Rat).SetString(amount); !ok || r.Sign() < 0 || strings.ContainsAny(amount, "/eE") {
+			add("travel_rule.threshold: %s: %q is not a non-negative decimal amount (example: \"1000\")", asset, amount)
+		}
+	}
+	for account, vasp := range d.Counterparties {
+		if len(account) != 56 || account[0] != 'G' {
+			add("travel_rule.counterparties: %q is not a Stellar account (G…, 56 characters)", account)
+		}
+		if strings.TrimSpace(vasp) == "" {
+			add("travel_rule.counterparties: %s: the VerifyVASP id of the VASP is empty", account)
+		}
+	}
+	if (len(d.Threshold) > 0) != (len(d.Counterparties) > 0) {
+		add("travel_rule.threshold and travel_rule.counterparties: set both (or neither) to act as the originating VASP")
 	}
 	if d.NameMatchThreshold > 1 {
 		add("travel_rule.name_match_threshold: %v, want more than 0 and at most 1 (example: 0.9)", d.NameMatchThreshold)

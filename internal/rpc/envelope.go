@@ -209,6 +209,7 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 	var e *Error
 	var te *transfer.TransitionError
 	var ie *transfer.InvalidError
+	var he *transfer.HoldError
 	var txID struct {
 		TransactionID string `json:"transaction_id"`
 		ID            string `json:"id"`
@@ -225,6 +226,8 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 		e = errorf(CodeInvalidRequest, "Transaction with id[%s] is not found", id)
 	case errors.As(err, &te):
 		e = errorf(CodeInvalidRequest, "%s", te.Error())
+	case errors.As(err, &he):
+		e = errorf(CodeInvalidRequest, "%s", he.Msg)
 	case errors.As(err, &ie):
 		e = errorf(CodeInvalidParams, "%s", ie.Msg)
 	case errors.Is(err, transfer.ErrNotFunded):

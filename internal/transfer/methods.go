@@ -250,6 +250,24 @@ func (s *Service) Apply(ctx context.Context, name string, p Params) (Transaction
 	if strings.TrimSpace(p.TransactionID) == "" {
 		return Transaction{}, invalid("transaction_id is required")
 	}
+	if s.gate != nil {
+		cur, err := s.Get(ctx, p.TransactionID)
+		if err != nil {
+			return Transaction{}, err
+		}
+		if err := s.gate.Before(ctx, name, &cur); err != nil {
+			return Transaction{}, err
+		}
+		t, err := s.apply(ctx, name, m, p)
+		if err == nil {
+			s.gate.After(ctx, name, &t)
+		}
+		return t, err
+	}
+	return s.apply(ctx, name, m, p)
+}
+
+func (s *Service) apply(ctx context.Context, name string, m method, p Params) (Transaction, error) {
 	now := s.Now()
 	return s.Change(ctx, p.TransactionID, func(t *Transaction) error {
 		targets, err := Allow(name, t)

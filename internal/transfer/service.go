@@ -54,6 +54,8 @@ type Options struct {
 	WalletURL func(o Owner) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Gate, when set, is consulted around business methods (see Gate).
+	Gate Gate
 }
 
 // Service reads and changes transactions.
@@ -62,11 +64,12 @@ type Service struct {
 	outbox    Outbox
 	walletURL func(Owner) string
 	now       func() time.Time
+	gate      Gate
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, outbox: o.Outbox, walletURL: o.WalletURL, now: o.Now}
+	s := &Service{db: o.DB, outbox: o.Outbox, walletURL: o.WalletURL, now: o.Now, gate: o.Gate}
 	if s.walletURL == nil {
 		s.walletURL = func(Owner) string { return "" }
 	}

@@ -72,8 +72,12 @@ type EventBody struct {
 	TxHash           string    `json:"tx_hash"`
 	Vout             string    `json:"vout"`
 	RiskLevel        RiskLevel `json:"risk_level"`
-	Version          int64     `json:"version"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	// TransactionID is the SEP-6 transaction the verification is about (the first linked;
+	// TransactionIDs lists them all), "" when none is known yet.
+	TransactionID  string    `json:"transaction_id"`
+	TransactionIDs []string  `json:"transaction_ids"`
+	Version        int64     `json:"version"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func ivmsAD(id string) []byte { return []byte("travel_rule_verifications.ivms101 " + id) }
@@ -150,6 +154,13 @@ func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, 
 		}
 		metricVerificationUpdates.Inc()
 	}
+	if s.opts.Originator != nil && v.Status != old.Status && (v.Status == StatusDenied || v.Status == StatusError) {
+		// The transactions held for this verification are failed by a job: the transfer
+		// service changes them in transactions of its own.
+		if err := s.jobs.Enqueue(ctx, tx, ApplyArgs{VerificationUUID: id}, &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25}); err != nil {
+			return false, fmt.Errorf("enqueue apply: %w", err)
+		}
+	}
 	return true, s.markProcessed(ctx, tx, ids)
 }
 
@@ -208,10 +219,21 @@ func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string)
 // recordEvent appends the change to travel_rule_events and hands it to the business outbox,
 // both in the transaction of the change.
 func (s *Service) recordEvent(ctx context.Context, tx *store.Tx, v Verification, version int64, now time.Time) error {
-	body, err := json.Marshal(EventBody{
+	ls, _, err := links(ctx, tx, "verification_uuid", v.UUID)
+	if err != nil {
+		return err
+	}
+	ev := EventBody{
 		VerificationUUID: v.UUID, Status: v.Status, Reason: v.Reason, Message: v.Message, TxHash: v.TxHash,
-		Vout: v.Vout, RiskLevel: v.RiskLevel, Version: version, UpdatedAt: now,
-	})
+		Vout: v.Vout, RiskLevel: v.RiskLevel, Version: version, UpdatedAt: now, TransactionIDs: []string{},
+	}
+	for _, l := range ls {
+		ev.TransactionIDs = append(ev.TransactionIDs, l.TransactionID)
+	}
+	if len(ev.TransactionIDs) > 0 {
+		ev.TransactionID = ev.TransactionIDs[0]
+	}
+	body, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}

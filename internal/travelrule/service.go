@@ -51,6 +51,9 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger; default slog.Default(). Bodies and personal data are never logged.
 	Logger *slog.Logger
+	// Originator, when set, makes vaspgate the originating VASP for deposits to other VASPs'
+	// customers (see OriginatorOptions).
+	Originator *OriginatorOptions
 }
 
 // Service receives enclave callbacks, stores them durably (database, else spool) and
@@ -128,6 +131,7 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	jobs.AddQueue(JobQueue, 2)
 	job.AddWorker(jobs, &processWorker{s: s})
 	job.AddWorker(jobs, &retentionWorker{s: s})
+	s.registerOriginator()
 
 	jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, &river.InsertOpts{Queue: JobQueue} },
