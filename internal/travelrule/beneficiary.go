@@ -154,7 +154,7 @@ type ResponderOptions struct {
 	// Symbols are the asset symbols vaspgate receives; another is UNKNOWN-SYMBOL. Empty: any.
 	Symbols []string
 	// AccountBudget, UserBudget, StatusBudget bound each answer's decision (the enclave allows
-	// 1 s, 5 s and 1 s; defaults 700ms, 4s, 700ms, leaving time to record and answer).
+	// 1 s, 5 s and 1 s; defaults 600ms, 4s, 600ms, leaving time to record and answer).
 	AccountBudget, UserBudget, StatusBudget time.Duration
 }
 
@@ -173,13 +173,13 @@ type Responder struct {
 // Responder returns the enclave-facing APIs of s.
 func (s *Service) Responder(o ResponderOptions) *Responder {
 	if o.AccountBudget <= 0 {
-		o.AccountBudget = 700 * time.Millisecond
+		o.AccountBudget = 600 * time.Millisecond
 	}
 	if o.UserBudget <= 0 {
 		o.UserBudget = 4 * time.Second
 	}
 	if o.StatusBudget <= 0 {
-		o.StatusBudget = 700 * time.Millisecond
+		o.StatusBudget = 600 * time.Millisecond
 	}
 	return &Responder{s: s, o: o, log: s.log}
 }
@@ -245,6 +245,12 @@ func denied(reason, msg string) Answer {
 	return Answer{Result: ResultDenied, Reason: reason, Message: msg}
 }
 
+// recordWait is how long an answer may wait for its record: at most max, and never past
+// answerBy after start (the record then finishes in the background).
+func recordWait(start time.Time, answerBy, max time.Duration) time.Duration {
+	return min(max, answerBy-time.Since(start))
+}
+
 // record stores one call; a slow database delays the answer by at most wait, after which the
 // record is finished in the background.
 func (b *Responder) record(c Call, wait time.Duration) {
@@ -257,6 +263,9 @@ func (b *Responder) record(c Call, wait time.Duration) {
 			b.log.Error("travel rule call not recorded", "api", c.API, "verification", c.VerificationUUID, "err", err)
 		}
 	}()
+	if wait <= 0 {
+		return
+	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
@@ -277,7 +286,7 @@ func (b *Responder) VerifyUserAccount(ctx context.Context, raw []byte) (Answer, 
 	ans, late, err := decided(ctx, b.o.AccountBudget, func(ctx context.Context) (Answer, error) {
 		return b.checkAccount(ctx, string(req.Symbol), identity(req.IVMS101, req.Payload), true)
 	}, undefined())
-	b.finish(APIVerifyUserAccount, "", raw, ans, late, err, start, 250*time.Millisecond)
+	b.finish(APIVerifyUserAccount, "", raw, ans, late, err, start, recordWait(start, 850*time.Millisecond, 150*time.Millisecond))
 	return ans, nil
 }
 
@@ -293,7 +302,7 @@ func (b *Responder) VerifyUser(ctx context.Context, raw []byte) (Answer, error) 
 	ans, late, err := decided(ctx, b.o.UserBudget, func(ctx context.Context) (Answer, error) {
 		return b.checkUser(ctx, req)
 	}, undefined())
-	b.finish(APIVerifyUser, string(req.VerificationUUID), raw, ans, late, err, start, 750*time.Millisecond)
+	b.finish(APIVerifyUser, string(req.VerificationUUID), raw, ans, late, err, start, recordWait(start, 4500*time.Millisecond, 500*time.Millisecond))
 	return ans, nil
 }
 
@@ -536,7 +545,7 @@ func (b *Responder) TransactionStatus(ctx context.Context, raw []byte) (StatusAn
 		c.Error = err.Error()
 	}
 	observeAnswer(APITransactionStatus, c.Result, late, time.Since(start).Seconds())
-	b.record(c, 250*time.Millisecond)
+	b.record(c, recordWait(start, 850*time.Millisecond, 150*time.Millisecond))
 	if errors.Is(err, ErrNotFound) {
 		return StatusAnswer{}, ErrNotFound
 	}

@@ -35,6 +35,34 @@ func (s *stack) customer(t *testing.T, first, last string, accept bool) string {
 	return kp.Address()
 }
 
+// decidedPost posts an enclave request and returns the first answer that was decided rather
+// than the timeout fallback (DENIED UNDEFINED-ERROR): on a machine too loaded for the
+// database to answer within the budget, the fallback is the right answer, and the enclave
+// asks again. Every answer, fallback or not, must come within limit.
+func decidedPost(t *testing.T, e enclavesim.Caller, path string, body any, limit time.Duration) enclavesim.Reply {
+	t.Helper()
+	if raceDetector {
+		limit *= 4
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := e.Post(context.Background(), path, body)
+		if err != nil || r.Status != 200 {
+			t.Fatalf("%s: %v %d %s", path, err, r.Status, r.Body)
+		}
+		if r.Elapsed > limit {
+			t.Errorf("%s answered in %v, the enclave allows %v", path, r.Elapsed, limit)
+		}
+		if m := r.JSON(); m["reason"] != "UNDEFINED-ERROR" {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: only timeout fallbacks for 60 s", path)
+		}
+		time.Sleep(200 * time.Millisecond) // let the recorded fallbacks drain before asking again
+	}
+}
+
 func enclaveConfig(c *config.Config) {
 	c.TravelRule.AuthorizationToken = enclaveToken
 	c.TravelRule.DenyNames = []string{"Bad Actor"}
@@ -72,15 +100,9 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 				{"unknown address", enclavesim.AccountBody("USDC", stranger), "DENIED", "UNKNOWN-ADDRESS"},
 				{"other name", enclavesim.AccountBody("USDC", jose, enclavesim.Name{Primary: "Robbins", Secondary: "Taylor"}), "DENIED", "MISMATCHED-NAME"},
 			} {
-				r, err := e.Post(ctx, e.AccountPath, tc.body)
-				if err != nil || r.Status != 200 {
-					t.Fatalf("%s: %v %d %s", tc.name, err, r.Status, r.Body)
-				}
+				r := decidedPost(t, e, e.AccountPath, tc.body, time.Second)
 				if m := r.JSON(); m["result"] != tc.result || m["reason"] != tc.reason {
 					t.Errorf("verify user account, %s: %s, want %s %s", tc.name, r.Body, tc.result, tc.reason)
-				}
-				if r.Elapsed > time.Second {
-					t.Errorf("verify user account, %s: answered in %v, the enclave allows 1 s", tc.name, r.Elapsed)
 				}
 			}
 
@@ -115,16 +137,10 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 				{"originator on the deny list", req(func(u *enclavesim.UserRequest) { u.Originator = enclavesim.Name{Primary: "ACTOR", Secondary: "Bad"} }), "DENIED", "BLACKLISTED"},
 				{"field we do not hold", req(func(u *enclavesim.UserRequest) { u.Required += ",NATURAL_PERSON_DATE_AND_PLACE_OF_BIRTH" }), "DENIED", "UNAVAILABLE-INFORMATION"},
 			} {
-				r, err := e.Post(ctx, e.UserPath, tc.u.Body())
-				if err != nil || r.Status != 200 {
-					t.Fatalf("%s: %v %d %s", tc.name, err, r.Status, r.Body)
-				}
+				r := decidedPost(t, e, e.UserPath, tc.u.Body(), 5*time.Second)
 				m := r.JSON()
 				if m["result"] != tc.result || m["reason"] != tc.reason {
 					t.Errorf("verify user, %s: %s, want %s %s", tc.name, r.Body, tc.result, tc.reason)
-				}
-				if r.Elapsed > 5*time.Second {
-					t.Errorf("verify user, %s: answered in %v, the enclave allows 5 s", tc.name, r.Elapsed)
 				}
 				if tc.name == "field we do not hold" && m["message"] != "NATURAL_PERSON_DATE_AND_PLACE_OF_BIRTH" {
 					t.Errorf("UNAVAILABLE-INFORMATION must list the codes: %s", r.Body)
@@ -132,7 +148,7 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 			}
 
 			// The VERIFIED answer returns the address unchanged and only the fields asked for.
-			r, _ := e.Post(ctx, e.UserPath, verified.Body())
+			r := decidedPost(t, e, e.UserPath, verified.Body(), 5*time.Second)
 			var ans struct {
 				IVMS101 struct {
 					Beneficiary map[string]json.RawMessage `json:"beneficiary"`
@@ -172,14 +188,19 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 				}
 			}
 			json.Unmarshal(b, &view)
-			if len(view.Calls) != 2 {
-				t.Fatalf("calls on the record: %s", b)
-			}
+			decidedCalls := 0
 			for _, c := range view.Calls {
+				if c.TimedOut && c.Result == "DENIED" && c.Reason == "UNDEFINED-ERROR" {
+					continue // a fallback answer on a slow machine, recorded as such
+				}
+				decidedCalls++
 				if c.API != "verify_user" || c.Direction != "from_enclave" || c.Result != "VERIFIED" || c.TimedOut ||
 					!strings.Contains(string(c.Request), verified.VerificationUUID) || !strings.Contains(string(c.Response), "García") {
 					t.Errorf("recorded call %+v", c)
 				}
+			}
+			if decidedCalls != 2 {
+				t.Fatalf("decided calls on the record %d, want 2: %s", decidedCalls, b)
 			}
 
 			if d == store.Postgres {
@@ -208,7 +229,11 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 				if err := <-unlocked; err != nil {
 					t.Fatal(err)
 				}
-				if err != nil || r.Status != 200 || r.JSON()["result"] != "DENIED" || r.JSON()["reason"] != "UNDEFINED-ERROR" || r.Elapsed > 5*time.Second {
+				limit := 5 * time.Second
+				if raceDetector {
+					limit *= 4
+				}
+				if err != nil || r.Status != 200 || r.JSON()["result"] != "DENIED" || r.JSON()["reason"] != "UNDEFINED-ERROR" || r.Elapsed > limit {
 					t.Fatalf("with the database locked: %v %d %s in %v, want DENIED UNDEFINED-ERROR within 5 s", err, r.Status, r.Body, r.Elapsed)
 				}
 				deadline := time.Now().Add(10 * time.Second)
