@@ -14,14 +14,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 )
 
-type ctxKey struct{}
-
-// RequestID returns the id of the request being served ("" outside a request).
-func RequestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxKey{}).(string)
-	return id
-}
-
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -81,7 +73,6 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(contextWithID(r, id))
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

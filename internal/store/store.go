@@ -232,13 +232,3 @@ func Micros(t time.Time) int64 { return t.UnixMicro() }
 
 // FromMicros converts a stored timestamp back to a time in UTC.
 func FromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// IsUniqueViolation reports whether err is a unique-constraint violation on either engine.
-// Prefer ON CONFLICT DO NOTHING; this is for the cases where the conflict is the answer.
-func IsUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
-}

@@ -22,7 +22,9 @@ var (
 	// ErrNotFound: no such transaction (or not the caller's).
 	ErrNotFound = errors.New("transfer: transaction not found")
 	// ErrConflict: another change to the same transaction committed first. Nothing was
-	// changed; re-read and retry.
+	// changed; re-read and retry. The text is the Anchor Platform's, word for word
+	// (anchor-platform-compat.md): the business RPC answers with it.
+	//lint:ignore ST1005 the Anchor Platform's exact message, punctuation included
 	ErrConflict = errors.New("Transaction was modified by another request. Please re-read the transaction state and retry if appropriate.")
 	// ErrNotFunded: a change would complete a transaction whose funds were never received.
 	// No path may do that, whatever the state machine's rows say.

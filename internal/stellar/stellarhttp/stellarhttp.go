@@ -57,9 +57,6 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Preflight is the CORS preflight answer, for other SEP handlers (SEP-6, SEP-12) to reuse.
-func Preflight(w http.ResponseWriter, r *http.Request) { preflight(w, r) }
-
 func (h *Handler) toml(w http.ResponseWriter, _ *http.Request) {
 	cors(w)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
