@@ -38,6 +38,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // App is a running vaspgate.
@@ -151,8 +152,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	a.KYC, err = kyc.New(kyc.Options{
-		Config: cfg.KYC, Clients: cfg.Clients, DB: a.DB, Sealer: keyring, Outbox: outbox,
-		Guard: guard, Logger: a.Log,
+		Config: cfg.KYC, Clients: wallets(cfg.Clients), DB: a.DB, Sealer: keyring, Outbox: outbox,
+		CallbackURLs: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}, Logger: a.Log,
 	})
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (a *App) build(ctx context.Context) error {
 	if cfg.TravelRule.Originating() {
 		gate = trGate{app: a}
 	}
-	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, WalletURL: walletURL(cfg.Clients), Gate: gate})
+	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate})
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 
@@ -211,7 +212,7 @@ func (a *App) build(ctx context.Context) error {
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
 		Config: cfg.Transfer, Transfers: a.Transfer, Customers: a.KYC, Logger: a.Log,
-		Callbacks: transfer.CallbackPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
+		Callbacks: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
 	}), sep.RequireWith(transferhttp.Refuse))
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)
@@ -360,31 +361,18 @@ func keyring(cfg config.Config) (*seal.Keyring, error) {
 	return seal.New(cur, old...)
 }
 
-// walletURL finds the statically configured SEP-6 callback of the client owning a
-// transaction: custodial clients by signing key (the SEP-10 account), non-custodial ones by
-// client domain.
-func walletURL(clients config.Clients) func(transfer.Owner) string {
-	if len(clients) == 0 {
-		return nil
+// wallets is the one registry of known wallets, used for every callback (SEP-6 and SEP-12
+// alike), so one wallet's callbacks always go to the same client.
+func wallets(clients config.Clients) wallet.Clients {
+	out := make(wallet.Clients, 0, len(clients))
+	for _, c := range clients {
+		out = append(out, wallet.Client{
+			Name: c.Name, Type: c.Type, SigningKeys: c.SigningKeys, Domains: c.Domains,
+			CallbackURLs: wallet.CallbackURLs{SEP6: c.CallbackURLs.SEP6, SEP12: c.CallbackURLs.SEP12,
+				SEP24: c.CallbackURLs.SEP24, SEP31: c.CallbackURLs.SEP31},
+		})
 	}
-	return func(o transfer.Owner) string {
-		for _, c := range clients {
-			if c.CallbackURLs.SEP6 == "" {
-				continue
-			}
-			for _, k := range c.SigningKeys {
-				if k == o.Account {
-					return c.CallbackURLs.SEP6
-				}
-			}
-			for _, d := range c.Domains {
-				if o.ClientDomain != "" && strings.EqualFold(d, o.ClientDomain) {
-					return c.CallbackURLs.SEP6
-				}
-			}
-		}
-		return ""
-	}
+	return out
 }
 
 // spoolDir is where the travel-rule receiver keeps its spool when travel_rule.spool_dir is

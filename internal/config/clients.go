@@ -8,7 +8,8 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 )
 
-// Client kinds (Client.Type), as in Anchor Platform's clients configuration.
+// Client kinds (Client.Type), as in Anchor Platform's clients configuration. The rule that
+// finds the client of an identity is wallet.Clients.For; app hands it these.
 const (
 	// ClientCustodial is identified by the SEP-10 account (token sub) in SigningKeys.
 	ClientCustodial = "custodial"
@@ -85,33 +86,4 @@ func (cs Clients) validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// ClientFor returns the configured client a SEP-10 identity belongs to: a noncustodial client
-// by its verified client domain, else a custodial client by its account. ok is false when
-// the identity belongs to no configured client.
-func (cs Clients) ClientFor(account, clientDomain string) (Client, bool) {
-	if clientDomain != "" {
-		for _, c := range cs {
-			if c.Type != ClientNoncustodial {
-				continue
-			}
-			for _, d := range c.Domains {
-				if d == clientDomain {
-					return c, true
-				}
-			}
-		}
-	}
-	for _, c := range cs {
-		if c.Type != ClientCustodial {
-			continue
-		}
-		for _, k := range c.SigningKeys {
-			if k == account {
-				return c, true
-			}
-		}
-	}
-	return Client{}, false
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // field returns the configured description of a field for a type.
@@ -164,7 +165,7 @@ func fieldAD(customerID, name string) []byte {
 // builtinPut stores a PUT /customer in one transaction: the customer (created on first PUT),
 // the sealed fields, the resulting status per type and, when a status changed, its snapshot,
 // callbacks and hooks.
-func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (string, error) {
+func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
 	type value struct {
 		data        []byte
 		contentType string
@@ -282,7 +283,7 @@ func (s *Service) builtinPut(ctx context.Context, c Caller, r PutRequest) (strin
 
 // createCustomer makes the customer of an identity, or finds the one a concurrent PUT made:
 // the identity's unique key decides, never a read before the write.
-func (s *Service) createCustomer(ctx context.Context, tx *store.Tx, c Caller, o Owner, now time.Time) (string, error) {
+func (s *Service) createCustomer(ctx context.Context, tx *store.Tx, c wallet.Identity, o wallet.Identity, now time.Time) (string, error) {
 	id := newID()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, id, o.Account, o.Memo, c.ClientDomain, store.Micros(now), store.Micros(now)); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // businessClient calls an Anchor Platform business server's customer callback API
@@ -198,7 +199,7 @@ func (b *businessClient) delete(ctx context.Context, id string) error {
 // businessPut forwards a PUT /customer to the business server, records the owner of the id
 // it answers with, and, when its answer carries a status, records that status (a callback
 // follows only if it changed).
-func (s *Service) businessPut(ctx context.Context, c Caller, r PutRequest) (string, error) {
+func (s *Service) businessPut(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
 	t, err := s.resolve(ctx, s.db, c, r.ID, r.Account, r.Memo, r.TransactionID, r.Type)
 	if err != nil {
 		return "", err

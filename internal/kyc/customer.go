@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Customer statuses (SEP-12 4.2).
@@ -70,28 +71,11 @@ type Customer struct {
 	Type string `json:"-"`
 }
 
-// Owner is who a customer belongs to: the SEP-10 account and memo (or muxed id).
-type Owner struct {
-	Account string
-	Memo    string
-}
-
-// Caller is the authenticated SEP-10 identity of a request.
-type Caller struct {
-	// Account is the base G… account.
-	Account string
-	// Memo is the token's memo or muxed id; empty for a plain account.
-	Memo string
-	// Muxed is the M… address when the token's subject is muxed.
-	Muxed string
-	// ClientDomain is the verified client_domain claim, if any.
-	ClientDomain string
-}
-
-// owns reports whether the caller may reach a customer of owner o: same account, and the
+// owns reports whether caller c may reach a customer of owner o (whose Account and
+// Memo alone are read): same account, and the
 // same memo unless the token carries none (a plain account scopes its customers by the memo
 // it sends, stellar-seps.md 4.1).
-func (c Caller) owns(o Owner) bool {
+func owns(c, o wallet.Identity) bool {
 	return c.Account == o.Account && (c.Memo == "" || c.Memo == o.Memo)
 }
 
@@ -107,14 +91,14 @@ type Query struct {
 
 // Transactions is what kyc needs from SEP-6 transactions (implemented by internal/transfer).
 type Transactions interface {
-	// Owner returns the identity that created the transaction, or ErrNotFound, reading
+	// wallet.Identity returns the identity that created the transaction, or ErrNotFound, reading
 	// through q: kyc asks while it holds its own database transaction, and on SQLite (one
 	// connection) a read through the pool would wait for that transaction forever.
-	Owner(ctx context.Context, q store.Querier, transactionID string) (Owner, error)
+	Owner(ctx context.Context, q store.Querier, transactionID string) (wallet.Identity, error)
 }
 
 // StatusHook runs inside the transaction of a builtin status change.
-type StatusHook func(ctx context.Context, tx *store.Tx, c Customer, owner Owner) error
+type StatusHook func(ctx context.Context, tx *store.Tx, c Customer, owner wallet.Identity) error
 
 // File is an uploaded customer file (POST /customer/files).
 type File struct {

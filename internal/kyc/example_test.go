@@ -11,6 +11,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Example shows the builtin back end end to end, without HTTP: a wallet's customer sends
@@ -44,20 +45,20 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, _ kyc.Owner) error {
+	svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, _ wallet.Identity) error {
 		fmt.Println("status changed:", c.Status)
 		return nil
 	})
 
-	wallet := kyc.Caller{Account: "GDWALLETACCOUNT", Memo: "42"}
-	id, _ := svc.Put(ctx, wallet, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": "Ada"}})
-	_, _ = svc.Put(ctx, wallet, kyc.PutRequest{ID: id, Type: "sep6", Fields: map[string]string{"last_name": "Lovelace"}})
+	user := wallet.Identity{Account: "GDWALLETACCOUNT", Memo: "42"}
+	id, _ := svc.Put(ctx, user, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": "Ada"}})
+	_, _ = svc.Put(ctx, user, kyc.PutRequest{ID: id, Type: "sep6", Fields: map[string]string{"last_name": "Lovelace"}})
 	_, _ = svc.Decide(ctx, id, kyc.Decision{Type: "sep6", Status: kyc.StatusAccepted})
 
-	c, _ := svc.Get(ctx, wallet, kyc.Query{ID: id, Type: "sep6"})
+	c, _ := svc.Get(ctx, user, kyc.Query{ID: id, Type: "sep6"})
 	fmt.Println(c.Status, c.ProvidedFields["last_name"].Status)
 
-	_, err = svc.Get(ctx, kyc.Caller{Account: "GDSOMEONEELSE"}, kyc.Query{ID: id})
+	_, err = svc.Get(ctx, wallet.Identity{Account: "GDSOMEONEELSE"}, kyc.Query{ID: id})
 	fmt.Println(err == kyc.ErrNotFound)
 	// Output:
 	// status changed: NEEDS_INFO

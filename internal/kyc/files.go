@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 func fileAD(id string) []byte { return []byte("kyc.file\x00" + id) }
 
 // UploadFile answers POST /customer/files: stores the file sealed, owned by the caller, until
 // a PUT /customer references it or it expires.
-func (s *Service) UploadFile(ctx context.Context, c Caller, u Upload) (File, error) {
+func (s *Service) UploadFile(ctx context.Context, c wallet.Identity, u Upload) (File, error) {
 	if len(u.Data) == 0 {
 		return File{}, badRequest("file is empty")
 	}
@@ -41,7 +42,7 @@ func (s *Service) UploadFile(ctx context.Context, c Caller, u Upload) (File, err
 
 // Files answers GET /customer/files: the caller's files with that id, or of that customer.
 // Anything not the caller's is simply not listed.
-func (s *Service) Files(ctx context.Context, c Caller, fileID, customerID string) ([]File, error) {
+func (s *Service) Files(ctx context.Context, c wallet.Identity, fileID, customerID string) ([]File, error) {
 	if (fileID == "") == (customerID == "") {
 		return nil, badRequest("exactly one of file_id and customer_id is required")
 	}
@@ -62,12 +63,12 @@ func (s *Service) Files(ctx context.Context, c Caller, fileID, customerID string
 	now := s.now()
 	for rows.Next() {
 		var f File
-		var o Owner
+		var o wallet.Identity
 		var exp sql.NullInt64
 		if err := rows.Scan(&f.ID, &o.Account, &o.Memo, &f.CustomerID, &f.ContentType, &f.Size, &exp); err != nil {
 			return nil, fmt.Errorf("kyc: list files: %w", err)
 		}
-		if !c.owns(o) {
+		if !owns(c, o) {
 			continue
 		}
 		if exp.Valid {
@@ -84,14 +85,14 @@ func (s *Service) Files(ctx context.Context, c Caller, fileID, customerID string
 
 // readFile opens an uploaded file the caller owns, for use as a field of customer id (empty:
 // not known yet). Unknown, foreign or expired files are a bad request.
-func (s *Service) readFile(ctx context.Context, q store.Querier, c Caller, fileID, customerID string) (Upload, error) {
-	var o Owner
+func (s *Service) readFile(ctx context.Context, q store.Querier, c wallet.Identity, fileID, customerID string) (Upload, error) {
+	var o wallet.Identity
 	var cust, ct string
 	var sealed []byte
 	var exp sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT account, memo, COALESCE(customer_id, ''), content_type, data, expires_at
 		FROM kyc_files WHERE id = ?`, fileID).Scan(&o.Account, &o.Memo, &cust, &ct, &sealed, &exp)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!c.owns(o) || (cust != "" && cust != customerID) ||
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!owns(c, o) || (cust != "" && cust != customerID) ||
 		(exp.Valid && store.FromMicros(exp.Int64).Before(s.now())))) {
 		return Upload{}, badRequest(fmt.Sprintf("file %s not found", fileID))
 	}
@@ -115,7 +116,7 @@ func attachFile(ctx context.Context, q store.Querier, fileID, customerID string)
 }
 
 // takeFile reads a file for customer id and attaches it.
-func (s *Service) takeFile(ctx context.Context, tx *store.Tx, c Caller, fileID, customerID string) (Upload, error) {
+func (s *Service) takeFile(ctx context.Context, tx *store.Tx, c wallet.Identity, fileID, customerID string) (Upload, error) {
 	u, err := s.readFile(ctx, tx, c, fileID, customerID)
 	if err != nil {
 		return Upload{}, err

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Event types recorded in the outbox.
@@ -73,7 +71,7 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID str
 
 	// One read for the owner and the registered callback URL (kyc_callbacks is keyed by
 	// customer, so the join yields at most one row).
-	var owner Owner
+	var owner wallet.Identity
 	var domain string
 	var registered sql.NullString
 	err = tx.QueryRowContext(ctx, `SELECT k.account, k.memo, k.client_domain, cb.url FROM kyc_customers k
@@ -88,7 +86,7 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID str
 		if registered.Valid {
 			urls = append(urls, registered.String)
 		}
-		if cl, ok := s.clients.ClientFor(owner.Account, domain); ok && cl.CallbackURLs.SEP12 != "" &&
+		if cl, ok := s.clients.For(wallet.Identity{Account: owner.Account, Memo: owner.Memo, ClientDomain: domain}); ok && cl.CallbackURLs.SEP12 != "" &&
 			!slices.Contains(urls, cl.CallbackURLs.SEP12) {
 			urls = append(urls, cl.CallbackURLs.SEP12)
 		}
@@ -239,42 +237,15 @@ func businessEvent(c Customer, txID string, at time.Time, seq int64) ([]byte, er
 	return b, nil
 }
 
-// CheckCallbackURL applies the callback URL policy: an absolute https URL (http only for a
-// host listed in kyc.callback_http_hosts), no credentials, and a host whose addresses all pass
-// the SSRF guard. The guard is applied again when the engine dials.
+// CheckCallbackURL applies the callback URL policy (callback.URLPolicy: https, no
+// credentials, every address of the host allowed by the SSRF guard).
 func (s *Service) CheckCallbackURL(ctx context.Context, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
-		return badRequest("url must be an absolute https URL")
-	}
-	if u.User != nil {
-		return badRequest("url must not carry credentials")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !slices.Contains(s.cfg.CallbackHTTPHosts, u.Host) && !slices.Contains(s.cfg.CallbackHTTPHosts, u.Hostname()) {
-			return badRequest("url must be https")
+	if err := s.callbackURLs.Check(ctx, raw); err != nil {
+		var ue *callback.URLError
+		if errors.As(err, &ue) {
+			return badRequest("url " + ue.Reason)
 		}
-	default:
-		return badRequest("url must be https")
-	}
-	host := strings.TrimSuffix(u.Hostname(), ".")
-	var addrs []netip.Addr
-	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{a}
-	} else {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		addrs, err = s.resolver.LookupNetIP(rctx, "ip", host)
-		if err != nil || len(addrs) == 0 {
-			return badRequest("url host does not resolve")
-		}
-	}
-	for _, a := range addrs {
-		if !s.guard.Allowed(a) {
-			return badRequest("url points to an address callbacks may not reach")
-		}
+		return err
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // TestReseal: after a key rotation every value is resealed with the new key and still
@@ -36,7 +37,7 @@ func TestReseal(t *testing.T) {
 			return svc
 		}
 		before := open(oldKey)
-		caller := kyc.Caller{Account: "GOWNER"}
+		caller := wallet.Identity{Account: "GOWNER"}
 		id, err := before.Put(ctx, caller, kyc.PutRequest{Fields: map[string]string{"first_name": "Ada", "email_address": "a@b.c"}})
 		if err != nil {
 			t.Fatal(err)

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Sealer encrypts values at rest; *seal.Keyring implements it.
@@ -32,31 +31,23 @@ type Outbox interface {
 	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
 }
 
-// Resolver resolves callback hosts for the SSRF check at registration; *net.Resolver
-// implements it.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
 // Options are the dependencies of a Service.
 type Options struct {
 	// Config is the kyc section (defaults are applied by New).
 	Config config.KYC
 	// Clients are the statically configured wallets (their callback_urls.sep12).
-	Clients config.Clients
+	Clients wallet.Clients
 	DB      *store.DB
 	Sealer  Sealer
 	Outbox  Outbox
 	// Transactions resolves transaction_id ownership; nil until SetTransactions (every
 	// transaction_id is then unknown).
 	Transactions Transactions
-	// Guard is the SSRF policy callback URLs must pass (callback.allow_cidrs).
-	Guard callback.Guard
+	// CallbackURLs is the policy a wallet's PUT /customer/callback URL must pass.
+	CallbackURLs callback.URLPolicy
 	// BusinessClient calls the business server; nil means callback.NewHTTPClient with the
 	// configured timeout and every address allowed (the operator chose that URL, not a wallet).
 	BusinessClient *http.Client
-	// Resolver resolves callback hosts; nil means net.DefaultResolver.
-	Resolver Resolver
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -64,17 +55,16 @@ type Options struct {
 
 // Service is SEP-12: customers, their owners, statuses and callbacks.
 type Service struct {
-	cfg      config.KYC
-	clients  config.Clients
-	db       *store.DB
-	sealer   Sealer
-	outbox   Outbox
-	guard    callback.Guard
-	resolver Resolver
-	business *businessClient
-	now      func() time.Time
-	log      *slog.Logger
-	types    []string // sorted configured type names
+	cfg          config.KYC
+	clients      wallet.Clients
+	db           *store.DB
+	sealer       Sealer
+	outbox       Outbox
+	callbackURLs callback.URLPolicy
+	business     *businessClient
+	now          func() time.Time
+	log          *slog.Logger
+	types        []string // sorted configured type names
 
 	mu    sync.RWMutex
 	txs   Transactions
@@ -89,10 +79,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, clients: o.Clients, db: o.DB, sealer: o.Sealer, outbox: o.Outbox,
-		guard: o.Guard, resolver: o.Resolver, now: o.Now, log: o.Logger, txs: o.Transactions,
-	}
-	if s.resolver == nil {
-		s.resolver = net.DefaultResolver
+		callbackURLs: o.CallbackURLs, now: o.Now, log: o.Logger, txs: o.Transactions,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -169,7 +156,7 @@ func (s *Service) checkType(t string) (string, error) {
 // target is a resolved customer address: who it is for and, when known, its id.
 type target struct {
 	id    string // empty: no customer yet for this identity
-	owner Owner
+	owner wallet.Identity
 	txID  string
 }
 
@@ -180,16 +167,16 @@ func (s *Service) OwnerOf(ctx context.Context, id string) (Owner, string, error)
 }
 
 // ownerOf reads a customer's owner; ErrNotFound when the id is unknown.
-func ownerOf(ctx context.Context, q store.Querier, id string) (Owner, string, error) {
-	var o Owner
+func ownerOf(ctx context.Context, q store.Querier, id string) (wallet.Identity, string, error) {
+	var o wallet.Identity
 	var domain string
 	err := q.QueryRowContext(ctx, `SELECT account, memo, client_domain FROM kyc_customers WHERE id = ?`, id).
 		Scan(&o.Account, &o.Memo, &domain)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Owner{}, "", ErrNotFound
+		return wallet.Identity{}, "", ErrNotFound
 	}
 	if err != nil {
-		return Owner{}, "", fmt.Errorf("kyc: read customer owner: %w", err)
+		return wallet.Identity{}, "", fmt.Errorf("kyc: read customer owner: %w", err)
 	}
 	return o, domain, nil
 }
@@ -197,14 +184,14 @@ func ownerOf(ctx context.Context, q store.Querier, id string) (Owner, string, er
 // resolve applies the SEP-12 identity and ownership rules (stellar-seps.md 4.1) to a request
 // addressing a customer by id, account, memo or transaction_id. Anything the caller does not
 // own is ErrNotFound. For the builtin back end it also finds the customer of the identity.
-func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, account, memo, txID, typ string) (target, error) {
+func (s *Service) resolve(ctx context.Context, q store.Querier, c wallet.Identity, id, account, memo, txID, typ string) (target, error) {
 	if account != "" && account != c.Account && (c.Muxed == "" || account != c.Muxed) {
 		return target{}, ErrNotFound
 	}
 	if c.Memo != "" && memo != "" && memo != c.Memo {
 		return target{}, ErrNotFound
 	}
-	t := target{owner: Owner{Account: c.Account, Memo: c.Memo}, txID: txID}
+	t := target{owner: wallet.Identity{Account: c.Account, Memo: c.Memo}, txID: txID}
 	if t.owner.Memo == "" {
 		t.owner.Memo = memo
 	}
@@ -223,7 +210,7 @@ func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, ac
 		if err != nil {
 			return target{}, fmt.Errorf("kyc: transaction owner: %w", err)
 		}
-		if !c.owns(o) || (memo != "" && memo != o.Memo) {
+		if !owns(c, o) || (memo != "" && memo != o.Memo) {
 			return target{}, ErrNotFound
 		}
 		t.owner = o
@@ -233,7 +220,7 @@ func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, ac
 		if err != nil {
 			return target{}, err
 		}
-		if !c.owns(o) || (memo != "" && memo != o.Memo) || (txID != "" && o != t.owner) {
+		if !owns(c, o) || (memo != "" && memo != o.Memo) || (txID != "" && o != t.owner) {
 			return target{}, ErrNotFound
 		}
 		t.id, t.owner = id, o
@@ -250,7 +237,7 @@ func (s *Service) resolve(ctx context.Context, q store.Querier, c Caller, id, ac
 }
 
 // Get answers GET /customer for the caller.
-func (s *Service) Get(ctx context.Context, c Caller, q Query) (Customer, error) {
+func (s *Service) Get(ctx context.Context, c wallet.Identity, q Query) (Customer, error) {
 	typ, err := s.checkType(q.Type)
 	if err != nil {
 		return Customer{}, err
@@ -290,7 +277,7 @@ func (s *Service) businessQuery(t target, typ, lang string) Query {
 
 // adopt records the owner of a customer id the business server returned for the caller's
 // identity, and refuses an id that belongs to someone else.
-func (s *Service) adopt(ctx context.Context, c Caller, t target, cust *Customer) error {
+func (s *Service) adopt(ctx context.Context, c wallet.Identity, t target, cust *Customer) error {
 	if cust.ID == "" {
 		return nil
 	}
@@ -362,7 +349,7 @@ type Upload struct {
 }
 
 // Put answers PUT /customer: stores the fields and returns the customer id.
-func (s *Service) Put(ctx context.Context, c Caller, r PutRequest) (string, error) {
+func (s *Service) Put(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
 	if r.TransactionID != "" && r.Type == "" {
 		return "", badRequest("type is required with transaction_id")
 	}
@@ -378,7 +365,7 @@ func (s *Service) Put(ctx context.Context, c Caller, r PutRequest) (string, erro
 }
 
 // Verify answers PUT /customer/verification: applies the codes and returns the customer.
-func (s *Service) Verify(ctx context.Context, c Caller, id, typ string, codes map[string]string) (Customer, error) {
+func (s *Service) Verify(ctx context.Context, c wallet.Identity, id, typ string, codes map[string]string) (Customer, error) {
 	if id == "" {
 		return Customer{}, badRequest("id is required")
 	}
@@ -406,7 +393,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, typ string, codes ma
 
 // Delete answers DELETE /customer/{account}: removes the customer of that account (and
 // memo) with its personal data.
-func (s *Service) Delete(ctx context.Context, c Caller, account, memo string) error {
+func (s *Service) Delete(ctx context.Context, c wallet.Identity, account, memo string) error {
 	if account == "" {
 		return ErrNotFound
 	}
@@ -458,7 +445,7 @@ type CallbackRequest struct {
 
 // SetCallback answers PUT /customer/callback: registers (or replaces) the URL that receives
 // this customer's status changes until ACCEPTED or REJECTED.
-func (s *Service) SetCallback(ctx context.Context, c Caller, r CallbackRequest) error {
+func (s *Service) SetCallback(ctx context.Context, c wallet.Identity, r CallbackRequest) error {
 	if r.URL == "" {
 		return badRequest("url is required")
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // EventVerificationCode is the business event carrying a code to deliver to the customer.
@@ -58,7 +59,7 @@ func (s *Service) newCode(ctx context.Context, tx *store.Tx, id, name string, no
 // transaction: a right code moves the field to PROCESSING (ACCEPTED under auto_accept) and
 // the customer's status is recomputed; a wrong one counts an attempt (committed) and is a
 // bad request.
-func (s *Service) applyCodes(ctx context.Context, c Caller, id, account, memo, txID, typ string, codes map[string]string) (string, error) {
+func (s *Service) applyCodes(ctx context.Context, c wallet.Identity, id, account, memo, txID, typ string, codes map[string]string) (string, error) {
 	var wrong string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		t, err := s.resolve(ctx, tx, c, id, account, memo, txID, typ)

@@ -1,22 +1,24 @@
 package rpc
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/server"
 )
 
 // authenticator checks the business's credentials, as Anchor Platform's platform_api.auth.
 type authenticator struct {
 	typ    string
 	secret []byte
+	// keys holds the API key (api_key), compared by server.Tokens: a plain comparison
+	// would leak the key's length.
+	keys server.Tokens
 }
 
 func newAuthenticator(a config.RPCAuth) (authenticator, error) {
@@ -27,7 +29,7 @@ func newAuthenticator(a config.RPCAuth) (authenticator, error) {
 		if a.Secret == "" {
 			return authenticator{}, fmt.Errorf("rpc: auth type %s needs a secret", a.Type)
 		}
-		return authenticator{typ: a.Type, secret: []byte(a.Secret)}, nil
+		return authenticator{typ: a.Type, secret: []byte(a.Secret), keys: server.NewTokens(a.Secret)}, nil
 	}
 	return authenticator{}, fmt.Errorf("rpc: auth type %q is not none, api_key or jwt", a.Type)
 }
@@ -44,13 +46,12 @@ func (a authenticator) check(r *http.Request) error {
 		if key == "" {
 			return errMissingCredentials
 		}
-		if subtle.ConstantTimeCompare([]byte(key), a.secret) != 1 {
+		if !a.keys.Match(key) {
 			return errBadCredentials
 		}
 	case config.AuthJWT:
-		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
+		tok, ok := server.BearerToken(r)
+		if !ok {
 			return errMissingCredentials
 		}
 		_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return a.secret, nil },

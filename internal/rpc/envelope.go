@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
 
@@ -113,19 +114,19 @@ func Handler(o Options) (http.Handler, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST", "code": "method_not_allowed"})
+		httpjson.Error(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 		return
 	}
 	if err := s.auth.check(r); err != nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error(), "code": "unauthorized"})
+		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", err.Error())
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body is larger than %d bytes", s.maxBody), "code": "too_large"})
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", s.maxBody))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Serve(r.Context(), body))
+	httpjson.Write(w, http.StatusOK, s.Serve(r.Context(), body))
 }
 
 // Serve answers one request body: an array of calls gets an array of answers in the same
@@ -246,14 +247,4 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 	}
 	e.ID = id
 	return e
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","code":"internal"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

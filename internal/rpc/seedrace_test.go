@@ -12,6 +12,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 const waitFor = 20 * time.Second
@@ -88,7 +89,7 @@ func seedRace(t *testing.T, db *store.DB, walletDown bool) {
 	// The wallet asks for the customer of the transaction (SEP-12 GET /customer?transaction_id),
 	// which makes the customer known as the wallet user's.
 	s.Business.SetCustomer(kyc.Customer{ID: "cust-1", Status: kyc.StatusNeedsInfo}, s.User.Account, "")
-	if _, err := s.KYC.Get(ctx, kyc.Caller{Account: s.User.Account}, kyc.Query{TransactionID: txn.ID, Type: "sep6"}); err != nil {
+	if _, err := s.KYC.Get(ctx, wallet.Identity{Account: s.User.Account}, kyc.Query{TransactionID: txn.ID, Type: "sep6"}); err != nil {
 		t.Fatalf("wallet GET /customer: %v", err)
 	}
 	if walletDown {

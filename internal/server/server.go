@@ -11,8 +11,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,12 +60,12 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 
-	mu        sync.Mutex
-	public    *http.Server
-	admin     *http.Server
-	publicLn  net.Listener
-	adminLn   net.Listener
-	adminHash [32]byte
+	mu          sync.Mutex
+	public      *http.Server
+	admin       *http.Server
+	publicLn    net.Listener
+	adminLn     net.Listener
+	adminTokens Tokens
 }
 
 // New returns a server with health, readiness and metrics routes in place.
@@ -82,13 +80,13 @@ func New(opts Options) *Server {
 		opts.MaxBodyBytes = 1 << 20
 	}
 	s := &Server{
-		Public:    http.NewServeMux(),
-		Admin:     http.NewServeMux(),
-		AdminAPI:  http.NewServeMux(),
-		opts:      opts,
-		log:       opts.Logger,
-		metrics:   newHTTPMetrics(opts.Registry),
-		adminHash: sha256.Sum256([]byte(opts.AdminToken)),
+		Public:      http.NewServeMux(),
+		Admin:       http.NewServeMux(),
+		AdminAPI:    http.NewServeMux(),
+		opts:        opts,
+		log:         opts.Logger,
+		metrics:     newHTTPMetrics(opts.Registry),
+		adminTokens: NewTokens(opts.AdminToken),
 	}
 	for _, mux := range []*http.ServeMux{s.Public, s.Admin} {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -116,9 +114,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// requireAdmin lets a request through only with `Authorization: Bearer <admin token>`. The
-// comparison is of SHA-256 digests in constant time, so neither the content nor the length
-// of the token leaks through timing.
+// requireAdmin lets a request through only with `Authorization: Bearer <admin token>`,
+// compared by Tokens (constant time, no length leak).
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := BearerToken(r)
@@ -127,25 +124,13 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
 			return
 		}
-		got := sha256.Sum256([]byte(token))
-		if s.opts.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
+		if !s.adminTokens.Match(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vaspgate admin", error="invalid_token"`)
 			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "invalid bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// BearerToken returns the token of an `Authorization: Bearer …` header.
-func BearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 func limitBody(def int64, byPrefix map[string]int64, next http.Handler) http.Handler {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // ErrInvalidToken is returned (wrapped) by Verify for a token that is missing, malformed,
@@ -66,7 +68,7 @@ func (a *Auth) IssueToken(sub, clientDomain string) (string, error) {
 
 // Verify checks a SEP-10 token (signature, algorithm, issuer, expiry, subject) and returns
 // the identity it speaks for.
-func (a *Auth) Verify(token string) (Identity, error) {
+func (a *Auth) Verify(token string) (wallet.Identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.jwtKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -77,11 +79,11 @@ func (a *Auth) Verify(token string) (Identity, error) {
 		jwt.WithTimeFunc(a.now),
 	)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return wallet.Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	id, err := ParseSub(c.Subject)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return wallet.Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	id.ClientDomain = c.ClientDomain
 	return id, nil

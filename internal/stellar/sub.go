@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // ErrInvalidSub is returned (wrapped) by ParseSub for a subject that is not G…, G…:memo or M….
@@ -16,34 +18,31 @@ var ErrInvalidSub = errors.New("stellar: invalid sub")
 // shared by memo) or "M…" (muxed account). It splits on the first ':' (stellar-seps.md 3.4).
 // The memo is returned in canonical decimal form; a non-canonical one ("007") is refused, so
 // that one identity has one spelling.
-func ParseSub(sub string) (Identity, error) {
+func ParseSub(sub string) (wallet.Identity, error) {
 	account, memo, hasMemo := strings.Cut(sub, ":")
 	switch {
 	case strkey.IsValidEd25519PublicKey(account):
-		id := Identity{Sub: sub, Account: account}
+		id := wallet.Identity{Sub: sub, Account: account}
 		if !hasMemo {
 			return id, nil
 		}
 		n, err := strconv.ParseUint(memo, 10, 64)
 		if err != nil || strconv.FormatUint(n, 10) != memo {
-			return Identity{}, fmt.Errorf("%w: memo %q is not a decimal id memo", ErrInvalidSub, memo)
+			return wallet.Identity{}, fmt.Errorf("%w: memo %q is not a decimal id memo", ErrInvalidSub, memo)
 		}
 		id.Memo = memo
 		return id, nil
 	case !hasMemo && strings.HasPrefix(account, "M"):
 		m, err := strkey.DecodeMuxedAccount(account)
 		if err != nil {
-			return Identity{}, fmt.Errorf("%w: %q is not a muxed account", ErrInvalidSub, account)
+			return wallet.Identity{}, fmt.Errorf("%w: %q is not a muxed account", ErrInvalidSub, account)
 		}
 		base, err := m.AccountID()
 		if err != nil {
-			return Identity{}, fmt.Errorf("%w: %q: %v", ErrInvalidSub, account, err)
+			return wallet.Identity{}, fmt.Errorf("%w: %q: %v", ErrInvalidSub, account, err)
 		}
-		return Identity{Sub: sub, Account: base, Memo: strconv.FormatUint(m.ID(), 10), Muxed: account}, nil
+		return wallet.Identity{Sub: sub, Account: base, Memo: strconv.FormatUint(m.ID(), 10), Muxed: account}, nil
 	default:
-		return Identity{}, fmt.Errorf("%w: %q is not G…, G…:memo or M…", ErrInvalidSub, sub)
+		return wallet.Identity{}, fmt.Errorf("%w: %q is not G…, G…:memo or M…", ErrInvalidSub, sub)
 	}
 }
-
-// Shared reports whether the identity is one user of a shared account (memo or muxed).
-func (id Identity) Shared() bool { return id.Memo != "" }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 func muxed(t testing.TB, g string, id uint64) string {
@@ -28,13 +30,13 @@ func TestParseSub(t *testing.T) {
 	m := muxed(t, g, 42)
 	tests := []struct {
 		sub  string
-		want Identity
+		want wallet.Identity
 		err  bool
 	}{
-		{sub: g, want: Identity{Sub: g, Account: g}},
-		{sub: g + ":123", want: Identity{Sub: g + ":123", Account: g, Memo: "123"}},
-		{sub: g + ":18446744073709551615", want: Identity{Sub: g + ":18446744073709551615", Account: g, Memo: "18446744073709551615"}},
-		{sub: m, want: Identity{Sub: m, Account: g, Memo: "42", Muxed: m}},
+		{sub: g, want: wallet.Identity{Sub: g, Account: g}},
+		{sub: g + ":123", want: wallet.Identity{Sub: g + ":123", Account: g, Memo: "123"}},
+		{sub: g + ":18446744073709551615", want: wallet.Identity{Sub: g + ":18446744073709551615", Account: g, Memo: "18446744073709551615"}},
+		{sub: m, want: wallet.Identity{Sub: m, Account: g, Memo: "42", Muxed: m}},
 		{sub: "", err: true},
 		{sub: "invalid", err: true},
 		{sub: g + ":", err: true},

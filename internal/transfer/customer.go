@@ -7,6 +7,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // MethodCustomerInfoUpdated is the RPC method whose rules govern customer status changes.
@@ -111,7 +112,7 @@ var waitingOnKYC = []Status{StatusIncomplete, StatusPendingCustomerInfoUpdate}
 // customer's type) as notify_customer_info_updated would. It is registered with
 // (*kyc.Service).OnStatusChange so that an operator decision in the builtin back end never
 // leaves a transaction stuck. It runs inside kyc's database transaction.
-func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Customer, owner kyc.Owner) error {
+func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Customer, owner wallet.Identity) error {
 	if _, err := CustomerTarget(c.Status); err != nil {
 		return nil // not a status transactions react to
 	}
@@ -141,15 +142,15 @@ func (s *Service) CustomerStatusHook(ctx context.Context, tx *store.Tx, c kyc.Cu
 
 // Owner implements kyc.Transactions: the identity that created the transaction, read
 // through q (the caller's *store.Tx when it holds one, else the *store.DB).
-func (s *Service) Owner(ctx context.Context, q store.Querier, transactionID string) (kyc.Owner, error) {
+func (s *Service) Owner(ctx context.Context, q store.Querier, transactionID string) (wallet.Identity, error) {
 	t, err := getQ(ctx, q, transactionID)
 	if errors.Is(err, ErrNotFound) {
-		return kyc.Owner{}, kyc.ErrNotFound
+		return wallet.Identity{}, kyc.ErrNotFound
 	}
 	if err != nil {
-		return kyc.Owner{}, err
+		return wallet.Identity{}, err
 	}
-	return kyc.Owner{Account: t.Owner.Account, Memo: t.Owner.Memo}, nil
+	return wallet.Identity{Account: t.Owner.Account, Memo: t.Owner.Memo}, nil
 }
 
 var _ kyc.Transactions = (*Service)(nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 var (
@@ -51,9 +52,9 @@ const (
 type Options struct {
 	DB     *store.DB
 	Outbox Outbox
-	// WalletURL returns the static SEP-6 callback URL of the client that owns a transaction
-	// (clients[].callback_urls.sep6), or "" for none. Nil means none.
-	WalletURL func(o Owner) string
+	// Clients are the known wallets: a status callback also goes to the static SEP-6
+	// callback URL (callback_urls.sep6) of the client owning the transaction.
+	Clients wallet.Clients
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Gate, when set, is consulted around business methods (see Gate).
@@ -62,19 +63,16 @@ type Options struct {
 
 // Service reads and changes transactions.
 type Service struct {
-	db        *store.DB
-	outbox    Outbox
-	walletURL func(Owner) string
-	now       func() time.Time
-	gate      Gate
+	db      *store.DB
+	outbox  Outbox
+	clients wallet.Clients
+	now     func() time.Time
+	gate    Gate
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, outbox: o.Outbox, walletURL: o.WalletURL, now: o.Now, gate: o.Gate}
-	if s.walletURL == nil {
-		s.walletURL = func(Owner) string { return "" }
-	}
+	s := &Service{db: o.DB, outbox: o.Outbox, clients: o.Clients, now: o.Now, gate: o.Gate}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -178,7 +176,7 @@ type Lookup struct {
 
 // Find returns the owner's transaction matching l, or ErrNotFound (also when another owner
 // has it: a wallet cannot tell the difference).
-func (s *Service) Find(ctx context.Context, o Owner, l Lookup) (Transaction, error) {
+func (s *Service) Find(ctx context.Context, o wallet.Identity, l Lookup) (Transaction, error) {
 	var col, val string
 	switch {
 	case l.ID != "":
@@ -206,7 +204,7 @@ type Filter struct {
 }
 
 // List returns the owner's transactions, newest first.
-func (s *Service) List(ctx context.Context, o Owner, f Filter) ([]Transaction, error) {
+func (s *Service) List(ctx context.Context, o wallet.Identity, f Filter) ([]Transaction, error) {
 	q := "SELECT " + columns + " FROM transfer_transactions WHERE owner_account = ? AND owner_memo = ?"
 	args := []any{o.Account, o.Memo}
 	if f.AssetCode != "" {
@@ -385,8 +383,8 @@ func (s *Service) statusChanged(ctx context.Context, tx *store.Tx, t *Transactio
 	eventID := uuid.Must(uuid.NewV7()).String()
 	subject := "transaction:" + t.ID
 	urls := []string{t.OnChangeCallback}
-	if u := s.walletURL(t.Owner); u != "" && u != t.OnChangeCallback {
-		urls = append(urls, u)
+	if c, ok := s.clients.For(t.Owner); ok && c.CallbackURLs.SEP6 != "" && c.CallbackURLs.SEP6 != t.OnChangeCallback {
+		urls = append(urls, c.CallbackURLs.SEP6)
 	}
 	for _, u := range urls {
 		if u == "" {

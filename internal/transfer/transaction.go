@@ -3,16 +3,9 @@ package transfer
 import (
 	"encoding/json"
 	"time"
-)
 
-// Owner is the SEP-10 identity a transaction belongs to. Two memos of one account are two
-// owners; an M… address is its base account plus the muxed id as memo.
-type Owner struct {
-	Account      string `json:"account"`
-	Memo         string `json:"memo,omitempty"`
-	Muxed        string `json:"muxed,omitempty"`
-	ClientDomain string `json:"client_domain,omitempty"`
-}
+	"github.com/vaspgate/vaspgate/internal/wallet"
+)
 
 // Amount is an amount of one asset; Asset is in SEP-38 form ("stellar:USDC:G…",
 // "iso4217:USD").
@@ -60,20 +53,20 @@ type Instruction struct {
 // shapes: the wallet's GET /transaction object (SEP6JSON) and Anchor Platform's platform
 // transaction for the business (PlatformJSON).
 type Transaction struct {
-	ID            string    `json:"id"`
-	Kind          Kind      `json:"kind"`
-	Status        Status    `json:"status"`
-	Version       int64     `json:"version"`
-	Owner         Owner     `json:"owner"`
-	AssetCode     string    `json:"asset_code"`
-	AssetIssuer   string    `json:"asset_issuer,omitempty"`
-	FundingMethod string    `json:"funding_method,omitempty"`
-	CustomerID    string    `json:"customer_id,omitempty"`
-	CustomerType  string    `json:"customer_type,omitempty"`
-	QuoteID       string    `json:"quote_id,omitempty"`
-	Lang          string    `json:"lang,omitempty"`
-	StartedAt     time.Time `json:"started_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string          `json:"id"`
+	Kind          Kind            `json:"kind"`
+	Status        Status          `json:"status"`
+	Version       int64           `json:"version"`
+	Owner         wallet.Identity `json:"owner"`
+	AssetCode     string          `json:"asset_code"`
+	AssetIssuer   string          `json:"asset_issuer,omitempty"`
+	FundingMethod string          `json:"funding_method,omitempty"`
+	CustomerID    string          `json:"customer_id,omitempty"`
+	CustomerType  string          `json:"customer_type,omitempty"`
+	QuoteID       string          `json:"quote_id,omitempty"`
+	Lang          string          `json:"lang,omitempty"`
+	StartedAt     time.Time       `json:"started_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
 
 	CompletedAt          *time.Time `json:"completed_at,omitempty"`
 	TransferReceivedAt   *time.Time `json:"transfer_received_at,omitempty"`

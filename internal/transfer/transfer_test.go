@@ -11,6 +11,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // TestOwnerScope: a wallet reaches only its own transactions, by every lookup; two memos of
@@ -24,7 +25,7 @@ func TestOwnerScope(t *testing.T) {
 		mine := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
 			tx.StellarTransactionID, tx.ExternalTransactionID = "stx-1", "ext-1"
 		})
-		other := transfer.Owner{Account: s.User.Account, Memo: "42"}
+		other := wallet.Identity{Account: s.User.Account, Memo: "42"}
 		theirs := s.NewTransactionWith(t, transfer.KindWithdrawal, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
 			tx.Owner = other
 			tx.StellarTransactionID, tx.ExternalTransactionID = "stx-2", "ext-2"
@@ -89,7 +90,7 @@ func TestBuiltinDecisionsMoveTransactions(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		s := transfertest.New(t, db, transfertest.Options{Builtin: true})
-		caller := kyc.Caller{Account: s.User.Account}
+		caller := wallet.Identity{Account: s.User.Account}
 		a := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingCustomerInfoUpdate)
 		b := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusIncomplete)
 		c := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingUserTransferStart)

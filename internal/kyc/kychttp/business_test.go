@@ -19,6 +19,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // apBusiness behaves like an Anchor Platform business server's customer callback API
@@ -280,7 +281,7 @@ func testBusiness(t *testing.T, b *bundle, biz *apBusiness, db *store.DB) {
 	}
 
 	// Reads by id, by token, by transaction_id (forwarded).
-	b.txs.set("tx-b", kyc.Owner{Account: acct, Memo: "77"})
+	b.txs.set("tx-b", wallet.Identity{Account: acct, Memo: "77"})
 	for _, q := range []url.Values{{"id": {id}}, {"type": {"sep6"}}, {"transaction_id": {"tx-b"}, "type": {"sep6"}}} {
 		if m := b.get(t, tok, q).json(t); m["id"] != id || m["status"] != "PROCESSING" {
 			t.Fatalf("GET %v: %v", q, m)

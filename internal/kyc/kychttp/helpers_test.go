@@ -28,6 +28,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 const testnet = "Test SDF Network ; September 2015"
@@ -35,20 +36,20 @@ const testnet = "Test SDF Network ; September 2015"
 // txOwners is the test's kyc.Transactions: transaction id -> creator.
 type txOwners struct {
 	mu sync.Mutex
-	m  map[string]kyc.Owner
+	m  map[string]wallet.Identity
 }
 
-func (t *txOwners) Owner(_ context.Context, _ store.Querier, id string) (kyc.Owner, error) {
+func (t *txOwners) Owner(_ context.Context, _ store.Querier, id string) (wallet.Identity, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, ok := t.m[id]
 	if !ok {
-		return kyc.Owner{}, kyc.ErrNotFound
+		return wallet.Identity{}, kyc.ErrNotFound
 	}
 	return o, nil
 }
 
-func (t *txOwners) set(id string, o kyc.Owner) {
+func (t *txOwners) set(id string, o wallet.Identity) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.m[id] = o
@@ -67,7 +68,7 @@ type bundle struct {
 
 type setupOpts struct {
 	mutate  func(*config.KYC)
-	clients config.Clients
+	clients wallet.Clients
 	// businessEvents, when set, receives the business events (callback.business.url).
 	businessEvents string
 }
@@ -122,10 +123,11 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if o.mutate != nil {
 		o.mutate(&cfg)
 	}
-	txs := &txOwners{m: map[string]kyc.Owner{}}
+	txs := &txOwners{m: map[string]wallet.Identity{}}
 	svc, err := kyc.New(kyc.Options{
 		Config: cfg, Clients: o.clients, DB: db, Sealer: ring, Outbox: eng.Outbox(), Transactions: txs,
-		Guard:  callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		CallbackURLs: callback.URLPolicy{HTTPHosts: cfg.CallbackHTTPHosts,
+			Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

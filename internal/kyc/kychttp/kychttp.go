@@ -16,7 +16,9 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // maxTextBody bounds request bodies without files.
@@ -32,7 +34,7 @@ type handler struct {
 // OPTIONS preflights are answered without a token.
 func Register(public *http.ServeMux, svc *kyc.Service, auth func(http.Handler) http.Handler) {
 	h := &handler{svc: svc, log: slog.Default()}
-	route := func(pattern string, f http.HandlerFunc) { public.Handle(pattern, auth(f)) }
+	route := func(pattern string, f http.HandlerFunc) { public.Handle(pattern, server.CORS(auth(f))) }
 	route("GET /sep12/customer", h.get)
 	route("PUT /sep12/customer", h.put)
 	route("PUT /sep12/customer/verification", h.verify)
@@ -42,7 +44,7 @@ func Register(public *http.ServeMux, svc *kyc.Service, auth func(http.Handler) h
 	route("GET /sep12/customer/files", h.files)
 	for _, p := range []string{"/sep12/customer", "/sep12/customer/verification", "/sep12/customer/{account}",
 		"/sep12/customer/callback", "/sep12/customer/files"} {
-		public.HandleFunc("OPTIONS "+p, preflight)
+		public.Handle("OPTIONS "+p, server.Preflight)
 	}
 }
 
@@ -58,25 +60,14 @@ func Refuse(w http.ResponseWriter, _ *http.Request, invalid bool) {
 	httpjson.Error(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 
-// preflight answers CORS preflight requests (stellar-seps.md 1).
-func preflight(w http.ResponseWriter, _ *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // caller reads the SEP-10 identity the auth middleware stored.
-func caller(w http.ResponseWriter, r *http.Request) (kyc.Caller, bool) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+func caller(w http.ResponseWriter, r *http.Request) (wallet.Identity, bool) {
 	id, ok := stellar.IdentityFrom(r.Context())
 	if !ok {
 		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "authentication required")
-		return kyc.Caller{}, false
+		return wallet.Identity{}, false
 	}
-	return kyc.Caller{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
+	return wallet.Identity{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
 }
 
 // fail maps service errors to answers; notFound is the 404 message.

@@ -17,6 +17,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // SEP-12's tables answer 401 to a client that is not authenticated properly: no token, or a
@@ -185,10 +186,10 @@ func TestOwnership(t *testing.T) {
 		owner := newAccount()
 		ownTok := b.token(t, owner+":5")
 		id := b.put(t, ownTok, map[string]string{"first_name": "Ada"})
-		b.txs.set("tx-own", kyc.Owner{Account: owner, Memo: "5"})
+		b.txs.set("tx-own", wallet.Identity{Account: owner, Memo: "5"})
 		other := newAccount()
 		otherTok := b.token(t, other)
-		b.txs.set("tx-other", kyc.Owner{Account: other})
+		b.txs.set("tx-other", wallet.Identity{Account: other})
 		sameAcctOtherMemo := b.token(t, owner+":6")
 		rcv := newReceiver(t)
 
@@ -525,11 +526,11 @@ func TestStaticClientCallbacks(t *testing.T) {
 		rcv := newReceiver(t)
 		walletAcct := newAccount()
 		rcv2 := newReceiver(t)
-		b := setup(t, db, setupOpts{clients: config.Clients{
-			{Name: "w", Type: config.ClientCustodial, SigningKeys: []string{walletAcct},
-				CallbackURLs: config.ClientCallbackURLs{SEP12: rcv.srv.URL + "/sep12"}},
-			{Name: "nc", Type: config.ClientNoncustodial, Domains: []string{"wallet.example"},
-				CallbackURLs: config.ClientCallbackURLs{SEP12: rcv2.srv.URL + "/sep12"}},
+		b := setup(t, db, setupOpts{clients: wallet.Clients{
+			{Name: "w", Type: wallet.Custodial, SigningKeys: []string{walletAcct},
+				CallbackURLs: wallet.CallbackURLs{SEP12: rcv.srv.URL + "/sep12"}},
+			{Name: "nc", Type: wallet.Noncustodial, Domains: []string{"wallet.example"},
+				CallbackURLs: wallet.CallbackURLs{SEP12: rcv2.srv.URL + "/sep12"}},
 		}})
 		own := b.put(t, b.token(t, walletAcct+":3"), map[string]string{"first_name": "A"})
 		foreign := b.put(t, b.token(t, newAccount()), map[string]string{"first_name": "B"})
@@ -573,10 +574,10 @@ func TestAutoAcceptAndHooks(t *testing.T) {
 		b := setup(t, db, setupOpts{mutate: func(c *config.KYC) { c.AutoAccept = true }})
 		type seen struct {
 			status string
-			owner  kyc.Owner
+			owner  wallet.Identity
 		}
 		ch := make(chan seen, 8)
-		b.svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, o kyc.Owner) error {
+		b.svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, o wallet.Identity) error {
 			ch <- seen{c.Status, o}
 			return nil
 		})
@@ -595,7 +596,7 @@ func TestAutoAcceptAndHooks(t *testing.T) {
 			}
 		}
 		// A hook error rolls the change back.
-		b.svc.OnStatusChange(func(context.Context, *store.Tx, kyc.Customer, kyc.Owner) error { return context.Canceled })
+		b.svc.OnStatusChange(func(context.Context, *store.Tx, kyc.Customer, wallet.Identity) error { return context.Canceled })
 		if r := b.decide(t, id, map[string]any{"status": "REJECTED", "message": "no"}); r.status != 500 {
 			t.Fatalf("decision with failing hook: %d", r.status)
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Options configure a run.
@@ -137,13 +138,13 @@ func (b *business) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"id":%q,"status":%q}`, id, status)
 }
 
-// wallet records when each (transaction, status) callback arrives.
-type wallet struct {
+// walletSink records when each (transaction, status) callback arrives.
+type walletSink struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
 }
 
-func (wl *wallet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (wl *walletSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	now := time.Now()
 	if strings.HasSuffix(r.URL.Path, "/sep6") {
@@ -202,7 +203,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	defer stopBiz()
-	wl := &wallet{seen: map[string]time.Time{}}
+	wl := &walletSink{seen: map[string]time.Time{}}
 	walletURL, stopWallet, err := serve(wl)
 	if err != nil {
 		return res, err
@@ -211,8 +212,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	signer, _ := keypair.Random()
 	user, _ := keypair.Random()
-	clients := config.Clients{{Name: "bench", Type: config.ClientCustodial, SigningKeys: []string{user.Address()},
-		CallbackURLs: config.ClientCallbackURLs{SEP6: walletURL + "/sep6", SEP12: walletURL + "/sep12"}}}
+	clients := wallet.Clients{{Name: "bench", Type: wallet.Custodial, SigningKeys: []string{user.Address()},
+		CallbackURLs: wallet.CallbackURLs{SEP6: walletURL + "/sep6", SEP12: walletURL + "/sep12"}}}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	eng, err := callback.New(runCtx, db, config.Callback{Workers: o.Workers, AllowCIDRs: []string{"127.0.0.0/8"},
@@ -220,10 +221,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	tr := transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), WalletURL: func(ow transfer.Owner) string {
-		c, _ := clients.ClientFor(ow.Account, ow.ClientDomain)
-		return c.CallbackURLs.SEP6
-	}})
+	tr := transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: clients})
 	key := make([]byte, seal.KeySize)
 	_, _ = crand.Read(key)
 	sealer, err := seal.New(key)
@@ -261,7 +259,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ids := make([]string, o.Transactions)
 	for i := range ids {
 		t := transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete,
-			Owner: transfer.Owner{Account: user.Address()}, AssetCode: "USDC", Account: user.Address(), CustomerType: "sep6"}
+			Owner: wallet.Identity{Account: user.Address()}, AssetCode: "USDC", Account: user.Address(), CustomerType: "sep6"}
 		if o.Method == "hold" {
 			// A withdrawal alternates between on_hold and pending_anchor (Anchor Platform's
 			// rows: on_hold from pending_anchor for withdrawals only).
@@ -277,7 +275,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if o.Method == "hold" {
 			continue
 		}
-		if _, err := k.Get(ctx, kyc.Caller{Account: user.Address()}, kyc.Query{TransactionID: t.ID, Type: "sep6"}); err != nil {
+		if _, err := k.Get(ctx, wallet.Identity{Account: user.Address()}, kyc.Query{TransactionID: t.ID, Type: "sep6"}); err != nil {
 			return res, fmt.Errorf("bench rpc: wallet reads customer: %w", err)
 		}
 		ids[i] = t.ID

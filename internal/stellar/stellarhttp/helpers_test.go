@@ -107,7 +107,9 @@ func echoIdentity(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no identity", http.StatusInternalServerError)
 		return
 	}
-	_ = json.NewEncoder(w).Encode(id)
+	// Every field, the subject too (its JSON form leaves the subject out).
+	_ = json.NewEncoder(w).Encode(map[string]string{"Sub": id.Sub, "Account": id.Account,
+		"Memo": id.Memo, "Muxed": id.Muxed, "ClientDomain": id.ClientDomain})
 }
 
 // response is one HTTP answer, decoded.

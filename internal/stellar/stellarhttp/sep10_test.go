@@ -749,7 +749,7 @@ func TestRequire(t *testing.T) {
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
-			want := `{"Sub":"` + user.Address() + `:13","Account":"` + user.Address() + `","Memo":"13","Muxed":"","ClientDomain":""}`
+			want := `{"Account":"` + user.Address() + `","ClientDomain":"","Memo":"13","Muxed":"","Sub":"` + user.Address() + `:13"}`
 			if strings.TrimSpace(string(r.body)) != want {
 				t.Errorf("identity %s", r.body)
 			}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 )
 
@@ -35,36 +36,19 @@ func New(auth *stellar.Auth, log *slog.Logger) *Handler {
 
 // Register adds the SEP-1 and SEP-10 routes (and their OPTIONS preflights) to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /.well-known/stellar.toml", h.toml)
-	mux.HandleFunc("OPTIONS /.well-known/stellar.toml", preflight)
-	mux.HandleFunc("GET /auth", h.challenge)
-	mux.HandleFunc("POST /auth", h.token)
-	mux.HandleFunc("OPTIONS /auth", preflight)
-}
-
-// cors marks a response readable from any origin (stellar-seps.md 1), errors included.
-func cors(w http.ResponseWriter) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-}
-
-// preflight answers CORS preflight requests for the SEP endpoints.
-func preflight(w http.ResponseWriter, _ *http.Request) {
-	cors(w)
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
+	mux.Handle("GET /.well-known/stellar.toml", server.CORS(http.HandlerFunc(h.toml)))
+	mux.Handle("OPTIONS /.well-known/stellar.toml", server.Preflight)
+	mux.Handle("GET /auth", server.CORS(http.HandlerFunc(h.challenge)))
+	mux.Handle("POST /auth", server.CORS(http.HandlerFunc(h.token)))
+	mux.Handle("OPTIONS /auth", server.Preflight)
 }
 
 func (h *Handler) toml(w http.ResponseWriter, _ *http.Request) {
-	cors(w)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write(h.auth.TOML())
 }
 
 func (h *Handler) challenge(w http.ResponseWriter, r *http.Request) {
-	cors(w)
 	q := r.URL.Query()
 	c, err := h.auth.Challenge(r.Context(), stellar.ChallengeRequest{
 		Account:      q.Get("account"),
@@ -80,7 +64,6 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	cors(w)
 	tx, err := readTransaction(r)
 	if err != nil {
 		h.fail(w, r, err)
@@ -156,7 +139,7 @@ type Refusal func(w http.ResponseWriter, r *http.Request, invalid bool)
 
 // Require lets a request through only with a valid SEP-10 token in
 // "Authorization: Bearer <JWT>", checked before anything reads the body, and puts the
-// token's stellar.Identity in the request context. Otherwise it answers 401 (no or
+// token's wallet.Identity in the request context. Otherwise it answers 401 (no or
 // malformed header) or 403 (a token that is not valid), with {"error": ...}: the generic
 // answer, for routes whose SEP states none (use RequireWith for those that do).
 func (h *Handler) Require(next http.Handler) http.Handler {
@@ -175,8 +158,9 @@ func refuseGeneric(w http.ResponseWriter, _ *http.Request, invalid bool) {
 func (h *Handler) RequireWith(refuse Refusal) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Every SEP response is readable from any origin, the handler's own answers too.
-			cors(w)
+			// Every SEP response is readable from any origin, this middleware's refusals too
+			// (server.CORS, outside it, marks them; this covers a caller that did not wrap).
+			w.Header().Set("Access-Control-Allow-Origin", "*")
 			authz := r.Header.Get("Authorization")
 			scheme, token, ok := strings.Cut(authz, " ")
 			token = strings.TrimSpace(token)

@@ -19,11 +19,14 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/strkey"
 
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Customers reads the requester's SEP-12 customer (kyc.Service).
@@ -40,7 +43,7 @@ type Options struct {
 	// transaction incomplete (Anchor Platform's behaviour).
 	Customers Customers
 	// Callbacks checks on_change_callback URLs.
-	Callbacks transfer.CallbackPolicy
+	Callbacks callback.URLPolicy
 	Logger    *slog.Logger
 }
 
@@ -49,7 +52,7 @@ type Handler struct {
 	cfg    config.Transfer
 	kyc    Customers
 	tr     *transfer.Service
-	policy transfer.CallbackPolicy
+	policy callback.URLPolicy
 	log    *slog.Logger
 }
 
@@ -69,7 +72,7 @@ func New(o Options) *Handler {
 // answering as SEP-6 says (stellarhttp.Handler.RequireWith(Refuse)); every route but /info
 // needs a token.
 func Register(mux *http.ServeMux, h *Handler, require func(http.Handler) http.Handler) {
-	mux.Handle("GET /sep6/info", cors(http.HandlerFunc(h.info)))
+	mux.Handle("GET /sep6/info", server.CORS(http.HandlerFunc(h.info)))
 	routes := map[string]http.HandlerFunc{
 		"/sep6/deposit": h.deposit, "/sep6/withdraw": h.withdraw,
 		"/sep6/transaction": h.transaction, "/sep6/transactions": h.transactions,
@@ -81,26 +84,10 @@ func Register(mux *http.ServeMux, h *Handler, require func(http.Handler) http.Ha
 		routes["/sep6/withdraw-exchange"] = h.withdrawExchange
 	}
 	for path, fn := range routes {
-		mux.Handle("GET "+path, require(cors(fn)))
-		mux.HandleFunc("OPTIONS "+path, preflight)
+		mux.Handle("GET "+path, server.CORS(require(fn)))
+		mux.Handle("OPTIONS "+path, server.Preflight)
 	}
-	mux.HandleFunc("OPTIONS /sep6/info", preflight)
-}
-
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		next.ServeHTTP(w, r)
-	})
-}
-
-func preflight(w http.ResponseWriter, _ *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
+	mux.Handle("OPTIONS /sep6/info", server.Preflight)
 }
 
 func (h *Handler) exchange(deposit bool) bool {
@@ -178,12 +165,12 @@ func bad(w http.ResponseWriter, msg string) {
 	httpjson.Error(w, http.StatusBadRequest, "bad_request", msg)
 }
 
-func (h *Handler) owner(r *http.Request) (transfer.Owner, bool) {
+func (h *Handler) owner(r *http.Request) (wallet.Identity, bool) {
 	id, ok := stellar.IdentityFrom(r.Context())
 	if !ok {
-		return transfer.Owner{}, false
+		return wallet.Identity{}, false
 	}
-	return transfer.Owner{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
+	return wallet.Identity{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
 }
 
 func (h *Handler) asset(code string) (config.TransferAsset, bool) {
@@ -280,7 +267,13 @@ func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, a
 	}
 	if cb := q.Get("on_change_callback"); cb != "" && cb != "postMessage" {
 		if err := h.policy.Check(r.Context(), cb); err != nil {
-			bad(w, err.Error())
+			var ue *callback.URLError
+			if !errors.As(err, &ue) {
+				h.log.Error("sep6: check on_change_callback", "err", err)
+				httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+				return op, false
+			}
+			bad(w, "on_change_callback "+ue.Reason)
 			return op, false
 		}
 		t.OnChangeCallback = cb

@@ -22,7 +22,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
-	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
 	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
@@ -59,7 +58,7 @@ func setupKYC(t *testing.T, db *store.DB, requestKYC string) *bundle {
 		}}},
 		Transfers: s.Transfers,
 		Customers: customers(s, requestKYC),
-		Callbacks: transfer.CallbackPolicy{Guard: callback.Guard{Allow: mustAllow(t)}, HTTPHosts: []string{walletHost.Host}},
+		Callbacks: callback.URLPolicy{Guard: callback.Guard{Allow: mustAllow(t)}, HTTPHosts: []string{walletHost.Host}},
 	})
 	mux := http.NewServeMux()
 	transferhttp.Register(mux, h, stellarhttp.New(auth, nil).RequireWith(transferhttp.Refuse))

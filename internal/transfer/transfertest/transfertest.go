@@ -34,6 +34,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Received is one callback as the wallet got it.
@@ -265,10 +266,10 @@ type Stack struct {
 	Business    *Business
 	SigningSeed string
 	// User is the wallet's user (custodial client account) that owns transactions.
-	User transfer.Owner
+	User wallet.Identity
 	// Clients is the clients configuration: one custodial client for User with the wallet's
 	// /sep6 and /sep12 URLs.
-	Clients config.Clients
+	Clients wallet.Clients
 }
 
 // New builds and starts a Stack on db; everything stops when the test ends.
@@ -277,14 +278,14 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	signer, _ := keypair.Random()
 	user, _ := keypair.Random()
-	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: transfer.Owner{Account: user.Address()}}
+	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: wallet.Identity{Account: user.Address()}}
 	s.Wallet = NewWallet(t, signer.Address())
 	s.Business = NewBusiness(t)
-	s.Clients = config.Clients{{Name: "wallet", Type: config.ClientCustodial, SigningKeys: []string{user.Address()},
-		CallbackURLs: config.ClientCallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
+	s.Clients = wallet.Clients{{Name: "wallet", Type: wallet.Custodial, SigningKeys: []string{user.Address()},
+		CallbackURLs: wallet.CallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
 	businessURL := s.Business.URL + "/event"
 	if o.Quiet {
-		s.Clients[0].CallbackURLs = config.ClientCallbackURLs{}
+		s.Clients[0].CallbackURLs = wallet.CallbackURLs{}
 		businessURL = ""
 	}
 
@@ -305,10 +306,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		t.Fatalf("transfertest: callback engine: %v", err)
 	}
 	s.Engine = eng
-	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), WalletURL: func(ow transfer.Owner) string {
-		c, _ := s.Clients.ClientFor(ow.Account, ow.ClientDomain)
-		return c.CallbackURLs.SEP6
-	}})
+	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients})
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)
 	sealer, err := seal.New(key)
@@ -321,7 +319,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		kcfg = config.KYC{Backend: config.KYCBuiltin}
 	}
 	k, err := kyc.New(kyc.Options{Config: kcfg, Clients: s.Clients, DB: db, Sealer: sealer, Outbox: eng.Outbox(),
-		Transactions: s.Transfers, Guard: callback.Guard{Allow: mustAllow("127.0.0.0/8")}, Logger: slog.New(slog.DiscardHandler)})
+		Transactions: s.Transfers, CallbackURLs: callback.URLPolicy{Guard: callback.Guard{Allow: mustAllow("127.0.0.0/8")}}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()
 		t.Fatalf("transfertest: kyc: %v", err)

@@ -4,8 +4,6 @@ package travelrulehttp
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 )
 
@@ -44,7 +43,7 @@ const ResponseOK = `{"result": true}`
 type callbackHandler struct {
 	svc    *travelrule.Service
 	cfg    CallbackConfig
-	hashes [][32]byte
+	tokens server.Tokens
 	log    *slog.Logger
 }
 
@@ -56,12 +55,8 @@ type callbackHandler struct {
 // body does it answer 503, so that the enclave retries.
 func NewCallbackHandler(svc *travelrule.Service, cfg CallbackConfig) (http.Handler, error) {
 	h := &callbackHandler{svc: svc, cfg: cfg, log: cfg.Logger}
-	for _, t := range cfg.Tokens {
-		if t != "" {
-			h.hashes = append(h.hashes, sha256.Sum256([]byte(t)))
-		}
-	}
-	if len(h.hashes) == 0 {
+	h.tokens = server.NewTokens(cfg.Tokens...)
+	if h.tokens.Empty() {
 		return nil, ErrNoToken
 	}
 	if h.cfg.MaxBodyBytes <= 0 {
@@ -160,14 +155,7 @@ func (h *callbackHandler) refuse(r *http.Request) string {
 	if token == "" {
 		return "missing_token"
 	}
-	// Compare fixed-length digests so neither the content nor the length of the configured
-	// token leaks through timing.
-	got := sha256.Sum256([]byte(token))
-	match := 0
-	for _, want := range h.hashes {
-		match |= subtle.ConstantTimeCompare(got[:], want[:])
-	}
-	if match != 1 {
+	if !h.tokens.Match(token) {
 		return "wrong_token"
 	}
 	return ""
