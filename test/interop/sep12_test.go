@@ -81,7 +81,8 @@ func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 			CallbackHTTPHosts: []string{"127.0.0.1"},
 		},
 		DB: db, Sealer: ring, Outbox: eng.Outbox(), Logger: log,
-		Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		CallbackURLs: callback.URLPolicy{HTTPHosts: []string{"127.0.0.1"},
+			Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
 	})
 	if err != nil {
 		t.Fatal(err)
