@@ -15,6 +15,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // screenshotDir is where the browser test leaves a picture of every page, at desktop and
@@ -257,7 +258,7 @@ func (s *stack) seedPages(t *testing.T, customerID string) pageIDs {
 		t.Fatal(err)
 	}
 	tr := &transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete, AssetCode: "USDC",
-		Owner: transfer.Owner{Account: owner.Account, Memo: owner.Memo}, CustomerID: customerID, CustomerType: "sep6",
+		Owner: wallet.Identity{Account: owner.Account, Memo: owner.Memo}, CustomerID: customerID, CustomerType: "sep6",
 		AmountIn: &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}, OnChangeCallback: s.wallet.srv.URL + "/sep6"}
 	if err := s.app.Transfer.Create(ctx, tr); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Roles, from least to most allowed.
@@ -49,7 +50,7 @@ type Deliveries interface {
 type Customers interface {
 	List(ctx context.Context, q kyc.ListQuery) ([]kyc.Summary, error)
 	Fetch(ctx context.Context, q kyc.Query) (kyc.Customer, error)
-	OwnerOf(ctx context.Context, id string) (kyc.Owner, string, error)
+	OwnerOf(ctx context.Context, id string) (wallet.Identity, string, error)
 	FieldValue(ctx context.Context, id, name string) ([]byte, string, error)
 	Decide(ctx context.Context, id string, d kyc.Decision) (kyc.Customer, error)
 }

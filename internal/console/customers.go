@@ -13,6 +13,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 type customersData struct {
@@ -68,7 +69,7 @@ type statusEvent struct {
 
 type customerData struct {
 	ID, Type     string
-	Owner        kyc.Owner
+	Owner        wallet.Identity
 	ClientDomain string
 	Customer     kyc.Customer
 	Fields       []fieldRow

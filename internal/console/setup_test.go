@@ -26,6 +26,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 const (
@@ -42,9 +43,9 @@ type received struct {
 	body            []byte
 }
 
-// wallet is a wallet's callback receiver on loopback. It answers 500 while failing is set
+// walletServer is a wallet's callback receiver on loopback. It answers 500 while failing is set
 // (a wallet whose server is down), else 200, and keeps what it accepted in arrival order.
-type wallet struct {
+type walletServer struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	failing bool
@@ -53,8 +54,8 @@ type wallet struct {
 	news    chan struct{}
 }
 
-func newWallet(t *testing.T) *wallet {
-	w := &wallet{news: make(chan struct{}, 4096)}
+func newWallet(t *testing.T) *walletServer {
+	w := &walletServer{news: make(chan struct{}, 4096)}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.mu.Lock()
@@ -73,10 +74,10 @@ func newWallet(t *testing.T) *wallet {
 	return w
 }
 
-func (w *wallet) setFailing(v bool) { w.mu.Lock(); w.failing = v; w.mu.Unlock() }
+func (w *walletServer) setFailing(v bool) { w.mu.Lock(); w.failing = v; w.mu.Unlock() }
 
 // waitFor waits until a callback whose body contains want was accepted and returns it.
-func (w *wallet) waitFor(t *testing.T, want string) received {
+func (w *walletServer) waitFor(t *testing.T, want string) received {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -112,7 +113,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 type stack struct {
 	app    *app.App
 	admin  string // http://127.0.0.1:port of the admin listener
-	wallet *wallet
+	wallet *walletServer
 	logs   *syncBuffer
 	// signingKey is the anchor's SEP-10/callback signing account.
 	signingKey string
@@ -177,7 +178,7 @@ func startOn(t *testing.T, dbURL string) *stack {
 func (s *stack) customer(t *testing.T, first, last, email string) string {
 	t.Helper()
 	ctx := context.Background()
-	caller := kyc.Caller{Account: keypair.MustRandom().Address()}
+	caller := wallet.Identity{Account: keypair.MustRandom().Address()}
 	id, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": first}})
 	if err != nil {
 		t.Fatal(err)

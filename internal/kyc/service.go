@@ -162,7 +162,7 @@ type target struct {
 
 // OwnerOf returns the owner of a customer and the client domain it was created with, for
 // operators; ErrNotFound when the id is unknown.
-func (s *Service) OwnerOf(ctx context.Context, id string) (Owner, string, error) {
+func (s *Service) OwnerOf(ctx context.Context, id string) (wallet.Identity, string, error) {
 	return ownerOf(ctx, s.db, id)
 }
 
