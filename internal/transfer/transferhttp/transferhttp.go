@@ -31,7 +31,7 @@ import (
 
 // Customers reads the requester's SEP-12 customer (kyc.Service).
 type Customers interface {
-	Get(ctx context.Context, c kyc.Caller, q kyc.Query) (kyc.Customer, error)
+	Get(ctx context.Context, c wallet.Identity, q kyc.Query) (kyc.Customer, error)
 }
 
 // Options are the dependencies of the SEP-6 handlers.
@@ -308,7 +308,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, t *transfer.Tran
 		return true
 	}
 	o := t.Owner
-	cust, err := h.kyc.Get(r.Context(), kyc.Caller{Account: o.Account, Memo: o.Memo, Muxed: o.Muxed, ClientDomain: o.ClientDomain},
+	cust, err := h.kyc.Get(r.Context(), o,
 		kyc.Query{ID: t.CustomerID, Type: t.CustomerType, Lang: t.Lang})
 	var badReq *kyc.BadRequestError
 	switch {

@@ -22,6 +22,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
 	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
