@@ -164,10 +164,9 @@ type ResponderOptions struct {
 // PENDING for a transaction status), and the record says so. Every request and answer is
 // recorded, sealed, in travel_rule_calls.
 type Responder struct {
-	s    *Service
-	o    ResponderOptions
-	deny []string // normalised deny names
-	log  *slog.Logger
+	s   *Service
+	o   ResponderOptions
+	log *slog.Logger
 }
 
 // Responder returns the enclave-facing APIs of s.
