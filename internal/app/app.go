@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -166,7 +168,8 @@ func (a *App) build(ctx context.Context) error {
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 
-	rpcHandler, err := rpc.Handler(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC, MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
+	rpcHandler, err := rpc.Handler(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
+		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,6 @@ func customerError(err error) *Error {
 	return nil
 }
 
-var customerTypes = map[string]bool{"": true, "sep6": true, "sep31-sender": true, "sep31-receiver": true}
-
 // notifyCustomerInfoUpdated reads the customer at call time and commits, in one database
 // transaction: the customer snapshot (and, if its status changed, the SEP-12 callback and
 // customer_updated event), the transaction's move (and, if its status changed, the SEP-6
@@ -48,8 +46,8 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 	if strings.TrimSpace(p.TransactionID) == "" {
 		return nil, invalid("transaction_id is required")
 	}
-	if !customerTypes[p.CustomerType] {
-		return nil, invalid("customer_type[%s] is not sep6, sep31-sender or sep31-receiver", p.CustomerType)
+	if !s.types[p.CustomerType] {
+		return nil, invalid("customer_type[%s] is not sep6, sep31-sender, sep31-receiver or a configured kyc.types name", p.CustomerType)
 	}
 	cur, err := s.transfers.Get(ctx, p.TransactionID)
 	if err != nil {
@@ -59,37 +57,28 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 		return nil, err
 	}
 
+	// Without customer_id, Anchor Platform asks the business nothing and moves the
+	// transaction to pending_anchor: the business is saying the customer is done.
 	var cust *kyc.Customer
-	if s.customers != nil {
+	if s.customers != nil && p.CustomerID != "" {
 		q := kyc.Query{ID: p.CustomerID, Type: p.CustomerType, TransactionID: cur.ID}
-		if q.ID == "" {
-			q.ID = cur.CustomerID
-		}
 		if q.Type == "" {
 			q.Type = cur.CustomerType
 		}
-		if q.ID == "" {
-			q.Account, q.Memo = cur.Owner.Account, cur.Owner.Memo
-		}
 		c, err := s.customers.Fetch(ctx, q)
-		switch {
-		case err == nil:
-			if c.Status == "" {
-				return nil, errorf(CodeInternal, "customer back end answered without a status")
-			}
-			if c.Type == "" {
-				c.Type = q.Type
-			}
-			if c.ID == "" {
-				c.ID = q.ID
-			}
-			cust = &c
-		case errors.Is(err, kyc.ErrNotFound) && p.CustomerID == "":
-			// No customer known for this transaction: Anchor Platform's "customer_id absent"
-			// row (pending_anchor).
-		default:
+		if err != nil {
 			return nil, fmt.Errorf("rpc: read customer: %w", err)
 		}
+		if c.Status == "" {
+			return nil, errorf(CodeInternal, "customer back end answered without a status")
+		}
+		if c.Type == "" {
+			c.Type = q.Type
+		}
+		if c.ID == "" {
+			c.ID = q.ID
+		}
+		cust = &c
 	}
 	u := transfer.CustomerUpdate{Message: p.Message}
 	if cust != nil {

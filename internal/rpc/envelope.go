@@ -64,6 +64,9 @@ type Options struct {
 	// Customers reads and records SEP-12 customers (*kyc.Service); nil means no customer
 	// back end: notify_customer_info_updated then acts as if no customer were known.
 	Customers Customers
+	// CustomerTypes are the customer_type values notify_customer_info_updated accepts besides
+	// Anchor Platform's (sep6, sep31-sender, sep31-receiver): the kyc.types configured.
+	CustomerTypes []string
 	// MaxBodyBytes caps the request body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
@@ -74,6 +77,7 @@ type Server struct {
 	cfg       config.RPC
 	transfers *transfer.Service
 	customers Customers
+	types     map[string]bool
 	auth      authenticator
 	maxBody   int64
 	log       *slog.Logger
@@ -90,7 +94,11 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, transfers: o.Transfers, customers: o.Customers, auth: auth,
-		maxBody: o.MaxBodyBytes, log: o.Logger}
+		maxBody: o.MaxBodyBytes, log: o.Logger,
+		types: map[string]bool{"": true, "sep6": true, "sep31-sender": true, "sep31-receiver": true}}
+	for _, t := range o.CustomerTypes {
+		s.types[t] = true
+	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
@@ -130,7 +138,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Serve answers one request body: an array of calls gets an array of answers in the same
-// order; a single call object gets a single answer.
+// order; a single call object gets a single answer. Errors about the body as a whole (not
+// JSON, over the batch limit, empty) are an array of one error, as Anchor Platform's client
+// reads every answer as an array.
 func (s *Server) Serve(ctx context.Context, body []byte) any {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '{' {
@@ -142,13 +152,13 @@ func (s *Server) Serve(ctx context.Context, body []byte) any {
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(trimmed, &raw); err != nil {
-		return invalidEnvelope("request body must be a JSON array of JSON-RPC requests")
+		return []Response{invalidEnvelope("request body must be a JSON array of JSON-RPC requests")}
 	}
 	if len(raw) > s.cfg.BatchSizeLimit {
-		return invalidEnvelope(fmt.Sprintf("RPC batch size limit[%d] exceeded", s.cfg.BatchSizeLimit))
+		return []Response{invalidEnvelope(fmt.Sprintf("RPC batch size limit[%d] exceeded", s.cfg.BatchSizeLimit))}
 	}
 	if len(raw) == 0 {
-		return invalidEnvelope("request array is empty")
+		return []Response{invalidEnvelope("request array is empty")}
 	}
 	out := make([]Response, len(raw))
 	for i, item := range raw {

@@ -64,9 +64,9 @@ func TestEnvelope(t *testing.T) {
 		}{
 			{"single object", get, `"id":"a","result":{`},
 			{"batch keeps order and ids", `[` + get + `,{"jsonrpc":"2.0","id":7,"method":"nope"}]`, `"id":7,"error":{"code":-32601`},
-			{"batch limit", `[` + strings.Repeat(get+",", 3) + get + `]`, `{"code":-32600,"message":"RPC batch size limit[3] exceeded"}`},
-			{"empty batch", `[]`, `"code":-32600`},
-			{"not json", `hello`, `"code":-32600`},
+			{"batch limit", `[` + strings.Repeat(get+",", 3) + get + `]`, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"RPC batch size limit[3] exceeded"}}]`},
+			{"empty batch", `[]`, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600`},
+			{"not json", `hello`, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600`},
 			{"bad version", `[{"jsonrpc":"1.0","id":1,"method":"get_transaction","params":{"id":"x"}}]`, `"code":-32600,"message":"Unsupported JSON-RPC protocol version[1.0]"`},
 			{"no method", `[{"jsonrpc":"2.0","id":1}]`, `"code":-32600,"message":"method is required"`},
 			{"bad id", `[{"jsonrpc":"2.0","id":{"x":1},"method":"get_transaction"}]`, `"id":null,"error":{"code":-32600`},
@@ -321,6 +321,7 @@ func TestValidation(t *testing.T) {
 			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "100", "asset": "iso4217:USD"}, "amount_fee": map[string]string{"amount": "1", "asset": "iso4217:USD"}}}, -32602, "Refund amount exceeds amount_in"},
 			{"notify_refund_sent", map[string]any{"transaction_id": funded("pending_anchor"), "refund": map[string]any{"id": "r", "amount": map[string]string{"amount": "1", "asset": "iso4217:EUR"}, "amount_fee": map[string]string{"amount": "0", "asset": "iso4217:EUR"}}}, -32602, "refund.amount.asset does not match transaction amount_in_asset"},
 			{"notify_customer_info_updated", map[string]any{"transaction_id": dep("incomplete"), "customer_type": "alien"}, -32602, "customer_type[alien]"},
+			{"get_transactions", map[string]any{"sep": "SEP_6", "order_by": "CREATED_AT", "order": "DESC", "statuses": []string{"PENDING_ANCHOR"}, "page_size": 201}, -32602, "page_size should be between 1 and 200"},
 			{"get_transaction", map[string]any{}, -32602, "transaction_id is required"},
 			{"get_transaction", map[string]any{"transaction_id": "missing"}, -32600, "Transaction with id[missing] is not found"},
 			{"get_transaction", map[string]any{"id": "missing"}, -32600, "Transaction with id[missing] is not found"},
@@ -609,4 +610,54 @@ func fundedTx(t *testing.T, s *transfertest.Stack, kind transfer.Kind, st transf
 		tx.TransferReceivedAt = &now
 		tx.AmountIn = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
 	})
+}
+
+// TestAnchorPlatformParams: parameters as Anchor Platform accepts them: amounts as JSON
+// numbers and without assets, get_transaction by transaction_id, Java enum spellings,
+// customer types from kyc.types, a memo without memo_type.
+func TestAnchorPlatformParams(t *testing.T) {
+	t.Parallel()
+	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{Quiet: true, CustomerTypes: []string{"individual-plus"}})
+	dep := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
+		tx.AssetIssuer = stellarG
+		tx.AmountExpected = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
+	})
+	// Numbers, and amount_expected without an asset.
+	resultTx(t, s.Do(t, "request_offchain_funds", json.RawMessage(`{"transaction_id":"`+dep.ID+`",
+		"amount_in":{"amount":100,"asset":"iso4217:USD"},"amount_out":{"amount":98.5,"asset":"stellar:USDC:`+stellarG+`"},
+		"amount_expected":{"amount":"100"},"fee_details":{"total":1.5,"asset":"iso4217:USD"}}`)))
+	// Only amount_in, without an asset: the transaction's.
+	resultTx(t, s.Do(t, "notify_offchain_funds_received", json.RawMessage(`{"transaction_id":"`+dep.ID+`","amount_in":{"amount":"100"}}`)))
+	cur, _ := s.Transfers.Get(context.Background(), dep.ID)
+	if cur.AmountIn == nil || cur.AmountIn.Amount != "100" || cur.AmountIn.Asset != "iso4217:USD" ||
+		cur.AmountOut == nil || cur.AmountOut.Amount != "98.5" || cur.FeeDetails == nil || cur.FeeDetails.Total != "1.5" ||
+		cur.AmountExpected == nil || cur.AmountExpected.Amount != "100" || !cur.FundsReceived() {
+		t.Fatalf("amounts after numbers and asset-less amounts: %+v %+v %+v %+v", cur.AmountIn, cur.AmountOut, cur.FeeDetails, cur.AmountExpected)
+	}
+	resultTx(t, s.Do(t, "notify_amounts_updated", json.RawMessage(`{"transaction_id":"`+dep.ID+`","amount_out":{"amount":97},"fee_details":{"total":"3","asset":"iso4217:USD"}}`)))
+	cur, _ = s.Transfers.Get(context.Background(), dep.ID)
+	if cur.AmountOut.Amount != "97" || cur.AmountOut.Asset != "stellar:USDC:"+stellarG {
+		t.Fatalf("amount_out after notify_amounts_updated: %+v", cur.AmountOut)
+	}
+	if got := resultTx(t, s.Do(t, "get_transaction", map[string]any{"transaction_id": dep.ID})); got.ID != dep.ID {
+		t.Fatalf("get_transaction by transaction_id: %+v", got)
+	}
+	res := s.Do(t, "get_transactions", map[string]any{"sep": "SEP_6", "order_by": "CREATED_AT", "order": "DESC",
+		"statuses": []string{"PENDING_ANCHOR", "pending_usr_transfer_start"}, "page_size": 5})
+	if res.Error != nil || !strings.Contains(string(res.Result), dep.ID) {
+		t.Fatalf("get_transactions with Java spellings: %s %+v", res.Result, res.Error)
+	}
+	// A configured customer type.
+	inc := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusIncomplete)
+	if got := resultTx(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": inc.ID, "customer_type": "individual-plus"})); got.Status != "pending_anchor" {
+		t.Fatalf("custom customer type: %+v", got)
+	}
+	// A memo without memo_type is an id memo.
+	wd := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusIncomplete)
+	resultTx(t, s.Do(t, "request_onchain_funds", map[string]any{"transaction_id": wd.ID, "amount_in": usdc, "amount_out": usd,
+		"fee_details": feeUSDC, "destination_account": stellarG, "memo": "12345"}))
+	cur, _ = s.Transfers.Get(context.Background(), wd.ID)
+	if cur.WithdrawMemo != "12345" || cur.WithdrawMemoType != "id" || cur.WithdrawAnchorAccount != stellarG {
+		t.Fatalf("withdrawal memo: %q %q %q", cur.WithdrawMemo, cur.WithdrawMemoType, cur.WithdrawAnchorAccount)
+	}
 }

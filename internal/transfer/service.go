@@ -5,10 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,9 +96,13 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 	t.ID = uuid.Must(uuid.NewV7()).String()
 	t.Version = 1
 	if t.Kind.Withdrawal() && t.WithdrawAnchorAccount != "" && t.WithdrawMemo == "" {
-		// The user's payment to a shared anchor account is matched by this memo.
+		// The user's payment to a shared anchor account is matched by this memo: an id memo,
+		// as Anchor Platform issues them, derived from the transaction id (63 bits).
 		sum := sha256.Sum256([]byte(t.ID))
-		t.WithdrawMemo, t.WithdrawMemoType = base64.StdEncoding.EncodeToString(sum[:]), "hash"
+		t.WithdrawMemo, t.WithdrawMemoType = strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>1, 10), "id"
+	}
+	if c, ok := s.clients.For(t.Owner); ok && t.ClientName == "" {
+		t.ClientName = c.Name
 	}
 	t.StartedAt, t.UpdatedAt = now, now
 	if !t.Kind.Valid() || !t.Status.Valid() || t.Owner.Account == "" {

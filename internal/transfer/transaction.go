@@ -101,6 +101,11 @@ type Transaction struct {
 
 	// OnChangeCallback is the wallet's URL for status changes (already policy-checked).
 	OnChangeCallback string `json:"on_change_callback,omitempty"`
+
+	// ClientName is the name of the client (clients[].name) the owner belongs to.
+	ClientName string `json:"client_name,omitempty"`
+	// RequestClientIPAddress is the IP address the creating request came from.
+	RequestClientIPAddress string `json:"request_client_ip_address,omitempty"`
 }
 
 // FundsReceived reports whether the user's funds reached the anchor.
@@ -192,75 +197,110 @@ func (t *Transaction) SEP6Body() []byte {
 	return b
 }
 
-type platformCustomer struct {
-	ID string `json:"id,omitempty"`
+// StellarID is Anchor Platform's StellarId: a customer or creator by id and/or account and
+// memo.
+type StellarID struct {
+	ID      string `json:"id,omitempty"`
+	Account string `json:"account,omitempty"`
+	Memo    string `json:"memo,omitempty"`
 }
 
-type platformTransaction struct {
-	ID                    string                 `json:"id"`
-	SEP                   string                 `json:"sep"`
-	Kind                  Kind                   `json:"kind"`
-	Status                Status                 `json:"status"`
-	AmountExpected        *Amount                `json:"amount_expected,omitempty"`
-	AmountIn              *Amount                `json:"amount_in,omitempty"`
-	AmountOut             *Amount                `json:"amount_out,omitempty"`
-	FeeDetails            *FeeDetails            `json:"fee_details,omitempty"`
-	QuoteID               string                 `json:"quote_id,omitempty"`
-	StartedAt             string                 `json:"started_at"`
-	UpdatedAt             string                 `json:"updated_at"`
-	CompletedAt           *string                `json:"completed_at,omitempty"`
-	UserActionRequiredBy  *string                `json:"user_action_required_by,omitempty"`
-	TransferReceivedAt    *string                `json:"transfer_received_at,omitempty"`
-	Message               string                 `json:"message,omitempty"`
-	Refunds               *Refunds               `json:"refunds,omitempty"`
-	StellarTransactionID  string                 `json:"stellar_transaction_id,omitempty"`
-	SourceAccount         string                 `json:"source_account,omitempty"`
-	DestinationAccount    string                 `json:"destination_account,omitempty"`
-	ExternalTransactionID string                 `json:"external_transaction_id,omitempty"`
-	Memo                  string                 `json:"memo,omitempty"`
-	MemoType              string                 `json:"memo_type,omitempty"`
-	RefundMemo            string                 `json:"refund_memo,omitempty"`
-	RefundMemoType        string                 `json:"refund_memo_type,omitempty"`
-	WithdrawAnchorAccount string                 `json:"withdraw_anchor_account,omitempty"`
-	ClientDomain          string                 `json:"client_domain,omitempty"`
-	Customers             map[string]any         `json:"customers,omitempty"`
-	Creator               map[string]string      `json:"creator,omitempty"`
-	RequiredInfoMessage   string                 `json:"required_info_message,omitempty"`
-	RequiredInfoUpdates   []string               `json:"required_info_updates,omitempty"`
-	Instructions          map[string]Instruction `json:"instructions,omitempty"`
-	FundingMethod         string                 `json:"funding_method,omitempty"`
+// Customers are Anchor Platform's transaction customers.
+type Customers struct {
+	Sender   StellarID `json:"sender"`
+	Receiver StellarID `json:"receiver"`
+}
+
+// PlatformTransaction is Anchor Platform's GetTransactionResponse for a SEP-6 transaction
+// (api-schema .../platform/GetTransactionResponse.java, filled as TransactionMapper does): the
+// RPC result, the REST platform API's body and the payload of transaction_* events. Fields
+// after Sequence are vaspgate's, additive.
+type PlatformTransaction struct {
+	ID                     string                 `json:"id"`
+	SEP                    string                 `json:"sep"`
+	Kind                   Kind                   `json:"kind"`
+	Status                 Status                 `json:"status"`
+	Type                   string                 `json:"type,omitempty"`
+	FundingMethod          string                 `json:"funding_method,omitempty"`
+	AmountExpected         *Amount                `json:"amount_expected,omitempty"`
+	AmountIn               *Amount                `json:"amount_in,omitempty"`
+	AmountOut              *Amount                `json:"amount_out,omitempty"`
+	FeeDetails             *FeeDetails            `json:"fee_details,omitempty"`
+	QuoteID                string                 `json:"quote_id,omitempty"`
+	StartedAt              string                 `json:"started_at"`
+	UpdatedAt              string                 `json:"updated_at,omitempty"`
+	CompletedAt            *string                `json:"completed_at,omitempty"`
+	UserActionRequiredBy   *string                `json:"user_action_required_by,omitempty"`
+	TransferReceivedAt     *string                `json:"transfer_received_at,omitempty"`
+	Message                string                 `json:"message,omitempty"`
+	Refunds                *Refunds               `json:"refunds,omitempty"`
+	StellarTransactions    []StellarTransaction   `json:"stellar_transactions,omitempty"`
+	SourceAccount          string                 `json:"source_account,omitempty"`
+	DestinationAccount     string                 `json:"destination_account,omitempty"`
+	ExternalTransactionID  string                 `json:"external_transaction_id,omitempty"`
+	Memo                   string                 `json:"memo,omitempty"`
+	MemoType               string                 `json:"memo_type,omitempty"`
+	RefundMemo             string                 `json:"refund_memo,omitempty"`
+	RefundMemoType         string                 `json:"refund_memo_type,omitempty"`
+	ClientDomain           string                 `json:"client_domain,omitempty"`
+	ClientName             string                 `json:"client_name,omitempty"`
+	RequestClientIPAddress string                 `json:"request_client_ip_address,omitempty"`
+	Customers              Customers              `json:"customers"`
+	Creator                StellarID              `json:"creator"`
+	RequiredInfoMessage    string                 `json:"required_info_message,omitempty"`
+	RequiredInfoUpdates    []string               `json:"required_info_updates,omitempty"`
+	Instructions           map[string]Instruction `json:"instructions,omitempty"`
 	// Sequence is vaspgate's per-transaction counter (additive to Anchor Platform's shape):
 	// a receiver can order and de-duplicate events with it.
 	Sequence int64 `json:"sequence"`
+	// StellarTransactionID is the last Stellar transaction (vaspgate, additive).
+	StellarTransactionID string `json:"stellar_transaction_id,omitempty"`
+	// WithdrawAnchorAccount is where the user pays a withdrawal (vaspgate, additive).
+	WithdrawAnchorAccount string `json:"withdraw_anchor_account,omitempty"`
 }
 
-// Platform returns the business view of the transaction (Anchor Platform's platform
-// transaction, the RPC result and the event payload's "transaction").
-func (t *Transaction) Platform() any {
-	p := platformTransaction{
-		ID: t.ID, SEP: "6", Kind: t.Kind, Status: t.Status, AmountExpected: t.AmountExpected,
+// Platform returns the business view of the transaction (Anchor Platform's
+// GetTransactionResponse: the RPC result, the REST platform API's body and the event
+// payload's "transaction").
+func (t *Transaction) Platform() PlatformTransaction {
+	p := PlatformTransaction{
+		ID: t.ID, SEP: "6", Kind: t.Kind, Status: t.Status, Type: t.FundingMethod, FundingMethod: t.FundingMethod,
 		AmountIn: t.AmountIn, AmountOut: t.AmountOut, FeeDetails: t.FeeDetails, QuoteID: t.QuoteID,
 		StartedAt: isoTime(t.StartedAt), UpdatedAt: isoTime(t.UpdatedAt),
 		CompletedAt: isoPtr(t.CompletedAt), UserActionRequiredBy: isoPtr(t.UserActionRequiredBy),
 		TransferReceivedAt: isoPtr(t.TransferReceivedAt), Message: t.Message, Refunds: t.Refunds,
-		StellarTransactionID: t.StellarTransactionID, ExternalTransactionID: t.ExternalTransactionID,
-		RefundMemo: t.RefundMemo, RefundMemoType: t.RefundMemoType, ClientDomain: t.Owner.ClientDomain,
+		StellarTransactions: t.StellarTransactions, StellarTransactionID: t.StellarTransactionID,
+		ExternalTransactionID: t.ExternalTransactionID, RefundMemo: t.RefundMemo, RefundMemoType: t.RefundMemoType,
+		ClientDomain: t.Owner.ClientDomain, ClientName: t.ClientName, RequestClientIPAddress: t.RequestClientIPAddress,
 		RequiredInfoMessage: t.RequiredInfoMessage, RequiredInfoUpdates: t.RequiredInfoUpdates,
-		Instructions: t.Instructions, FundingMethod: t.FundingMethod, Sequence: t.Version,
+		Instructions: t.Instructions, Sequence: t.Version,
+	}
+	// Anchor Platform's amount_expected is in the transaction's Stellar asset, whatever the
+	// kind (TransactionMapper.makeAsset(null, …)).
+	if asset := t.StellarAsset(); asset != "" {
+		p.AmountExpected = &Amount{Asset: asset}
+		if t.AmountExpected != nil {
+			p.AmountExpected.Amount = t.AmountExpected.Amount
+		}
+	} else {
+		p.AmountExpected = t.AmountExpected
 	}
 	if t.Kind.Deposit() {
 		p.DestinationAccount, p.Memo, p.MemoType = t.Account, t.Memo, t.MemoType
 	} else {
+		// A withdrawal's memo is the one the user pays the anchor with, as Anchor Platform's.
 		p.SourceAccount = t.Account
 		p.WithdrawAnchorAccount, p.Memo, p.MemoType = t.WithdrawAnchorAccount, t.WithdrawMemo, t.WithdrawMemoType
 	}
-	creator := map[string]string{"account": t.Owner.Account}
-	if t.Owner.Memo != "" {
-		creator["memo"] = t.Owner.Memo
+	account := t.Owner.Account
+	if t.Owner.Muxed != "" {
+		account = t.Owner.Muxed
 	}
-	p.Creator = creator
+	me := StellarID{Account: account, Memo: t.Owner.Memo}
+	p.Creator = me
+	p.Customers = Customers{Sender: me, Receiver: me}
 	if t.CustomerID != "" {
-		p.Customers = map[string]any{"sender": platformCustomer{ID: t.CustomerID}}
+		p.Customers.Sender.ID, p.Customers.Receiver.ID = t.CustomerID, t.CustomerID
 	}
 	return p
 }

@@ -297,7 +297,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			held[id] = !held[id]
 			holdMu.Unlock()
 		}
-		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q,"stellar_transaction_id":"b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"}}]`, method, id)
+		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q,"customer_id":"c-%s","stellar_transaction_id":"b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"}}]`, method, id, id)
 		resp, err := client.Post(rpcURL, "application/json", strings.NewReader(body))
 		if err != nil {
 			return "", err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -281,6 +282,9 @@ func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, a
 	t.Owner, t.AssetCode, t.AssetIssuer, t.FundingMethod = owner, a.Code, a.Issuer, fm
 	t.CustomerID, t.Lang, t.QuoteID = q.Get("customer_id"), q.Get("lang"), q.Get("quote_id")
 	t.CustomerType = "sep6"
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		t.RequestClientIPAddress = host // Anchor Platform's request_client_ip_address
+	}
 	t.Status = transfer.StatusIncomplete
 	if amt := q.Get("amount"); amt != "" {
 		asset := stellarAsset(a)

@@ -249,6 +249,8 @@ type Options struct {
 	// RetrySchedule for callbacks; default 20ms repeated, so a wallet that comes back is
 	// served at once.
 	RetrySchedule []time.Duration
+	// CustomerTypes are extra customer types (kyc.types) the RPC accepts.
+	CustomerTypes []string
 	// Quiet configures no business event endpoint and no static wallet URLs, for tests that
 	// make many changes and look only at the RPC answers.
 	Quiet bool
@@ -326,7 +328,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	}
 	k.OnStatusChange(s.Transfers.CustomerStatusHook)
 	s.KYC = k
-	s.RPC, err = rpc.New(rpc.Options{Config: o.RPC, Transfers: s.Transfers, Customers: k, Logger: slog.New(slog.DiscardHandler)})
+	s.RPC, err = rpc.New(rpc.Options{Config: o.RPC, Transfers: s.Transfers, Customers: k, CustomerTypes: o.CustomerTypes, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()
 		t.Fatalf("transfertest: rpc: %v", err)
