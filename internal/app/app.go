@@ -160,11 +160,19 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var ledger transfer.Ledger
+	if cfg.Stellar.HorizonURL != "" {
+		h, err := stellar.NewHorizon(cfg.Stellar.HorizonURL, nil, cfg.Stellar.HorizonTimeout)
+		if err != nil {
+			return err
+		}
+		ledger = transfer.HorizonLedger(h)
+	}
 	var gate transfer.Gate
 	if cfg.TravelRule.Originating() {
 		gate = trGate{app: a}
 	}
-	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate})
+	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger})
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 

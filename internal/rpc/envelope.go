@@ -221,6 +221,7 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 	var te *transfer.TransitionError
 	var ie *transfer.InvalidError
 	var he *transfer.HoldError
+	var le *transfer.LedgerError
 	var txID struct {
 		TransactionID string `json:"transaction_id"`
 		ID            string `json:"id"`
@@ -241,6 +242,8 @@ func (s *Server) toError(ctx context.Context, req Request, err error) *Error {
 		e = errorf(CodeInvalidRequest, "%s", he.Msg)
 	case errors.As(err, &ie):
 		e = errorf(CodeInvalidParams, "%s", ie.Msg)
+	case errors.As(err, &le):
+		e = errorf(CodeInternal, "%s", le.Msg)
 	case errors.Is(err, transfer.ErrNotFunded):
 		e = errorf(CodeInvalidRequest, "%s", strings.TrimPrefix(err.Error(), "transfer: "))
 	case errors.Is(err, transfer.ErrConflict):

@@ -57,7 +57,7 @@ var methods = map[string]method{
 	"notify_onchain_funds_sent": {
 		check: requireStellarTransaction,
 		apply: func(p *Params, t *Transaction, now time.Time) Status {
-			t.addStellarTransaction(p.StellarTransactionID, now)
+			t.addStellarTransaction(p, now)
 			return StatusCompleted
 		},
 	},
@@ -97,8 +97,12 @@ var methods = map[string]method{
 			return checkFundsReceived(p, t, now)
 		},
 		apply: func(p *Params, t *Transaction, now time.Time) Status {
-			t.addStellarTransaction(p.StellarTransactionID, now)
+			t.addStellarTransaction(p, now)
+			// Received when the ledger says so (Anchor Platform), else now.
 			t.TransferReceivedAt = &now
+			if p.ledgerTx != nil && !p.ledgerTx.CreatedAt.IsZero() {
+				t.TransferReceivedAt = micro(p.ledgerTx.CreatedAt)
+			}
 			setReceivedAmounts(p, t)
 			return StatusPendingAnchor
 		},
@@ -268,6 +272,9 @@ func (s *Service) Apply(ctx context.Context, name string, p Params) (Transaction
 }
 
 func (s *Service) apply(ctx context.Context, name string, m method, p Params) (Transaction, error) {
+	if err := s.readLedger(ctx, name, &p); err != nil {
+		return Transaction{}, err
+	}
 	now := s.Now()
 	return s.Change(ctx, p.TransactionID, func(t *Transaction) error {
 		targets, err := Allow(name, t)

@@ -89,6 +89,10 @@ type Params struct {
 	Refund                *RefundParam           `json:"refund"`
 	CustomerID            string                 `json:"customer_id"`
 	CustomerType          string                 `json:"customer_type"`
+
+	// ledgerTx is the reported Stellar transaction as the ledger has it (Service.Apply
+	// reads it before the database transaction).
+	ledgerTx *StellarTransaction
 }
 
 // InvalidError is a parameter the caller must fix; its message is safe to show.

@@ -56,6 +56,8 @@ type Options struct {
 	// Clients are the known wallets: a status callback also goes to the static SEP-6
 	// callback URL (callback_urls.sep6) of the client owning the transaction.
 	Clients wallet.Clients
+	// Ledger reads reported Stellar transactions; nil records only their id.
+	Ledger Ledger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Gate, when set, is consulted around business methods (see Gate).
@@ -69,11 +71,12 @@ type Service struct {
 	clients wallet.Clients
 	now     func() time.Time
 	gate    Gate
+	ledger  Ledger
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, outbox: o.Outbox, clients: o.Clients, now: o.Now, gate: o.Gate}
+	s := &Service{db: o.DB, outbox: o.Outbox, clients: o.Clients, now: o.Now, gate: o.Gate, ledger: o.Ledger}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -385,18 +385,29 @@ func (t *Transaction) amountIn() string {
 	return t.AmountIn.Amount
 }
 
-// addStellarTransaction records a Stellar transaction of the transfer (once per id) and makes
-// it the transfer's stellar_transaction_id.
-func (t *Transaction) addStellarTransaction(id string, at time.Time) {
+// addStellarTransaction records the Stellar transaction a method reports (as the ledger has
+// it when one is configured; once per id) and makes it the transfer's stellar_transaction_id.
+func (t *Transaction) addStellarTransaction(p *Params, at time.Time) {
+	id := p.StellarTransactionID
 	t.StellarTransactionID = id
-	for _, st := range t.StellarTransactions {
-		if st.ID == id {
-			return
-		}
-	}
 	memo, typ := t.Memo, t.MemoType
 	if t.Kind.Withdrawal() {
 		memo, typ = t.WithdrawMemo, t.WithdrawMemoType
 	}
-	t.StellarTransactions = append(t.StellarTransactions, StellarTransaction{ID: id, CreatedAt: at, Memo: memo, MemoType: typ, Payments: []StellarPayment{}})
+	st := StellarTransaction{ID: id, CreatedAt: at, Memo: memo, MemoType: typ, Payments: []StellarPayment{}}
+	if p.ledgerTx != nil {
+		st = *p.ledgerTx
+		st.ID = id
+		if st.CreatedAt.IsZero() {
+			st.CreatedAt = at
+		}
+		st.CreatedAt = st.CreatedAt.UTC().Truncate(time.Microsecond)
+	}
+	for i := range t.StellarTransactions {
+		if t.StellarTransactions[i].ID == id {
+			t.StellarTransactions[i] = st
+			return
+		}
+	}
+	t.StellarTransactions = append(t.StellarTransactions, st)
 }

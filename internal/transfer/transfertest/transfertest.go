@@ -249,6 +249,12 @@ type Options struct {
 	// RetrySchedule for callbacks; default 20ms repeated, so a wallet that comes back is
 	// served at once.
 	RetrySchedule []time.Duration
+	// User is the G… account of the wallet's user; empty means a random one.
+	User string
+	// ClientName names the wallet's client (clients[].name); empty means "wallet".
+	ClientName string
+	// Ledger reads Stellar transactions for the transfer service; nil means none.
+	Ledger transfer.Ledger
 	// CustomerTypes are extra customer types (kyc.types) the RPC accepts.
 	CustomerTypes []string
 	// Quiet configures no business event endpoint and no static wallet URLs, for tests that
@@ -280,10 +286,18 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	signer, _ := keypair.Random()
 	user, _ := keypair.Random()
-	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: wallet.Identity{Account: user.Address()}}
+	account := user.Address()
+	if o.User != "" {
+		account = o.User
+	}
+	name := "wallet"
+	if o.ClientName != "" {
+		name = o.ClientName
+	}
+	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: wallet.Identity{Account: account}}
 	s.Wallet = NewWallet(t, signer.Address())
 	s.Business = NewBusiness(t)
-	s.Clients = wallet.Clients{{Name: "wallet", Type: wallet.Custodial, SigningKeys: []string{user.Address()},
+	s.Clients = wallet.Clients{{Name: name, Type: wallet.Custodial, SigningKeys: []string{account},
 		CallbackURLs: wallet.CallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
 	businessURL := s.Business.URL + "/event"
 	if o.Quiet {
@@ -308,7 +322,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		t.Fatalf("transfertest: callback engine: %v", err)
 	}
 	s.Engine = eng
-	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients})
+	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger})
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)
 	sealer, err := seal.New(key)
