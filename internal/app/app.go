@@ -176,7 +176,7 @@ func (a *App) build(ctx context.Context) error {
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 
-	rpcHandler, err := rpc.Handler(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
+	rpcHandler, err := rpc.New(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
 		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
 	if err != nil {
 		return err
@@ -252,6 +252,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Server.Admin.Handle("POST /rpc", rpcHandler)
 	a.Server.Admin.Handle("POST /{$}", rpcHandler)
+	rpcHandler.RegisterREST(a.Server.Admin) // Anchor Platform's REST platform API
 	return nil
 }
 

@@ -102,13 +102,30 @@ var orderBys = map[string]string{
 }
 
 func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
+	f, err := platformFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	txs, err := s.transfers.ListAll(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	records := make([]transfer.PlatformTransaction, 0, len(txs))
+	for i := range txs {
+		records = append(records, txs[i].Platform())
+	}
+	return map[string]any{"records": records}, nil
+}
+
+// platformFilter reads get_transactions' parameters (also GET /transactions' query).
+func platformFilter(p *params) (transfer.PlatformFilter, error) {
 	sep := strings.ToLower(strings.TrimPrefix(strings.ToUpper(fmt.Sprint(p.SEP)), "SEP_"))
 	switch sep {
 	case "6":
 	case "<nil>", "":
-		return nil, invalid("sep is required")
+		return transfer.PlatformFilter{}, invalid("sep is required")
 	default:
-		return nil, invalid("sep[%v] is not supported: vaspgate serves SEP-6 only", p.SEP)
+		return transfer.PlatformFilter{}, invalid("sep[%v] is not supported: vaspgate serves SEP-6 only", p.SEP)
 	}
 	f := transfer.PlatformFilter{}
 	switch strings.ToLower(p.Order) {
@@ -116,11 +133,11 @@ func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
 	case "desc":
 		f.Desc = true
 	default:
-		return nil, invalid("order[%s] is not asc or desc", p.Order)
+		return transfer.PlatformFilter{}, invalid("order[%s] is not asc or desc", p.Order)
 	}
 	ob, ok := orderBys[strings.ToLower(p.OrderBy)]
 	if !ok {
-		return nil, invalid("order_by[%s] is not created_at, updated_at, transfer_received_at or user_action_required_by", p.OrderBy)
+		return transfer.PlatformFilter{}, invalid("order_by[%s] is not created_at, updated_at, transfer_received_at or user_action_required_by", p.OrderBy)
 	}
 	f.OrderBy = ob
 	for _, st := range p.Statuses {
@@ -130,29 +147,21 @@ func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
 			status = transfer.Status(strings.Replace(string(status), "_usr_", "_user_", 1))
 		}
 		if !status.Valid() {
-			return nil, invalid("statuses: [%s] is not a SEP-6 status", st)
+			return transfer.PlatformFilter{}, invalid("statuses: [%s] is not a SEP-6 status", st)
 		}
 		f.Statuses = append(f.Statuses, status)
 	}
 	if p.PageSize != nil {
 		if *p.PageSize < 1 || *p.PageSize > 200 {
-			return nil, invalid("page_size should be between 1 and 200")
+			return transfer.PlatformFilter{}, invalid("page_size should be between 1 and 200")
 		}
 		f.PageSize = *p.PageSize
 	}
 	if p.PageNumber != nil {
 		if *p.PageNumber < 0 {
-			return nil, invalid("page_number should be non-negative")
+			return transfer.PlatformFilter{}, invalid("page_number should be non-negative")
 		}
 		f.PageNumber = *p.PageNumber
 	}
-	txs, err := s.transfers.ListAll(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	records := make([]any, 0, len(txs))
-	for i := range txs {
-		records = append(records, txs[i].Platform())
-	}
-	return map[string]any{"records": records}, nil
+	return f, nil
 }

@@ -347,7 +347,10 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		cancel()
 		t.Fatalf("transfertest: rpc: %v", err)
 	}
-	srv := httptest.NewServer(s.RPC)
+	mux := http.NewServeMux()
+	mux.Handle("POST /{$}", s.RPC)
+	s.RPC.RegisterREST(mux)
+	srv := httptest.NewServer(mux)
 	s.RPCURL = srv.URL
 
 	done := make(chan struct{})
