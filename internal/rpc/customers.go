@@ -19,6 +19,9 @@ type Customers interface {
 	// RecordStatus stores the snapshot and, only if the status changed, records the SEP-12
 	// wallet callback and the business customer_updated event, inside tx.
 	RecordStatus(ctx context.Context, tx *store.Tx, c kyc.Customer, transactionID string) (bool, error)
+	// RecordLink records the business customer_updated event for a customer whose status
+	// did not change but who was just linked to the transaction, inside tx.
+	RecordLink(ctx context.Context, tx *store.Tx, c kyc.Customer, transactionID string) error
 }
 
 // customerError maps a customer back-end error to a JSON-RPC error, or nil if err is not one.
@@ -94,8 +97,19 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 		// answer): its status still moves the transaction, but there is no snapshot to keep.
 		snapshot := cust != nil && cust.ID != ""
 		if snapshot {
-			if _, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID); err != nil {
+			changed, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID)
+			if err != nil {
 				return fmt.Errorf("rpc: record customer status: %w", err)
+			}
+			// Linked to this transaction (another customer than recorded, or the transaction
+			// still waits on KYC) without a status change: the business still hears
+			// customer_updated (Anchor Platform publishes it on every call; vaspgate only
+			// where something is new, so a repeated call records nothing).
+			if !changed && (cur.CustomerID != cust.ID || cur.Status == transfer.StatusIncomplete ||
+				cur.Status == transfer.StatusPendingCustomerInfoUpdate) {
+				if err := s.customers.RecordLink(ctx, tx, *cust, cur.ID); err != nil {
+					return fmt.Errorf("rpc: record customer link: %w", err)
+				}
 			}
 		}
 		// The write checks the version read before the customer was fetched (and, with a

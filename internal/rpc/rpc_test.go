@@ -661,3 +661,41 @@ func TestAnchorPlatformParams(t *testing.T) {
 		t.Fatalf("withdrawal memo: %q %q %q", cur.WithdrawMemo, cur.WithdrawMemoType, cur.WithdrawAnchorAccount)
 	}
 }
+
+// TestCustomerUpdatedOnLink: an already-ACCEPTED customer linked to a new transaction by
+// notify_customer_info_updated still gives the business customer_updated (once), so a
+// business waiting on it does not stall; a repeated call records nothing.
+func TestCustomerUpdatedOnLink(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		s := transfertest.New(t, db, transfertest.Options{})
+		s.Business.SetCustomer(kyc.Customer{ID: "c-acc", Status: kyc.StatusAccepted}, s.User.Account, "")
+		customerEvents := func() int {
+			n := 0
+			for _, e := range s.Business.Events() {
+				var ev struct {
+					Type string `json:"type"`
+				}
+				_ = json.Unmarshal(e, &ev)
+				if ev.Type == "customer_updated" {
+					n++
+				}
+			}
+			return n
+		}
+		call := func(id string) {
+			resultTx(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": id, "customer_id": "c-acc", "customer_type": "sep6"}))
+		}
+		first := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
+		call(first.ID) // status "" -> ACCEPTED: a change
+		second := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
+		call(second.ID) // no change, new link
+		call(second.ID) // nothing new
+		// Two transaction_created, two transaction_status_changed and two customer_updated.
+		s.Business.WaitEvents(t, 6, 20*time.Second)
+		if n := customerEvents(); n != 2 {
+			t.Fatalf("%d customer_updated events, want 2 (status change, then link)", n)
+		}
+	})
+}

@@ -1,0 +1,39 @@
+package kyc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// RecordLink records the business customer_updated event for a customer whose SEP-12
+// status did not change but who was just linked to transactionID (notify_customer_info_updated
+// for a new transaction of an already-ACCEPTED customer): a business server that waits on
+// customer_updated to move the transaction on would otherwise stall. Wallets are not
+// called: SEP-12 callbacks are for status changes only. Call it inside the transaction that
+// recorded the snapshot (RecordStatus), after it reported no change.
+func (s *Service) RecordLink(ctx context.Context, tx *store.Tx, c Customer, transactionID string) error {
+	if c.Type == "" {
+		c.Type = s.defaultType()
+	}
+	var seq int64
+	err := tx.QueryRowContext(ctx, `SELECT sequence FROM kyc_snapshots WHERE customer_id = ? AND type = ?`, c.ID, c.Type).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("kyc: read snapshot sequence: %w", err)
+	}
+	now := s.now()
+	ev, err := businessEvent(c, transactionID, now, seq)
+	if err != nil {
+		return err
+	}
+	if err := s.outbox.Business(ctx, tx, callback.Message{
+		EventID: newID(), Type: EventCustomerUpdated, Subject: Subject(c.ID, c.Type), OccurredAt: now, Body: ev,
+	}); err != nil {
+		return fmt.Errorf("kyc: record customer_updated: %w", err)
+	}
+	return nil
+}
