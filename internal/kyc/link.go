@@ -37,3 +37,27 @@ func (s *Service) RecordLink(ctx context.Context, tx *store.Tx, c Customer, tran
 	}
 	return nil
 }
+
+// ErrOtherOwner: the customer id is recorded for another owner than the transaction's.
+var ErrOtherOwner = errors.New("kyc: the customer belongs to another owner than the transaction")
+
+// AdoptForTransaction records owner (the owner of the transaction the business named the
+// customer for) as the owner of a customer id vaspgate never created (one created under
+// Anchor Platform, which kept no customers), so that its status changes reach the owner's
+// wallet. A customer already recorded for another owner is refused with ErrOtherOwner:
+// one wallet's customer never becomes another's. Call it inside tx.
+func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner Owner, clientDomain string) error {
+	now := store.Micros(s.now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, customerID, owner.Account, owner.Memo, clientDomain, now, now); err != nil {
+		return fmt.Errorf("kyc: record customer owner: %w", err)
+	}
+	o, _, err := ownerOf(ctx, tx, customerID)
+	if err != nil {
+		return err
+	}
+	if o != owner {
+		return ErrOtherOwner
+	}
+	return nil
+}

@@ -22,6 +22,9 @@ type Customers interface {
 	// RecordLink records the business customer_updated event for a customer whose status
 	// did not change but who was just linked to the transaction, inside tx.
 	RecordLink(ctx context.Context, tx *store.Tx, c kyc.Customer, transactionID string) error
+	// AdoptForTransaction records the transaction's owner as the owner of a customer id
+	// never seen before, and refuses one recorded for another owner (kyc.ErrOtherOwner).
+	AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner kyc.Owner, clientDomain string) error
 }
 
 // customerError maps a customer back-end error to a JSON-RPC error, or nil if err is not one.
@@ -32,6 +35,8 @@ func customerError(err error) *Error {
 		return errorf(CodeInvalidParams, "customer back end refused the request: %s", bad.Msg)
 	case errors.Is(err, kyc.ErrNotFound):
 		return errorf(CodeInvalidParams, "customer not found")
+	case errors.Is(err, kyc.ErrOtherOwner):
+		return errorf(CodeInvalidParams, "the customer belongs to another owner than the transaction")
 	case errors.Is(err, kyc.ErrUnavailable):
 		return errorf(CodeInternal, "customer back end unavailable: the transaction was not changed; retry later")
 	}
@@ -97,6 +102,12 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 		// answer): its status still moves the transaction, but there is no snapshot to keep.
 		snapshot := cust != nil && cust.ID != ""
 		if snapshot {
+			// A customer created under Anchor Platform is unknown here: it becomes the
+			// transaction owner's, so its wallet hears of the change; another owner's is refused.
+			owner := kyc.Owner{Account: cur.Owner.Account, Memo: cur.Owner.Memo}
+			if err := s.customers.AdoptForTransaction(ctx, tx, cust.ID, owner, cur.Owner.ClientDomain); err != nil {
+				return err
+			}
 			changed, err := s.customers.RecordStatus(ctx, tx, *cust, cur.ID)
 			if err != nil {
 				return fmt.Errorf("rpc: record customer status: %w", err)

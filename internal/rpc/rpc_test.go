@@ -697,5 +697,19 @@ func TestCustomerUpdatedOnLink(t *testing.T) {
 		if n := customerEvents(); n != 2 {
 			t.Fatalf("%d customer_updated events, want 2 (status change, then link)", n)
 		}
+		// The customer was created under Anchor Platform (vaspgate never saw it): it became the
+		// transaction owner's, whose wallet got the one status change.
+		if got := s.Wallet.Wait("/sep12", 1, 20*time.Second); len(got) != 1 {
+			t.Fatalf("%d SEP-12 wallet callbacks, want 1 (the status change)", len(got))
+		}
+		// Another owner's transaction cannot take that customer.
+		other := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
+			tx.Owner.Memo = "42"
+		})
+		wantError(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": other.ID, "customer_id": "c-acc"}),
+			-32602, "belongs to another owner")
+		if cur, _ := s.Transfers.Get(context.Background(), other.ID); cur.Version != other.Version {
+			t.Fatal("the refused call changed the transaction")
+		}
 	})
 }
