@@ -44,6 +44,7 @@ Usage:
   vaspgate version                         print the version
   vaspgate keys generate                   print a new Stellar signing keypair
   vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
+  vaspgate import anchor-platform --from … copy SEP-6 transactions from an Anchor Platform database
   vaspgate bench delivery|travelrule|rpc|console … load tools
 
 Configuration: defaults, then the YAML file given with --config, then VASPGATE_* variables
@@ -75,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return keys(rest, stdout)
 	case "deliveries":
 		return deliveriesCmd(rest)
+	case "import":
+		return importCmd(context.Background(), rest, stdout)
 	case "bench":
 		return bench(rest, stderr)
 	case "help", "--help", "-h":

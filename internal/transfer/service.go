@@ -424,3 +424,39 @@ func (s *Service) business(ctx context.Context, tx *store.Tx, typ string, t *Tra
 	}
 	return nil
 }
+
+// Import stores a transaction brought over from another system (Anchor Platform) as it is:
+// its id, status, times and owner are kept, no event or callback is recorded (its history
+// happened elsewhere), and a transaction already stored under that id is left untouched, so
+// importing twice gives the same result. inserted reports whether t was new.
+func (s *Service) Import(ctx context.Context, t *Transaction) (inserted bool, err error) {
+	if t.ID == "" || !t.Kind.Valid() || !t.Status.Valid() || t.Owner.Account == "" {
+		return false, fmt.Errorf("transfer: import %s: invalid id, kind %q, status %q or owner", t.ID, t.Kind, t.Status)
+	}
+	t.Version = 1
+	if t.UpdatedAt.IsZero() {
+		t.UpdatedAt = t.StartedAt
+	}
+	data, err := json.Marshal(t)
+	if err != nil {
+		return false, fmt.Errorf("transfer: import %s: %w", t.ID, err)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO transfer_transactions (id, sep, kind, status, version,
+		owner_account, owner_memo, client_domain, asset_code, customer_id, stellar_transaction_id,
+		external_transaction_id, started_at, updated_at, completed_at, transfer_received_at,
+		user_action_required_by, data) VALUES (?, '6', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		t.ID, string(t.Kind), string(t.Status), t.Version, t.Owner.Account, t.Owner.Memo,
+		t.Owner.ClientDomain, t.AssetCode, t.CustomerID, t.StellarTransactionID,
+		t.ExternalTransactionID, store.Micros(t.StartedAt), store.Micros(t.UpdatedAt),
+		microsPtr(t.CompletedAt), microsPtr(t.TransferReceivedAt), microsPtr(t.UserActionRequiredBy),
+		string(data))
+	if err != nil {
+		return false, fmt.Errorf("transfer: import %s: %w", t.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("transfer: import %s: %w", t.ID, err)
+	}
+	return n == 1, nil
+}

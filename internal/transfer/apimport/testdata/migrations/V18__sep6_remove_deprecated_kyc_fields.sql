@@ -1,0 +1,2 @@
+ALTER TABLE sep6_transaction DROP COLUMN required_customer_info_message;
+ALTER TABLE sep6_transaction DROP COLUMN required_customer_info_updates;

@@ -1,0 +1,2 @@
+ALTER TABLE sep31_transaction
+    ADD creator VARCHAR(2047);

@@ -1,0 +1,1 @@
+ALTER TABLE sep24_transaction DROP COLUMN more_info_url;
