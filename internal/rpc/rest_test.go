@@ -64,6 +64,11 @@ func TestRESTPlatformAPI(t *testing.T) {
 		if status != 200 || len(recs) != 1 || recs[0].(map[string]any)["id"] != b.ID {
 			t.Fatalf("GET /transactions: %d %v", status, got)
 		}
+		// As Anchor Platform's reference server asks on customer_updated (PlatformClient).
+		status, got = restCall(t, s, "GET", "/transactions?sep=sep_6&order_by=created_at&order=asc&statuses=incomplete", key, "")
+		if recs, _ := got["records"].([]any); status != 200 || len(recs) != 1 || recs[0].(map[string]any)["id"] != a.ID {
+			t.Fatalf("GET /transactions as the reference server: %d %v", status, got)
+		}
 		if status, _ := restCall(t, s, "GET", "/transactions", key, ""); status != http.StatusBadRequest {
 			t.Fatalf("GET /transactions without sep: %d", status)
 		}
