@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // RecordLink records the business customer_updated event for a customer whose SEP-12
@@ -46,7 +47,7 @@ var ErrOtherOwner = errors.New("kyc: the customer belongs to another owner than 
 // Anchor Platform, which kept no customers), so that its status changes reach the owner's
 // wallet. A customer already recorded for another owner is refused with ErrOtherOwner:
 // one wallet's customer never becomes another's. Call it inside tx.
-func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner Owner, clientDomain string) error {
+func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner wallet.Identity, clientDomain string) error {
 	now := store.Micros(s.now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, customerID, owner.Account, owner.Memo, clientDomain, now, now); err != nil {
@@ -56,7 +57,7 @@ func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, custome
 	if err != nil {
 		return err
 	}
-	if o != owner {
+	if o.Account != owner.Account || o.Memo != owner.Memo {
 		return ErrOtherOwner
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Customers is what notify_customer_info_updated needs from SEP-12; *kyc.Service
@@ -24,7 +25,7 @@ type Customers interface {
 	RecordLink(ctx context.Context, tx *store.Tx, c kyc.Customer, transactionID string) error
 	// AdoptForTransaction records the transaction's owner as the owner of a customer id
 	// never seen before, and refuses one recorded for another owner (kyc.ErrOtherOwner).
-	AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner kyc.Owner, clientDomain string) error
+	AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner wallet.Identity, clientDomain string) error
 }
 
 // customerError maps a customer back-end error to a JSON-RPC error, or nil if err is not one.
@@ -104,7 +105,7 @@ func (s *Server) notifyCustomerInfoUpdated(ctx context.Context, p *params) (any,
 		if snapshot {
 			// A customer created under Anchor Platform is unknown here: it becomes the
 			// transaction owner's, so its wallet hears of the change; another owner's is refused.
-			owner := kyc.Owner{Account: cur.Owner.Account, Memo: cur.Owner.Memo}
+			owner := wallet.Identity{Account: cur.Owner.Account, Memo: cur.Owner.Memo}
 			if err := s.customers.AdoptForTransaction(ctx, tx, cust.ID, owner, cur.Owner.ClientDomain); err != nil {
 				return err
 			}

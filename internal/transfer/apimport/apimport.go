@@ -17,6 +17,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // Report says what an import did (or, dry, would do).
@@ -192,22 +193,22 @@ func scan(rows *sql.Rows) (transfer.Transaction, error) {
 }
 
 // ownerOf turns Anchor Platform's web_auth_account (G… or M…) and memo into an owner.
-func ownerOf(account, memo string) (transfer.Owner, error) {
+func ownerOf(account, memo string) (wallet.Identity, error) {
 	switch {
 	case strings.HasPrefix(account, "G") && strkey.IsValidEd25519PublicKey(account):
-		return transfer.Owner{Account: account, Memo: memo}, nil
+		return wallet.Identity{Account: account, Memo: memo}, nil
 	case strings.HasPrefix(account, "M"):
 		m, err := strkey.DecodeMuxedAccount(account)
 		if err != nil {
-			return transfer.Owner{}, fmt.Errorf("web_auth_account %q: %w", account, err)
+			return wallet.Identity{}, fmt.Errorf("web_auth_account %q: %w", account, err)
 		}
 		base, err := m.AccountID()
 		if err != nil {
-			return transfer.Owner{}, fmt.Errorf("web_auth_account %q: %w", account, err)
+			return wallet.Identity{}, fmt.Errorf("web_auth_account %q: %w", account, err)
 		}
-		return transfer.Owner{Account: base, Memo: fmt.Sprint(m.ID()), Muxed: account}, nil
+		return wallet.Identity{Account: base, Memo: fmt.Sprint(m.ID()), Muxed: account}, nil
 	}
-	return transfer.Owner{}, fmt.Errorf("web_auth_account %q is not a Stellar account", account)
+	return wallet.Identity{}, fmt.Errorf("web_auth_account %q is not a Stellar account", account)
 }
 
 func jsonField(s sql.NullString, v any) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/apimport"
 	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 const (
@@ -169,11 +170,11 @@ func TestImportAnchorPlatform(t *testing.T) {
 			t.Fatalf("imported deposit: %+v", p)
 		}
 		// Owners: the wallet finds its own (account + memo) and nobody else's.
-		w, err := s.Transfers.Find(ctx, transfer.Owner{Account: user, Memo: "42"}, transfer.Lookup{ID: "a1f4c2de-0000-4000-8000-000000000002"})
+		w, err := s.Transfers.Find(ctx, wallet.Identity{Account: user, Memo: "42"}, transfer.Lookup{ID: "a1f4c2de-0000-4000-8000-000000000002"})
 		if err != nil || w.WithdrawMemo != "8123" || w.WithdrawMemoType != "id" || w.UserActionRequiredBy == nil || w.Account != user {
 			t.Fatalf("imported withdrawal: %+v %v", w, err)
 		}
-		if _, err := s.Transfers.Find(ctx, transfer.Owner{Account: user}, transfer.Lookup{ID: w.ID}); err == nil {
+		if _, err := s.Transfers.Find(ctx, wallet.Identity{Account: user}, transfer.Lookup{ID: w.ID}); err == nil {
 			t.Fatal("the withdrawal of memo 42 is visible without the memo")
 		}
 		m, err := s.Transfers.Get(ctx, "a1f4c2de-0000-4000-8000-000000000003")
