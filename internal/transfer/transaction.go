@@ -308,9 +308,14 @@ func (t *Transaction) Platform() PlatformTransaction {
 // clone returns a deep enough copy for Change: pointers to values that a change replaces
 // wholesale are shared, slices and maps that a change may edit in place are copied.
 func (t *Transaction) clone() Transaction {
-	c := *t
+	// Decode into a zero value: json.Unmarshal reuses a non-nil pointer's target and a
+	// slice's backing array, so decoding over a copy of *t would leave the copy sharing
+	// amounts, refunds and stellar_transactions with t, and an edit made in place to the
+	// copy would change the original too (and compare equal to it, so nothing is written).
+	var c Transaction
 	b, _ := json.Marshal(t)
 	_ = json.Unmarshal(b, &c)
+	c.Owner.Sub = t.Owner.Sub // not part of the JSON form
 	return c
 }
 
