@@ -63,7 +63,7 @@ func startServe(t *testing.T, env ...string) *proc {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), append([]string{
 		"VASPGATE_PUBLIC_ADDR=127.0.0.1:0", "VASPGATE_ADMIN_ADDR=127.0.0.1:0",
-		"VASPGATE_SHUTDOWN_TIMEOUT=10s",
+		"VASPGATE_SHUTDOWN_TIMEOUT=10s", "VASPGATE_MODE=development", // secrets generated
 	}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -214,6 +214,10 @@ func (a *App) build(ctx context.Context) error {
 	a.Server = server.New(server.Options{
 		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
 		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, Logger: a.Log, Registry: a.Registry,
+		AdminHosts: cfg.Admin.Hosts, AdminOrigins: cfg.Admin.Origins,
+		AdminTLSCertFile: cfg.Admin.TLSCertFile, AdminTLSKeyFile: cfg.Admin.TLSKeyFile,
+		AdminFormPrefixes: []string{console.Prefix},
+		AdminExemptPaths:  []string{tr.CallbackPath, tr.AccountAPIPath, tr.VerifyAPIPath, tr.TransactionAPIPath},
 		// SEP-12 carries binary KYC fields; its handlers enforce kyc.max_file_size themselves.
 		BodyLimits: map[string]int64{"/sep12/customer": a.KYC.MaxFileSize() + 1<<20},
 	})
@@ -228,6 +232,19 @@ func (a *App) build(ctx context.Context) error {
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)
+	// The business routes first, so that the enclave's configurable paths are checked
+	// against them before they are registered.
+	a.Server.Admin.Handle("POST /rpc", rpcHandler)
+	a.Server.Admin.Handle("POST /{$}", rpcHandler)
+	rpcHandler.RegisterREST(a.Server.Admin) // Anchor Platform's REST platform API
+	if err := a.mountConsole(); err != nil {
+		return err
+	}
+	if err := freeAdminPaths(a.Server.Admin, map[string]string{"travel_rule.callback_path": tr.CallbackPath,
+		"travel_rule.account_api_path": tr.AccountAPIPath, "travel_rule.verify_api_path": tr.VerifyAPIPath,
+		"travel_rule.transaction_api_path": tr.TransactionAPIPath}); err != nil {
+		return err
+	}
 	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{
 		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),
 		MaxBodyBytes: tr.MaxBodyBytes, Logger: a.Log,
@@ -244,16 +261,7 @@ func (a *App) build(ctx context.Context) error {
 	default:
 		return err
 	}
-	if err := a.mountConsole(); err != nil {
-		return err
-	}
-	if err := a.registerEnclaveAPI(tr); err != nil {
-		return err
-	}
-	a.Server.Admin.Handle("POST /rpc", rpcHandler)
-	a.Server.Admin.Handle("POST /{$}", rpcHandler)
-	rpcHandler.RegisterREST(a.Server.Admin) // Anchor Platform's REST platform API
-	return nil
+	return a.registerEnclaveAPI(tr)
 }
 
 // mountConsole serves the operator console under /console/ on the admin listener.

@@ -18,8 +18,9 @@ import (
 // fillDevSecrets gives an unconfigured installation what it needs to run — an admin token,
 // an encryption key, a Stellar signing key, an issuer for the development asset — generated once and kept in the database so
 // restarts keep them (and data sealed under the key stays readable). It prints, every start,
-// that they are for development only and how to set real ones: a production installation
-// sets all three and never reaches this code.
+// that they are for development only and how to set real ones; the admin token itself only
+// when it is generated. Production refuses to start without all three (config's
+// ProductionProblems) and never reaches this code.
 func fillDevSecrets(ctx context.Context, db *store.DB, cfg *config.Config, notice io.Writer) error {
 	type secret struct {
 		dst      *string
@@ -49,8 +50,12 @@ func fillDevSecrets(ctx context.Context, db *store.DB, cfg *config.Config, notic
 			state = "generated"
 		}
 		line := fmt.Sprintf("  %-24s %s in the database (set %s; make one with: %s)", s.env, state, s.env, s.howToNew)
-		if s.show {
+		switch {
+		case s.show && created:
 			line += "\n  " + strings.Repeat(" ", 24) + " admin token: " + v
+		case s.show:
+			// Printed once, when generated: start-up output ends up in log collectors.
+			line += "\n  " + strings.Repeat(" ", 24) + " (the admin token was printed when it was generated; it is the meta row dev_admin_token)"
 		}
 		if s.env == "VASPGATE_SIGNING_SEED" {
 			if kp, err := keypair.ParseFull(v); err == nil {

@@ -23,6 +23,11 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
+	// Mode is development or production (ModeDevelopment, ModeProduction). Env VASPGATE_MODE.
+	// Unset: development only while database_url is the embedded SQLite default, else
+	// production (DefaultMode). In production serve refuses unsafe settings
+	// (ProductionProblems).
+	Mode string `yaml:"mode"`
 	// PublicAddr is the listener wallets reach (SEP-1/10/12/6). Env VASPGATE_PUBLIC_ADDR.
 	PublicAddr string `yaml:"public_addr"`
 	// AdminAddr is the listener only the VASP's own systems reach (JSON-RPC, enclave
@@ -58,6 +63,8 @@ type Config struct {
 	Clients Clients `yaml:"clients"`
 	// Console is the operator console on the admin listener.
 	Console Console `yaml:"console"`
+	// Admin is how the admin listener is reached: TLS, accepted Host and Origin values.
+	Admin Admin `yaml:"admin"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -123,6 +130,9 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	probs = append(probs, cfg.applyEnv(lookup)...)
+	if cfg.Mode == "" {
+		cfg.Mode = DefaultMode(cfg.DatabaseURL)
+	}
 	// With no Horizon configured, SEP-10 runs offline: only the rules for accounts that do
 	// not exist apply (the issue's development mode). Serve logs this as insecure.
 	if cfg.Stellar.Ledger == "" && cfg.Stellar.HorizonURL == "" {
@@ -138,9 +148,10 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
-// Validate checks the configuration as it is now (after development secrets are filled in).
+// Validate checks the configuration as it is now (after development secrets are filled in),
+// with the production refusals when in production.
 func (c *Config) Validate() error {
-	if probs := c.problems(); len(probs) > 0 {
+	if probs := append(c.problems(), c.ProductionProblems()...); len(probs) > 0 {
 		return &Error{probs}
 	}
 	return nil
@@ -153,6 +164,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 			*dst = v
 		}
 	}
+	str("VASPGATE_MODE", &c.Mode)
 	str("VASPGATE_PUBLIC_ADDR", &c.PublicAddr)
 	str("VASPGATE_ADMIN_ADDR", &c.AdminAddr)
 	str("VASPGATE_DATABASE_URL", &c.DatabaseURL)
@@ -191,7 +203,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin}
 }
 
 func splitList(v string) []string {
@@ -208,6 +220,11 @@ func (c *Config) problems() []Problem {
 	var probs []Problem
 	add := func(key, msg, example string) { probs = append(probs, Problem{key, msg, example}) }
 
+	switch c.Mode {
+	case "", ModeDevelopment, ModeProduction:
+	default:
+		add("mode (VASPGATE_MODE)", fmt.Sprintf("%q is not development or production", c.Mode), "production")
+	}
 	for _, l := range []struct{ key, val, example string }{
 		{"public_addr (VASPGATE_PUBLIC_ADDR)", c.PublicAddr, ":8000"},
 		{"admin_addr (VASPGATE_ADMIN_ADDR)", c.AdminAddr, "127.0.0.1:8001"},

@@ -24,10 +24,11 @@ var (
 // in: what vaspgate generates when unset (admin_token, encryption_key, stellar.signing_seed,
 // the development asset's issuer) is checked as if present, everything else as it is. Load
 // runs it, and so does app before it opens the database, so a bad public URL or seed is
-// reported before anything touches the database or the disk.
+// reported before anything touches the database or the disk. In production nothing is
+// generated: the missing values are reported by ProductionProblems instead.
 func (c *Config) Check() error {
 	s := c.withStandIns()
-	if probs := s.problems(); len(probs) > 0 {
+	if probs := append(s.problems(), c.ProductionProblems()...); len(probs) > 0 {
 		return &Error{probs}
 	}
 	return nil

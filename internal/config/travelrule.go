@@ -259,6 +259,8 @@ func (t *TravelRule) validate() error {
 		}
 		if strings.HasPrefix(p, "/admin/") {
 			add("travel_rule.%s: %q is under /admin/, which needs the admin token; the enclave sends its own", k, p)
+		} else if r := adminRouteCollision(p); r != "" {
+			add("travel_rule.%s: %q collides with the admin listener's route %s (example: /travel-rule/callback)", k, p, r)
 		}
 		if other, dup := seen[p]; dup {
 			add("travel_rule.%s: %q is also travel_rule.%s; each enclave API needs its own path", k, p, other)

@@ -134,6 +134,7 @@ func seedRaceProcess(t *testing.T, d store.Dialect) {
 	const apiKey = "e2e-business-api-key-0123456789"
 	const jwtSecret = "e2e-sep10-jwt-secret-0123456789abcdef"
 	cfg := fmt.Sprintf(`
+mode: development
 database_url: %q
 log_level: info
 stellar:

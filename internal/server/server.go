@@ -2,7 +2,8 @@
 //
 //   - public: what wallets reach (SEP-1, SEP-10, SEP-12, SEP-6);
 //   - admin: what only the VASP's own systems reach (JSON-RPC, enclave callbacks, the admin
-//     REST API under /admin/v1/ behind a bearer token, /metrics).
+//     REST API under /admin/v1/ behind a bearer token, /metrics), optionally over TLS, with
+//     Host, Origin and content type checked on every route (adminguard.go).
 //
 // Both get /healthz (process up) and /readyz (database reachable and migrated), request ids,
 // JSON request logs, panics turned into 500s, timeouts and graceful shutdown. Feature
@@ -11,6 +12,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +41,20 @@ type Options struct {
 	// BodyLimits raise (or lower) the cap for paths under a prefix, e.g. SEP-12 uploads
 	// under "/sep12/customer". The longest matching prefix wins.
 	BodyLimits map[string]int64
+	// AdminHosts are the Host values the admin listener answers besides IP literals and
+	// loopback names (config admin.hosts).
+	AdminHosts []string
+	// AdminOrigins are the browser origins allowed on the admin listener besides its own
+	// (config admin.origins).
+	AdminOrigins []string
+	// AdminFormPrefixes are path prefixes on the admin listener whose request bodies may be
+	// forms (the console, which has CSRF tokens); every other body must be JSON.
+	AdminFormPrefixes []string
+	// AdminExemptPaths are exact admin paths with their own authentication and content rules
+	// that skip the Host, Origin and content type guard (the enclave's endpoints).
+	AdminExemptPaths []string
+	// AdminTLSCertFile and AdminTLSKeyFile (PEM) serve the admin listener over TLS.
+	AdminTLSCertFile, AdminTLSKeyFile string
 	// Ready reports whether the service can do its work (database reachable, migrated).
 	Ready    func(ctx context.Context) error
 	Logger   *slog.Logger
@@ -92,8 +108,11 @@ func New(opts Options) *Server {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 			httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 		})
-		mux.HandleFunc("GET /readyz", s.readyz)
 	}
+	// Why the service is not ready (a database error names hosts, users, paths) is for the
+	// operator: wallets get the status alone.
+	s.Public.HandleFunc("GET /readyz", s.readyz(false))
+	s.Admin.HandleFunc("GET /readyz", s.readyz(true))
 	s.Admin.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	s.Admin.Handle("/admin/v1/", s.requireAdmin(limitBody(opts.MaxBodyBytes, nil, s.AdminAPI)))
 	s.AdminAPI.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -102,16 +121,23 @@ func New(opts Options) *Server {
 	return s
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.opts.Ready(ctx); err != nil {
-			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
-			return
+// readyz answers the readiness probe; with detail, a failure carries its error text.
+func (s *Server) readyz(detail bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.opts.Ready(ctx); err != nil {
+				body := map[string]string{"status": "unavailable"}
+				if detail {
+					body["error"] = err.Error()
+				}
+				httpjson.Write(w, http.StatusServiceUnavailable, body)
+				return
+			}
 		}
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
-	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // requireAdmin lets a request through only with `Authorization: Bearer <admin token>`,
@@ -203,14 +229,26 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("server: public listener %s: %w", s.opts.PublicAddr, err)
 	}
+	var tlsConfig *tls.Config
+	if s.opts.AdminTLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.opts.AdminTLSCertFile, s.opts.AdminTLSKeyFile)
+		if err != nil {
+			pub.Close()
+			return fmt.Errorf("server: admin.tls_cert_file, admin.tls_key_file: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	adm, err := net.Listen("tcp", s.opts.AdminAddr)
 	if err != nil {
 		pub.Close()
 		return fmt.Errorf("server: admin listener %s: %w", s.opts.AdminAddr, err)
 	}
+	if tlsConfig != nil {
+		adm = tls.NewListener(adm, tlsConfig)
+	}
 	s.publicLn, s.adminLn = pub, adm
 	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public)))
-	s.admin = s.httpServer("admin", s.Admin)
+	s.admin = s.httpServer("admin", newAdminGuard(s.opts).wrap(s.Admin))
 	return nil
 }
 

@@ -99,7 +99,8 @@ func TestHealthOnBothListeners(t *testing.T) {
 	}
 }
 
-// TestReadinessFollowsDatabase checks /readyz against a real database that goes away.
+// TestReadinessFollowsDatabase checks /readyz against a real database that goes away: the
+// admin listener says why, the public one only that it is not ready (issue 11, defect 9).
 func TestReadinessFollowsDatabase(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -116,8 +117,14 @@ func TestReadinessFollowsDatabase(t *testing.T) {
 		}
 		db.Close()
 		code, body, _ := get(t, url, "")
-		if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
-			t.Fatalf("ready with database gone = %d %s, want 503", code, body)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") || !strings.Contains(body, `"error"`) {
+			t.Fatalf("admin ready with database gone = %d %s, want 503 with the error", code, body)
+		}
+		// Wallets learn the status, never the database's error text.
+		code, body, _ = get(t, "http://"+b.srv.PublicAddr()+"/readyz", "")
+		var got map[string]string
+		if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusServiceUnavailable || len(got) != 1 || got["status"] != "unavailable" {
+			t.Fatalf("public ready with database gone = %d %s, want 503 {\"status\":\"unavailable\"} only", code, body)
 		}
 		if code, _, _ := get(t, "http://"+b.srv.AdminAddr()+"/healthz", ""); code != 200 {
 			t.Fatalf("health with database gone = %d, want 200 (the process is up)", code)
@@ -177,6 +184,7 @@ func TestBodyLimit(t *testing.T) {
 	post := func(n int) int {
 		req, _ := http.NewRequest("POST", "http://"+b.srv.AdminAddr()+"/admin/v1/echo", strings.NewReader(strings.Repeat("x", n)))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
