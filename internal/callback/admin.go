@@ -62,8 +62,11 @@ type Endpoint struct {
 	FailingSince   *time.Time `json:"failing_since,omitempty"`
 	CircuitOpen    bool       `json:"circuit_open"`
 	CircuitUntil   *time.Time `json:"circuit_until,omitempty"`
-	Pending        int64      `json:"pending"`
-	Failed         int64      `json:"failed"`
+	// LastSuccess is when a delivery to it last succeeded (to within a second: the engine
+	// notes it at most once a second per endpoint).
+	LastSuccess *time.Time `json:"last_success_at,omitempty"`
+	Pending     int64      `json:"pending"`
+	Failed      int64      `json:"failed"`
 }
 
 // Filter selects deliveries; empty fields match everything. Cursor is the NextCursor of the
@@ -299,7 +302,7 @@ func (q *queue) delivery(ctx context.Context, id string) (Delivery, error) {
 	return d, rows.Err()
 }
 
-const endpointCols = `e.id, e.kind, e.url, e.state, e.disabled_reason, e.failures, e.failing_since, e.circuit_until,
+const endpointCols = `e.id, e.kind, e.url, e.state, e.disabled_reason, e.failures, e.failing_since, e.circuit_until, e.last_success_at,
 	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'queued')),
 	(SELECT COUNT(*) FROM callback_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'failed')`
 
@@ -317,11 +320,11 @@ func (q *queue) endpoints(ctx context.Context, id string, nowUS int64) ([]Endpoi
 	var out []Endpoint
 	for rows.Next() {
 		var ep Endpoint
-		var since, until int64
-		if err := rows.Scan(&ep.ID, &ep.Kind, &ep.URL, &ep.State, &ep.DisabledReason, &ep.Failures, &since, &until, &ep.Pending, &ep.Failed); err != nil {
+		var since, until, success int64
+		if err := rows.Scan(&ep.ID, &ep.Kind, &ep.URL, &ep.State, &ep.DisabledReason, &ep.Failures, &since, &until, &success, &ep.Pending, &ep.Failed); err != nil {
 			return nil, fmt.Errorf("callback: list endpoints: %w", err)
 		}
-		ep.FailingSince = optTime(since)
+		ep.FailingSince, ep.LastSuccess = optTime(since), optTime(success)
 		if until > nowUS {
 			ep.CircuitOpen, ep.CircuitUntil = true, optTime(until)
 		}

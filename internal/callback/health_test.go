@@ -75,6 +75,9 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 		if n := drainReceived(rc); n != 0 {
 			t.Fatalf("%d requests besides the probe", n)
 		}
+		if ep.LastSuccess != nil {
+			t.Fatalf("last success %v before any delivery succeeded", ep.LastSuccess)
+		}
 		// The endpoint recovers: the next probe succeeds and everything flows.
 		up.Store(true)
 		b.clock.Advance(2 * time.Minute)
@@ -88,8 +91,8 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 			}
 			return true
 		})
-		if ep := endpointOf(t, b.eng, u); ep.Failures != 0 || ep.CircuitOpen {
-			t.Fatalf("after recovery: %+v", ep)
+		if ep := endpointOf(t, b.eng, u); ep.Failures != 0 || ep.CircuitOpen || ep.LastSuccess == nil || !ep.LastSuccess.Equal(b.clock.Now()) {
+			t.Fatalf("after recovery: %+v (want last success at %v)", ep, b.clock.Now())
 		}
 	})
 }

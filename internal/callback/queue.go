@@ -692,8 +692,8 @@ func (q *queue) sweep(ctx context.Context, nowUS int64) (int, error) {
 // a time in id order (after the delivery and subject rows: the lock order).
 func (q *queue) applyHealth(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool, hp healthPolicy, now time.Time) error {
 	type health struct {
-		answered, gone bool
-		failures       int
+		answered, delivered, gone bool
+		failures                  int
 	}
 	effects := map[string]*health{}
 	for i, o := range batch {
@@ -710,13 +710,15 @@ func (q *queue) applyHealth(ctx context.Context, tx *store.Tx, batch []outcome, 
 			h.gone = true
 		case r.Outcome == Retry:
 			h.failures++
-		case r.Outcome == Delivered, r.Outcome == Permanent && r.Code == CodeHTTP:
+		case r.Outcome == Delivered:
+			h.answered, h.delivered = true, true
+		case r.Outcome == Permanent && r.Code == CodeHTTP:
 			// The endpoint answered: it is healthy, whatever it thought of this delivery.
 			h.answered = true
 		}
 	}
 	nowUS := store.Micros(now)
-	var healthy []string
+	var healthy, delivered []any
 	for _, id := range slices.Sorted(maps.Keys(effects)) {
 		h := effects[id]
 		var err error
@@ -725,6 +727,9 @@ func (q *queue) applyHealth(ctx context.Context, tx *store.Tx, batch []outcome, 
 			err = q.disable(ctx, tx, id, "410 Gone", nowUS)
 		case h.answered:
 			healthy = append(healthy, id)
+			if h.delivered {
+				delivered = append(delivered, id)
+			}
 		case h.failures > 0:
 			err = q.failing(ctx, tx, id, h.failures, hp, now)
 		}
@@ -735,14 +740,19 @@ func (q *queue) applyHealth(ctx context.Context, tx *store.Tx, batch []outcome, 
 	if len(healthy) == 0 {
 		return nil
 	}
-	// The WHERE keeps the common case (nothing to reset) from writing, so healthy
-	// endpoints see no row contention.
-	args := []any{nowUS}
-	for _, id := range healthy {
-		args = append(args, id)
+	// The WHERE keeps the common case (nothing to reset, last success noted less than a
+	// second ago) from writing, so healthy endpoints see little row contention.
+	in := func(ids []any) string {
+		if len(ids) == 0 {
+			return "('')" // no id is empty
+		}
+		return "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
 	}
+	args := append([]any{nowUS}, delivered...)
+	args = append(append(append(append(args, nowUS), healthy...), delivered...), store.Micros(now.Add(-time.Second)))
 	if _, err := tx.ExecContext(ctx, `UPDATE callback_endpoints SET failures = 0, failing_since = 0, circuit_until = 0,
-		trips = 0, updated_at = ? WHERE id IN (?`+strings.Repeat(", ?", len(healthy)-1)+`) AND (failures > 0 OR circuit_until > 0)`, args...); err != nil {
+		trips = 0, updated_at = ?, last_success_at = CASE WHEN id IN `+in(delivered)+` THEN ? ELSE last_success_at END
+		WHERE id IN `+in(healthy)+` AND (failures > 0 OR circuit_until > 0 OR (id IN `+in(delivered)+` AND last_success_at < ?))`, args...); err != nil {
 		return fmt.Errorf("callback: endpoint health: %w", err)
 	}
 	return nil

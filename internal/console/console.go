@@ -67,6 +67,9 @@ type TravelRule interface {
 	Verification(ctx context.Context, id string) (travelrule.VerificationView, error)
 	ListQuarantine(ctx context.Context, cursor string, limit int) ([]travelrule.StoredCallback, string, error)
 	Reprocess(ctx context.Context, id string) (travelrule.Decoded, error)
+	// TransactionVerifications are the verifications linked to a SEP-6 transaction (the
+	// travel_rule_links rows), oldest first.
+	TransactionVerifications(ctx context.Context, transactionID string) ([]string, error)
 }
 
 // Options configure the console. DB holds sessions and the audit log; the four services

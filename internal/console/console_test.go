@@ -55,6 +55,8 @@ func TestConsole(t *testing.T) {
 			t.Run("decision goes through kyc with its audit row", func(t *testing.T) { testDecision(t, s) })
 			t.Run("reveal is audited and personal data stays out of logs", func(t *testing.T) { testReveal(t, s) })
 			t.Run("every page renders", func(t *testing.T) { testPages(t, s) })
+			t.Run("transaction links its Travel Rule verifications", func(t *testing.T) { testTransactionLinks(t, s) })
+			t.Run("endpoint health shows the last success", func(t *testing.T) { testEndpointHealth(t, s) })
 		})
 	}
 }

@@ -40,10 +40,12 @@ func (c *Console) transactions(w http.ResponseWriter, r *http.Request, s *Sessio
 }
 
 type transactionData struct {
-	T         transfer.Transaction
-	Timeline  []statusEvent
-	Callbacks []callback.Delivery
-	Audit     []Entry
+	T transfer.Transaction
+	// Verifications are the Travel Rule verifications about this transaction.
+	Verifications []string
+	Timeline      []statusEvent
+	Callbacks     []callback.Delivery
+	Audit         []Entry
 }
 
 func (c *Console) transaction(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -58,6 +60,10 @@ func (c *Console) transaction(w http.ResponseWriter, r *http.Request, s *Session
 		return
 	}
 	d := transactionData{T: t}
+	if d.Verifications, err = c.opts.TravelRule.TransactionVerifications(ctx, t.ID); err != nil {
+		c.internal(w, r, s, "read the transaction's Travel Rule verifications", err)
+		return
+	}
 	if d.Callbacks, d.Timeline, err = c.subjectHistory(ctx, "transaction:"+t.ID, "transaction"); err != nil {
 		c.internal(w, r, s, "read the transaction's callbacks", err)
 		return
