@@ -30,6 +30,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/server"
@@ -58,6 +59,9 @@ type App struct {
 	TravelRule *travelrule.Service
 	Registry   *prometheus.Registry
 	Log        *slog.Logger
+
+	// Quotes is SEP-38 (nil when quotes.assets is empty).
+	Quotes *quote.Service
 
 	deliveryPool *store.DB // the delivery engine's own connections (PostgreSQL), closed by Run
 }
@@ -148,6 +152,7 @@ func (a *App) build(ctx context.Context) error {
 		ClientDomainHTTP: outboundHTTP,
 		Redemptions:      stellar.NewDBRedemptions(a.DB, a.Log),
 		Logger:           a.Log,
+		Servers:          sepServers(cfg),
 	})
 	if err != nil {
 		return err
@@ -175,6 +180,9 @@ func (a *App) build(ctx context.Context) error {
 	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger})
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
+	if a.Quotes, err = a.buildQuotes(outbox); err != nil {
+		return err
+	}
 
 	rpcHandler, err := rpc.New(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
 		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
@@ -229,6 +237,7 @@ func (a *App) build(ctx context.Context) error {
 		Config: cfg.Transfer, Transfers: a.Transfer, Customers: a.KYC, Logger: a.Log,
 		Callbacks: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
 	}), sep.RequireWith(transferhttp.Refuse))
+	a.mountQuotes(sep)
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)

@@ -65,6 +65,10 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Admin is how the admin listener is reached: TLS, accepted Host and Origin values.
 	Admin Admin `yaml:"admin"`
+	// Quotes is SEP-38 (config/sep31.go).
+	Quotes Quotes `yaml:"quotes"`
+	// SEP31 is SEP-31 receive (config/sep31.go).
+	SEP31 SEP31 `yaml:"sep31"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -84,6 +88,8 @@ func Default() Config {
 			Deposit:  TransferOp{Enabled: true, MinAmount: "1", MaxAmount: "10000", FundingMethods: []string{"SEPA", "SWIFT"}},
 			Withdraw: TransferOp{Enabled: true, MinAmount: "1", MaxAmount: "10000", FundingMethods: []string{"SEPA", "SWIFT"}},
 		}}},
+		Quotes: defaultQuotes(),
+		SEP31:  defaultSEP31(),
 	}
 }
 
@@ -203,7 +209,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin, &c.Quotes, &c.SEP31}
 }
 
 func splitList(v string) []string {

@@ -38,6 +38,9 @@ type Options struct {
 	Redemptions Redemptions
 	// Logger receives warnings and failures; nil means slog.Default().
 	Logger *slog.Logger
+	// Servers are further SEP endpoints to publish in stellar.toml, key -> path under the
+	// public URL (DIRECT_PAYMENT_SERVER -> /sep31, ANCHOR_QUOTE_SERVER -> /sep38).
+	Servers map[string]string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -116,7 +119,7 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 			return nil, errors.New("stellar: set horizon_url, or ledger: none for tests and offline development")
 		}
 	}
-	a.toml = renderTOML(&cfg, server.Address())
+	a.toml = renderTOML(&cfg, server.Address(), o.Servers)
 	return a, nil
 }
 

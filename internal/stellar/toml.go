@@ -2,6 +2,8 @@ package stellar
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,7 +16,9 @@ const tomlVersion = "2.7.0"
 // renderTOML writes stellar.toml by hand in the plain shape the conformance suite's older
 // TOML parser reads (stellar-seps.md 2): top-level keys, one [DOCUMENTATION] table, then
 // [[CURRENCIES]]. Empty optional values are left out, the [DOCUMENTATION] table never is.
-func renderTOML(cfg *config.Stellar, signingKey string) []byte {
+// servers adds endpoint keys (DIRECT_PAYMENT_SERVER, ANCHOR_QUOTE_SERVER) as paths under the
+// public URL, in key order.
+func renderTOML(cfg *config.Stellar, signingKey string, servers map[string]string) []byte {
 	var b strings.Builder
 	kv := func(k, v string) {
 		if v != "" {
@@ -28,6 +32,9 @@ func renderTOML(cfg *config.Stellar, signingKey string) []byte {
 	kv("WEB_AUTH_ENDPOINT", base+"/auth")
 	kv("KYC_SERVER", base+"/sep12")
 	kv("TRANSFER_SERVER", base+"/sep6")
+	for _, k := range slices.Sorted(maps.Keys(servers)) {
+		kv(k, base+servers[k])
+	}
 	kv("HORIZON_URL", strings.TrimRight(cfg.TOML.HorizonURL, "/"))
 	if len(cfg.TOML.Accounts) > 0 {
 		q := make([]string, len(cfg.TOML.Accounts))

@@ -36,7 +36,7 @@ func TestRenderTOML(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("http://localhost:8000/")
 	key := keypair.MustParseFull(cfg.SigningSeed).Address()
-	out := renderTOML(&cfg, key)
+	out := renderTOML(&cfg, key, nil)
 	var got struct {
 		Version           string   `toml:"VERSION"`
 		NetworkPassphrase string   `toml:"NETWORK_PASSPHRASE"`
@@ -94,10 +94,14 @@ func TestRenderTOMLEmptyDocumentation(t *testing.T) {
 	cfg := testConfig("https://anchor.example")
 	cfg.TOML.Documentation = config.StellarDocumentation{}
 	var got map[string]any
-	if _, err := toml.Decode(string(renderTOML(&cfg, "GKEY")), &got); err != nil {
+	if _, err := toml.Decode(string(renderTOML(&cfg, "GKEY", map[string]string{"ANCHOR_QUOTE_SERVER": "/sep38", "DIRECT_PAYMENT_SERVER": "/sep31"})), &got); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := got["DOCUMENTATION"].(map[string]any); !ok {
 		t.Fatalf("DOCUMENTATION table missing: %v", got)
+	}
+	// SEP-31 and SEP-38 servers are top-level keys under the public URL.
+	if got["ANCHOR_QUOTE_SERVER"] != "https://anchor.example/sep38" || got["DIRECT_PAYMENT_SERVER"] != "https://anchor.example/sep31" {
+		t.Errorf("servers: ANCHOR_QUOTE_SERVER %v, DIRECT_PAYMENT_SERVER %v", got["ANCHOR_QUOTE_SERVER"], got["DIRECT_PAYMENT_SERVER"])
 	}
 }

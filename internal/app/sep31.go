@@ -1,0 +1,172 @@
+package app
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/quote"
+	"github.com/vaspgate/vaspgate/internal/quote/quotehttp"
+	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
+)
+
+// sepServers are the stellar.toml keys of the SEP-31 and SEP-38 servers that are on.
+func sepServers(cfg config.Config) map[string]string {
+	out := map[string]string{}
+	if quotesOn(cfg) {
+		out["ANCHOR_QUOTE_SERVER"] = "/sep38"
+	}
+	if sep31On(cfg) {
+		out["DIRECT_PAYMENT_SERVER"] = "/sep31"
+	}
+	return out
+}
+
+// quotesOn reports whether SEP-38 is served. The development default section is dropped
+// when the deployment configured its own Stellar assets without the development one: the
+// default must never stop a configuration that worked before SEP-38 existed.
+func quotesOn(cfg config.Config) bool {
+	if !cfg.Quotes.Enabled() {
+		return false
+	}
+	if reflect.DeepEqual(cfg.Quotes, config.Default().Quotes) {
+		_, err := stellarAssetID(cfg, config.DevAssetCode)
+		return err == nil
+	}
+	return true
+}
+
+// sep31On is quotesOn for SEP-31.
+func sep31On(cfg config.Config) bool {
+	if !cfg.SEP31.Enabled() {
+		return false
+	}
+	if reflect.DeepEqual(cfg.SEP31, config.Default().SEP31) {
+		_, err := stellarAssetID(cfg, config.DevAssetCode)
+		return err == nil
+	}
+	return true
+}
+
+// stellarAssetID is the SEP-38 identifier of a Stellar asset given by code: stellar:native
+// for XLM, else stellar:CODE:ISSUER with the issuer of the stellar.toml currency (or SEP-6
+// asset) of that code.
+func stellarAssetID(cfg config.Config, code string) (string, error) {
+	if config.NativeAsset(code) {
+		return "stellar:native", nil
+	}
+	for _, c := range cfg.Stellar.TOML.Currencies {
+		if c.Code == code && c.Issuer != "" {
+			return "stellar:" + code + ":" + c.Issuer, nil
+		}
+	}
+	for _, a := range cfg.Transfer.Assets {
+		if a.Code == code && a.Issuer != "" {
+			return "stellar:" + code + ":" + a.Issuer, nil
+		}
+	}
+	return "", fmt.Errorf("no stellar.toml currency or transfer asset with code %s gives its issuer", code)
+}
+
+// resolveQuoteAsset turns a configured stellar:CODE (no issuer) into stellar:CODE:ISSUER.
+func resolveQuoteAsset(cfg config.Config, id string) (string, error) {
+	code, ok := strings.CutPrefix(id, "stellar:")
+	if !ok || id == "stellar:native" || strings.Contains(code, ":") {
+		return id, nil
+	}
+	return stellarAssetID(cfg, code)
+}
+
+// buildQuotes makes the SEP-38 service from quotes.*, or nil when the section is off.
+func (a *App) buildQuotes(outbox quote.Outbox) (*quote.Service, error) {
+	qc := a.Config.Quotes
+	if !quotesOn(a.Config) {
+		return nil, nil
+	}
+	var assets []quote.Asset
+	decimals := map[string]int{}
+	for i, c := range qc.Assets {
+		id, err := resolveQuoteAsset(a.Config, c.Asset)
+		if err != nil {
+			return nil, fmt.Errorf("quotes.assets[%d].asset: %w", i, err)
+		}
+		d := c.Decimals
+		if d == 0 {
+			d = 2
+			if quote.OnStellar(id) {
+				d = 7
+			}
+		}
+		decimals[id] = d
+		as := quote.Asset{Asset: id, CountryCodes: c.CountryCodes, Decimals: d}
+		for _, m := range c.SellDeliveryMethods {
+			as.SellDeliveryMethods = append(as.SellDeliveryMethods, quote.DeliveryMethod{Name: m.Name, Description: m.Description})
+		}
+		for _, m := range c.BuyDeliveryMethods {
+			as.BuyDeliveryMethods = append(as.BuyDeliveryMethods, quote.DeliveryMethod{Name: m.Name, Description: m.Description})
+		}
+		assets = append(assets, as)
+	}
+	var rates quote.Rates
+	switch qc.Rates {
+	case config.RatesBusiness:
+		b := a.Config.KYC.Business
+		if b.BaseURL == "" {
+			return nil, fmt.Errorf("quotes.rates: business needs kyc.business.base_url (the business server's callback API)")
+		}
+		timeout := b.Timeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		var signer callback.Signer = callback.Signers{}
+		switch b.Auth.Type {
+		case config.AuthAPIKey:
+			signer = callback.APIKey{Secret: b.Auth.Secret}
+		case config.AuthJWT:
+			signer = callback.APJWT{Secret: []byte(b.Auth.Secret),
+				Lifetime: time.Duration(b.Auth.ExpirationMilliseconds) * time.Millisecond}
+		}
+		rates = quote.BusinessRates{BaseURL: b.BaseURL, Signer: signer,
+			// The operator configured this URL (usually on a private network): every
+			// address is allowed; redirects and proxies are still refused.
+			Client: callback.NewHTTPClient(callback.ClientOptions{
+				Guard:   callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}},
+				Timeout: timeout,
+			})}
+	default:
+		st := quote.StaticRates{TTL: qc.QuoteTTL, Decimals: func(id string) int {
+			if d, ok := decimals[id]; ok {
+				return d
+			}
+			return 7
+		}}
+		for i, r := range qc.StaticRates {
+			sell, err := resolveQuoteAsset(a.Config, r.Sell)
+			if err != nil {
+				return nil, fmt.Errorf("quotes.static_rates[%d].sell: %w", i, err)
+			}
+			buy, err := resolveQuoteAsset(a.Config, r.Buy)
+			if err != nil {
+				return nil, fmt.Errorf("quotes.static_rates[%d].buy: %w", i, err)
+			}
+			st.Pairs = append(st.Pairs, quote.StaticPair{Sell: sell, Buy: buy, Price: r.Price, FeeFixed: r.FeeFixed, FeePercent: r.FeePercent})
+		}
+		if err := st.Check(); err != nil {
+			return nil, fmt.Errorf("quotes.static_rates: %w", err)
+		}
+		rates = st
+	}
+	return quote.New(quote.Options{DB: a.DB, Outbox: outbox, Assets: assets, Rates: rates}), nil
+}
+
+// mountQuotes serves SEP-38 on the public listener when it is on.
+func (a *App) mountQuotes(sep *stellarhttp.Handler) {
+	if a.Quotes == nil {
+		return
+	}
+	quotehttp.Register(a.Server.Public, quotehttp.New(a.Quotes, a.Log), sep.RequireWith(quotehttp.Refuse))
+}
