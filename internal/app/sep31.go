@@ -20,11 +20,15 @@ func sepServers(cfg config.Config) map[string]string {
 	if quotesOn(cfg) {
 		out["ANCHOR_QUOTE_SERVER"] = "/sep38"
 	}
-	if sep31On(cfg) {
+	if sep31On(cfg) && sep31Served {
 		out["DIRECT_PAYMENT_SERVER"] = "/sep31"
 	}
 	return out
 }
+
+// sep31Served is false until the SEP-31 routes are mounted: stellar.toml must not
+// advertise a server that answers 404.
+const sep31Served = false
 
 // quotesOn reports whether SEP-38 is served. The development default section is dropped
 // when the deployment configured its own Stellar assets without the development one: the
