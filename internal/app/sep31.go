@@ -30,14 +30,18 @@ func sepServers(cfg config.Config) map[string]string {
 // advertise a server that answers 404.
 const sep31Served = false
 
-// quotesOn reports whether SEP-38 is served. The development default section is dropped
-// when the deployment configured its own Stellar assets without the development one: the
-// default must never stop a configuration that worked before SEP-38 existed.
+// quotesOn reports whether SEP-38 is served. The development default section is dropped in
+// production, and when the deployment configured its own Stellar assets without the
+// development one: the default must never stop a configuration that worked before SEP-38
+// existed, nor serve development prices.
 func quotesOn(cfg config.Config) bool {
 	if !cfg.Quotes.Enabled() {
 		return false
 	}
 	if reflect.DeepEqual(cfg.Quotes, config.Default().Quotes) {
+		if cfg.Production() {
+			return false // development rates and limits are never served in production
+		}
 		_, err := stellarAssetID(cfg, config.DevAssetCode)
 		return err == nil
 	}
@@ -50,6 +54,9 @@ func sep31On(cfg config.Config) bool {
 		return false
 	}
 	if reflect.DeepEqual(cfg.SEP31, config.Default().SEP31) {
+		if cfg.Production() {
+			return false // development rates and limits are never served in production
+		}
 		_, err := stellarAssetID(cfg, config.DevAssetCode)
 		return err == nil
 	}
