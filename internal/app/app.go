@@ -185,7 +185,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	rpcHandler, err := rpc.New(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
-		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log})
+		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log,
+		TravelRule: trLinked{app: a}})
 	if err != nil {
 		return err
 	}

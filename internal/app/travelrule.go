@@ -139,3 +139,22 @@ func (a *App) originator(tr config.TravelRule) *travelrule.OriginatorOptions {
 		ReconcileAfter: tr.ReconcileAfter, ReconcileInterval: tr.ReconcileInterval,
 	}
 }
+
+// trLinked shows the travel-rule verifications on the transactions the business reads
+// (bound late: the RPC is built before the travel-rule service).
+type trLinked struct{ app *App }
+
+func (l trLinked) TransactionVerifications(ctx context.Context, ids []string) (map[string][]transfer.TravelRuleVerification, error) {
+	linked, err := l.app.TravelRule.Linked(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]transfer.TravelRuleVerification, len(linked))
+	for id, ls := range linked {
+		for _, v := range ls {
+			out[id] = append(out[id], transfer.TravelRuleVerification{VerificationUUID: v.VerificationUUID, Role: v.Role,
+				Status: string(v.Status), Reason: v.Reason, RiskLevel: string(v.RiskLevel), TxHash: v.TxHash, Hold: v.Hold})
+		}
+	}
+	return out, nil
+}

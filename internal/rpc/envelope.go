@@ -70,6 +70,9 @@ type Options struct {
 	// MaxBodyBytes caps the request body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// TravelRule, when set, gives the Travel Rule verifications linked to transactions, shown
+	// on the transactions the business reads (get_transaction(s), GET /transactions).
+	TravelRule TravelRule
 }
 
 // Server dispatches JSON-RPC calls.
@@ -81,6 +84,7 @@ type Server struct {
 	auth      authenticator
 	maxBody   int64
 	log       *slog.Logger
+	tr        TravelRule
 }
 
 // New returns the JSON-RPC server for o.
@@ -94,7 +98,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, transfers: o.Transfers, customers: o.Customers, auth: auth,
-		maxBody: o.MaxBodyBytes, log: o.Logger,
+		maxBody: o.MaxBodyBytes, log: o.Logger, tr: o.TravelRule,
 		types: map[string]bool{"": true, "sep6": true, "sep31-sender": true, "sep31-receiver": true}}
 	for _, t := range o.CustomerTypes {
 		s.types[t] = true

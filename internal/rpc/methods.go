@@ -71,7 +71,9 @@ func (s *Server) dispatch(ctx context.Context, name string, raw json.RawMessage)
 		if err != nil {
 			return nil, err
 		}
-		return t.Platform(), nil
+		out := []transfer.PlatformTransaction{t.Platform()}
+		s.withTravelRule(ctx, out)
+		return out[0], nil
 	case "get_transactions":
 		return s.getTransactions(ctx, &p)
 	}
@@ -114,6 +116,7 @@ func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
 	for i := range txs {
 		records = append(records, txs[i].Platform())
 	}
+	s.withTravelRule(ctx, records)
 	return map[string]any{"records": records}, nil
 }
 

@@ -40,7 +40,9 @@ func (s *Server) restGet(w http.ResponseWriter, r *http.Request) {
 		s.restError(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, t.Platform())
+	out := []transfer.PlatformTransaction{t.Platform()}
+	s.withTravelRule(r.Context(), out)
+	httpjson.Write(w, http.StatusOK, out[0])
 }
 
 func (s *Server) restList(w http.ResponseWriter, r *http.Request) {

@@ -18,3 +18,20 @@ func (e *HoldError) Error() string { return e.Msg }
 
 // Gate returns the configured gate, or nil.
 func (s *Service) Gate() Gate { return s.gate }
+
+// TravelRuleVerification is a Travel Rule verification a transaction is linked to, as the
+// business reads it on the transaction (vaspgate, additive to Anchor Platform's shape). It is
+// filled on reads (RPC get_transaction(s), REST GET /transactions) from the travel-rule
+// records, never stored on the transaction, so it is always the verification's current state.
+type TravelRuleVerification struct {
+	VerificationUUID string `json:"verification_uuid"`
+	// Role is originator (vaspgate sends the funds) or beneficiary (vaspgate receives them).
+	Role      string `json:"role"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason,omitempty"`
+	RiskLevel string `json:"risk_level,omitempty"`
+	TxHash    string `json:"tx_hash,omitempty"`
+	// Hold says whether the verification's risk put the transaction on hold: "held" (until
+	// released), "released", or "" when it did not.
+	Hold string `json:"hold,omitempty"`
+}

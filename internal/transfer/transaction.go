@@ -257,6 +257,9 @@ type PlatformTransaction struct {
 	StellarTransactionID string `json:"stellar_transaction_id,omitempty"`
 	// WithdrawAnchorAccount is where the user pays a withdrawal (vaspgate, additive).
 	WithdrawAnchorAccount string `json:"withdraw_anchor_account,omitempty"`
+	// TravelRule lists the Travel Rule verifications linked to the transaction (vaspgate,
+	// additive): set by the business reads, absent from events (see TravelRuleVerification).
+	TravelRule []TravelRuleVerification `json:"travel_rule,omitempty"`
 }
 
 // Platform returns the business view of the transaction (Anchor Platform's

@@ -153,6 +153,11 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 			if tx := s.transaction(t, dep); tx["status"] != "completed" {
 				t.Fatalf("deposit %v", tx)
 			}
+			// The business sees the verification on the transaction object.
+			if got := mustJSON(s.transaction(t, dep)["travel_rule"]); !strings.Contains(got, `"verification_uuid":"`+uuid+`"`) ||
+				!strings.Contains(got, `"role":"originator"`) || !strings.Contains(got, `"status":"VERIFIED"`) {
+				t.Fatalf("travel_rule on the transaction: %s", got)
+			}
 			var view string
 			until(t, "the report is recorded on the verification", func() bool {
 				_, b := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/"+uuid, adminToken, nil, 200)
