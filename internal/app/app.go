@@ -174,7 +174,7 @@ func (a *App) build(ctx context.Context) error {
 		ledger = transfer.HorizonLedger(h)
 	}
 	var gate transfer.Gate
-	if cfg.TravelRule.Originating() {
+	if cfg.TravelRule.Originating() || cfg.TravelRule.Enabled() {
 		gate = trGate{app: a}
 	}
 	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger})
@@ -210,10 +210,14 @@ func (a *App) build(ctx context.Context) error {
 	}
 	// travelrule.New registers its workers and periodic jobs: it must come before the job
 	// engine opens (in Run).
+	beneficiary, err := a.beneficiary(tr)
+	if err != nil {
+		return err
+	}
 	a.TravelRule, err = travelrule.New(a.DB, a.Jobs, travelrule.Options{
 		Sealer: keyring, Events: outbox, Policy: &policy, SpoolDir: spool,
 		StoreBudget: tr.StoreBudget, RetentionDays: tr.RetentionDays, Logger: a.Log,
-		Originator: a.originator(tr),
+		Originator: a.originator(tr), Beneficiary: beneficiary,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
@@ -114,7 +116,12 @@ func (p trProfiles) Profile(ctx context.Context, id, account, memo string) (trav
 type trGate struct{ app *App }
 
 func (g trGate) Before(ctx context.Context, method string, t *transfer.Transaction) error {
-	err := g.app.TravelRule.Before(ctx, method, trTransfer(t))
+	var err error
+	if t.Kind.Withdrawal() {
+		err = g.app.TravelRule.BeforeWithdrawal(ctx, method, t.ID, string(t.Status))
+	} else {
+		err = g.app.TravelRule.Before(ctx, method, trTransfer(t))
+	}
 	var hold *travelrule.HoldError
 	if errors.As(err, &hold) {
 		return &transfer.HoldError{Msg: hold.Msg}
@@ -123,6 +130,14 @@ func (g trGate) Before(ctx context.Context, method string, t *transfer.Transacti
 }
 
 func (g trGate) After(ctx context.Context, method string, t *transfer.Transaction) {
+	if t.Kind.Withdrawal() {
+		// Only a method that may leave on_hold can end a hold: the others cost nothing more.
+		if st, ok := transfer.Machine[method][transfer.FlowWithdrawal]; ok &&
+			slices.ContainsFunc(st.From, func(s transfer.Source) bool { return s.Status == transfer.StatusOnHold }) {
+			g.app.TravelRule.AfterWithdrawal(ctx, method, t.ID, string(t.Status))
+		}
+		return
+	}
 	g.app.TravelRule.After(ctx, method, trTransfer(t))
 }
 
@@ -157,4 +172,80 @@ func (l trLinked) TransactionVerifications(ctx context.Context, ids []string) (m
 		}
 	}
 	return out, nil
+}
+
+// trWithdrawals gives the travel-rule beneficiary side the SEP-6 withdrawals; holds and
+// releases go through the state machine (with their wallet callbacks and business events).
+type trWithdrawals struct{ transfers *transfer.Service }
+
+func trWithdrawal(t *transfer.Transaction) travelrule.Withdrawal {
+	w := travelrule.Withdrawal{ID: t.ID, Status: string(t.Status), AssetCode: t.AssetCode, Account: t.WithdrawAnchorAccount,
+		Memo: t.WithdrawMemo, CustomerID: t.CustomerID, OwnerAccount: t.Owner.Account, OwnerMemo: t.Owner.Memo,
+		StellarTxHash: t.StellarTransactionID}
+	for _, a := range []*transfer.Amount{t.AmountIn, t.AmountExpected} {
+		if a != nil && a.Amount != "" {
+			w.Amount = a.Amount
+			break
+		}
+	}
+	return w
+}
+
+func (w trWithdrawals) Awaiting(ctx context.Context, account string) ([]travelrule.Withdrawal, error) {
+	txs, err := w.transfers.AwaitingPayment(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]travelrule.Withdrawal, len(txs))
+	for i := range txs {
+		out[i] = trWithdrawal(&txs[i])
+	}
+	return out, nil
+}
+
+func (w trWithdrawals) Withdrawal(ctx context.Context, id string) (travelrule.Withdrawal, error) {
+	t, err := w.transfers.Get(ctx, id)
+	if errors.Is(err, transfer.ErrNotFound) {
+		return travelrule.Withdrawal{}, travelrule.ErrNotFound
+	}
+	if err != nil {
+		return travelrule.Withdrawal{}, err
+	}
+	return trWithdrawal(&t), nil
+}
+
+func (w trWithdrawals) Hold(ctx context.Context, id, message string) error {
+	t, err := w.transfers.Get(ctx, id)
+	if err != nil || t.Status == transfer.StatusOnHold {
+		return err
+	}
+	_, err = w.transfers.Apply(ctx, "notify_transaction_on_hold", transfer.Params{TransactionID: id, Message: message})
+	var te *transfer.TransitionError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%w: %v", travelrule.ErrNotHoldable, err)
+	}
+	return err
+}
+
+func (w trWithdrawals) Release(ctx context.Context, id, txHash, message string) error {
+	_, err := w.transfers.Apply(ctx, "notify_onchain_funds_received",
+		transfer.Params{TransactionID: id, StellarTransactionID: txHash, Message: message})
+	return err
+}
+
+// beneficiary returns the travel-rule beneficiary options: on whenever the enclave may call
+// (a token is configured).
+func (a *App) beneficiary(tr config.TravelRule) (*travelrule.BeneficiaryOptions, error) {
+	if !tr.Enabled() {
+		return nil, nil
+	}
+	level, err := travelrule.ParseRiskLevel(tr.HoldAt)
+	if err != nil {
+		return nil, fmt.Errorf("travel_rule.hold_at: %w", err)
+	}
+	return &travelrule.BeneficiaryOptions{
+		Client:      &travelrule.EnclaveClient{URL: tr.Enclave.URL, Timeout: tr.Enclave.Timeout},
+		Withdrawals: trWithdrawals{transfers: a.Transfer}, Profiles: trProfiles{kyc: a.KYC},
+		HoldAt: level, InquireAfter: tr.InquireAfter, InquireInterval: tr.ReconcileInterval,
+	}, nil
 }

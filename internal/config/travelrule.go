@@ -85,6 +85,16 @@ type TravelRule struct {
 	// ReconcileInterval is how often the reconciliation job runs (one instance at a time).
 	// Default 1m.
 	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// HoldAt is the risk level (none, low, medium, high, severe) at or above which a SEP-6
+	// withdrawal paid from another VASP is put on_hold, with the reason, until an operator
+	// (POST /admin/v1/travel-rule/holds/{transaction_id}/release) or the business (an RPC
+	// method that takes it out of on_hold) releases it. Env VASPGATE_TRAVEL_RULE_HOLD_AT.
+	// Default high.
+	HoldAt string `yaml:"hold_at"`
+	// InquireAfter is how long a verification linked to a withdrawal may go without a
+	// TX_REPORT before the reconciliation job asks the enclave (Transaction Status Query).
+	// Env VASPGATE_TRAVEL_RULE_INQUIRE_AFTER. Default 10m.
+	InquireAfter time.Duration `yaml:"inquire_after"`
 }
 
 // TravelRuleEnclave is the address of the VASP's own enclave.
@@ -169,6 +179,12 @@ func (t TravelRule) WithDefaults() TravelRule {
 	if t.ReconcileInterval <= 0 {
 		t.ReconcileInterval = time.Minute
 	}
+	if t.HoldAt == "" {
+		t.HoldAt = "high"
+	}
+	if t.InquireAfter <= 0 {
+		t.InquireAfter = 10 * time.Minute
+	}
 	return t
 }
 
@@ -197,6 +213,7 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 		"VEGA_VERIFICATION_API_PATH":                    &t.VerifyAPIPath,
 		"VEGA_VERIFICATION_TRANSACTION_API_PATH":        &t.TransactionAPIPath,
 		"VASPGATE_TRAVEL_RULE_ENCLAVE_URL":              &t.Enclave.URL,
+		"VASPGATE_TRAVEL_RULE_HOLD_AT":                  &t.HoldAt,
 	} {
 		if v, ok := lookup(name); ok {
 			*dst = v
@@ -227,6 +244,14 @@ func (t *TravelRule) applyEnv(lookup func(string) (string, bool)) []Problem {
 			probs = append(probs, Problem{"travel_rule.reconcile_after (VASPGATE_TRAVEL_RULE_RECONCILE_AFTER)", "not a duration: " + strconv.Quote(v), "10m"})
 		} else {
 			t.ReconcileAfter = d
+		}
+	}
+	if v, ok := lookup("VASPGATE_TRAVEL_RULE_INQUIRE_AFTER"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			probs = append(probs, Problem{"travel_rule.inquire_after (VASPGATE_TRAVEL_RULE_INQUIRE_AFTER)", "not a duration: " + strconv.Quote(v), "10m"})
+		} else {
+			t.InquireAfter = d
 		}
 	}
 	if v, ok := lookup("VASPGATE_TRAVEL_RULE_RETENTION_DAYS"); ok {
@@ -324,6 +349,9 @@ func (t *TravelRule) validate() error {
 	}
 	if r.Unresolved != "" && !riskLevels[strings.ToLower(r.Unresolved)] {
 		add("travel_rule.risk.unresolved: %q is not none, low, medium, high or severe", r.Unresolved)
+	}
+	if !riskLevels[strings.ToLower(d.HoldAt)] {
+		add("travel_rule.hold_at: %q is not none, low, medium, high or severe", d.HoldAt)
 	}
 	if r.IndirectDiscount < 0 || r.IndirectDiscount > 3 {
 		add("travel_rule.risk.indirect_discount: %d, want 0-3", r.IndirectDiscount)

@@ -35,3 +35,25 @@ type TravelRuleVerification struct {
 	// released), "released", or "" when it did not.
 	Hold string `json:"hold,omitempty"`
 }
+
+// AwaitingPayment returns the open withdrawals the user pays to the anchor's account whose
+// funds were not received yet (newest first, at most 1000): the candidates a payment to
+// that account may be for (the Travel Rule links a counterparty's verification to one of
+// them). The candidates come from the status index; the account is compared in Go because it
+// lives in the transaction's data.
+func (s *Service) AwaitingPayment(ctx context.Context, account string) ([]Transaction, error) {
+	txs, err := s.query(ctx, s.db, "SELECT "+columns+` FROM transfer_transactions
+	WHERE status IN (?, ?, ?, ?) AND kind IN (?, ?) AND transfer_received_at IS NULL ORDER BY id DESC LIMIT 1000`,
+		string(StatusIncomplete), string(StatusPendingCustomerInfoUpdate), string(StatusPendingAnchor),
+		string(StatusPendingUserTransferStart), string(KindWithdrawal), string(KindWithdrawalExchange))
+	if err != nil {
+		return nil, err
+	}
+	out := txs[:0]
+	for _, t := range txs {
+		if t.WithdrawAnchorAccount == account {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -10,9 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // Results and reasons of the enclave-facing APIs (spec sections 5.1 and 7).
@@ -258,7 +261,18 @@ func (b *Responder) record(c Call, wait time.Duration) {
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := b.s.recordCall(ctx, b.s.db, &c); err != nil {
+		var err error
+		if c.API == APIVerifyUser && c.TransactionID != "" && c.VerificationUUID != "" {
+			err = b.s.db.InTx(ctx, func(tx *store.Tx) error {
+				if err := b.s.recordCall(ctx, tx, &c); err != nil {
+					return err
+				}
+				return b.s.linkBeneficiary(ctx, tx, c.VerificationUUID, c.TransactionID)
+			})
+		} else {
+			err = b.s.recordCall(ctx, b.s.db, &c)
+		}
+		if err != nil {
 			b.log.Error("travel rule call not recorded", "api", c.API, "verification", c.VerificationUUID, "err", err)
 		}
 	}()
@@ -285,7 +299,7 @@ func (b *Responder) VerifyUserAccount(ctx context.Context, raw []byte) (Answer, 
 	ans, late, err := decided(ctx, b.o.AccountBudget, func(ctx context.Context) (Answer, error) {
 		return b.checkAccount(ctx, string(req.Symbol), identity(req.IVMS101, req.Payload), true)
 	}, undefined())
-	b.finish(APIVerifyUserAccount, "", raw, ans, late, err, start, recordWait(start, 850*time.Millisecond, 150*time.Millisecond))
+	b.finish(APIVerifyUserAccount, "", "", raw, ans, late, err, start, recordWait(start, 850*time.Millisecond, 150*time.Millisecond))
 	return ans, nil
 }
 
@@ -298,16 +312,26 @@ func (b *Responder) VerifyUser(ctx context.Context, raw []byte) (Answer, error) 
 			Error: "malformed body", Elapsed: time.Since(start).Seconds()}, 500*time.Millisecond)
 		return Answer{}, fmt.Errorf("travelrule: verify user: body is not JSON: %w", err)
 	}
+	var withdrawal atomic.Value // written by the decision, which may outlive the budget
 	ans, late, err := decided(ctx, b.o.UserBudget, func(ctx context.Context) (Answer, error) {
-		return b.checkUser(ctx, req)
+		var id string
+		a, err := b.checkUser(ctx, req, &id)
+		withdrawal.Store(id)
+		return a, err
 	}, undefined())
-	b.finish(APIVerifyUser, string(req.VerificationUUID), raw, ans, late, err, start, recordWait(start, 4500*time.Millisecond, 500*time.Millisecond))
+	wid := ""
+	if !late {
+		wid, _ = withdrawal.Load().(string)
+	}
+	b.finish(APIVerifyUser, clean(req.VerificationUUID), wid, raw, ans, late, err, start, recordWait(start, 4500*time.Millisecond, 500*time.Millisecond))
 	return ans, nil
 }
 
-func (b *Responder) finish(api, uuid string, raw []byte, ans Answer, late bool, err error, start time.Time, wait time.Duration) {
+// finish records an answer; a Verify User about a withdrawal links the verification to it in
+// the same transaction.
+func (b *Responder) finish(api, uuid, withdrawalID string, raw []byte, ans Answer, late bool, err error, start time.Time, wait time.Duration) {
 	resp, _ := json.Marshal(ans)
-	c := Call{Direction: FromEnclave, API: api, VerificationUUID: uuid, Request: raw, Response: resp, HTTPStatus: 200,
+	c := Call{Direction: FromEnclave, API: api, VerificationUUID: uuid, TransactionID: withdrawalID, Request: raw, Response: resp, HTTPStatus: 200,
 		Result: ans.Result, Reason: ans.Reason, TimedOut: late, Elapsed: time.Since(start).Seconds()}
 	if err != nil {
 		c.Error = err.Error()
@@ -320,11 +344,19 @@ func (b *Responder) finish(api, uuid string, raw []byte, ans Answer, late bool, 
 // checkAccount is the part shared by both verifications: the symbol, the address and (when
 // names are given and nameCheck) the beneficiary's name.
 func (b *Responder) checkAccount(ctx context.Context, symbol string, p IVMS101, nameCheck bool) (Answer, error) {
-	a, _, err := b.lookup(ctx, symbol, p, nameCheck)
+	a, _, _, err := b.lookup(ctx, symbol, "", p, nameCheck)
 	return a, err
 }
 
-func (b *Responder) lookup(ctx context.Context, symbol string, p IVMS101, nameCheck bool) (Answer, *Customer, error) {
+// lookup finds our customer at the beneficiary's address: a customer's own account (a
+// custodial deposit), else the SEP-6 withdrawal paid to it (by memo, else by amount), whose
+// customer is the beneficiary; withdrawalID names that withdrawal.
+func (b *Responder) lookup(ctx context.Context, symbol, amount string, p IVMS101, nameCheck bool) (a Answer, c *Customer, withdrawalID string, err error) {
+	a, c, err = b.lookupCustomer(ctx, symbol, amount, p, nameCheck, &withdrawalID)
+	return a, c, withdrawalID, err
+}
+
+func (b *Responder) lookupCustomer(ctx context.Context, symbol, amount string, p IVMS101, nameCheck bool, withdrawalID *string) (Answer, *Customer, error) {
 	if len(b.o.Symbols) > 0 && symbol != "" && !slices.ContainsFunc(b.o.Symbols, func(s string) bool { return strings.EqualFold(s, symbol) }) {
 		return denied(ReasonUnknownSymbol, symbol), nil, nil
 	}
@@ -336,10 +368,13 @@ func (b *Responder) lookup(ctx context.Context, symbol string, p IVMS101, nameCh
 	if !ok {
 		return denied(ReasonUnknownAddress, addr+" is not registered."), nil, nil
 	}
-	if b.o.Directory == nil {
-		return denied(ReasonUnknownAddress, addr+" is not registered."), nil, nil
+	c, err := Customer{}, error(ErrNotFound)
+	if b.o.Directory != nil {
+		c, err = b.o.Directory.Lookup(ctx, account, memo)
 	}
-	c, err := b.o.Directory.Lookup(ctx, account, memo)
+	if errors.Is(err, ErrNotFound) {
+		c, err = b.withdrawalCustomer(ctx, account, memo, symbol, amount, withdrawalID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return denied(ReasonUnknownAddress, addr+" is not registered."), nil, nil
 	}
@@ -354,10 +389,31 @@ func (b *Responder) lookup(ctx context.Context, symbol string, p IVMS101, nameCh
 	return Answer{Result: ResultVerified, Reason: ReasonOK}, &c, nil
 }
 
-func (b *Responder) checkUser(ctx context.Context, req UserRequest) (Answer, error) {
+// withdrawalCustomer is the customer of the SEP-6 withdrawal paid to account (see
+// Service.resolveWithdrawal), or ErrNotFound.
+func (b *Responder) withdrawalCustomer(ctx context.Context, account, memo, symbol, amount string, withdrawalID *string) (Customer, error) {
+	w, ok, err := b.s.resolveWithdrawal(ctx, account, memo, symbol, amount)
+	if err != nil {
+		return Customer{}, err
+	}
+	if !ok || b.s.opts.Beneficiary.Profiles == nil {
+		return Customer{}, ErrNotFound
+	}
+	c, err := b.s.opts.Beneficiary.Profiles.Profile(ctx, w.CustomerID, w.OwnerAccount, w.OwnerMemo)
+	if err != nil {
+		return Customer{}, err
+	}
+	*withdrawalID = w.ID
+	return c, nil
+}
+
+// checkUser decides Verify User; withdrawalID is set when the address is a withdrawal's (the
+// verification is then linked to it when the call is recorded).
+func (b *Responder) checkUser(ctx context.Context, req UserRequest, withdrawalID *string) (Answer, error) {
 	p := identity(req.IVMS101, req.Payload)
 	exceeding := req.AssetInfo.IsExceedingThreshold == nil || *req.AssetInfo.IsExceedingThreshold
-	a, c, err := b.lookup(ctx, string(req.AssetInfo.Symbol), p, false)
+	a, c, wid, err := b.lookup(ctx, string(req.AssetInfo.Symbol), string(req.AssetInfo.Amount), p, false)
+	*withdrawalID = wid
 	if err != nil || a.Result != ResultVerified {
 		return a, err
 	}

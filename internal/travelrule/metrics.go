@@ -28,11 +28,20 @@ var (
 		Name: "vaspgate_travel_rule_verification_updates_total",
 		Help: "Changes of verification records (each records a travel_rule.verification_updated event).",
 	})
+	metricHolds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vaspgate_travel_rule_holds_total",
+		Help: "Withdrawals put on_hold because a linked verification's risk reached travel_rule.hold_at.",
+	})
+	metricReleases = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vaspgate_travel_rule_releases_total",
+		Help: "Travel Rule holds released (by an operator or the business).",
+	})
 )
 
 // Collectors returns the package's Prometheus metrics, for the server to register.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{metricReceived, metricReplayed, metricRejected, metricAckSeconds, metricVerificationUpdates, metricAnswers}
+	return []prometheus.Collector{metricReceived, metricReplayed, metricRejected, metricAckSeconds, metricVerificationUpdates, metricAnswers,
+		metricHolds, metricReleases}
 }
 
 // typeLabel bounds the label values to the known types.

@@ -122,13 +122,28 @@ func (s *Service) registerOriginator() {
 	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[ApplyArgs]) error {
 		return s.apply(ctx, j.Args.VerificationUUID)
 	}))
+}
+
+// registerReconcile registers the periodic reconciliation job (River runs periodic jobs on
+// the elected leader only: one instance at a time) when either side needs it.
+func (s *Service) registerReconcile() {
+	var every time.Duration
+	if o := s.opts.Originator; o != nil {
+		every = o.ReconcileInterval
+	}
+	if b := s.opts.Beneficiary; b != nil && b.Client != nil && (every == 0 || b.InquireInterval < every) {
+		every = b.InquireInterval
+	}
+	if every <= 0 {
+		return
+	}
 	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
 		_, err := s.Reconcile(ctx)
 		return err
 	}))
-	s.jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(o.ReconcileInterval),
+	s.jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return ReconcileArgs{}, &river.InsertOpts{Queue: JobQueue, UniqueOpts: river.UniqueOpts{ByPeriod: o.ReconcileInterval}}
+			return ReconcileArgs{}, &river.InsertOpts{Queue: JobQueue, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
 		}, &river.PeriodicJobOpts{RunOnStart: true}))
 }
 
@@ -390,11 +405,23 @@ func (s *Service) apply(ctx context.Context, id string) error {
 	return nil
 }
 
-// Reconcile asks the enclave for the result of every originator verification still without
-// one after ReconcileAfter (Get Verification Result) and folds each answer in as the
+// Reconcile recovers lost callbacks: as the originator, the results of verifications still
+// without one (reconcileResults); as the beneficiary, the TX_REPORTs of withdrawals' verifications
+// (inquire). It returns how many results and hashes it found.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	n, err := s.reconcileResults(ctx)
+	if err != nil {
+		return n, err
+	}
+	m, err := s.inquire(ctx)
+	return n + m, err
+}
+
+// reconcileResults asks the enclave for the result of every originator verification still
+// without one after ReconcileAfter (Get Verification Result) and folds each answer in as the
 // VERIFICATION_RESULT callback it stands for (same natural key: a late real callback is a
 // repeat or a revision, never a second effect). It returns how many results it found.
-func (s *Service) Reconcile(ctx context.Context) (int, error) {
+func (s *Service) reconcileResults(ctx context.Context) (int, error) {
 	o := s.opts.Originator
 	if o == nil {
 		return 0, nil

@@ -161,6 +161,13 @@ func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, 
 			return false, fmt.Errorf("enqueue apply: %w", err)
 		}
 	}
+	if s.holdDue(v.RiskLevel) && v.RiskLevel != old.RiskLevel {
+		// The withdrawals this verification pays are held by a job: the transfer service
+		// changes them in transactions of its own.
+		if err := s.enqueueHold(ctx, tx, id); err != nil {
+			return false, fmt.Errorf("enqueue hold: %w", err)
+		}
+	}
 	return true, s.markProcessed(ctx, tx, ids)
 }
 

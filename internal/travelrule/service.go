@@ -54,6 +54,10 @@ type Options struct {
 	// Originator, when set, makes vaspgate the originating VASP for deposits to other VASPs'
 	// customers (see OriginatorOptions).
 	Originator *OriginatorOptions
+	// Beneficiary, when set, links verifications the enclave forwards to the SEP-6
+	// withdrawals they pay, holds those at risk and asks the enclave about missing TX_REPORTs
+	// (see BeneficiaryOptions).
+	Beneficiary *BeneficiaryOptions
 }
 
 // Service receives enclave callbacks, stores them durably (database, else spool) and
@@ -132,6 +136,8 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	job.AddWorker(jobs, &processWorker{s: s})
 	job.AddWorker(jobs, &retentionWorker{s: s})
 	s.registerOriginator()
+	s.registerBeneficiary()
+	s.registerReconcile()
 
 	jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, &river.InsertOpts{Queue: JobQueue} },

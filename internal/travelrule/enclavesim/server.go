@@ -220,3 +220,53 @@ func (s *Server) WaitFor(path string, n int, timeout time.Duration) ([]Received,
 		}
 	}
 }
+
+// Incoming registers a verification the counterparty's enclave started (this enclave
+// forwarded it to the VASP with Verify User) and the transaction hash the originating VASP
+// reported for it (Report Transaction Result on its side), so that Transaction Status Query
+// answers it. The TX_REPORT callback is sent only by SendTxReport: not calling it plays a
+// lost callback.
+func (s *Server) Incoming(id, txHash string) {
+	s.mu.Lock()
+	s.results[id] = Result{Result: "VERIFIED", Reason: "OK"}
+	s.reported[id] = txHash
+	s.mu.Unlock()
+}
+
+// SendTxReport delivers the TX_REPORT callback of an incoming verification (the reference
+// page's example shape: verificationUuid, txHash, vout).
+func (s *Server) SendTxReport(ctx context.Context, id string) (Reply, error) {
+	s.mu.Lock()
+	hash, ok := s.reported[id]
+	s.mu.Unlock()
+	if !ok {
+		return Reply{}, fmt.Errorf("enclavesim: no incoming verification %s", id)
+	}
+	return s.VASP.Post(ctx, s.VASP.CallbackPath, map[string]any{"callbackType": "TX_REPORT", "data": map[string]any{
+		"verificationUuid": id, "txHash": hash,
+	}})
+}
+
+// SendKYT delivers a CHAINALYSIS_KYT_RESULT callback for an incoming transfer (apiType
+// TRANSFER, direction INCOMING, status PROCESSED) with one alert of level (LOW, MEDIUM,
+// HIGH, SEVERE), shaped as the reference page's example.
+func (s *Server) SendKYT(ctx context.Context, id, level string) (Reply, error) {
+	ext := newUUID()
+	return s.VASP.Post(ctx, s.VASP.CallbackPath, map[string]any{"callbackType": "CHAINALYSIS_KYT_RESULT", "data": map[string]any{
+		"verificationUuid": id,
+		"riskAssessment": map[string]any{
+			"chainalysisKYT": map[string]any{
+				"counterpartyVaspId": "15952089931162060684", "apiType": "TRANSFER", "direction": "INCOMING",
+				"network": "STELLAR", "asset": "USDC", "amount": "1", "usdPrice": "1.00", "externalId": ext,
+				"status": "PROCESSED", "alertCount": 1, "timestamp": "2026-11-29T02:00:00.000Z",
+				"createdAt": "2026-11-29T02:00:01.000Z", "assessedAt": "2026-11-29T02:00:01.000Z",
+			},
+			"chainalysisKYTAlerts": []any{map[string]any{
+				"counterpartyVaspId": "15952089931162060684", "externalId": ext, "direction": "INCOMING",
+				"alertId": newUUID(), "alertLevel": level, "entityCategory": "sanctioned entity",
+				"serviceName": "simulated", "exposureType": "DIRECT", "alertAmount": "1.00",
+				"createdAt": "2026-11-29T02:00:02.000Z",
+			}},
+		},
+	}})
+}

@@ -17,12 +17,44 @@ import (
 //	GET  /admin/v1/travel-rule/verifications?status=&risk_level=&since=&cursor=&limit=
 //	GET  /admin/v1/travel-rule/quarantine?cursor=&limit=
 //	POST /admin/v1/travel-rule/quarantine/{id}/reprocess
+//	POST /admin/v1/travel-rule/holds/{transactionId}/release   {"operator": "…", "note": "…"}
 func Register(adminAPI *http.ServeMux, svc *travelrule.Service) {
 	a := &admin{svc: svc}
 	adminAPI.HandleFunc("GET /admin/v1/travel-rule/verifications/{verificationUuid}", a.get)
 	adminAPI.HandleFunc("GET /admin/v1/travel-rule/verifications", a.list)
 	adminAPI.HandleFunc("GET /admin/v1/travel-rule/quarantine", a.quarantine)
 	adminAPI.HandleFunc("POST /admin/v1/travel-rule/quarantine/{id}/reprocess", a.reprocess)
+	adminAPI.HandleFunc("POST /admin/v1/travel-rule/holds/{transactionId}/release", a.release)
+}
+
+// release ends the Travel Rule hold of a withdrawal on the operator's decision (see
+// travelrule.Service.Release).
+func (a *admin) release(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Operator string `json:"operator"`
+		Note     string `json:"note"`
+	}
+	if r.ContentLength != 0 {
+		if err := httpjson.Decode(r, 64<<10, &body); err != nil {
+			httpjson.Error(w, http.StatusBadRequest, "invalid_body", err.Error())
+			return
+		}
+	}
+	id := r.PathValue("transactionId")
+	err := a.svc.Release(r.Context(), id, body.Operator, body.Note)
+	var refused *travelrule.ReleaseError
+	switch {
+	case errors.Is(err, travelrule.ErrNoHold):
+		httpjson.Error(w, http.StatusNotFound, "not_found", "the transaction has no Travel Rule hold to release")
+	case errors.Is(err, travelrule.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no transaction with this id")
+	case errors.As(err, &refused):
+		httpjson.Error(w, http.StatusConflict, "release_refused", refused.Err.Error())
+	case err != nil:
+		httpjson.Error(w, http.StatusInternalServerError, "internal", "could not release the hold")
+	default:
+		httpjson.Write(w, http.StatusOK, map[string]string{"transaction_id": id, "hold": "released"})
+	}
 }
 
 type admin struct{ svc *travelrule.Service }
