@@ -33,9 +33,16 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 	fs.Float64Var(&o.DupShare, "dup", 0.2, "share of requests that repeat an earlier callback (0-1)")
 	fs.IntVar(&o.Rate, "rate", 0, "requests per second (0: as fast as the concurrency allows)")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up after this long")
+	fs.BoolVar(&o.Ceiling, "ceiling", false, "acknowledge without storing (an in-process endpoint that only reads and decodes): the load tool's ceiling on this machine")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	api := fs.Bool("api", false, "measure the enclave's calls to vaspgate (Verify User Account, Verify User) instead of callbacks; uses -database-url, -n (per API), -c and -customers")
+	customers := fs.Int("customers", 1000, "with -api: builtin SEP-12 customers to make first")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *api {
+		return runBenchEnclaveAPI(ctx, travelrulebench.APIOptions{DatabaseURL: o.DatabaseURL, Customers: *customers,
+			Requests: o.Requests, Concurrency: o.Concurrency}, *asJSON, out)
 	}
 	r, err := travelrulebench.Run(ctx, o)
 	if err != nil {
@@ -63,6 +70,35 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 	}
 	if r.Lost > 0 || r.Failed > 0 {
 		return fmt.Errorf("bench travelrule: %d lost, %d failed", r.Lost, r.Failed)
+	}
+	return nil
+}
+
+// runBenchEnclaveAPI prints the latency of Verify User Account and Verify User and fails when
+// the p99 of either is over the enclave's limit or an answer was the timeout fallback.
+func runBenchEnclaveAPI(ctx context.Context, o travelrulebench.APIOptions, asJSON bool, out io.Writer) error {
+	engine, res, err := travelrulebench.RunAPI(ctx, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := json.NewEncoder(out).Encode(map[string]any{"engine": engine, "apis": res}); err != nil {
+			return err
+		}
+	}
+	var bad []string
+	for _, r := range res {
+		if !asJSON {
+			fmt.Fprintf(out, "%-20s engine %s, %d CPUs, %d requests, concurrency %d: %.0f/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms (limit %.0f ms); verified %d, denied %d, fallback %d, failed %d\n",
+				r.API, engine, runtime.NumCPU(), r.Requests, r.Concurrency, r.PerSecond, r.P50Millis, r.P99Millis, r.MaxMillis,
+				r.LimitMillis, r.Verified, r.Denied, r.Fallbacks, r.Failed)
+		}
+		if r.P99Millis >= r.LimitMillis || r.Fallbacks > 0 || r.Failed > 0 {
+			bad = append(bad, r.API)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("bench travelrule -api: %v over the enclave's limit, fell back or failed", bad)
 	}
 	return nil
 }

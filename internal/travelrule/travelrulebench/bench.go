@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -54,6 +55,10 @@ type Options struct {
 	DupShare    float64 // share of requests that repeat an earlier callback, default 0.2
 	Rate        int     // requests per second; 0 sends as fast as the concurrency allows
 	Timeout     time.Duration
+	// Ceiling starts, instead of the receiver, an in-process endpoint that checks the token,
+	// reads and decodes each callback and answers {"result": true} storing nothing: the load
+	// tool's and HTTP's own ceiling on this machine, to compare the receiver with.
+	Ceiling bool
 }
 
 // Result is what a run measured.
@@ -142,6 +147,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res := Result{Engine: "remote", Requests: o.Requests, Concurrency: o.Concurrency, DupShare: o.DupShare, Rate: o.Rate, Lost: -1}
 	var local *Server
+	if o.Ceiling {
+		url, stop, err := startCeiling()
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+		res.Engine = "none (ceiling)"
+		o.Token, o.Header, o.URL, o.AdminURL = localToken, "", url, ""
+	}
 	if o.URL == "" {
 		var cleanup func()
 		var err error
@@ -373,4 +387,29 @@ func fetch(ctx context.Context, c *http.Client, o Options, id string) (travelrul
 	default:
 		return v, fmt.Errorf("travelrulebench: admin API answered %d for a verification", resp.StatusCode)
 	}
+}
+
+// startCeiling serves an endpoint that acknowledges callbacks without storing them (see
+// Options.Ceiling).
+func startCeiling() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+localToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		_ = travelrule.Decode(b)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"result": true}`))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + CallbackPath, func() { _ = srv.Close() }, nil
 }
