@@ -295,7 +295,8 @@ func (a *App) mountConsole() error {
 	c, err := console.New(console.Options{
 		DB: a.DB, Deliveries: a.Delivery, Customers: a.KYC, Transfers: a.Transfer, TravelRule: a.TravelRule,
 		AdminToken: a.Config.AdminToken, Operators: ops, IdleTimeout: cc.IdleTimeout, MaxAge: cc.MaxAge,
-		Logger: a.Log,
+		SignInLimit: console.SignInLimit{PerAddress: cc.SignInLimit.PerAddress, Total: cc.SignInLimit.Total, Window: cc.SignInLimit.Window},
+		Logger:      a.Log,
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,20 @@ type Console struct {
 	// Operators sign in with their own token (besides the admin token, which signs in as
 	// "admin" with the admin role).
 	Operators []ConsoleOperator `yaml:"operators"`
+	// SignInLimit bounds failed sign-ins; beyond it sign-in answers 429 for a while.
+	SignInLimit ConsoleSignInLimit `yaml:"sign_in_limit"`
+}
+
+// ConsoleSignInLimit bounds failed console sign-ins within a sliding window, counted from
+// the audit log (so every instance agrees). Zero values take the defaults; a negative
+// count turns that limit off.
+type ConsoleSignInLimit struct {
+	// PerAddress is how many failures one source address may have. Default 10.
+	PerAddress int `yaml:"per_address"`
+	// Total is how many failures all addresses together may have. Default 100.
+	Total int `yaml:"total"`
+	// Window is how far back failures count. Default 15m.
+	Window time.Duration `yaml:"window"`
 }
 
 // ConsoleOperator is one person who may sign in to the console.
@@ -59,6 +73,9 @@ func (c Console) validate() error {
 	}
 	if c.MaxAge < 0 {
 		errs = append(errs, errors.New("console.max_age: must not be negative"))
+	}
+	if c.SignInLimit.Window < 0 {
+		errs = append(errs, errors.New("console.sign_in_limit.window: must not be negative"))
 	}
 	names := map[string]bool{"admin": true}
 	hashes := map[string]bool{}

@@ -19,6 +19,7 @@ const (
 	ActionDisableEndpoint = "endpoint.disable"
 	ActionReprocess       = "travel_rule.reprocess"
 	ActionRevealIVMS      = "travel_rule.reveal_ivms101"
+	ActionSignIn          = "console.signin"
 )
 
 // Entry is one audit log row: who did what to which target, and the state before and

@@ -87,6 +87,8 @@ type Options struct {
 	// ends it this long after sign-in (default 12h).
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
+	// SignInLimit bounds failed sign-ins (per source address and in all).
+	SignInLimit SignInLimit
 	// Now is the clock (default time.Now); tests move it to age sessions.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -118,6 +120,7 @@ func New(o Options) (*Console, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.SignInLimit = o.SignInLimit.withDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

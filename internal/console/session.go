@@ -177,23 +177,46 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, http.StatusForbidden, "This form did not come from the console.")
 		return
 	}
+	addr := sourceAddress(r)
+	wait, err := c.signInWait(r.Context(), addr)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console: sign-in limit", "error", err)
+		c.fail(w, r, nil, http.StatusInternalServerError, "The console could not sign you in.")
+		return
+	}
+	if wait > 0 {
+		// Not audited: a refused attempt adds no row, so a flood cannot grow the table.
+		c.log.WarnContext(r.Context(), "console: sign-in refused, too many failures", "remote", addr)
+		c.tooManySignIns(w, r, next, wait)
+		return
+	}
 	op, ok := c.authenticate(r.PostFormValue("token"))
 	if !ok {
-		c.log.WarnContext(r.Context(), "console: sign-in refused", "remote", r.RemoteAddr)
+		c.log.WarnContext(r.Context(), "console: sign-in refused", "remote", addr)
+		// The row never holds the token tried, only where it came from.
+		e := Entry{At: c.opts.Now(), Action: ActionSignInFailed, Target: "address:" + addr, Before: "signed out", After: "refused: unknown token"}
+		if err := insertAudit(r.Context(), c.opts.DB, e); err != nil {
+			c.log.ErrorContext(r.Context(), "console: audit failed sign-in", "error", err)
+			c.fail(w, r, nil, http.StatusInternalServerError, "The console could not sign you in.")
+			return
+		}
 		c.render(w, r, nil, http.StatusUnauthorized, "signin", map[string]any{"Next": next, "Error": "That token is not known."})
 		return
 	}
 	token := randomToken()
 	now := c.opts.Now()
-	err := c.opts.DB.InTx(r.Context(), func(tx *store.Tx) error {
+	err = c.opts.DB.InTx(r.Context(), func(tx *store.Tx) error {
 		// Sessions that ended by idling are removed here, at the rare moment someone signs in.
 		if _, err := tx.ExecContext(r.Context(), `DELETE FROM console_sessions WHERE seen_at < ?`,
 			store.Micros(now.Add(-c.opts.IdleTimeout))); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(r.Context(), `INSERT INTO console_sessions (token_sha256, operator, csrf, created_at, seen_at)
-			VALUES (?, ?, ?, ?, ?)`, tokenHash(token), op.Name, randomToken(), store.Micros(now), store.Micros(now))
-		return err
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO console_sessions (token_sha256, operator, csrf, created_at, seen_at)
+			VALUES (?, ?, ?, ?, ?)`, tokenHash(token), op.Name, randomToken(), store.Micros(now), store.Micros(now)); err != nil {
+			return err
+		}
+		return insertAudit(r.Context(), tx, Entry{At: now, Operator: op.Name, Role: op.Role, Action: ActionSignIn,
+			Target: "address:" + addr, Before: "signed out", After: "signed in"})
 	})
 	if err != nil {
 		c.log.ErrorContext(r.Context(), "console: create session", "error", err)

@@ -123,13 +123,14 @@ type stack struct {
 // start runs vaspgate (internal/app, what `vaspgate serve` runs) on the engine, with a
 // viewer and an operator besides the admin token, and a wallet whose callbacks fail fast
 // into dead letters (two attempts).
-func start(t *testing.T, d store.Dialect) *stack {
+func start(t *testing.T, d store.Dialect, tweak ...func(*config.Config)) *stack {
 	t.Helper()
-	return startOn(t, storetest.URL(t, d))
+	return startOn(t, storetest.URL(t, d), tweak...)
 }
 
-// startOn starts vaspgate on the database at dbURL (another instance may share it).
-func startOn(t *testing.T, dbURL string) *stack {
+// startOn starts vaspgate on the database at dbURL (another instance may share it); tweak
+// changes the configuration first.
+func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 	t.Helper()
 	w := newWallet(t)
 	walletHost := strings.TrimPrefix(w.srv.URL, "http://")
@@ -150,6 +151,9 @@ func startOn(t *testing.T, dbURL string) *stack {
 	cfg.Console.Operators = []config.ConsoleOperator{
 		{Name: "vera", Role: config.RoleViewer, TokenSHA256: sum(viewerToken)},
 		{Name: "otto", Role: config.RoleOperator, TokenSHA256: sum(operatorToken)},
+	}
+	for _, f := range tweak {
+		f(&cfg)
 	}
 	// Check, not Validate: the development asset's issuer is filled in by app.New.
 	if err := cfg.Check(); err != nil {
