@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // RPC configures the business JSON-RPC on the admin listener (Anchor Platform's
@@ -22,6 +23,10 @@ type RPCAuth struct {
 	// Secret is the API key or the JWT secret. Env VASPGATE_RPC_AUTH_SECRET, or Anchor
 	// Platform's SECRET_PLATFORM_API_AUTH_SECRET.
 	Secret string `yaml:"secret"`
+	// MaxLifetime bounds a JWT's exp - iat (type jwt): a token that lives longer is refused,
+	// so a leaked one is useful for minutes, not years. Default 5m (Anchor Platform's
+	// clients make 30 s tokens).
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 }
 
 // WithDefaults returns the section with defaults filled in.
@@ -31,6 +36,9 @@ func (r RPC) WithDefaults() RPC {
 	}
 	if r.Auth.Type == "" {
 		r.Auth.Type = AuthNone
+	}
+	if r.Auth.MaxLifetime <= 0 {
+		r.Auth.MaxLifetime = 5 * time.Minute
 	}
 	return r
 }
@@ -63,6 +71,9 @@ func (r *RPC) validate() error {
 		}
 	default:
 		bad("auth.type: %q, want none, api_key or jwt", d.Auth.Type)
+	}
+	if r.Auth.MaxLifetime < 0 || d.Auth.MaxLifetime > 24*time.Hour {
+		bad("auth.max_lifetime: %v, want up to 24h (example: 5m)", r.Auth.MaxLifetime)
 	}
 	return errors.Join(errs...)
 }

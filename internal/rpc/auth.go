@@ -16,6 +16,8 @@ import (
 type authenticator struct {
 	typ    string
 	secret []byte
+	// maxLifetime bounds exp - iat of a JWT.
+	maxLifetime time.Duration
 	// keys holds the API key (api_key), compared by server.Tokens: a plain comparison
 	// would leak the key's length.
 	keys server.Tokens
@@ -29,7 +31,11 @@ func newAuthenticator(a config.RPCAuth) (authenticator, error) {
 		if a.Secret == "" {
 			return authenticator{}, fmt.Errorf("rpc: auth type %s needs a secret", a.Type)
 		}
-		return authenticator{typ: a.Type, secret: []byte(a.Secret), keys: server.NewTokens(a.Secret)}, nil
+		life := a.MaxLifetime
+		if life <= 0 {
+			life = 5 * time.Minute
+		}
+		return authenticator{typ: a.Type, secret: []byte(a.Secret), keys: server.NewTokens(a.Secret), maxLifetime: life}, nil
 	}
 	return authenticator{}, fmt.Errorf("rpc: auth type %q is not none, api_key or jwt", a.Type)
 }
@@ -54,10 +60,16 @@ func (a authenticator) check(r *http.Request) error {
 		if !ok {
 			return errMissingCredentials
 		}
-		_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return a.secret, nil },
+		var c jwt.RegisteredClaims
+		_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return a.secret, nil },
 			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second))
 		if err != nil {
+			return errBadCredentials
+		}
+		// iat is checked not to lie in the future, so exp - iat bounds how long from now the
+		// token stays good.
+		if c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > a.maxLifetime {
 			return errBadCredentials
 		}
 	}

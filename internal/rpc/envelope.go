@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/config"
@@ -134,8 +135,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", s.maxBody))
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The listener's read timeout passed before the body arrived: a slow client, not a
+		// big body (issue 11, defect 11).
+		w.Header().Set("Connection", "close")
+		httpjson.Error(w, http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
+		return
+	case err != nil:
+		httpjson.Error(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
 		return
 	}
 	httpjson.Write(w, http.StatusOK, s.Serve(r.Context(), body))

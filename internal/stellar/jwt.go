@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -66,8 +67,10 @@ func (a *Auth) IssueToken(sub, clientDomain string) (string, error) {
 	})
 }
 
-// Verify checks a SEP-10 token (signature, algorithm, issuer, expiry, subject) and returns
-// the identity it speaks for.
+// Verify checks a SEP-10 token (signature, algorithm, issuer, expiry, subject, and that its
+// home_domain is one this server serves) and returns the identity it speaks for. The home
+// domain matters when a JWT secret is shared with another anchor: its tokens carry its own
+// home domain and must not open this one.
 func (a *Auth) Verify(token string) (wallet.Identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.jwtKey, nil },
@@ -80,6 +83,9 @@ func (a *Auth) Verify(token string) (wallet.Identity, error) {
 	)
 	if err != nil {
 		return wallet.Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if !slices.Contains(a.homeDomains, c.HomeDomain) {
+		return wallet.Identity{}, fmt.Errorf("%w: home_domain %q is not served here", ErrInvalidToken, c.HomeDomain)
 	}
 	id, err := ParseSub(c.Subject)
 	if err != nil {

@@ -696,7 +696,7 @@ func (s readSpy) Read([]byte) (int, error) {
 
 func TestRequire(t *testing.T) {
 	t.Parallel()
-	b := setup(t, options{})
+	b := setup(t, options{mutate: func(c *config.Stellar) { c.JWTSecret = "a-shared-jwt-secret-0123456789abcdef" }})
 	other := setup(t, options{})
 	user := keypair.MustRandom()
 	tok := b.token(t, user.Address(), []*keypair.Full{user}, "memo", "13").json["token"].(string)
@@ -707,6 +707,17 @@ func TestRequire(t *testing.T) {
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
 		"iss": b.srv.URL + "/auth", "sub": user.Address(), "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	// Tokens signed with this server's key and issuer but for another home domain, or none
+	// (issue 11, defect 12).
+	signed := func(homeDomain string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, stellar.Claims{RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: b.srv.URL + "/auth", Subject: user.Address(), IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		}, HomeDomain: homeDomain}).SignedString([]byte(b.cfg.JWTSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	badSub, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, stellar.Claims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: b.srv.URL + "/auth", Subject: "nobody", IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
 	}}).SignedString([]byte("x"))
@@ -722,6 +733,8 @@ func TestRequire(t *testing.T) {
 		{"other server's token", "Bearer " + foreign, 403},
 		{"alg none", "Bearer " + none, 403},
 		{"bad sub", "Bearer " + badSub, 403},
+		{"another home domain", "Bearer " + signed("other-anchor.example"), 403},
+		{"no home domain", "Bearer " + signed(""), 403},
 		{"valid", "Bearer " + tok, 200},
 		{"valid, lower-case scheme", "bearer " + tok, 200},
 	} {
