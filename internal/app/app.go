@@ -30,6 +30,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/observer"
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -57,8 +58,10 @@ type App struct {
 	// TravelRule is the enclave callback receiver's service (always built: its admin API
 	// and processing run even when the receiver endpoint is off).
 	TravelRule *travelrule.Service
-	Registry   *prometheus.Registry
-	Log        *slog.Logger
+	// Observer is the Stellar payment observer (nil unless observer.enabled).
+	Observer *observer.Observer
+	Registry *prometheus.Registry
+	Log      *slog.Logger
 
 	// Quotes is SEP-38 (nil when quotes.assets is empty).
 	Quotes *quote.Service
@@ -226,7 +229,7 @@ func (a *App) build(ctx context.Context) error {
 
 	a.Server = server.New(server.Options{
 		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
-		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, Logger: a.Log, Registry: a.Registry,
+		MaxBodyBytes: cfg.MaxBodyBytes, Ready: a.ready, ReadyDetail: a.readyDetail, Logger: a.Log, Registry: a.Registry,
 		AdminHosts: cfg.Admin.Hosts, AdminOrigins: cfg.Admin.Origins,
 		AdminTLSCertFile: cfg.Admin.TLSCertFile, AdminTLSKeyFile: cfg.Admin.TLSKeyFile,
 		AdminFormPrefixes: []string{console.Prefix},
@@ -273,6 +276,9 @@ func (a *App) build(ctx context.Context) error {
 	case errors.Is(err, travelrulehttp.ErrNoToken):
 		a.Log.Warn("travel rule receiver off: VEGA_VERIFICATION_AUTHORIZATION_TOKEN is not set")
 	default:
+		return err
+	}
+	if err := a.buildObserver(); err != nil {
 		return err
 	}
 	return a.registerEnclaveAPI(tr)
@@ -353,6 +359,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.KYC.RunPurge(workCtx, time.Hour)
 	}()
+	wg.Go(func() { a.runObserver(workCtx) })
 	a.Log.Info("vaspgate started", "engine", a.DB.Dialect().String(), "public", a.Server.PublicAddr(), "admin", a.Server.AdminAddr())
 
 	serveErr := a.Server.Serve(ctx, grace)

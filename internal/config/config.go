@@ -69,6 +69,8 @@ type Config struct {
 	Quotes Quotes `yaml:"quotes"`
 	// SEP31 is SEP-31 receive (config/sep31.go).
 	SEP31 SEP31 `yaml:"sep31"`
+	// Observer is the Stellar payment observer (docs/observer.md).
+	Observer Observer `yaml:"observer"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -209,7 +211,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin, &c.Quotes, &c.SEP31}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin, &c.Quotes, &c.SEP31, &c.Observer}
 }
 
 func splitList(v string) []string {
@@ -282,6 +284,7 @@ func (c *Config) problems() []Problem {
 		}
 	}
 	probs = append(probs, c.assetProblems()...)
+	probs = append(probs, c.observerProblems()...)
 	return probs
 }
 

@@ -56,9 +56,12 @@ type Options struct {
 	// AdminTLSCertFile and AdminTLSKeyFile (PEM) serve the admin listener over TLS.
 	AdminTLSCertFile, AdminTLSKeyFile string
 	// Ready reports whether the service can do its work (database reachable, migrated).
-	Ready    func(ctx context.Context) error
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	Ready func(ctx context.Context) error
+	// ReadyDetail, when set, adds parts' own state to the admin listener's /readyz (the
+	// payment observer's leader and lag): shown, not judged — readiness stays Ready's.
+	ReadyDetail func(ctx context.Context) map[string]any
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry
 }
 
 // Server holds the two listeners and their routes.
@@ -121,14 +124,21 @@ func New(opts Options) *Server {
 	return s
 }
 
-// readyz answers the readiness probe; with detail, a failure carries its error text.
+// readyz answers the readiness probe; with detail (the admin listener), a failure carries
+// its error text and ReadyDetail adds the parts' own state (it names hosts and accounts).
 func (s *Server) readyz(detail bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		body := map[string]any{"status": "ready"}
+		if detail && s.opts.ReadyDetail != nil {
+			if d := s.opts.ReadyDetail(ctx); len(d) > 0 {
+				body["detail"] = d
+			}
+		}
 		if s.opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
 			if err := s.opts.Ready(ctx); err != nil {
-				body := map[string]string{"status": "unavailable"}
+				body["status"] = "unavailable"
 				if detail {
 					body["error"] = err.Error()
 				}
@@ -136,7 +146,7 @@ func (s *Server) readyz(detail bool) http.HandlerFunc {
 				return
 			}
 		}
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpjson.Write(w, http.StatusOK, body)
 	}
 }
 

@@ -128,6 +128,9 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		if err != nil {
 			return fmt.Errorf("transfer: create: %w", err)
 		}
+		if err := s.indexPay(ctx, tx, nil, t); err != nil {
+			return err
+		}
 		return s.business(ctx, tx, EventTransactionCreated, t, now)
 	})
 	return err
@@ -368,6 +371,9 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 		return cur, false, fmt.Errorf("transfer: change %s: %w", cur.ID, err)
 	} else if n != 1 {
 		return cur, false, ErrConflict
+	}
+	if err := s.indexPay(ctx, tx, &cur, &next); err != nil {
+		return cur, false, err
 	}
 	if statusChanged {
 		if err := s.statusChanged(ctx, tx, &next, now); err != nil {

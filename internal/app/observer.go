@@ -1,0 +1,54 @@
+package app
+
+import (
+	"context"
+
+	"github.com/vaspgate/vaspgate/internal/observer"
+	"github.com/vaspgate/vaspgate/internal/observer/observerhttp"
+)
+
+// buildObserver assembles the payment observer when it is enabled: its admin API, its
+// metrics and its /readyz detail. Run starts it.
+func (a *App) buildObserver() error {
+	cfg := a.Config
+	if !cfg.Observer.Enabled {
+		return nil
+	}
+	o, err := observer.New(observer.Options{
+		DB: a.DB, HorizonURL: cfg.ObserverHorizonURL(), Accounts: cfg.ObserverAccounts(),
+		Transfers: a.Transfer, Events: a.Delivery.Outbox(), LeaseTTL: cfg.Observer.LeaseTTL,
+		StartCursor: cfg.Observer.StartCursor, LagInterval: cfg.Observer.LagInterval,
+		MinBackoff: cfg.Observer.MinBackoff, MaxBackoff: cfg.Observer.MaxBackoff, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Observer = o
+	a.Registry.MustRegister(o.Collectors()...)
+	observerhttp.Register(a.Server.AdminAPI, o)
+	return nil
+}
+
+// runObserver watches the network until ctx ends; transactions stored before the observer
+// existed are indexed for matching first.
+func (a *App) runObserver(ctx context.Context) {
+	if a.Observer == nil {
+		return
+	}
+	if n, err := a.Transfer.IndexPayments(ctx); err != nil {
+		a.Log.Warn("observer: index waiting withdrawals", "error", err)
+	} else if n > 0 {
+		a.Log.Info("observer: indexed waiting withdrawals", "count", n)
+	}
+	if err := a.Observer.Run(ctx); err != nil {
+		a.Log.Error("observer stopped", "error", err)
+	}
+}
+
+// readyDetail is the admin /readyz detail: the observer's leader and lag.
+func (a *App) readyDetail(ctx context.Context) map[string]any {
+	if a.Observer == nil {
+		return nil
+	}
+	return map[string]any{"observer": a.Observer.Status(ctx)}
+}

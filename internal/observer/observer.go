@@ -1,0 +1,354 @@
+// Package observer watches the Stellar network for payments to the anchor's accounts
+// (Horizon's operations stream of each watched account, with a cursor stored in the
+// database) and hands each payment to the transfer service once: the observed payment,
+// keyed by its operation id, the transaction's change, its wallet callback and business
+// event commit together. It runs on one instance at a time (a lease row in the database),
+// resumes from the stored cursor after a restart or a failover, reconnects with backoff
+// and reports how far it is behind the network.
+package observer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// Transfers is the transfer side of a payment; *transfer.Service satisfies it.
+type Transfers interface {
+	ReceivePaymentTx(ctx context.Context, tx *store.Tx, p transfer.Payment) (transfer.Receipt, error)
+}
+
+// Events records business events in the caller's transaction; *callback.Outbox satisfies it.
+type Events interface {
+	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
+}
+
+// Options configure an Observer.
+type Options struct {
+	DB *store.DB
+	// HorizonURL is the Horizon server to stream from.
+	HorizonURL string
+	// HTTPClient reaches Horizon; nil means a client without proxy or overall timeout.
+	HTTPClient *http.Client
+	// Accounts are the watched G… accounts (the distribution accounts).
+	Accounts  []string
+	Transfers Transfers
+	// Events receives the unmatched-payment events; nil records none.
+	Events Events
+	// Instance names this process in the lease; "" means host name, process id and a
+	// random suffix.
+	Instance string
+	// LeaseTTL is how long a lease lasts unless renewed (renewed every third of it): the
+	// longest a crashed leader's accounts go unwatched. 0 means 15 s.
+	LeaseTTL time.Duration
+	// MinBackoff and MaxBackoff bound the wait before reconnecting to Horizon (doubling,
+	// with jitter, reset by progress). 0 means 250 ms and 30 s.
+	MinBackoff, MaxBackoff time.Duration
+	// LagInterval is how often the lag is measured. 0 means 5 s.
+	LagInterval time.Duration
+	// StartCursor is where an account without a stored cursor starts: "now" (the default:
+	// its newest operation, looked up and stored at once) or a paging token ("0" is the
+	// account's whole history).
+	StartCursor string
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Committed, when set, is called after each operation's commit (tests, benchmarks).
+	Committed func(Outcome)
+}
+
+// Observer is the payment observer.
+type Observer struct {
+	db        *store.DB
+	h         *horizon
+	accounts  []string
+	transfers Transfers
+	events    Events
+	holder    string
+	ttl       time.Duration
+	minB      time.Duration
+	maxB      time.Duration
+	lagEvery  time.Duration
+	start     string
+	log       *slog.Logger
+	now       func() time.Time
+	committed func(Outcome)
+	metrics   *metrics
+
+	mu     sync.Mutex
+	leader bool
+	state  map[string]*AccountStatus
+}
+
+// New returns an Observer; Run starts it.
+func New(o Options) (*Observer, error) {
+	if o.DB == nil || o.Transfers == nil {
+		return nil, errors.New("observer: DB and Transfers are required")
+	}
+	if len(o.Accounts) == 0 {
+		return nil, errors.New("observer: no account to watch")
+	}
+	h, err := newHorizon(o.HorizonURL, o.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	ob := &Observer{db: o.DB, h: h, accounts: o.Accounts, transfers: o.Transfers, events: o.Events,
+		holder: o.Instance, ttl: o.LeaseTTL, minB: o.MinBackoff, maxB: o.MaxBackoff, lagEvery: o.LagInterval,
+		start: o.StartCursor, log: o.Logger, now: o.Now, committed: o.Committed, metrics: newMetrics(),
+		state: map[string]*AccountStatus{}}
+	if ob.holder == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		ob.holder = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if ob.ttl <= 0 {
+		ob.ttl = 15 * time.Second
+	}
+	if ob.minB <= 0 {
+		ob.minB = 250 * time.Millisecond
+	}
+	if ob.maxB <= 0 {
+		ob.maxB = 30 * time.Second
+	}
+	if ob.lagEvery <= 0 {
+		ob.lagEvery = 5 * time.Second
+	}
+	if ob.start == "" {
+		ob.start = "now"
+	}
+	if ob.log == nil {
+		ob.log = slog.New(slog.DiscardHandler)
+	}
+	if ob.now == nil {
+		ob.now = time.Now
+	}
+	for _, a := range o.Accounts {
+		ob.state[a] = &AccountStatus{Account: a, LagLedgers: -1, LagSeconds: -1}
+	}
+	return ob, nil
+}
+
+// Holder is this instance's name in the lease.
+func (o *Observer) Holder() string { return o.holder }
+
+// Run watches until ctx ends: it waits for the lease, and while it holds it streams every
+// account. On return (ctx ended) the lease is released, so another instance takes over at
+// once.
+func (o *Observer) Run(ctx context.Context) error {
+	defer func() {
+		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := release(stop, o.db, o.holder); err != nil {
+			o.log.Warn("observer: release lease", "error", err)
+		}
+	}()
+	for {
+		held, err := acquire(ctx, o.db, o.holder, o.now(), o.ttl)
+		if err != nil && ctx.Err() == nil {
+			o.log.Warn("observer: lease", "error", err)
+		}
+		if held {
+			o.lead(ctx)
+		}
+		if !wait(ctx, o.ttl/3) {
+			return nil
+		}
+	}
+}
+
+// lead streams every account while the lease is renewed; it returns when the lease is lost
+// or ctx ends.
+func (o *Observer) lead(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o.setLeader(true)
+	defer o.setLeader(false)
+	o.log.Info("observer: leading", "holder", o.holder, "accounts", len(o.accounts))
+	var wg sync.WaitGroup
+	for _, a := range o.accounts {
+		wg.Go(func() { o.watch(ctx, a) })
+	}
+	wg.Go(func() { o.measure(ctx) })
+	// Renew every third of the lease; a lease that cannot be renewed before it expires is
+	// given up (another instance may hold it by then).
+	validUntil := o.now().Add(o.ttl)
+	for wait(ctx, o.ttl/3) {
+		held, err := acquire(ctx, o.db, o.holder, o.now(), o.ttl)
+		switch {
+		case held:
+			validUntil = o.now().Add(o.ttl)
+			continue
+		case err != nil && o.now().Before(validUntil):
+			o.log.Warn("observer: renew lease", "error", err)
+			continue
+		}
+		o.log.Warn("observer: lease lost", "holder", o.holder, "error", err)
+		break
+	}
+	cancel()
+	wg.Wait()
+}
+
+// watch streams one account's operations from its stored cursor, committing each, and
+// reconnects with backoff whenever the stream ends.
+func (o *Observer) watch(ctx context.Context, account string) {
+	backoff := o.minB
+	for ctx.Err() == nil {
+		cursor, err := o.cursor(ctx, account)
+		if err == nil {
+			pos, _ := strconv.ParseInt(cursor, 10, 64)
+			o.update(account, func(s *AccountStatus) { s.Connected, s.Cursor = true, cursor })
+			err = o.h.stream(ctx, account, cursor, func(op Operation) error {
+				if p, _ := strconv.ParseInt(op.PagingToken, 10, 64); p <= pos {
+					o.metrics.replayed.Inc()
+					return nil // a replayed page: already committed, the cursor says so
+				}
+				out, err := o.commit(ctx, account, &op)
+				if err != nil {
+					return err
+				}
+				pos, _ = strconv.ParseInt(op.PagingToken, 10, 64)
+				backoff = o.minB
+				o.observe(out, op.PagingToken, op.Ledger())
+				return nil
+			})
+		}
+		o.update(account, func(s *AccountStatus) {
+			s.Connected = false
+			if err != nil && ctx.Err() == nil {
+				s.LastError = err.Error()
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		o.metrics.reconnects.Inc()
+		if !errors.Is(err, errStreamEnded) {
+			o.log.Warn("observer: stream", "account", account, "error", err, "retry_in", backoff.String())
+		}
+		// Full jitter keeps instances and accounts from reconnecting in step.
+		if !wait(ctx, backoff/2+time.Duration(mrand.Int64N(int64(backoff/2)+1))) {
+			return
+		}
+		backoff = min(backoff*2, o.maxB)
+	}
+}
+
+// cursor returns the account's stored cursor, storing the starting one first if there is
+// none ("now" is resolved to the account's newest operation, so that a restart before the
+// first payment still resumes where watching began).
+func (o *Observer) cursor(ctx context.Context, account string) (string, error) {
+	var cur string
+	err := o.db.QueryRowContext(ctx, "SELECT cursor FROM observer_cursors WHERE account = ?", account).Scan(&cur)
+	if err == nil {
+		return cur, nil
+	}
+	start := o.start
+	if start == "now" {
+		ops, err := o.h.page(ctx, account, "", 1, true)
+		if err != nil {
+			return "", err
+		}
+		start = "0"
+		if len(ops) > 0 {
+			start = ops[0].PagingToken
+		}
+	}
+	pos, err := strconv.ParseInt(start, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("observer: start cursor %q is not a paging token", start)
+	}
+	_, err = o.db.ExecContext(ctx, `INSERT INTO observer_cursors (account, cursor, position, ledger, closed_at, updated_at)
+		VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (account) DO NOTHING`, account, start, pos, pos>>32, store.Micros(o.now()))
+	if err != nil {
+		return "", fmt.Errorf("observer: store start cursor: %w", err)
+	}
+	err = o.db.QueryRowContext(ctx, "SELECT cursor FROM observer_cursors WHERE account = ?", account).Scan(&cur)
+	if err != nil {
+		return "", fmt.Errorf("observer: read cursor: %w", err)
+	}
+	return cur, nil
+}
+
+// measure updates the lag of every account every LagInterval while leading: how many
+// ledgers and seconds the oldest operation not yet committed is behind Horizon's newest
+// ledger (0 when none is waiting).
+func (o *Observer) measure(ctx context.Context) {
+	for {
+		latest, err := o.h.latest(ctx)
+		for _, a := range o.accounts {
+			if err != nil {
+				break
+			}
+			o.measureAccount(ctx, a, latest)
+		}
+		if !wait(ctx, o.lagEvery) {
+			return
+		}
+	}
+}
+
+func (o *Observer) measureAccount(ctx context.Context, account string, latest Latest) {
+	var cur string
+	if err := o.db.QueryRowContext(ctx, "SELECT cursor FROM observer_cursors WHERE account = ?", account).Scan(&cur); err != nil {
+		return
+	}
+	next, err := o.h.page(ctx, account, cur, 1, false)
+	if err != nil {
+		return
+	}
+	ledgers, seconds := int64(0), 0.0
+	if len(next) > 0 {
+		ledgers = max(latest.Ledger-next[0].Ledger()+1, 0)
+		seconds = math.Max(latest.ClosedAt.Sub(next[0].CreatedAt).Seconds(), 0)
+	}
+	o.update(account, func(s *AccountStatus) {
+		s.LatestLedger, s.LagLedgers, s.LagSeconds, s.MeasuredAt = latest.Ledger, ledgers, seconds, o.now().UTC()
+	})
+	o.metrics.lagLedgers.WithLabelValues(account).Set(float64(ledgers))
+	o.metrics.lagSeconds.WithLabelValues(account).Set(seconds)
+}
+
+func (o *Observer) observe(out Outcome, cursor string, ledger int64) {
+	o.update(out.Account, func(s *AccountStatus) { s.Cursor, s.Ledger, s.LastError = cursor, ledger, "" })
+	if out.Status != "" {
+		result := out.Status
+		if out.Duplicate {
+			result = "duplicate"
+		}
+		o.metrics.payments.WithLabelValues(result).Inc()
+		if !out.Duplicate {
+			o.metrics.delay.Observe(out.CommittedAt.Sub(out.ClosedAt).Seconds())
+		}
+	}
+	if o.committed != nil {
+		o.committed(out)
+	}
+}
+
+// wait returns after d, or false at once when ctx ends.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

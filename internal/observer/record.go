@@ -1,0 +1,304 @@
+package observer
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// Statuses of an observed payment.
+const (
+	StatusMatched   = "matched"
+	StatusUnmatched = "unmatched"
+	// StatusOutgoing: a payment from the watched account (the anchor paying out), kept so a
+	// reported hash can be checked against it.
+	StatusOutgoing = "outgoing"
+)
+
+// EventPaymentUnmatched is the business event for a payment to a watched account that
+// matched no transaction.
+const EventPaymentUnmatched = "stellar_payment_unmatched"
+
+// direction of an operation relative to the watched account.
+type direction int
+
+const (
+	skip direction = iota
+	incoming
+	outgoing
+)
+
+// classify turns an operation into the payment it is for the watched account, if any.
+func classify(account string, op *Operation) (transfer.Payment, direction) {
+	if op.TransactionSuccessful != nil && !*op.TransactionSuccessful {
+		return transfer.Payment{}, skip
+	}
+	p := transfer.Payment{OperationID: op.ID, TransactionHash: op.TransactionHash, Type: op.Type, ClosedAt: op.CreatedAt.UTC()}
+	if tx := op.Transaction; tx != nil {
+		p.Memo, p.MemoType, p.Envelope = tx.Memo, tx.MemoType, tx.EnvelopeXDR
+		if p.MemoType == "none" {
+			p.MemoType = ""
+		}
+	}
+	switch op.Type {
+	case "payment", "path_payment_strict_send", "path_payment_strict_receive":
+		p.From, p.To, p.ToMuxedID, p.Amount = op.From, op.To, op.ToMuxedID, op.Amount
+		p.Asset = sep38(op.AssetType, op.AssetCode, op.AssetIssuer)
+		switch {
+		case op.To == account:
+			return p, incoming
+		case op.From == account:
+			return p, outgoing
+		}
+	case "create_claimable_balance":
+		p.From, p.Amount = op.SourceAccount, op.Amount
+		p.Asset = "stellar:" + op.Asset
+		if op.Asset == "native" {
+			p.Asset = "stellar:native"
+		}
+		if slices.ContainsFunc(op.Claimants, func(c struct {
+			Destination string `json:"destination"`
+		}) bool {
+			return c.Destination == account
+		}) {
+			p.To = account
+			return p, incoming
+		}
+		if op.SourceAccount == account {
+			return p, outgoing
+		}
+	}
+	return transfer.Payment{}, skip
+}
+
+// sep38 names a Horizon asset in SEP-38 form.
+func sep38(typ, code, issuer string) string {
+	if typ == "native" {
+		return "stellar:native"
+	}
+	return "stellar:" + code + ":" + issuer
+}
+
+// Outcome is what one committed operation did; Options.Committed receives it.
+type Outcome struct {
+	Account   string
+	Operation string
+	// Status is matched, unmatched, outgoing, or "" for an operation that is not a payment
+	// of the account; Duplicate is set when it had been recorded before (nothing changed).
+	Status      string
+	Duplicate   bool
+	Transaction string
+	Flag        string
+	Reason      string
+	ClosedAt    time.Time
+	CommittedAt time.Time
+}
+
+// commit records one operation of account in one database transaction: the observed
+// payment (keyed by operation id), the transfer's change with its callbacks and events, the
+// unmatched-payment event, and the cursor. A second commit of the same operation changes
+// nothing but the cursor, which only moves forward.
+func (o *Observer) commit(ctx context.Context, account string, op *Operation) (Outcome, error) {
+	pos, err := strconv.ParseInt(op.PagingToken, 10, 64)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("observer: operation %s: paging token %q is not a number", op.ID, op.PagingToken)
+	}
+	p, dir := classify(account, op)
+	out := Outcome{Account: account, Operation: op.ID, ClosedAt: op.CreatedAt.UTC()}
+	now := o.now()
+	err = o.db.InTx(ctx, func(tx *store.Tx) error {
+		out.Duplicate, out.Status, out.Transaction, out.Flag, out.Reason = false, "", "", "", ""
+		if dir != skip {
+			status := StatusOutgoing
+			if dir == incoming {
+				status = StatusUnmatched // until matched below, in this same transaction
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO observed_payments (operation_id, account, type,
+				transaction_hash, ledger, closed_at, from_account, to_account, to_muxed_id, asset, amount,
+				source_asset, source_amount, memo_type, memo, status, transaction_id, flag, reason, observed_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', ?)
+				ON CONFLICT (operation_id) DO NOTHING`,
+				op.ID, account, op.Type, op.TransactionHash, op.Ledger(), store.Micros(out.ClosedAt),
+				p.From, p.To, p.ToMuxedID, p.Asset, p.Amount, sourceAsset(op), op.SourceAmount,
+				p.MemoType, p.Memo, status, store.Micros(now))
+			if err != nil {
+				return fmt.Errorf("observer: record operation %s: %w", op.ID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("observer: record operation %s: %w", op.ID, err)
+			}
+			out.Status, out.Duplicate = status, n == 0
+			if n == 1 && dir == incoming {
+				if err := o.match(ctx, tx, p, &out); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE observer_cursors SET cursor = ?, position = ?, ledger = ?,
+			closed_at = ?, updated_at = ? WHERE account = ? AND position < ?`,
+			op.PagingToken, pos, op.Ledger(), store.Micros(out.ClosedAt), store.Micros(now), account, pos)
+		if err != nil {
+			return fmt.Errorf("observer: advance cursor: %w", err)
+		}
+		return nil
+	})
+	out.CommittedAt = o.now()
+	return out, err
+}
+
+// match runs the transfer side of an incoming payment and records the result on the
+// observed payment; an unmatched payment is announced to the business.
+func (o *Observer) match(ctx context.Context, tx *store.Tx, p transfer.Payment, out *Outcome) error {
+	r, err := o.transfers.ReceivePaymentTx(ctx, tx, p)
+	if err != nil {
+		return err
+	}
+	out.Transaction, out.Flag, out.Reason = r.TransactionID, r.Flag, r.Reason
+	if r.TransactionID != "" {
+		out.Status = StatusMatched
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, transaction_id = ?, flag = ?, reason = ? WHERE operation_id = ?",
+		out.Status, r.TransactionID, r.Flag, r.Reason, p.OperationID)
+	if err != nil {
+		return fmt.Errorf("observer: record match of %s: %w", p.OperationID, err)
+	}
+	if r.TransactionID != "" || o.events == nil {
+		return nil
+	}
+	body, err := json.Marshal(struct {
+		Payment Payment `json:"payment"`
+	}{paymentOf(p, out)})
+	if err != nil {
+		return fmt.Errorf("observer: event: %w", err)
+	}
+	err = o.events.Business(ctx, tx, callback.Message{EventID: uuid.Must(uuid.NewV7()).String(), Type: EventPaymentUnmatched,
+		Subject: "stellar_account:" + p.To, OccurredAt: p.ClosedAt, Body: body})
+	if err != nil {
+		return fmt.Errorf("observer: record %s event: %w", EventPaymentUnmatched, err)
+	}
+	return nil
+}
+
+func sourceAsset(op *Operation) string {
+	if op.SourceAssetType == "" {
+		return ""
+	}
+	return sep38(op.SourceAssetType, op.SourceAssetCode, op.SourceAssetIssuer)
+}
+
+// Payment is an observed payment as operators and the business see it.
+type Payment struct {
+	OperationID     string    `json:"operation_id"`
+	Account         string    `json:"account"`
+	Type            string    `json:"type"`
+	TransactionHash string    `json:"transaction_hash"`
+	Ledger          int64     `json:"ledger,omitempty"`
+	ClosedAt        time.Time `json:"closed_at"`
+	From            string    `json:"from"`
+	To              string    `json:"to"`
+	ToMuxedID       string    `json:"to_muxed_id,omitempty"`
+	Asset           string    `json:"asset"`
+	Amount          string    `json:"amount"`
+	SourceAsset     string    `json:"source_asset,omitempty"`
+	SourceAmount    string    `json:"source_amount,omitempty"`
+	MemoType        string    `json:"memo_type,omitempty"`
+	Memo            string    `json:"memo,omitempty"`
+	Status          string    `json:"status"`
+	TransactionID   string    `json:"transaction_id,omitempty"`
+	Flag            string    `json:"flag,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	ObservedAt      time.Time `json:"observed_at"`
+}
+
+func paymentOf(p transfer.Payment, out *Outcome) Payment {
+	return Payment{OperationID: p.OperationID, Account: out.Account, Type: p.Type, TransactionHash: p.TransactionHash,
+		ClosedAt: p.ClosedAt, From: p.From, To: p.To, ToMuxedID: p.ToMuxedID, Asset: p.Asset, Amount: p.Amount,
+		MemoType: p.MemoType, Memo: p.Memo, Status: out.Status, TransactionID: out.Transaction, Flag: out.Flag,
+		Reason: out.Reason, ObservedAt: out.ClosedAt}
+}
+
+// Filter selects observed payments for operators.
+type Filter struct {
+	// Status is matched, unmatched or outgoing; "" is every status.
+	Status string
+	// Limit caps the result: 0 means 100, at most 500.
+	Limit int
+}
+
+const paymentColumns = `operation_id, account, type, transaction_hash, ledger, closed_at, from_account,
+	to_account, to_muxed_id, asset, amount, source_asset, source_amount, memo_type, memo, status,
+	transaction_id, flag, reason, observed_at`
+
+// Payments returns observed payments, newest first (at most 500).
+func (o *Observer) Payments(ctx context.Context, f Filter) ([]Payment, error) {
+	q := "SELECT " + paymentColumns + " FROM observed_payments"
+	var args []any
+	if f.Status != "" {
+		q += " WHERE status = ?"
+		args = append(args, f.Status)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	q += fmt.Sprintf(" ORDER BY observed_at DESC, operation_id DESC LIMIT %d", limit)
+	rows, err := o.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("observer: list payments: %w", err)
+	}
+	defer rows.Close()
+	out := []Payment{}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("observer: list payments: %w", err)
+	}
+	return out, nil
+}
+
+// ErrNotFound: no such observed payment.
+var ErrNotFound = errors.New("observer: payment not found")
+
+// Payment returns one observed payment by operation id.
+func (o *Observer) Payment(ctx context.Context, operationID string) (Payment, error) {
+	p, err := scanPayment(o.db.QueryRowContext(ctx, "SELECT "+paymentColumns+" FROM observed_payments WHERE operation_id = ?", operationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payment{}, ErrNotFound
+	}
+	return p, err
+}
+
+func scanPayment(row interface{ Scan(...any) error }) (Payment, error) {
+	var (
+		p                  Payment
+		closed, observedAt int64
+	)
+	err := row.Scan(&p.OperationID, &p.Account, &p.Type, &p.TransactionHash, &p.Ledger, &closed, &p.From,
+		&p.To, &p.ToMuxedID, &p.Asset, &p.Amount, &p.SourceAsset, &p.SourceAmount, &p.MemoType, &p.Memo,
+		&p.Status, &p.TransactionID, &p.Flag, &p.Reason, &observedAt)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return p, err
+		}
+		return p, fmt.Errorf("observer: read payment: %w", err)
+	}
+	p.ClosedAt, p.ObservedAt = store.FromMicros(closed), store.FromMicros(observedAt)
+	return p, nil
+}

@@ -1,0 +1,299 @@
+package transfer
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// Payment is one payment-like operation the payment observer saw reaching an anchor
+// account: a payment, a path payment (Amount and Asset are what arrived) or a claimable
+// balance the anchor account may claim.
+type Payment struct {
+	// OperationID is Horizon's operation id: the payment's identity.
+	OperationID     string
+	TransactionHash string
+	// Type is Horizon's operation type: payment, path_payment_strict_send,
+	// path_payment_strict_receive or create_claimable_balance.
+	Type string
+	From string
+	// To is the anchor's G… account (a muxed destination resolved to its account).
+	To string
+	// ToMuxedID is the muxed id when the payment went to an M… address, else "".
+	ToMuxedID string
+	// Asset is in SEP-38 form ("stellar:USDC:G…", "stellar:native").
+	Asset  string
+	Amount string
+	// Memo and MemoType are the Stellar transaction's, as Horizon shows them (hash and
+	// return memos in base64).
+	Memo     string
+	MemoType string
+	// ClosedAt is when the ledger holding the payment closed.
+	ClosedAt time.Time
+	// Envelope is the transaction's envelope XDR (base64), recorded with the transfer.
+	Envelope string
+}
+
+// Flags a matched payment may carry: what arrived differs from what was expected. The
+// transaction moves on either way (as Anchor Platform's observer does) and the business
+// decides; the flag is in the transaction's message and on the observed payment.
+const (
+	FlagPartial = "partial"
+	FlagExcess  = "excess"
+	// FlagClaimable: the funds wait in a claimable balance the anchor must claim.
+	FlagClaimable = "claimable_balance"
+)
+
+// Receipt is what became of a Payment.
+type Receipt struct {
+	// TransactionID is the transaction the payment matched, or "" when it matched none.
+	TransactionID string
+	// Flag is "" or one of the Flag constants.
+	Flag string
+	// Reason says, when TransactionID is "", why the payment matched nothing.
+	Reason string
+	// Transaction is the transaction after the change (zero when unmatched).
+	Transaction Transaction
+}
+
+// ReceivePaymentTx matches an observed payment to the transaction its user was asked to
+// make, inside the caller's database transaction: by destination account, memo (the memo
+// the anchor issued, with its type; for a muxed destination without memo, the muxed id as
+// an id memo) and asset. A match in pending_user_transfer_start moves the transaction as
+// notify_onchain_funds_received does (pending_anchor, amount_in, transfer_received_at at the
+// ledger's close, the Stellar transaction recorded) with its wallet callback and business
+// event; anything else is returned unmatched with the reason. The caller makes the call
+// once per payment (keyed by operation id): this method does not de-duplicate.
+func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment) (Receipt, error) {
+	keys := []string{}
+	if p.Memo != "" {
+		if k, ok := memoKey(p.MemoType, p.Memo); ok {
+			keys = append(keys, k)
+		}
+	}
+	if p.ToMuxedID != "" {
+		keys = append(keys, "id:"+p.ToMuxedID)
+	}
+	if len(keys) == 0 {
+		return Receipt{Reason: unmatchedReason(p, "the payment has no memo")}, nil
+	}
+	var found []Transaction
+	for _, k := range keys {
+		ts, err := s.query(ctx, tx, "SELECT "+columns+" FROM transfer_transactions WHERE pay_to = ? AND pay_memo = ? ORDER BY id DESC LIMIT 20", p.To, k)
+		if err != nil {
+			return Receipt{}, fmt.Errorf("transfer: receive payment %s: %w", p.OperationID, err)
+		}
+		found = append(found, ts...)
+	}
+	if len(found) == 0 {
+		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("no transaction expects memo %s (%s) at %s", p.Memo, memoTypeName(p.MemoType), p.To))}, nil
+	}
+	var t *Transaction
+	for i := range found {
+		if found[i].Status == StatusPendingUserTransferStart {
+			t = &found[i]
+			break
+		}
+	}
+	if t == nil {
+		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("transaction %s is %s, not waiting for the user's payment", found[0].ID, found[0].Status))}, nil
+	}
+	if want := t.StellarAsset(); !sameAsset(p.Asset, want) {
+		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("asset %s, transaction %s expects %s", p.Asset, t.ID, want))}, nil
+	}
+
+	amount := p.Amount
+	if r, ok := ParseDecimal(amount); ok {
+		amount = ratString(r)
+	}
+	flag := amountFlag(t, amount)
+	if p.Type == "create_claimable_balance" {
+		flag = FlagClaimable
+	}
+	params := Params{
+		TransactionID: t.ID, StellarTransactionID: p.TransactionHash,
+		AmountIn: &AmountParam{Amount: Decimal(amount)},
+		Message:  receivedMessage(t, flag, amount),
+	}
+	params.ledgerTx = &StellarTransaction{
+		ID: p.TransactionHash, CreatedAt: p.ClosedAt, Memo: p.Memo, MemoType: p.MemoType, Envelope: p.Envelope,
+		Payments: []StellarPayment{{ID: p.OperationID, Amount: Amount{Amount: amount, Asset: p.Asset},
+			PaymentType: paymentType(p.Type), SourceAccount: p.From, DestinationAccount: p.To}},
+	}
+	const name = "notify_onchain_funds_received"
+	m := methods[name]
+	now := s.Now()
+	next, _, err := s.ChangeTx(ctx, tx, *t, false, func(t *Transaction) error {
+		if _, err := Allow(name, t); err != nil {
+			return err
+		}
+		if err := m.check(&params, t, now); err != nil {
+			return err
+		}
+		from := t.Status
+		return move(t, from, m.apply(&params, t, now), params.Message, false, nil)
+	})
+	var te *TransitionError
+	if errors.As(err, &te) {
+		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("transaction %s cannot receive funds: %v", t.ID, err))}, nil
+	}
+	if err != nil {
+		return Receipt{}, fmt.Errorf("transfer: receive payment %s: %w", p.OperationID, err)
+	}
+	return Receipt{TransactionID: next.ID, Flag: flag, Transaction: next}, nil
+}
+
+func unmatchedReason(p Payment, why string) string {
+	if p.Type == "create_claimable_balance" {
+		return "claimable balance: " + why
+	}
+	return why
+}
+
+func memoTypeName(t string) string {
+	if t == "" {
+		return "none"
+	}
+	return t
+}
+
+// paymentType is Anchor Platform's payment_type of a StellarPayment.
+func paymentType(horizonType string) string {
+	if strings.HasPrefix(horizonType, "path_payment") {
+		return "path_payment"
+	}
+	return "payment"
+}
+
+// sameAsset compares a payment's asset with the transaction's: both SEP-38; a transaction
+// asset without issuer ("stellar:USDC") accepts any issuer of that code.
+func sameAsset(paid, want string) bool {
+	if paid == want {
+		return true
+	}
+	code, issuer, ok := strings.Cut(strings.TrimPrefix(paid, "stellar:"), ":")
+	return ok && issuer != "" && "stellar:"+code == want
+}
+
+// expectedAmount is what the user was asked to pay: amount_expected, else amount_in.
+func expectedAmount(t *Transaction) string {
+	if t.AmountExpected != nil && t.AmountExpected.Amount != "" {
+		return t.AmountExpected.Amount
+	}
+	return t.amountIn()
+}
+
+// amountFlag compares what arrived with what was expected ("" when nothing was expected).
+func amountFlag(t *Transaction, got string) string {
+	want, ok1 := ParseDecimal(expectedAmount(t))
+	have, ok2 := ParseDecimal(got)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	switch have.Cmp(want) {
+	case -1:
+		return FlagPartial
+	case 1:
+		return FlagExcess
+	}
+	return ""
+}
+
+// receivedMessage is the transaction's message for a received payment: empty when it is
+// exactly what was expected, else what differs, for the business.
+func receivedMessage(t *Transaction, flag, amount string) string {
+	switch flag {
+	case FlagPartial:
+		return fmt.Sprintf("The incoming payment amount was insufficient: expected %s, received %s", expectedAmount(t), amount)
+	case FlagExcess:
+		return fmt.Sprintf("The incoming payment amount was more than expected: expected %s, received %s", expectedAmount(t), amount)
+	case FlagClaimable:
+		return fmt.Sprintf("The payment of %s arrived as a claimable balance: the anchor must claim it", amount)
+	}
+	return ""
+}
+
+// memoKey normalises a memo for matching: "type:value", with id memos as decimal numbers
+// and hash and return memos as lowercase hex of their 32 bytes (given in hex or base64).
+func memoKey(typ, memo string) (string, bool) {
+	switch typ {
+	case "", "id":
+		n, err := strconv.ParseUint(strings.TrimSpace(memo), 10, 64)
+		if err != nil {
+			return "", false
+		}
+		return "id:" + strconv.FormatUint(n, 10), true
+	case "text":
+		return "text:" + memo, true
+	case "hash", "return":
+		b, err := hex.DecodeString(memo)
+		if err != nil || len(b) != 32 {
+			b, err = base64.StdEncoding.DecodeString(memo)
+		}
+		if err != nil || len(b) != 32 {
+			return "", false
+		}
+		return typ + ":" + hex.EncodeToString(b), true
+	}
+	return "", false
+}
+
+// payKey is where and with which memo the user pays the transaction (a withdrawal to an
+// anchor account with a memo), or "", "".
+func (t *Transaction) payKey() (to, memo string) {
+	if !t.Kind.Withdrawal() || t.WithdrawAnchorAccount == "" || t.WithdrawMemo == "" {
+		return "", ""
+	}
+	k, ok := memoKey(t.WithdrawMemoType, t.WithdrawMemo)
+	if !ok {
+		return "", ""
+	}
+	return t.WithdrawAnchorAccount, k
+}
+
+// indexPay keeps the pay_to and pay_memo columns in step with the transaction (prev is nil
+// for a new one); it writes only when they change, which is rare (creation and
+// request_onchain_funds).
+func (s *Service) indexPay(ctx context.Context, tx *store.Tx, prev, next *Transaction) error {
+	to, memo := next.payKey()
+	if prev != nil {
+		if pto, pmemo := prev.payKey(); pto == to && pmemo == memo {
+			return nil
+		}
+	} else if to == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE transfer_transactions SET pay_to = ?, pay_memo = ? WHERE id = ?", to, memo, next.ID); err != nil {
+		return fmt.Errorf("transfer: index payment memo of %s: %w", next.ID, err)
+	}
+	return nil
+}
+
+// IndexPayments fills the payment columns of transactions stored before they existed
+// (waiting for the user's payment, columns empty); the observer calls it once on start.
+// It returns how many it indexed.
+func (s *Service) IndexPayments(ctx context.Context) (int, error) {
+	ts, err := s.query(ctx, s.db, "SELECT "+columns+" FROM transfer_transactions WHERE status = ? AND pay_to = ''", string(StatusPendingUserTransferStart))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range ts {
+		if to, _ := ts[i].payKey(); to == "" {
+			continue
+		}
+		err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.indexPay(ctx, tx, &Transaction{}, &ts[i]) })
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

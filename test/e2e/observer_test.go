@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+	"github.com/stellar/go-stellar-sdk/txnbuild"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// observed is a vaspgate watching a simulated Horizon for payments to its distribution
+// account.
+type observed struct {
+	*stack
+	sim    *horizonsim.Sim
+	dist   string
+	issuer string
+	wallet *wallet
+}
+
+// observerConfig points vaspgate's observer at sim, watching dist, with short timings so
+// that a test sees failovers and reconnections quickly.
+func observerConfig(sim *horizonsim.Sim, dist string, issuer *string) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Transfer.Assets[0].DistributionAccount = dist
+		*issuer = c.Transfer.Assets[0].Issuer
+		c.Observer = config.Observer{Enabled: true, HorizonURL: sim.URL(), StartCursor: "0", LeaseTTL: 2 * time.Second,
+			LagInterval: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	}
+}
+
+func startObserved(t *testing.T, d store.Dialect, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
+	t.Helper()
+	w := newWallet(t)
+	o := &observed{sim: sim, dist: dist, wallet: w}
+	o.stack = startWith(t, d, w, func(c *config.Config) {
+		observerConfig(sim, dist, &o.issuer)(c)
+		c.Callback.Business.URL = w.srv.URL + "/business"
+		c.Callback.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "business-api-key"}
+		if edit != nil {
+			edit(c)
+		}
+	})
+	return o
+}
+
+// withdrawal makes an accepted customer's SEP-6 USDC withdrawal of amount and asks the user
+// to pay it (request_onchain_funds): it returns the transaction id and the memo to pay with.
+func (o *observed) withdrawal(t *testing.T, user *keypair.Full, amount string) (id, memo string) {
+	t.Helper()
+	token := o.login(t, user)
+	_, b := o.do(t, "PUT", o.public+"/sep12/customer", token, map[string]string{"type": "sep6", "first_name": "Ada",
+		"last_name": "Lovelace", "email_address": "ada@example.com"}, 202)
+	var cust struct{ ID string }
+	json.Unmarshal(b, &cust)
+	o.do(t, "PUT", o.admin+"/admin/v1/customers/"+cust.ID+"/status", adminToken, map[string]any{"status": "ACCEPTED"}, 200)
+	q := url.Values{"asset_code": {"USDC"}, "funding_method": {"SEPA"}, "amount": {amount},
+		"on_change_callback": {o.wallet.srv.URL + "/sep6"}}
+	_, b = o.do(t, "GET", o.public+"/sep6/withdraw?"+q.Encode(), token, nil, 200)
+	var wd struct {
+		ID, AccountID, Memo, MemoType string
+	}
+	if err := json.Unmarshal(b, &struct {
+		ID        *string `json:"id"`
+		AccountID *string `json:"account_id"`
+		Memo      *string `json:"memo"`
+		MemoType  *string `json:"memo_type"`
+	}{&wd.ID, &wd.AccountID, &wd.Memo, &wd.MemoType}); err != nil || wd.AccountID != o.dist || wd.MemoType != "id" {
+		t.Fatalf("withdraw answer %s", b)
+	}
+	usdc := "stellar:USDC:" + o.issuer
+	o.rpc(t, "request_onchain_funds", map[string]any{"transaction_id": wd.ID,
+		"amount_in": map[string]any{"amount": amount, "asset": usdc}, "amount_out": map[string]any{"amount": amount, "asset": "iso4217:USD"},
+		"fee_details": map[string]any{"total": "0", "asset": usdc}})
+	return wd.ID, wd.Memo
+}
+
+// pay submits a USDC payment from user to the distribution account with an id memo.
+func (o *observed) pay(t *testing.T, user *keypair.Full, amount, memo string) horizonsim.Submitted {
+	t.Helper()
+	id, err := strconv.ParseUint(memo, 10, 64)
+	if err != nil {
+		t.Fatalf("memo %q: %v", memo, err)
+	}
+	sub, err := o.sim.Submit(horizonsim.Payment{From: user, To: o.dist, Asset: txnbuild.CreditAsset{Code: "USDC", Issuer: o.issuer},
+		Amount: amount, Memo: txnbuild.MemoID(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// platformTx is the part of the business's transaction view the tests read.
+type platformTx struct {
+	Status             string
+	Sequence           int64
+	Message            string
+	AmountIn           struct{ Amount, Asset string } `json:"amount_in"`
+	TransferReceivedAt string                         `json:"transfer_received_at"`
+	StellarTxs         []struct {
+		ID       string
+		Payments []struct{ ID, PaymentType string } `json:"payments"`
+	} `json:"stellar_transactions"`
+}
+
+func (o *observed) platform(t *testing.T, id string) platformTx {
+	t.Helper()
+	var p platformTx
+	b, _ := json.Marshal(o.transaction(t, id))
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// unmatched lists the observer's unmatched payments as operators see them.
+func (s *stack) unmatched(t *testing.T) []struct{ OperationID, Reason, Memo string } {
+	t.Helper()
+	_, b := s.do(t, "GET", s.admin+"/admin/v1/observer/payments?matched=false", adminToken, nil, 200)
+	var list struct {
+		Payments []struct {
+			OperationID string `json:"operation_id"`
+			Reason      string
+			Memo        string
+		}
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]struct{ OperationID, Reason, Memo string }, len(list.Payments))
+	for i, p := range list.Payments {
+		out[i] = struct{ OperationID, Reason, Memo string }{p.OperationID, p.Reason, p.Memo}
+	}
+	return out
+}
+
+// businessEvents are the business events received so far, by type.
+func (w *wallet) businessEvents(t *testing.T) map[string][]map[string]any {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string][]map[string]any{}
+	for _, r := range w.got {
+		if r.path != "/business" {
+			continue
+		}
+		var e struct {
+			Type    string
+			Payload map[string]any
+		}
+		if err := json.Unmarshal(r.body, &e); err != nil {
+			t.Fatalf("business event %s: %v", r.body, err)
+		}
+		out[e.Type] = append(out[e.Type], e.Payload)
+	}
+	return out
+}
+
+// TestObservedWithdrawalMovesOnce is the observer's end-to-end proof on both engines: a
+// SEP-6 withdrawal's payment, seen on the simulated network, moves the transaction to
+// pending_anchor with amount_in, transfer_received_at and stellar_transactions, and the
+// wallet and the business hear it once; streams that break mid-event and replay old
+// operations change nothing more; a payment with an unknown memo is listed as unmatched
+// and announced to the business.
+func TestObservedWithdrawalMovesOnce(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			sim := horizonsim.New()
+			defer sim.Close()
+			o := startObserved(t, d, sim, keypair.MustRandom().Address(), nil)
+			user := keypair.MustRandom()
+			id, memo := o.withdrawal(t, user, "100")
+			if p := o.platform(t, id); p.Status != "pending_user_transfer_start" {
+				t.Fatalf("before the payment: %+v", p)
+			}
+
+			sub := o.pay(t, user, "100", memo)
+			var p platformTx
+			until(t, "the withdrawal reaches pending_anchor", func() bool {
+				p = o.platform(t, id)
+				return p.Status == "pending_anchor"
+			})
+			if p.AmountIn.Amount != "100" || p.AmountIn.Asset != "stellar:USDC:"+o.issuer || p.Message != "" {
+				t.Errorf("amount_in %+v, message %q", p.AmountIn, p.Message)
+			}
+			if got, _ := time.Parse(time.RFC3339Nano, p.TransferReceivedAt); !got.Equal(sub.ClosedAt) {
+				t.Errorf("transfer_received_at %s, want the ledger close %s", p.TransferReceivedAt, sub.ClosedAt)
+			}
+			if len(p.StellarTxs) != 1 || p.StellarTxs[0].ID != sub.Hash || len(p.StellarTxs[0].Payments) != 1 ||
+				p.StellarTxs[0].Payments[0].ID != sub.OperationID {
+				t.Errorf("stellar_transactions %+v, want %s / %s", p.StellarTxs, sub.Hash, sub.OperationID)
+			}
+			seq := p.Sequence
+
+			// Streams now break mid-event and replay what was already committed, while
+			// payments with unknown memos arrive.
+			sim.DropAfter(2)
+			sim.Replay(1)
+			streams := sim.Streams()
+			sim.Break()
+			var strays []string
+			for i := range 3 {
+				strays = append(strays, o.pay(t, user, "5", strconv.Itoa(424242+i)).OperationID)
+			}
+			until(t, "the stray payments are listed as unmatched", func() bool { return len(o.unmatched(t)) == 3 })
+			for _, u := range o.unmatched(t) {
+				if !slices.Contains(strays, u.OperationID) || u.Reason == "" {
+					t.Errorf("unmatched %+v, want one of %v with a reason", u, strays)
+				}
+			}
+			if n := sim.Streams() - streams; n < 3 {
+				t.Errorf("%d streams after the break, want at least 3 (each cut mid-event)", n)
+			}
+			if p := o.platform(t, id); p.Sequence != seq || p.Status != "pending_anchor" {
+				t.Errorf("after replays: sequence %d status %s, want %d pending_anchor", p.Sequence, p.Status, seq)
+			}
+
+			// The wallet heard each status change once; the business heard the transaction's
+			// changes and the unmatched payment once.
+			o.settled(t)
+			var statuses []string
+			for _, r := range o.wallet.waitFor(t, "/sep6", 2) {
+				var c struct{ Transaction struct{ ID, Status string } }
+				json.Unmarshal(r.body, &c)
+				statuses = append(statuses, c.Transaction.Status)
+			}
+			if len(statuses) != 2 || statuses[0] != "pending_user_transfer_start" || statuses[1] != "pending_anchor" {
+				t.Errorf("wallet heard %v, want [pending_user_transfer_start pending_anchor]", statuses)
+			}
+			ev := o.wallet.businessEvents(t)
+			if n := len(ev["stellar_payment_unmatched"]); n != 3 {
+				t.Errorf("business heard %d unmatched payments, want 3", n)
+			}
+			received := 0
+			for _, e := range ev["transaction_status_changed"] {
+				if tx, _ := e["transaction"].(map[string]any); tx["id"] == id && tx["status"] == "pending_anchor" {
+					received++
+				}
+			}
+			if received != 1 {
+				t.Errorf("business heard the withdrawal reach pending_anchor %d times, want 1", received)
+			}
+		})
+	}
+}
