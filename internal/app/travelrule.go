@@ -214,6 +214,17 @@ func (w trWithdrawals) Withdrawal(ctx context.Context, id string) (travelrule.Wi
 	return trWithdrawal(&t), nil
 }
 
+func (w trWithdrawals) ByPayment(ctx context.Context, hash string) (travelrule.Withdrawal, bool, error) {
+	t, err := w.transfers.WithdrawalByPayment(ctx, hash)
+	if errors.Is(err, transfer.ErrNotFound) {
+		return travelrule.Withdrawal{}, false, nil
+	}
+	if err != nil {
+		return travelrule.Withdrawal{}, false, err
+	}
+	return trWithdrawal(&t), true, nil
+}
+
 func (w trWithdrawals) Hold(ctx context.Context, id, message string) error {
 	t, err := w.transfers.Get(ctx, id)
 	if err != nil || t.Status == transfer.StatusOnHold {

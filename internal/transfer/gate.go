@@ -57,3 +57,18 @@ func (s *Service) AwaitingPayment(ctx context.Context, account string) ([]Transa
 	}
 	return out, nil
 }
+
+// WithdrawalByPayment returns the withdrawal whose recorded user payment (its last Stellar
+// transaction) is hash, or ErrNotFound.
+func (s *Service) WithdrawalByPayment(ctx context.Context, hash string) (Transaction, error) {
+	txs, err := s.query(ctx, s.db, "SELECT "+columns+` FROM transfer_transactions
+	WHERE stellar_transaction_id = ? AND kind IN (?, ?) ORDER BY id DESC LIMIT 1`,
+		hash, string(KindWithdrawal), string(KindWithdrawalExchange))
+	if err != nil {
+		return Transaction{}, err
+	}
+	if len(txs) == 0 {
+		return Transaction{}, ErrNotFound
+	}
+	return txs[0], nil
+}

@@ -203,6 +203,13 @@ func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, 
 			return false, fmt.Errorf("enqueue apply: %w", err)
 		}
 	}
+	if s.opts.Beneficiary != nil && ((v.TxHash != "" && old.TxHash == "") || (len(v.IVMS101) > 0 && len(old.IVMS101) == 0)) {
+		// Something to link the verification by: the link job looks (and leaves a linked
+		// verification alone).
+		if err := s.jobs.Enqueue(ctx, tx, LinkArgs{VerificationUUID: id}, &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25}); err != nil {
+			return false, fmt.Errorf("enqueue link: %w", err)
+		}
+	}
 	if s.holdDue(v.RiskLevel) && v.RiskLevel != old.RiskLevel {
 		// The withdrawals this verification pays are held by a job: the transfer service
 		// changes them in transactions of its own.

@@ -38,6 +38,9 @@ type Withdrawals interface {
 	Awaiting(ctx context.Context, account string) ([]Withdrawal, error)
 	// Withdrawal returns one withdrawal (ErrNotFound when unknown).
 	Withdrawal(ctx context.Context, id string) (Withdrawal, error)
+	// ByPayment returns the withdrawal whose user payment is the Stellar transaction hash,
+	// as the business reported it; found is false when none is.
+	ByPayment(ctx context.Context, hash string) (w Withdrawal, found bool, err error)
 	// Hold puts the withdrawal on_hold with message (notify_transaction_on_hold); nil when it
 	// already is; an error wrapping ErrNotHoldable when its state does not allow it.
 	Hold(ctx context.Context, id, message string) error
@@ -77,6 +80,18 @@ type HoldArgs struct {
 // Kind implements river.JobArgs.
 func (HoldArgs) Kind() string { return "travel_rule_hold" }
 
+// LinkArgs links a verification to the withdrawal it pays from what its callbacks say, when
+// Verify User did not link it (an enclave before 1.3.0 sends no verificationUuid there, or
+// the answer was the timeout fallback): the beneficiary address and memo of a
+// VERIFICATION_RESULT's IVMS101, else the TX_REPORT's hash as the payment the business
+// recorded on the withdrawal.
+type LinkArgs struct {
+	VerificationUUID string `json:"verification_uuid"`
+}
+
+// Kind implements river.JobArgs.
+func (LinkArgs) Kind() string { return "travel_rule_link" }
+
 func (s *Service) registerBeneficiary() {
 	b := s.opts.Beneficiary
 	if b == nil {
@@ -97,6 +112,59 @@ func (s *Service) registerBeneficiary() {
 	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[HoldArgs]) error {
 		return s.hold(ctx, j.Args.VerificationUUID)
 	}))
+	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[LinkArgs]) error {
+		return s.linkLate(ctx, j.Args.VerificationUUID)
+	}))
+}
+
+// linkLate links verification id to its withdrawal from its callbacks (see LinkArgs); a
+// verification already linked is left as it is.
+func (s *Service) linkLate(ctx context.Context, id string) error {
+	b := s.opts.Beneficiary
+	if b == nil || b.Withdrawals == nil {
+		return nil
+	}
+	ls, _, err := links(ctx, s.db, "verification_uuid", id)
+	if err != nil || len(ls) > 0 {
+		return err
+	}
+	var (
+		hash   string
+		sealed []byte
+	)
+	err = s.db.QueryRowContext(ctx, `SELECT tx_hash, ivms101 FROM travel_rule_verifications WHERE verification_uuid = ?`, id).
+		Scan(&hash, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("travelrule: link %s: %w", id, err)
+	}
+	var w Withdrawal
+	found := false
+	if sealed != nil {
+		plain, err := s.open(sealed, ivmsAD(id))
+		if err != nil {
+			return err
+		}
+		var p IVMS101
+		if json.Unmarshal(plain, &p) == nil && p.Beneficiary != nil && len(p.Beneficiary.AccountNumber) > 0 {
+			if account, memo, ok := ParseAddress(string(p.Beneficiary.AccountNumber[0])); ok && memo != "" {
+				if w, found, err = s.resolveWithdrawal(ctx, account, memo, "", ""); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if !found && hash != "" {
+		if w, found, err = b.Withdrawals.ByPayment(ctx, hash); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error { return s.linkBeneficiary(ctx, tx, id, w.ID) })
 }
 
 // holdDue reports whether level reaches the configured hold level.

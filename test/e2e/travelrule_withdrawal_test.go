@@ -75,8 +75,10 @@ func (s *stack) travelRuleOf(t *testing.T, id string) []map[string]any {
 // with the reason (wallet callback and business event), a payout is refused while held, and
 // the operator releases it through the admin API. A second withdrawal is matched without a
 // memo by its amount, its TX_REPORT is lost and recovered by the Transaction Status Query,
-// and the business releases its hold through the RPC. Every travel_rule.verification_updated
-// event carries the withdrawal as transaction_id.
+// and the business releases its hold through the RPC. A third is asked about without a
+// verificationUuid (enclave before 1.3.0) and linked by its TX_REPORT's hash. Every
+// travel_rule.verification_updated event carries the withdrawal as transaction_id (the
+// third's first event, made before its link existed, carries "").
 func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
@@ -193,6 +195,29 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 				t.Fatalf("travel_rule after the business's release: %v", tr)
 			}
 
+			// 4. An enclave before 1.3.0 sends no verificationUuid with Verify User: the
+			// verification is linked when its TX_REPORT names the payment the business recorded.
+			wid3, account3, memo3 := s.withdrawal(t, keypair.MustRandom(), "1200")
+			req.VerificationUUID, req.Amount, req.Address = "", "1200", account3+":"+memo3
+			if r, err := verifyUser(ctx, sim, req); err != nil || r.JSON()["result"] != "VERIFIED" {
+				t.Fatalf("Verify User without verificationUuid: %v %s", err, r.Body)
+			}
+			h3 := "3f3e5c7b9a1d3f5e7c9b1a3d5f7e9c1b3a5d7f9e1c3b5a7d9f1e3c5b7a9d1f3e"
+			s.rpc(t, "notify_onchain_funds_received", map[string]any{"transaction_id": wid3, "stellar_transaction_id": h3})
+			u3 := "5a0e1f59-8c1b-4c3e-9d7a-0b1c2d3e4f03"
+			sim.Incoming(u3, h3)
+			sim.SendTxReport(ctx, u3)
+			until(t, "the verification is linked by the payment's hash", func() bool {
+				tr := s.travelRuleOf(t, wid3)
+				return len(tr) == 1 && tr[0]["verification_uuid"] == u3
+			})
+			sim.SendKYT(ctx, u3, "HIGH")
+			until(t, "the paid withdrawal is on hold", func() bool { return s.transaction(t, wid3)["status"] == "on_hold" })
+			s.rpc(t, "notify_offchain_funds_available", map[string]any{"transaction_id": wid3})
+			if tr := s.travelRuleOf(t, wid3); tr[0]["hold"] != "released" {
+				t.Fatalf("travel_rule after notify_offchain_funds_available: %v", tr)
+			}
+
 			// Every verification_updated event names its withdrawal; the holds reached the
 			// business as transaction status changes.
 			until(t, "the business got the events", func() bool {
@@ -204,7 +229,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 						held++
 					}
 				}
-				return held >= 2
+				return held >= 3
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -215,13 +240,13 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 				}
 				p, _ := e["payload"].(map[string]any)
 				v, _ := p["verification_uuid"].(string)
-				want := map[string]string{u1: wid, u2: wid2}[v]
-				if p["transaction_id"] != want {
+				want := map[string]string{u1: wid, u2: wid2, u3: wid3}[v]
+				if p["transaction_id"] != want && !(v == u3 && p["transaction_id"] == "") {
 					t.Errorf("verification_updated %s carries transaction_id %v, want %s", v, p["transaction_id"], want)
 				}
 				seen[v] = true
 			}
-			if !seen[u1] || !seen[u2] {
+			if !seen[u1] || !seen[u2] || !seen[u3] {
 				t.Errorf("verification_updated events for %v, want both", seen)
 			}
 		})
