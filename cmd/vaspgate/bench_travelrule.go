@@ -62,6 +62,10 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 		fmt.Fprintf(out, "throughput     %.0f acknowledged callbacks/s (%.2f s)\n", r.PerSecond, r.Seconds)
 		fmt.Fprintf(out, "ack latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
 		fmt.Fprintf(out, "acknowledged   %d (%d distinct, %d repeats), failed %d\n", r.Acked, r.Sent, r.SentDuplicates, r.Failed)
+		if r.DrainedSeconds > 0 {
+			fmt.Fprintf(out, "processed      all after %.2f s; process CPU %.3f ms per callback (receiver, processing, load tool)\n",
+				r.DrainedSeconds, r.CPUMillisPerCallback)
+		}
 		if r.Lost < 0 {
 			fmt.Fprintln(out, "stored         not checked (give --admin-url)")
 		} else {

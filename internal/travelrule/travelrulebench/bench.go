@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,6 +84,13 @@ type Result struct {
 	Stored     int `json:"stored"`
 	Duplicates int `json:"duplicates"`
 	Lost       int `json:"lost"`
+	// In process only: DrainedSeconds is from the first request until every stored callback
+	// was processed into its verification, and CPUMillisPerCallback the process's CPU time
+	// (user + system: receiver, processing jobs and the load tool) over that span per
+	// acknowledged callback. Less sensitive than throughput to other work on a shared
+	// machine; the database server's own CPU is not in it.
+	DrainedSeconds       float64 `json:"drained_seconds,omitempty"`
+	CPUMillisPerCallback float64 `json:"cpu_ms_per_callback,omitempty"`
 }
 
 type request struct {
@@ -179,6 +187,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ok := make([]bool, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	for range o.Concurrency {
 		wg.Add(1)
@@ -250,6 +259,13 @@ feed:
 		if err := waitSpool(ctx, local.Service, o.Timeout); err != nil {
 			return res, err
 		}
+		if err := waitProcessed(ctx, local.DB, o.Timeout); err != nil {
+			return res, err
+		}
+		res.DrainedSeconds = time.Since(start).Seconds()
+		if res.Acked > 0 {
+			res.CPUMillisPerCallback = float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(res.Acked)
+		}
 	}
 	err = count(ctx, client, o, sent, &res)
 	return res, err
@@ -305,6 +321,34 @@ func startLocal(ctx context.Context, dbURL string) (*Server, func(), error) {
 		return nil, nil, err
 	}
 	return s, func() { s.Close(); dropSchema(); os.RemoveAll(dir) }, nil
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// waitProcessed waits until no stored callback is left pending (every one folded into its
+// verification).
+func waitProcessed(ctx context.Context, db *store.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'pending'").Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New("travelrulebench: callbacks not processed in time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitSpool waits until the in-process server's spool is replayed.
