@@ -1,0 +1,357 @@
+package observer
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stellar/go-stellar-sdk/keypair"
+	"github.com/stellar/go-stellar-sdk/txnbuild"
+	"github.com/stellar/go-stellar-sdk/xdr"
+
+	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
+)
+
+// rig is an observer's world: a database with the transfer service, a simulated Horizon,
+// the distribution account and the outcomes of every commit.
+type rig struct {
+	db     *store.DB
+	stack  *transfertest.Stack
+	sim    *horizonsim.Sim
+	dist   *keypair.Full
+	issuer string
+	usdc   txnbuild.CreditAsset
+
+	mu   sync.Mutex
+	outs map[string][]Outcome // by operation id
+	new  chan struct{}
+}
+
+func newRig(t *testing.T, db *store.DB) *rig {
+	t.Helper()
+	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{}), sim: horizonsim.New(),
+		dist: keypair.MustRandom(), issuer: keypair.MustRandom().Address(), outs: map[string][]Outcome{}, new: make(chan struct{}, 1024)}
+	r.usdc = txnbuild.CreditAsset{Code: "USDC", Issuer: r.issuer}
+	t.Cleanup(r.sim.Close)
+	return r
+}
+
+// observer builds an observer of the rig's account named holder.
+func (r *rig) observer(t *testing.T, holder string, ttl time.Duration) *Observer {
+	t.Helper()
+	o, err := New(Options{DB: r.db, HorizonURL: r.sim.URL(), Accounts: []string{r.dist.Address()}, Transfers: r.stack.Transfers,
+		Events: r.stack.Engine.Outbox(), Instance: holder, LeaseTTL: ttl, MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 100 * time.Millisecond, LagInterval: 50 * time.Millisecond, StartCursor: "0",
+		Committed: func(out Outcome) {
+			r.mu.Lock()
+			r.outs[out.Operation] = append(r.outs[out.Operation], out)
+			r.mu.Unlock()
+			r.new <- struct{}{}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// run starts o and returns a function stopping it (and waiting for it).
+func run(t *testing.T, o *Observer) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := o.Run(ctx); err != nil {
+			t.Errorf("observer %s: %v", o.Holder(), err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// outcome waits for the first commit of operation id.
+func (r *rig) outcome(t *testing.T, id string) Outcome {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		r.mu.Lock()
+		outs := r.outs[id]
+		r.mu.Unlock()
+		if len(outs) > 0 {
+			return outs[0]
+		}
+		select {
+		case <-r.new:
+		case <-deadline:
+			t.Fatalf("operation %s not committed after 60s", id)
+		}
+	}
+}
+
+// withdrawal stores a withdrawal waiting for the user's payment of 100 USDC with memo.
+func (r *rig) withdrawal(t *testing.T, memo string) transfer.Transaction {
+	t.Helper()
+	asset := "stellar:USDC:" + r.issuer
+	return r.stack.NewTransactionWith(t, transfer.KindWithdrawal, transfer.StatusPendingUserTransferStart, func(tx *transfer.Transaction) {
+		tx.AssetIssuer, tx.WithdrawAnchorAccount, tx.WithdrawMemo, tx.WithdrawMemoType = r.issuer, r.dist.Address(), memo, "id"
+		tx.AmountIn = &transfer.Amount{Amount: "100", Asset: asset}
+		tx.AmountExpected = &transfer.Amount{Amount: "100", Asset: asset}
+	})
+}
+
+func (r *rig) submit(t *testing.T, p horizonsim.Payment) horizonsim.Submitted {
+	t.Helper()
+	sub, err := r.sim.Submit(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func memoID(s string) txnbuild.Memo {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return txnbuild.MemoID(n)
+}
+
+// muxed is the M… address of account with id.
+func muxed(t *testing.T, account string, id uint64) string {
+	t.Helper()
+	m, err := xdr.MuxedAccountFromAccountId(account, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := m.GetAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestPaymentsMatched runs the observer against payments of every shape on both engines:
+// exact, partial and excess amounts, a path payment, a muxed destination, claimable balances
+// with and without a known memo, the wrong asset, an unknown memo and an outgoing payment.
+func TestPaymentsMatched(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db)
+		user := keypair.MustRandom()
+		type want struct {
+			status, flag, reason string
+			amount, paymentType  string
+		}
+		cases := []struct {
+			name string
+			memo string // the withdrawal's memo; "" for none
+			pay  func(memo string) horizonsim.Payment
+			want want
+		}{
+			{"exact", "1001", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID(m)}
+			}, want{StatusMatched, "", "", "100", "payment"}},
+			{"partial", "1002", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "90.5", Memo: memoID(m)}
+			}, want{StatusMatched, transfer.FlagPartial, "", "90.5", "payment"}},
+			{"excess", "1003", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "110", Memo: memoID(m)}
+			}, want{StatusMatched, transfer.FlagExcess, "", "110", "payment"}},
+			{"path payment", "1004", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID(m),
+					SendAsset: txnbuild.NativeAsset{}, SendAmount: "750"}
+			}, want{StatusMatched, "", "", "100", "path_payment"}},
+			{"muxed destination, no memo", "1005", func(m string) horizonsim.Payment {
+				id, _ := strconv.ParseUint(m, 10, 64)
+				return horizonsim.Payment{From: user, To: muxed(t, r.dist.Address(), id), Asset: r.usdc, Amount: "100"}
+			}, want{StatusMatched, "", "", "100", "payment"}},
+			{"claimable balance with the memo", "1006", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID(m), Claimable: true}
+			}, want{StatusMatched, transfer.FlagClaimable, "", "100", "payment"}},
+			{"claimable balance, unknown memo", "", func(string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID("777"), Claimable: true}
+			}, want{status: StatusUnmatched, reason: "claimable balance: no transaction expects memo 777"}},
+			{"wrong asset", "1008", func(m string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Amount: "100", Memo: memoID(m)}
+			}, want{status: StatusUnmatched, reason: "asset stellar:native"}},
+			{"unknown memo", "", func(string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID("888")}
+			}, want{status: StatusUnmatched, reason: "no transaction expects memo 888"}},
+			{"no memo", "", func(string) horizonsim.Payment {
+				return horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100"}
+			}, want{status: StatusUnmatched, reason: "the payment has no memo"}},
+			{"outgoing", "", func(string) horizonsim.Payment {
+				return horizonsim.Payment{From: r.dist, To: user.Address(), Asset: r.usdc, Amount: "50"}
+			}, want{status: StatusOutgoing}},
+		}
+		ids := map[string]string{}
+		subs := map[string]horizonsim.Submitted{}
+		for _, c := range cases {
+			if c.memo != "" {
+				ids[c.name] = r.withdrawal(t, c.memo).ID
+			}
+			subs[c.name] = r.submit(t, c.pay(c.memo))
+		}
+		o := r.observer(t, "solo", 2*time.Second)
+		run(t, o)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				sub := subs[c.name]
+				out := r.outcome(t, sub.OperationID)
+				if out.Status != c.want.status || out.Flag != c.want.flag || out.Duplicate || !strings.HasPrefix(out.Reason, c.want.reason) {
+					t.Fatalf("outcome %+v, want %+v", out, c.want)
+				}
+				p, err := o.Payment(context.Background(), sub.OperationID)
+				if err != nil || p.Status != c.want.status || p.Flag != c.want.flag || p.Reason != out.Reason || p.TransactionHash != sub.Hash {
+					t.Fatalf("observed payment %+v (%v)", p, err)
+				}
+				if c.want.status != StatusMatched {
+					if id := ids[c.name]; id != "" {
+						if tx, _ := r.stack.Transfers.Get(context.Background(), id); tx.Status != transfer.StatusPendingUserTransferStart {
+							t.Fatalf("unmatched payment moved %s to %s", id, tx.Status)
+						}
+					}
+					return
+				}
+				tx, err := r.stack.Transfers.Get(context.Background(), ids[c.name])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.Transaction != tx.ID || tx.Status != transfer.StatusPendingAnchor || tx.AmountIn == nil ||
+					tx.AmountIn.Amount != c.want.amount || tx.TransferReceivedAt == nil || !tx.TransferReceivedAt.Equal(sub.ClosedAt) {
+					t.Fatalf("transaction %+v", tx)
+				}
+				if (c.want.flag == "") != (tx.Message == "") {
+					t.Fatalf("flag %q but message %q", c.want.flag, tx.Message)
+				}
+				st := tx.StellarTransactions
+				if len(st) != 1 || st[0].ID != sub.Hash || st[0].Envelope != sub.Envelope || len(st[0].Payments) != 1 ||
+					st[0].Payments[0].ID != sub.OperationID || st[0].Payments[0].PaymentType != c.want.paymentType ||
+					st[0].Payments[0].Amount.Amount != c.want.amount || tx.StellarTransactionID != sub.Hash {
+					t.Fatalf("stellar_transactions %+v", st)
+				}
+			})
+		}
+		list, err := o.Payments(context.Background(), Filter{Status: StatusUnmatched})
+		if err != nil || len(list) != 4 {
+			t.Fatalf("unmatched list: %d (%v), want 4", len(list), err)
+		}
+	})
+}
+
+// TestTwoInstancesCommitOnce commits one payment from two observers at the same moment on
+// both engines: one matches it, the other finds it recorded and changes nothing.
+func TestTwoInstancesCommitOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db)
+		w := r.withdrawal(t, "2001")
+		sub := r.submit(t, horizonsim.Payment{To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID("2001")})
+		a, b := r.observer(t, "a", time.Second), r.observer(t, "b", time.Second)
+		for _, o := range []*Observer{a, b} {
+			if _, err := o.cursor(context.Background(), r.dist.Address()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ops, err := a.h.page(context.Background(), r.dist.Address(), "0", 10, false)
+		if err != nil || len(ops) != 1 || ops[0].ID != sub.OperationID {
+			t.Fatalf("page: %+v (%v)", ops, err)
+		}
+		var wg sync.WaitGroup
+		outs := make([]Outcome, 2)
+		errs := make([]error, 2)
+		for i, o := range []*Observer{a, b} {
+			wg.Go(func() {
+				op := ops[0]
+				outs[i], errs[i] = o.commit(context.Background(), r.dist.Address(), &op)
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if outs[0].Duplicate == outs[1].Duplicate {
+			t.Fatalf("outcomes %+v: want exactly one duplicate", outs)
+		}
+		tx, _ := r.stack.Transfers.Get(context.Background(), w.ID)
+		if tx.Status != transfer.StatusPendingAnchor || tx.Version != w.Version+1 {
+			t.Fatalf("transaction %s version %d, want pending_anchor version %d", tx.Status, tx.Version, w.Version+1)
+		}
+		// The wallet hears the change once, after a while nothing more.
+		r.stack.Wallet.Wait("/sep6", 1, 30*time.Second)
+		if n := len(r.stack.Wallet.Got("/sep6")); n != 1 {
+			t.Fatalf("wallet got %d callbacks, want 1", n)
+		}
+	})
+}
+
+// TestLeaseTakeoverAndRestart plays a crashed leader (its lease left to expire), a restart
+// and a payment made while no observer ran: the waiting instance takes over only after the
+// expiry, and a new instance resumes from the stored cursor without missing the payment or
+// committing an earlier one again.
+func TestLeaseTakeoverAndRestart(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db)
+		ctx := context.Background()
+		// A crashed instance holds the lease for another 1.5 s.
+		if ok, err := acquire(ctx, db, "crashed", time.Now(), 1500*time.Millisecond); !ok || err != nil {
+			t.Fatalf("ghost lease: %v %v", ok, err)
+		}
+		w1 := r.withdrawal(t, "3001")
+		sub1 := r.submit(t, horizonsim.Payment{To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID("3001")})
+		a := r.observer(t, "a", time.Second)
+		stopA := run(t, a)
+		if st := a.Status(ctx); st.Leader || st.Lease == nil || st.Lease.Holder != "crashed" {
+			t.Fatalf("before the ghost lease expired: %+v", st)
+		}
+		out := r.outcome(t, sub1.OperationID)
+		if out.Status != StatusMatched || out.Transaction != w1.ID {
+			t.Fatalf("outcome %+v", out)
+		}
+		if st := a.Status(ctx); !st.Leader || st.Lease.Holder != "a" || st.Lease.Term != 2 {
+			t.Fatalf("after take-over: %+v", st)
+		}
+		stopA()
+		if _, ok, _ := readLease(ctx, db); ok {
+			t.Fatal("a clean stop left the lease behind")
+		}
+
+		// Paid while nothing watches; a new instance resumes from the cursor.
+		w2 := r.withdrawal(t, "3002")
+		sub2 := r.submit(t, horizonsim.Payment{To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID("3002")})
+		b := r.observer(t, "b", time.Second)
+		run(t, b)
+		if out := r.outcome(t, sub2.OperationID); out.Status != StatusMatched || out.Transaction != w2.ID {
+			t.Fatalf("after restart: %+v", out)
+		}
+		r.mu.Lock()
+		n := len(r.outs[sub1.OperationID])
+		r.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("the first payment was committed %d times, want 1 (resumed from the cursor)", n)
+		}
+		if tx, _ := r.stack.Transfers.Get(ctx, w1.ID); tx.Version != w1.Version+1 {
+			t.Fatalf("first withdrawal version %d, want %d", tx.Version, w1.Version+1)
+		}
+		// The lag is measured and is zero once caught up.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st := b.Status(ctx)
+			if len(st.Accounts) == 1 && st.Accounts[0].LagLedgers == 0 && !st.Accounts[0].MeasuredAt.IsZero() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lag not measured: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the observer's reported state
+		}
+	})
+}
