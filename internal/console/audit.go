@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -51,6 +52,8 @@ func insertAudit(ctx context.Context, q store.Querier, e Entry) error {
 // today) still gets its row, written on its own.
 func (c *Console) act(ctx context.Context, s *Session, e Entry, do func(ctx context.Context) error) error {
 	e.At, e.Operator, e.Role = c.opts.Now(), s.Operator, s.Role
+	// The operator is the actor of every change the action makes (transaction history).
+	ctx = actor.With(ctx, actor.Actor{Kind: actor.Operator, Name: s.Operator})
 	hooked, committed := store.WithCommitHook(ctx, func(ctx context.Context, tx *store.Tx) error {
 		return insertAudit(ctx, tx, e)
 	})

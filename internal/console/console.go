@@ -59,6 +59,7 @@ type Customers interface {
 type Transfers interface {
 	Browse(ctx context.Context, f transfer.BrowseFilter) ([]transfer.Transaction, error)
 	Get(ctx context.Context, id string) (transfer.Transaction, error)
+	History(ctx context.Context, id string) ([]transfer.StatusChange, error)
 }
 
 // TravelRule is what the console needs of the Travel Rule receiver (*travelrule.Service).

@@ -57,6 +57,7 @@ func TestConsole(t *testing.T) {
 			t.Run("every page renders", func(t *testing.T) { testPages(t, s) })
 			t.Run("transaction links its Travel Rule verifications", func(t *testing.T) { testTransactionLinks(t, s) })
 			t.Run("endpoint health shows the last success", func(t *testing.T) { testEndpointHealth(t, s) })
+			t.Run("transaction timeline says who caused each change", func(t *testing.T) { testTimeline(t, s) })
 		})
 	}
 }

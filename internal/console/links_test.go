@@ -2,12 +2,16 @@ package console_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/wallet"
@@ -68,5 +72,56 @@ func testEndpointHealth(t *testing.T, s *stack) {
 	}
 	if !found {
 		t.Fatal("no endpoint page shows a last success")
+	}
+}
+
+// testTimeline: a transaction's status timeline says who caused each change — the wallet
+// that asked for it, the operator whose KYC decision moved it, the business whose RPC
+// call failed it — from the history transfer records with each change.
+func testTimeline(t *testing.T, s *stack) {
+	s.wallet.setFailing(false)
+	ctx := context.Background()
+	id := s.customer(t, "Grace", "Hopper", "grace@example.org")
+	owner, _, err := s.app.KYC.OwnerOf(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the SEP-6 edge does for an authenticated wallet (stellarhttp puts the actor in
+	// the request's context; its own test checks that).
+	tr := &transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete, AssetCode: "USDC",
+		Owner: owner, CustomerID: id, CustomerType: "sep6"}
+	if err := s.app.Transfer.Create(actor.With(ctx, actor.Actor{Kind: actor.Wallet, Name: owner.Account}), tr); err != nil {
+		t.Fatal(err)
+	}
+	c := s.client(t)
+	csrf := c.signIn(operatorToken)
+	if resp, _ := c.post("/console/customers/"+id+"/decision", url.Values{"csrf": {csrf}, "type": {"sep6"}, "status": {"ACCEPTED"},
+		"reason": {"documents checked"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("decision = %d", resp.StatusCode)
+	}
+	body := `{"jsonrpc":"2.0","id":"1","method":"notify_transaction_error","params":{"transaction_id":"` + tr.ID + `","message":"bank refused"}}`
+	resp, err := http.Post(s.admin+"/rpc", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"status":"error"`) {
+		t.Fatalf("RPC = %d %s", resp.StatusCode, answer)
+	}
+	_, page := c.get("/console/transactions/" + tr.ID)
+	got := regexpAll(`(?s)<li data-version="(\d+">.*?</li>)`, page)
+	want := []string{
+		`incomplete.*by wallet <code>` + owner.Account + `</code>`,
+		`pending_anchor.*by operator <code>otto</code>.*from incomplete`,
+		`error.*by business <code>platform API</code>.*from pending_anchor`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("timeline has %d entries, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !regexp.MustCompile(`(?s)` + w).MatchString(got[i]) {
+			t.Errorf("timeline entry %d = %s, want %s", i, got[i], w)
+		}
 	}
 }

@@ -43,9 +43,12 @@ type transactionData struct {
 	T transfer.Transaction
 	// Verifications are the Travel Rule verifications about this transaction.
 	Verifications []string
-	Timeline      []statusEvent
-	Callbacks     []callback.Delivery
-	Audit         []Entry
+	// History is every status change with who caused it; imported transactions have
+	// none, and their Timeline is read from the callbacks instead.
+	History   []transfer.StatusChange
+	Timeline  []statusEvent
+	Callbacks []callback.Delivery
+	Audit     []Entry
 }
 
 func (c *Console) transaction(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -62,6 +65,10 @@ func (c *Console) transaction(w http.ResponseWriter, r *http.Request, s *Session
 	d := transactionData{T: t}
 	if d.Verifications, err = c.opts.TravelRule.TransactionVerifications(ctx, t.ID); err != nil {
 		c.internal(w, r, s, "read the transaction's Travel Rule verifications", err)
+		return
+	}
+	if d.History, err = c.opts.Transfers.History(ctx, t.ID); err != nil {
+		c.internal(w, r, s, "read the transaction's history", err)
 		return
 	}
 	if d.Callbacks, d.Timeline, err = c.subjectHistory(ctx, "transaction:"+t.ID, "transaction"); err != nil {

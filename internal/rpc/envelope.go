@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -150,8 +151,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
 		return
 	}
-	httpjson.Write(w, http.StatusOK, s.Serve(r.Context(), body))
+	httpjson.Write(w, http.StatusOK, s.Serve(actor.With(r.Context(), businessActor), body))
 }
+
+// businessActor is who causes the changes the business asks for (history, console).
+var businessActor = actor.Actor{Kind: actor.Business, Name: "platform API"}
 
 // Serve answers one request body: an array of calls gets an array of answers in the same
 // order; a single call object gets a single answer. Errors about the body as a whole (not

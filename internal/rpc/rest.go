@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
@@ -30,7 +31,7 @@ func (s *Server) authed(fn http.HandlerFunc) http.Handler {
 			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", err.Error())
 			return
 		}
-		fn(w, r)
+		fn(w, r.WithContext(actor.With(r.Context(), businessActor)))
 	})
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 )
 
@@ -165,7 +166,8 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "invalid bearer token")
 			return
 		}
-		next.ServeHTTP(w, r)
+		// An operator holding the admin token is the actor of what the admin API changes.
+		next.ServeHTTP(w, r.WithContext(actor.With(r.Context(), actor.Actor{Kind: actor.Operator, Name: "admin"})))
 	})
 }
 

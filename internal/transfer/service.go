@@ -131,6 +131,9 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		if err := s.indexPay(ctx, tx, nil, t); err != nil {
 			return err
 		}
+		if err := recordStatus(ctx, tx, t, "", now); err != nil {
+			return err
+		}
 		return s.business(ctx, tx, EventTransactionCreated, t, now)
 	})
 	return err
@@ -376,6 +379,9 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 		return cur, false, err
 	}
 	if statusChanged {
+		if err := recordStatus(ctx, tx, &next, cur.Status, now); err != nil {
+			return cur, false, err
+		}
 		if err := s.statusChanged(ctx, tx, &next, now); err != nil {
 			return cur, false, err
 		}

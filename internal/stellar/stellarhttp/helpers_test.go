@@ -18,6 +18,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 )
@@ -107,9 +108,11 @@ func echoIdentity(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no identity", http.StatusInternalServerError)
 		return
 	}
-	// Every field, the subject too (its JSON form leaves the subject out).
+	// Every field, the subject too (its JSON form leaves the subject out), and the actor
+	// of what the request changes.
+	a := actor.From(r.Context())
 	_ = json.NewEncoder(w).Encode(map[string]string{"Sub": id.Sub, "Account": id.Account,
-		"Memo": id.Memo, "Muxed": id.Muxed, "ClientDomain": id.ClientDomain})
+		"Memo": id.Memo, "Muxed": id.Muxed, "ClientDomain": id.ClientDomain, "Actor": string(a.Kind) + ":" + a.Name})
 }
 
 // response is one HTTP answer, decoded.

@@ -762,7 +762,7 @@ func TestRequire(t *testing.T) {
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
-			want := `{"Account":"` + user.Address() + `","ClientDomain":"","Memo":"13","Muxed":"","Sub":"` + user.Address() + `:13"}`
+			want := `{"Account":"` + user.Address() + `","Actor":"wallet:` + user.Address() + `","ClientDomain":"","Memo":"13","Muxed":"","Sub":"` + user.Address() + `:13"}`
 			if strings.TrimSpace(string(r.body)) != want {
 				t.Errorf("identity %s", r.body)
 			}

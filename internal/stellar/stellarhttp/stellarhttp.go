@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
@@ -175,7 +176,9 @@ func (h *Handler) RequireWith(refuse Refusal) func(http.Handler) http.Handler {
 				refuse(w, r, true)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(stellar.WithIdentity(r.Context(), id)))
+			// The wallet is the actor of whatever this request changes.
+			ctx := actor.With(stellar.WithIdentity(r.Context(), id), actor.Actor{Kind: actor.Wallet, Name: id.Account})
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
