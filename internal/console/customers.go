@@ -117,6 +117,12 @@ func (c *Console) showCustomer(w http.ResponseWriter, r *http.Request, s *Sessio
 		row := fieldRow{Name: name, Status: f.Status, Error: f.Error}
 		if name == reveal {
 			v, _, err := c.opts.Customers.FieldValue(ctx, id, name)
+			if errors.Is(err, kyc.ErrNotFound) {
+				// With kyc.backend business the values stay at the business server (its
+				// SEP-12 answer carries statuses, never values): nothing here to show.
+				c.fail(w, r, s, http.StatusNotFound, "vaspgate holds no value for this field: the business server keeps it.")
+				return
+			}
 			if err != nil {
 				c.internal(w, r, s, "open the field", err)
 				return

@@ -510,14 +510,18 @@ type ListQuery struct {
 	Limit         int
 }
 
-// List returns builtin customers by id (creation order), for the operator's work queue,
-// e.g. every PROCESSING sep6 customer.
+// List returns customers by id (creation order), for the operator's work queue, e.g.
+// every PROCESSING sep6 customer. With the business back end it lists the customers
+// vaspgate knows of (listKnown).
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 100
 	}
 	if q.Status != "" && !validStatus(q.Status) {
 		return nil, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
+	}
+	if !s.Builtin() {
+		return s.listKnown(ctx, q)
 	}
 	// The owner condition is written only when asked for, so PostgreSQL plans it on the
 	// owner index instead of walking every customer.
