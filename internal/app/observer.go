@@ -16,7 +16,7 @@ func (a *App) buildObserver() error {
 	}
 	o, err := observer.New(observer.Options{
 		DB: a.DB, HorizonURL: cfg.ObserverHorizonURL(), Accounts: cfg.ObserverAccounts(),
-		Transfers: a.Transfer, Events: a.Delivery.Outbox(), LeaseTTL: cfg.Observer.LeaseTTL,
+		Transfers: a.Transfer, Events: a.Delivery.Outbox(), Hashes: a.Transfer, LeaseTTL: cfg.Observer.LeaseTTL,
 		StartCursor: cfg.Observer.StartCursor, LagInterval: cfg.Observer.LagInterval,
 		MinBackoff: cfg.Observer.MinBackoff, MaxBackoff: cfg.Observer.MaxBackoff, Logger: a.Log,
 	})
@@ -26,6 +26,7 @@ func (a *App) buildObserver() error {
 	a.Observer = o
 	a.Registry.MustRegister(o.Collectors()...)
 	observerhttp.Register(a.Server.AdminAPI, o)
+	observerhttp.RegisterChecks(a.Server.AdminAPI, a.Transfer)
 	return nil
 }
 

@@ -37,6 +37,12 @@ type Events interface {
 	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
 }
 
+// Hashes settles the Stellar transactions the business reported that were not on the
+// ledger yet; *transfer.Service satisfies it.
+type Hashes interface {
+	CheckHashes(ctx context.Context, window time.Duration, limit int) (int, error)
+}
+
 // Options configure an Observer.
 type Options struct {
 	DB *store.DB
@@ -49,6 +55,10 @@ type Options struct {
 	Transfers Transfers
 	// Events receives the unmatched-payment events; nil records none.
 	Events Events
+	// Hashes, when set, is run by the leader every LagInterval: reported hashes not yet on
+	// the ledger are looked up again, and flagged once HashWindow has passed (0: 10 min).
+	Hashes     Hashes
+	HashWindow time.Duration
 	// Instance names this process in the lease; "" means host name, process id and a
 	// random suffix.
 	Instance string
@@ -78,6 +88,8 @@ type Observer struct {
 	accounts  []string
 	transfers Transfers
 	events    Events
+	hashes    Hashes
+	hashWin   time.Duration
 	holder    string
 	ttl       time.Duration
 	minB      time.Duration
@@ -107,6 +119,7 @@ func New(o Options) (*Observer, error) {
 		return nil, err
 	}
 	ob := &Observer{db: o.DB, h: h, accounts: o.Accounts, transfers: o.Transfers, events: o.Events,
+		hashes: o.Hashes, hashWin: o.HashWindow,
 		holder: o.Instance, ttl: o.LeaseTTL, minB: o.MinBackoff, maxB: o.MaxBackoff, lagEvery: o.LagInterval,
 		start: o.StartCursor, log: o.Logger, now: o.Now, committed: o.Committed, metrics: newMetrics(),
 		state: map[string]*AccountStatus{}}
@@ -127,6 +140,9 @@ func New(o Options) (*Observer, error) {
 	}
 	if ob.lagEvery <= 0 {
 		ob.lagEvery = 5 * time.Second
+	}
+	if ob.hashWin <= 0 {
+		ob.hashWin = 10 * time.Minute
 	}
 	if ob.start == "" {
 		ob.start = "now"
@@ -296,6 +312,11 @@ func (o *Observer) measure(ctx context.Context) {
 				break
 			}
 			o.measureAccount(ctx, a, latest)
+		}
+		if o.hashes != nil {
+			if _, err := o.hashes.CheckHashes(ctx, o.hashWin, 100); err != nil && ctx.Err() == nil {
+				o.log.Warn("observer: check reported hashes", "error", err)
+			}
 		}
 		if !wait(ctx, o.lagEvery) {
 			return

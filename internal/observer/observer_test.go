@@ -13,6 +13,7 @@ import (
 	"github.com/stellar/go-stellar-sdk/xdr"
 
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
+	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -36,10 +37,15 @@ type rig struct {
 
 func newRig(t *testing.T, db *store.DB) *rig {
 	t.Helper()
-	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{}), sim: horizonsim.New(),
+	sim := horizonsim.New()
+	t.Cleanup(sim.Close)
+	h, err := stellar.NewHorizon(sim.URL(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{Ledger: transfer.HorizonLedger(h)}), sim: sim,
 		dist: keypair.MustRandom(), issuer: keypair.MustRandom().Address(), outs: map[string][]Outcome{}, new: make(chan struct{}, 1024)}
 	r.usdc = txnbuild.CreditAsset{Code: "USDC", Issuer: r.issuer}
-	t.Cleanup(r.sim.Close)
 	return r
 }
 

@@ -60,6 +60,12 @@ func (s *Service) readLedger(ctx context.Context, name string, p *Params) error 
 		return nil
 	}
 	st, err := s.ledger.StellarTransaction(ctx, p.StellarTransactionID)
+	if err != nil && name == "notify_onchain_funds_sent" {
+		// A payment just submitted may not be ingested yet, and Horizon may be away: the
+		// change is accepted with the id alone and the hash is looked up again until it
+		// appears (checkHash, CheckHashes), then verified or flagged.
+		return nil
+	}
 	if errors.Is(err, stellar.ErrTransactionNotFound) {
 		return &LedgerError{Msg: fmt.Sprintf("Transaction (hash=%s) not found", p.StellarTransactionID)}
 	}

@@ -275,6 +275,7 @@ func (s *Service) apply(ctx context.Context, name string, m method, p Params) (T
 	if err := s.readLedger(ctx, name, &p); err != nil {
 		return Transaction{}, err
 	}
+	ctx = s.checkHash(ctx, name, &p)
 	now := s.Now()
 	return s.Change(ctx, p.TransactionID, func(t *Transaction) error {
 		targets, err := Allow(name, t)

@@ -46,6 +46,8 @@ type Sim struct {
 	replay    int
 	down      bool
 	streams   int
+	hide      bool
+	hidden    map[string]*Transaction
 	seq       map[string]int64
 }
 
@@ -61,7 +63,7 @@ type op struct {
 // New starts a simulator on loopback; Close stops it.
 func New() *Sim {
 	s := &Sim{Passphrase: network.TestNetworkPassphrase, ledger: 1000, closedAt: time.Now().UTC().Truncate(time.Second),
-		txs: map[string]*Transaction{}, changed: make(chan struct{}), seq: map[string]int64{}}
+		txs: map[string]*Transaction{}, hidden: map[string]*Transaction{}, changed: make(chan struct{}), seq: map[string]int64{}}
 	s.srv = httptest.NewServer(s.handler())
 	return s
 }
@@ -81,6 +83,18 @@ func (s *Sim) DropAfter(n int) {
 	s.mu.Lock()
 	s.dropAfter = n
 	s.mu.Unlock()
+}
+
+// Hide keeps transactions submitted from now on from being found by hash (404) until Hide
+// is called with false: a transaction not yet ingested, as a business may report a hash
+// before Horizon knows it.
+func (s *Sim) Hide(hide bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hide = hide
+	if !hide {
+		clear(s.hidden)
+	}
 }
 
 // Break cuts every open stream (and every other open connection), as a network failure
@@ -207,6 +221,9 @@ func (s *Sim) Submit(p Payment) (Submitted, error) {
 		EnvelopeXdr: env, MemoType: "none", Signatures: []string{}}
 	setMemo(htx, p.Memo)
 	s.txs[hash] = htx
+	if s.hide {
+		s.hidden[hash] = htx
+	}
 
 	b := Base{ID: strconv.FormatInt(opID, 10), PT: strconv.FormatInt(opID, 10), TransactionSuccessful: true,
 		SourceAccount: from.Address(), LedgerCloseTime: closed, TransactionHash: hash}
@@ -534,6 +551,9 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, account string, q q
 func (s *Sim) transaction(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	t, ok := s.txs[r.PathValue("hash")]
+	if s.hidden[r.PathValue("hash")] != nil {
+		ok = false
+	}
 	var b []byte
 	if ok {
 		b, _ = json.Marshal(t)
@@ -550,7 +570,7 @@ func (s *Sim) transaction(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) txOps(w http.ResponseWriter, r *http.Request) {
 	hash := r.PathValue("hash")
 	s.mu.Lock()
-	if _, ok := s.txs[hash]; !ok {
+	if _, ok := s.txs[hash]; !ok || s.hidden[hash] != nil {
 		s.mu.Unlock()
 		problem(w, http.StatusNotFound, "not_found", "Resource Missing")
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/observer"
+	"github.com/vaspgate/vaspgate/internal/transfer"
 )
 
 // Source is what the handlers read; *observer.Observer implements it.
@@ -65,5 +66,29 @@ func Register(mux *http.ServeMux, s Source) {
 	})
 	mux.HandleFunc("GET /admin/v1/observer/status", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, s.Status(r.Context()))
+	})
+}
+
+// Checks lists the checks of reported Stellar transactions; *transfer.Service implements it.
+type Checks interface {
+	HashChecks(ctx context.Context, status string) ([]transfer.HashCheck, error)
+}
+
+// RegisterChecks adds GET /admin/v1/observer/hash-checks?status=pending|verified|mismatch|not_found.
+func RegisterChecks(mux *http.ServeMux, c Checks) {
+	mux.HandleFunc("GET /admin/v1/observer/hash-checks", func(w http.ResponseWriter, r *http.Request) {
+		status := r.URL.Query().Get("status")
+		switch status {
+		case "", transfer.HashPending, transfer.HashVerified, transfer.HashMismatch, transfer.HashNotFound:
+		default:
+			httpjson.Error(w, http.StatusBadRequest, "invalid_status", "status must be pending, verified, mismatch or not_found")
+			return
+		}
+		list, err := c.HashChecks(r.Context(), status)
+		if err != nil {
+			httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+			return
+		}
+		httpjson.Write(w, http.StatusOK, map[string]any{"checks": list})
 	})
 }
