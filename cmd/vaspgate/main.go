@@ -9,7 +9,7 @@
 //	vaspgate version                    print the version
 //	vaspgate keys generate              print a new Stellar signing keypair
 //	vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
-//	vaspgate bench delivery|travelrule|rpc|console …  load tools (see docs/benchmarks.md)
+//	vaspgate bench delivery|travelrule|rpc|console|observer …  load tools (see docs/benchmarks.md)
 package main
 
 import (
@@ -45,7 +45,7 @@ Usage:
   vaspgate keys generate                   print a new Stellar signing keypair
   vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
   vaspgate import anchor-platform --from … copy SEP-6 transactions from an Anchor Platform database
-  vaspgate bench delivery|travelrule|rpc|console … load tools
+  vaspgate bench delivery|travelrule|rpc|console|observer … load tools
 
 Configuration: defaults, then the YAML file given with --config, then VASPGATE_* variables
 (see docs/configuration.md).
@@ -208,7 +208,7 @@ func keys(args []string, stdout io.Writer) error {
 
 func bench(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vaspgate bench delivery|travelrule|rpc|console [flags]")
+		return errors.New("usage: vaspgate bench delivery|travelrule|rpc|console|observer [flags]")
 	}
 	switch args[0] {
 	case "delivery":
@@ -219,7 +219,9 @@ func bench(args []string, stderr io.Writer) error {
 		return benchRPCCmd(args[1:])
 	case "console":
 		return benchConsoleCmd(args[1:])
+	case "observer":
+		return benchObserverCmd(args[1:])
 	default:
-		return fmt.Errorf("unknown benchmark %q (want delivery, travelrule, rpc or console)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want delivery, travelrule, rpc, console or observer)", args[0])
 	}
 }
