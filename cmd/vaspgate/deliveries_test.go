@@ -31,7 +31,7 @@ func TestDeliveriesCLI(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"rejected"}`))
 	}))
 	defer wallet.Close()
-	eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond},
+	eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond},
 		"SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4", nil, nil)
 	if err != nil {
 		t.Fatal(err)

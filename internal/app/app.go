@@ -78,6 +78,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Wri
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkDestinations(ctx, cfg, log, nil); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -124,17 +127,19 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	guardAllow, err := callback.ParseAllow(cfg.Callback.AllowCIDRs)
+	scopes, err := ssrfScopes(cfg)
 	if err != nil {
-		return fmt.Errorf("callback.allow_cidrs: %w", err)
+		return err
 	}
-	guard := callback.Guard{Allow: guardAllow}
+	// Wallet-facing outbound calls (a wallet's client_domain stellar.toml, its callback
+	// URLs) go through the wallet scope: allow_cidrs is for the operator's destinations.
+	guard := scopes.Wallet
 	cb := cfg.Callback.WithDefaults()
 	outboundHTTP := callback.NewHTTPClient(callback.ClientOptions{Guard: guard, ConnectTimeout: cb.ConnectTimeout, Timeout: cb.Timeout})
 
 	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log})
 
-	var deliveryOpts []callback.Option
+	deliveryOpts := []callback.Option{callback.WithConfiguredURLs(scopes.Configured...)}
 	if a.DB.Dialect() == store.Postgres {
 		// The delivery engine claims and records through connections of its own, so that
 		// ingest and delivery do not queue for one pool.

@@ -60,6 +60,20 @@ func WithInstance(id string) Option { return func(e *Engine) { e.instance = id }
 // business. pool must reach the same database as the engine's db; the caller closes it.
 func WithPool(pool *store.DB) Option { return func(e *Engine) { e.pool = pool } }
 
+// WithConfiguredURLs names the wallet callback URLs the operator configured
+// (clients[].callback_urls): they are dialled under the internal SSRF scope
+// (callback.allow_cidrs), like the business endpoint; every other wallet URL under the
+// wallet scope (Scopes).
+func WithConfiguredURLs(urls ...string) Option {
+	return func(e *Engine) {
+		for _, raw := range urls {
+			if u, err := url.Parse(raw); err == nil && raw != "" {
+				e.scopes.Configured = append(e.scopes.Configured, u.String())
+			}
+		}
+	}
+}
+
 // WithMaxInFlightPerEndpoint caps concurrent attempts to one endpoint (default Workers/4,
 // at least 1), so one slow endpoint cannot take every worker.
 func WithMaxInFlightPerEndpoint(n int) Option { return func(e *Engine) { e.perEndpoint = n } }
@@ -78,7 +92,9 @@ type Engine struct {
 	log         *slog.Logger
 	now         func() time.Time
 	policy      Policy
-	client      *http.Client
+	client      *http.Client // wallet scope
+	internal    *http.Client // internal scope: the business endpoint, configured clients
+	scopes      Scopes
 	wallet      Signer
 	business    *businessEndpoint
 	instance    string
@@ -121,6 +137,14 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	if err != nil {
 		return nil, err
 	}
+	walletAllow, err := ParseAllow(cfg.WalletAllowCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	scopes := Scopes{Internal: Guard{Allow: allow}, Wallet: Guard{Allow: walletAllow}}
+	client := func(g Guard) *http.Client {
+		return NewHTTPClient(ClientOptions{Guard: g, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout, MaxIdlePerHost: cfg.Workers})
+	}
 	e := &Engine{
 		db:  db,
 		q:   &queue{db: db, log: logger.With("component", "callback")},
@@ -132,12 +156,9 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 			Jitter:        cfg.Jitter,
 			ThrottleFloor: cfg.ThrottleFloor,
 		},
-		client: NewHTTPClient(ClientOptions{
-			Guard:          Guard{Allow: allow},
-			ConnectTimeout: cfg.ConnectTimeout,
-			Timeout:        cfg.Timeout,
-			MaxIdlePerHost: cfg.Workers,
-		}),
+		client:    client(scopes.Wallet),
+		internal:  client(scopes.Internal),
+		scopes:    scopes,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}, 1),
 		endpoints: map[string]endpointInfo{},
@@ -574,11 +595,28 @@ func (e *Engine) send(ctx context.Context, c claimed) attemptLog {
 	if err := signer.Sign(req.Header, SignInput{URL: ep.url, EventID: c.eventID, Body: c.body, Now: time.Now()}); err != nil {
 		return fail(CodeUnknown, err)
 	}
-	resp, err := e.client.Do(req)
+	client, scope := e.client, "wallet"
+	if e.scopes.internal(ep.kind, ep.url.String()) {
+		client, scope = e.internal, "internal"
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		a.result = Classify(0, err)
 		a.errText = err.Error()
 		a.duration = time.Since(t0)
+		if a.result.Code == CodeInvalidTarget {
+			e.metrics.refusedDestination(scope)
+			if scope == "internal" {
+				// The operator's own destination: the configuration (or its DNS) is wrong,
+				// not this event. Failing it counts against the endpoint (circuit, then
+				// disabled: visible state) and is retried on the schedule, so fixing
+				// callback.allow_cidrs or the URL delivers everything in order (issue 11,
+				// defect 4).
+				a.result.Outcome = Retry
+				e.log.Warn("configured callback destination refused by the SSRF guard (callback.allow_cidrs)",
+					"endpoint", c.endpointID, "host", ep.url.Hostname(), "err", err)
+			}
+		}
 		return a
 	}
 	a.status = resp.StatusCode

@@ -98,11 +98,12 @@ func (rc *receiver) next(t *testing.T) received {
 // testConfig allows loopback and uses small numbers so tests finish fast.
 func testConfig() config.Callback {
 	return config.Callback{
-		AllowCIDRs:   []string{"127.0.0.0/8"},
-		PollInterval: 20 * time.Millisecond,
-		Timeout:      2 * time.Second,
-		Lease:        5 * time.Second,
-		Workers:      16,
+		AllowCIDRs:       []string{"127.0.0.0/8"},
+		WalletAllowCIDRs: []string{"127.0.0.0/8"},
+		PollInterval:     20 * time.Millisecond,
+		Timeout:          2 * time.Second,
+		Lease:            5 * time.Second,
+		Workers:          16,
 	}
 }
 

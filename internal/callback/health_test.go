@@ -1,14 +1,20 @@
 package callback
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
@@ -221,6 +227,7 @@ func TestEngineRefusesForbiddenDestinations(t *testing.T) {
 	rc := newReceiver(t)
 	cfg := testConfig()
 	cfg.AllowCIDRs = nil
+	cfg.WalletAllowCIDRs = nil
 	b := setup(t, db, cfg)
 	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":"):]
 	b.wallet(t, "http://localhost"+port+"/w", Message{EventID: "ssrf", Type: "t", Subject: "s", Body: []byte(`{}`)})
@@ -232,4 +239,130 @@ func TestEngineRefusesForbiddenDestinations(t *testing.T) {
 	if n := drainReceived(rc); n != 0 {
 		t.Fatal("the receiver was reached")
 	}
+}
+
+// callback.allow_cidrs opens a range for the business endpoint and the operator's configured
+// client URLs, never for URLs wallets register (issue 11, defect 3).
+func TestSSRFScopes(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.SQLite)
+	rc := newReceiver(t)
+	cfg := testConfig()
+	cfg.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.WalletAllowCIDRs = nil
+	configured := rc.url("/client")
+	b := setup(t, db, cfg, WithConfiguredURLs(configured))
+
+	b.wallet(t, rc.url("/registered"), Message{EventID: "registered", Type: "t", Subject: "s1", Body: []byte(`{}`)})
+	waitFor(t, "the registered URL refused", func() bool { return deliveryOf(t, b.eng, "registered").Status == StatusFailed })
+	if d := deliveryOf(t, b.eng, "registered"); d.AttemptLog[0].ErrorCode != CodeInvalidTarget {
+		t.Fatalf("registered URL attempt %+v", d.AttemptLog[0])
+	}
+	b.wallet(t, configured, Message{EventID: "configured", Type: "t", Subject: "s2", Body: []byte(`{}`)})
+	if r := rc.next(t); r.Path != "/client" {
+		t.Fatalf("received %s, want /client only", r.Path)
+	}
+	waitFor(t, "the configured URL delivered", func() bool { return deliveryOf(t, b.eng, "configured").Status == StatusDelivered })
+
+	// The rule URLPolicy applies at registration is the same: the wallet scope.
+	for _, g := range []struct {
+		kind, url string
+		allowed   bool
+	}{
+		{KindWallet, rc.url("/registered"), false},
+		{KindWallet, configured, true},
+		{KindBusiness, rc.url("/event"), true},
+	} {
+		p := URLPolicy{Guard: b.eng.scopes.For(g.kind, g.url), HTTPHosts: []string{strings.TrimPrefix(rc.srv.URL, "http://")}}
+		if err := p.Check(context.Background(), g.url); (err == nil) != g.allowed {
+			t.Errorf("%s %s: %v, want allowed %v", g.kind, g.url, err, g.allowed)
+		}
+	}
+}
+
+// A business endpoint the guard refuses is an endpoint problem, not a silent dead letter
+// per event (issue 11, defect 4): the attempt is retried on the schedule, counts against the
+// endpoint (its circuit opens) and is logged and counted in a metric; nothing is dialled.
+func TestRefusedBusinessEndpointIsAnEndpointProblem(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.SQLite)
+	rc := newReceiver(t)
+	cfg := testConfig()
+	cfg.AllowCIDRs = nil
+	cfg.CircuitThreshold = 1
+	cfg.Business = config.CallbackBusiness{URL: rc.url("/event")}
+	logs := &lockedBuffer{}
+	reg := prometheus.NewRegistry()
+	eng, err := New(context.Background(), db, cfg, testSeed, slog.New(slog.NewJSONHandler(logs, nil)), reg, WithRand(func() float64 { return 0.5 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := db.InTx(context.Background(), func(tx *store.Tx) error {
+		return eng.Outbox().Business(context.Background(), tx, Message{EventID: "biz", Type: "t", Subject: "s", Body: []byte(`{}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "an attempt", func() bool { return len(deliveryOf(t, eng, "biz").AttemptLog) > 0 })
+	waitFor(t, "the circuit open", func() bool {
+		var until int64
+		_ = db.QueryRowContext(context.Background(), `SELECT circuit_until FROM callback_endpoints WHERE id = ?`, BusinessEndpointID).Scan(&until)
+		return until > 0
+	})
+	d := deliveryOf(t, eng, "biz")
+	if d.Status == StatusFailed || d.AttemptLog[0].ErrorCode != CodeInvalidTarget {
+		t.Fatalf("delivery %s, attempt %+v: want pending with E_INVALID_TARGET", d.Status, d.AttemptLog[0])
+	}
+	if !strings.Contains(logs.String(), "configured callback destination refused by the SSRF guard") {
+		t.Errorf("no log line:\n%s", logs.String())
+	}
+	if got := counterValue(t, reg, "vaspgate_callback_refused_destinations_total", "internal"); got < 1 {
+		t.Errorf("refused metric = %v", got)
+	}
+	if n := drainReceived(rc); n != 0 {
+		t.Fatal("the receiver was reached")
+	}
+}
+
+// counterValue reads the counter name{scope=scope} from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, scope string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "scope" && l.GetValue() == scope {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// lockedBuffer is a log sink safe for the engine's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

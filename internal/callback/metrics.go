@@ -15,6 +15,7 @@ type metrics struct {
 	e        *Engine
 	outcomes *prometheus.CounterVec
 	attempts *prometheus.HistogramVec
+	refused  *prometheus.CounterVec
 
 	pending *prometheus.Desc
 	oldest  *prometheus.Desc
@@ -33,6 +34,10 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 			Help:    "Duration of one HTTP attempt, by classification.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 		}, []string{"result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vaspgate_callback_refused_destinations_total",
+			Help: "Attempts the SSRF guard refused to dial, by scope: internal (business endpoint, configured clients) or wallet (registered URLs).",
+		}, []string{"scope"}),
 		pending: prometheus.NewDesc("vaspgate_callback_pending",
 			"Deliveries waiting to be sent (pending or queued, including paused ones of disabled endpoints), per endpoint.", []string{"endpoint"}, nil),
 		oldest: prometheus.NewDesc("vaspgate_callback_oldest_pending_age_seconds",
@@ -41,13 +46,17 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 			"Endpoints whose circuit is open (paused after consecutive failures) or that are disabled.", []string{"state"}, nil),
 	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.attempts, m)
+		reg.MustRegister(m.outcomes, m.attempts, m.refused, m)
 	}
 	return m
 }
 
 func (m *metrics) observe(a attemptLog) {
 	m.attempts.WithLabelValues(a.result.Outcome.String()).Observe(a.duration.Seconds())
+}
+
+func (m *metrics) refusedDestination(scope string) {
+	m.refused.WithLabelValues(scope).Inc()
 }
 
 func (m *metrics) outcome(status string) {

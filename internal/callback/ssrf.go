@@ -1,12 +1,16 @@
 package callback
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,6 +43,65 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 // partners, loopback in development and tests).
 type Guard struct {
 	Allow []netip.Prefix
+}
+
+// Scopes are the SSRF guards by audience (issue 11, defect 3). Opening a private range for
+// the business server must not open it to every wallet: a wallet registers any URL it likes,
+// so its callbacks reach only public addresses unless a development setting says otherwise.
+// It is the one home of "who may be dialled": URLPolicy checks registrations with
+// Wallet, and the delivery engine dials each endpoint through the guard For returns.
+type Scopes struct {
+	// Internal guards the business endpoint and the destinations the operator configured
+	// (clients' callback URLs): the blocked ranges, except callback.allow_cidrs.
+	Internal Guard
+	// Wallet guards URLs wallets register: the blocked ranges, except
+	// callback.wallet_allow_cidrs (development only; production refuses it).
+	Wallet Guard
+	// Configured are wallet-kind URLs the operator configured (clients[].callback_urls);
+	// they are dialled under Internal.
+	Configured []string
+}
+
+// For returns the guard for an endpoint of kind (KindWallet, KindBusiness) at rawURL.
+func (s Scopes) For(kind, rawURL string) Guard {
+	if s.internal(kind, rawURL) {
+		return s.Internal
+	}
+	return s.Wallet
+}
+
+func (s Scopes) internal(kind, rawURL string) bool {
+	return kind == KindBusiness || slices.Contains(s.Configured, rawURL)
+}
+
+// CheckDestination reports whether a configured destination (business URL, client callback
+// URL) is one the guard lets through, resolving its host name. It is what start-up runs on
+// every configured destination: production refuses to start on a refused one, development
+// warns. A host that does not resolve now is not refused: DNS may come later, and each
+// attempt is guarded when dialled.
+func (g Guard) CheckDestination(ctx context.Context, rawURL string, r Resolver) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("%w: %q is not an absolute URL", ErrForbiddenAddress, rawURL)
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	addrs := []netip.Addr{}
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, a)
+	} else {
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		addrs, _ = r.LookupNetIP(rctx, "ip", host)
+	}
+	for _, a := range addrs {
+		if !g.Allowed(a) {
+			return fmt.Errorf("%w: %s resolves to %s", ErrForbiddenAddress, host, a)
+		}
+	}
+	return nil
 }
 
 // ParseAllow parses an allow-list of CIDRs (or single addresses).

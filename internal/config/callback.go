@@ -64,9 +64,15 @@ type Callback struct {
 	// (failed) are kept until replayed or removed by an operator. Default 720h (30 days);
 	// negative keeps everything.
 	Retention time.Duration `yaml:"retention"`
-	// AllowCIDRs are destinations reachable despite the SSRF guard (internal partners;
-	// 127.0.0.0/8 in development and tests).
+	// AllowCIDRs are destinations reachable despite the SSRF guard for the business endpoint
+	// and the clients' configured callback URLs (internal partners; 127.0.0.0/8 in
+	// development and tests). Wallet-registered URLs never get them (WalletAllowCIDRs).
 	AllowCIDRs []string `yaml:"allow_cidrs"`
+	// WalletAllowCIDRs are destinations reachable despite the SSRF guard by callback URLs
+	// that wallets register (SEP-6 on_change_callback, SEP-12 callback), which allow_cidrs
+	// never opens: loopback for a wallet on the developer's machine. Development only:
+	// production refuses it. Env VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS (comma-separated).
+	WalletAllowCIDRs []string `yaml:"wallet_allow_cidrs"`
 	// Business is the business server's event endpoint; off when its URL is empty.
 	Business CallbackBusiness `yaml:"business"`
 }
@@ -160,10 +166,12 @@ func (c *Callback) validate() error {
 			break
 		}
 	}
-	for _, a := range d.AllowCIDRs {
-		if _, err := netip.ParsePrefix(a); err != nil {
-			if _, err2 := netip.ParseAddr(a); err2 != nil {
-				add("callback.allow_cidrs: %q is not a CIDR (example: 127.0.0.0/8)", a)
+	for key, list := range map[string][]string{"allow_cidrs": d.AllowCIDRs, "wallet_allow_cidrs": d.WalletAllowCIDRs} {
+		for _, a := range list {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err2 := netip.ParseAddr(a); err2 != nil {
+					add("callback.%s: %q is not a CIDR (example: 127.0.0.0/8)", key, a)
+				}
 			}
 		}
 	}

@@ -191,6 +191,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 	if v, ok := lookup("VASPGATE_CALLBACK_ALLOW_CIDRS"); ok {
 		c.Callback.AllowCIDRs = splitList(v)
 	}
+	if v, ok := lookup("VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS"); ok {
+		c.Callback.WalletAllowCIDRs = splitList(v)
+	}
 	if v, ok := lookup("VASPGATE_SHUTDOWN_TIMEOUT"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -45,7 +45,7 @@ type KYC struct {
 	UnrequestedFields string `yaml:"unrequested_fields"`
 	// CallbackHTTPHosts lists host[:port] values a wallet may register with a plain http://
 	// callback URL (development only); every other callback URL must be https. The SSRF guard
-	// (callback.allow_cidrs) still applies to all of them.
+	// (wallet scope: callback.wallet_allow_cidrs) still applies to all of them.
 	CallbackHTTPHosts []string `yaml:"callback_http_hosts"`
 	// MaxFileSize bounds one uploaded file (POST /customer/files) and one binary field.
 	// Default 10 MiB.

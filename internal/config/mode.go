@@ -152,5 +152,8 @@ func (c *Config) ProductionProblems() []Problem {
 		add("admin_addr (VASPGATE_ADMIN_ADDR)", fmt.Sprintf("%q is not a loopback address and the admin listener has no TLS: set admin.tls_cert_file and admin.tls_key_file, or acknowledge plain text on a private network with admin.allow_plaintext (VASPGATE_ADMIN_ALLOW_PLAINTEXT=true)", c.AdminAddr),
 			"127.0.0.1:8001")
 	}
+	if len(c.Callback.WalletAllowCIDRs) > 0 {
+		add("callback.wallet_allow_cidrs (VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS)", "development only: in production wallet-registered callback URLs never reach private, loopback or link-local addresses", "")
+	}
 	return probs
 }

@@ -87,6 +87,7 @@ func TestProductionRefusals(t *testing.T) {
 		{name: "generated signing seed", unset: []string{"VASPGATE_SIGNING_SEED"}, want: "stellar.signing_seed (VASPGATE_SIGNING_SEED): required in production"},
 		{name: "admin on all interfaces", set: map[string]string{"VASPGATE_ADMIN_ADDR": ":8001"}, want: "admin_addr (VASPGATE_ADMIN_ADDR)"},
 		{name: "admin on a private address", set: map[string]string{"VASPGATE_ADMIN_ADDR": "10.0.0.5:8001"}, want: "admin.allow_plaintext"},
+		{name: "wallet callbacks into private ranges", set: map[string]string{"VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS": "127.0.0.0/8"}, want: "callback.wallet_allow_cidrs (VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS): development only"},
 		{name: "admin TLS half set", set: map[string]string{"VASPGATE_ADMIN_TLS_CERT_FILE": "/etc/admin.pem"}, want: "admin.tls_cert_file (VASPGATE_ADMIN_TLS_CERT_FILE): set together with admin.tls_key_file"},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,7 @@ type Transfer struct {
 	RequestKYC string `yaml:"request_kyc"`
 	// CallbackHTTPHosts lists host[:port] values a wallet may use in a plain http://
 	// on_change_callback (development only); every other URL must be https. The SSRF guard
-	// (callback.allow_cidrs) still applies.
+	// (wallet scope: callback.wallet_allow_cidrs) still applies.
 	CallbackHTTPHosts []string `yaml:"callback_http_hosts"`
 }
 

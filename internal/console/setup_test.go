@@ -144,6 +144,7 @@ func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 	cfg.Stellar.PublicURL = "http://anchor.test"
 	cfg.Stellar.Ledger = config.LedgerNone
 	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Callback.WalletAllowCIDRs = []string{"127.0.0.0/8"} // the test wallet is on loopback
 	cfg.Callback.RetrySchedule = []time.Duration{5 * time.Millisecond}
 	cfg.Callback.Jitter = -1
 	cfg.KYC.CallbackHTTPHosts = []string{walletHost}

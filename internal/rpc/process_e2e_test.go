@@ -148,6 +148,7 @@ stellar:
       - {code: USDC, issuer: %q, status: test, desc: test dollar, is_asset_anchored: true, anchor_asset_type: fiat}
 callback:
   allow_cidrs: ["127.0.0.0/8"]
+  wallet_allow_cidrs: ["127.0.0.0/8"]
   retry_schedule: [20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms, 20ms]
   jitter: -1
   poll_interval: 10ms

@@ -108,6 +108,7 @@ func startWith(t *testing.T, d store.Dialect, w *wallet, edit func(*config.Confi
 	cfg.Stellar.PublicURL = "http://anchor.test" // a name: the challenge's home domain
 	cfg.Stellar.Ledger = config.LedgerNone
 	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Callback.WalletAllowCIDRs = []string{"127.0.0.0/8"} // the test wallet is on loopback
 	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
 	cfg.Transfer.CallbackHTTPHosts = []string{walletHost}
 	cfg.ShutdownTimeout = 10 * time.Second

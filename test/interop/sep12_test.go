@@ -58,7 +58,7 @@ func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 20 * time.Millisecond},
+	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 20 * time.Millisecond},
 		seed, log, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -179,10 +179,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	cfg := config.Callback{
-		Workers:       o.Workers,
-		AllowCIDRs:    []string{"127.0.0.0/8"},
-		PollInterval:  20 * time.Millisecond,
-		RetrySchedule: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second},
+		Workers:          o.Workers,
+		AllowCIDRs:       []string{"127.0.0.0/8"},
+		WalletAllowCIDRs: []string{"127.0.0.0/8"},
+		PollInterval:     20 * time.Millisecond,
+		RetrySchedule:    []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second},
 		// Failures here are injected on purpose; keep the circuit out of the measurement.
 		CircuitThreshold: 1 << 30,
 	}

@@ -56,7 +56,7 @@ func TestAdminAPI(t *testing.T) {
 		code.Store(400)
 		wallet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(code.Load())) }))
 		defer wallet.Close()
-		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
+		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

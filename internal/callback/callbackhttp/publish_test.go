@@ -71,7 +71,7 @@ func TestPublishAPI(t *testing.T) {
 			arrived = append(arrived, got{p.S, seq, string(b)})
 		}))
 		defer recv.Close()
-		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
+		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

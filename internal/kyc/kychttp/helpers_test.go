@@ -107,7 +107,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond,
+	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond,
 		Business: config.CallbackBusiness{URL: o.businessEvents}}, server.Seed(), nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -216,7 +216,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		CallbackURLs: wallet.CallbackURLs{SEP6: walletURL + "/sep6", SEP12: walletURL + "/sep12"}}}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	eng, err := callback.New(runCtx, db, config.Callback{Workers: o.Workers, AllowCIDRs: []string{"127.0.0.0/8"},
+	eng, err := callback.New(runCtx, db, config.Callback{Workers: o.Workers, AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"},
 		Business: config.CallbackBusiness{URL: bizURL + "/event"}}, signer.Seed(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return res, err

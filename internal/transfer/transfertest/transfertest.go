@@ -313,7 +313,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		}
 	}
 	eng, err := callback.New(ctx, db, config.Callback{
-		AllowCIDRs: []string{"127.0.0.0/8"}, RetrySchedule: sched, Jitter: -1, PollInterval: 10 * time.Millisecond,
+		AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, RetrySchedule: sched, Jitter: -1, PollInterval: 10 * time.Millisecond,
 		CircuitThreshold: 1000, CircuitCooldown: 20 * time.Millisecond, ThrottleFloor: 20 * time.Millisecond,
 		Business: config.CallbackBusiness{URL: businessURL},
 	}, s.SigningSeed, slog.New(slog.DiscardHandler), nil)
