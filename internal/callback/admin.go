@@ -77,6 +77,8 @@ type Filter struct {
 	Subject    string
 	Cursor     string
 	Limit      int
+	// Oldest lists oldest first (the cursor then continues after it, not before).
+	Oldest bool
 }
 
 func optTime(us int64) *time.Time {
@@ -124,7 +126,7 @@ func NewAdmin(db *store.DB) *Admin {
 	return &Admin{q: &queue{db: db, log: slog.New(slog.DiscardHandler)}, now: time.Now, wake: func() {}}
 }
 
-// Deliveries lists deliveries newest first, a page at a time (Limit default 50, at most
+// Deliveries lists deliveries newest first (oldest first with f.Oldest), a page at a time (Limit default 50, at most
 // 500). The cursor is the last id of the page: ids are UUIDv7, so they sort by creation.
 func (ad *Admin) Deliveries(ctx context.Context, f Filter) (list []Delivery, nextCursor string, err error) {
 	if f.Limit <= 0 {
@@ -241,14 +243,22 @@ func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
 	if f.Subject != "" {
 		add("d.subject = ?", f.Subject)
 	}
-	if f.Cursor != "" {
+	if f.Cursor != "" && f.Oldest {
+		add("d.id > ?", f.Cursor)
+	} else if f.Cursor != "" {
 		add("d.id < ?", f.Cursor)
 	}
 	stmt := `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
 	if len(where) > 0 {
 		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
-	stmt += " ORDER BY d.id DESC LIMIT ?"
+	// Ids are UUIDv7: either order is creation order, on the primary key (or the filter's
+	// own index, which ends in id).
+	if f.Oldest {
+		stmt += " ORDER BY d.id LIMIT ?"
+	} else {
+		stmt += " ORDER BY d.id DESC LIMIT ?"
+	}
 	args = append(args, f.Limit+1)
 	rows, err := q.db.QueryContext(ctx, stmt, args...)
 	if err != nil {

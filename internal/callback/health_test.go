@@ -194,6 +194,15 @@ func TestDeadLettersAndReplay(t *testing.T) {
 		if err != nil || len(page) != 1 || cursor != "" || page[0].EventID != "f1" {
 			t.Fatalf("page 2: %v %q %v", page, cursor, err)
 		}
+		// And oldest first: the cursor continues forward.
+		page, cursor, err = b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed, Oldest: true, Limit: 2})
+		if err != nil || len(page) != 2 || cursor == "" || page[0].EventID != "f1" || page[1].EventID != "f2" {
+			t.Fatalf("oldest page 1: %v %q %v", page, cursor, err)
+		}
+		page, cursor, err = b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed, Oldest: true, Cursor: cursor, Limit: 2})
+		if err != nil || len(page) != 1 || cursor != "" || page[0].EventID != "f3" {
+			t.Fatalf("oldest page 2: %v %q %v", page, cursor, err)
+		}
 		if l, _, _ := b.eng.Deliveries(context.Background(), Filter{Subject: "f2"}); len(l) != 1 {
 			t.Fatalf("by subject: %v", l)
 		}

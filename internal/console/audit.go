@@ -72,9 +72,12 @@ type AuditFilter struct {
 	Target   string
 	Before   int64
 	Limit    int
+	// Oldest lists oldest first; the cursor (still Before, the last id of the previous
+	// page) then continues after it.
+	Oldest bool
 }
 
-// Audit returns audit rows newest first and the cursor of the next page (0 at the end).
+// Audit returns audit rows newest first (oldest first with f.Oldest) and the cursor of the next page (0 at the end).
 func (c *Console) Audit(ctx context.Context, f AuditFilter) ([]Entry, int64, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
@@ -89,11 +92,18 @@ func (c *Console) Audit(ctx context.Context, f AuditFilter) ([]Entry, int64, err
 		q += " AND target = ?"
 		args = append(args, f.Target)
 	}
-	if f.Before > 0 {
+	order := " ORDER BY id DESC LIMIT "
+	if f.Oldest {
+		order = " ORDER BY id LIMIT "
+	}
+	if f.Before > 0 && f.Oldest {
+		q += " AND id > ?"
+		args = append(args, f.Before)
+	} else if f.Before > 0 {
 		q += " AND id < ?"
 		args = append(args, f.Before)
 	}
-	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(f.Limit+1)
+	q += order + strconv.Itoa(f.Limit+1)
 	rows, err := c.opts.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("console: read audit log: %w", err)

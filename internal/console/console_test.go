@@ -58,6 +58,7 @@ func TestConsole(t *testing.T) {
 			t.Run("transaction links its Travel Rule verifications", func(t *testing.T) { testTransactionLinks(t, s) })
 			t.Run("endpoint health shows the last success", func(t *testing.T) { testEndpointHealth(t, s) })
 			t.Run("transaction timeline says who caused each change", func(t *testing.T) { testTimeline(t, s) })
+			t.Run("lists sort oldest first too", func(t *testing.T) { testOrder(t, s) })
 		})
 	}
 }

@@ -33,6 +33,8 @@ func idBefore(t time.Time) string {
 
 type deliveriesData struct {
 	Status, Endpoint, Subject, Before string
+	// Order is "" (newest first) or "oldest".
+	Order string
 	Items                             []callback.Delivery
 	Next                              string
 	Endpoints                         []callback.Endpoint
@@ -43,14 +45,21 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *Session)
 	q := r.URL.Query()
 	d := deliveriesData{Status: q.Get("status"), Endpoint: q.Get("endpoint"), Subject: q.Get("subject"), Before: q.Get("before"),
 		Statuses: []string{callback.StatusPending, callback.StatusQueued, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed}}
-	f := callback.Filter{Status: d.Status, EndpointID: d.Endpoint, Subject: d.Subject, Cursor: q.Get("cursor"), Limit: 50}
+	order, ok := sortOrder(q)
+	if !ok {
+		c.fail(w, r, s, http.StatusBadRequest, badOrder)
+		return
+	}
+	d.Order = order
+	f := callback.Filter{Status: d.Status, EndpointID: d.Endpoint, Subject: d.Subject, Cursor: q.Get("cursor"), Limit: 50,
+		Oldest: order == orderOldest}
 	switch f.Status {
 	case "", callback.StatusPending, callback.StatusQueued, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed:
 	default:
 		c.fail(w, r, s, http.StatusBadRequest, "Status must be pending, queued, paused, delivered or failed.")
 		return
 	}
-	if d.Before != "" && f.Cursor == "" {
+	if d.Before != "" && f.Cursor == "" && !f.Oldest {
 		t, err := parseTime(d.Before)
 		if err != nil {
 			c.fail(w, r, s, http.StatusBadRequest, "Created before: "+err.Error())

@@ -125,3 +125,45 @@ func testTimeline(t *testing.T, s *stack) {
 		}
 	}
 }
+
+// testOrder: every list sorted by creation can be read oldest first; the order is in the
+// URL, the column header's link flips it, and an unknown order is refused.
+func testOrder(t *testing.T, s *stack) {
+	c := s.client(t)
+	c.signIn(adminToken)
+	for _, tc := range []struct{ path, row string }{
+		{"/console/deliveries", `href="/console/deliveries/([0-9a-f-]{36})"`},
+		{"/console/transactions", `href="/console/transactions/([0-9a-f-]{36})"`},
+		{"/console/audit", `<tr><td>([^<]+)</td><td>`},
+	} {
+		_, newest := c.get(tc.path)
+		resp, oldest := c.get(tc.path + "?order=oldest")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s oldest first = %d", tc.path, resp.StatusCode)
+		}
+		n, o := regexpAllRepeats(tc.row, newest), regexpAllRepeats(tc.row, oldest)
+		if len(n) < 2 || len(n) >= 50 || len(n) != len(o) {
+			t.Fatalf("%s: %d rows newest first, %d oldest first (want 2..49 of each)", tc.path, len(n), len(o))
+		}
+		for i := range n {
+			if n[i] != o[len(o)-1-i] {
+				t.Fatalf("%s: oldest first is not newest first reversed:\n%v\n%v", tc.path, n, o)
+			}
+		}
+		if !strings.Contains(newest, `order=oldest">`) || strings.Contains(oldest, `order=oldest">`) {
+			t.Errorf("%s: the sort link does not flip the order", tc.path)
+		}
+		if resp, _ := c.get(tc.path + "?order=sideways"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s?order=sideways = %d, want 400", tc.path, resp.StatusCode)
+		}
+	}
+}
+
+// regexpAllRepeats is every first group of expr in s, in order, repeats kept.
+func regexpAllRepeats(expr, s string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(expr).FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}

@@ -62,6 +62,19 @@ var funcs = template.FuncMap{
 		}
 		return template.URL("?" + q.Encode())
 	},
+	// flip is the other sort order (for a column header's link); arrow shows the current.
+	"flip": func(order string) string {
+		if order == orderOldest {
+			return orderNewest
+		}
+		return orderOldest
+	},
+	"arrow": func(order string) string {
+		if order == orderOldest {
+			return "↑ oldest first"
+		}
+		return "↓ newest first"
+	},
 	"statusClass": func(s string) string {
 		switch strings.ToLower(s) {
 		case "delivered", "accepted", "verified", "completed", "enabled", "ok":

@@ -11,6 +11,8 @@ import (
 
 type transactionsData struct {
 	Status, Account, Memo string
+	// Order is "" (newest first) or "oldest".
+	Order string
 	Items                 []transfer.Transaction
 	Next                  string
 	Statuses              []string
@@ -26,8 +28,14 @@ func (c *Console) transactions(w http.ResponseWriter, r *http.Request, s *Sessio
 		c.fail(w, r, s, http.StatusBadRequest, "Unknown SEP-6 status.")
 		return
 	}
+	order, ok := sortOrder(q)
+	if !ok {
+		c.fail(w, r, s, http.StatusBadRequest, badOrder)
+		return
+	}
+	d.Order = order
 	list, err := c.opts.Transfers.Browse(r.Context(), transfer.BrowseFilter{Status: transfer.Status(d.Status), Account: d.Account,
-		Memo: d.Memo, Before: q.Get("before_id"), Limit: pageSize})
+		Memo: d.Memo, Before: q.Get("before_id"), Oldest: order == orderOldest, After: q.Get("before_id"), Limit: pageSize})
 	if err != nil {
 		c.internal(w, r, s, "list transactions", err)
 		return

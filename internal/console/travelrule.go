@@ -144,7 +144,13 @@ func (c *Console) reprocess(w http.ResponseWriter, r *http.Request, s *Session) 
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *Session) {
 	q := r.URL.Query()
-	f := AuditFilter{Operator: strings.TrimSpace(q.Get("operator")), Target: strings.TrimSpace(q.Get("target")), Limit: pageSize}
+	order, ok := sortOrder(q)
+	if !ok {
+		c.fail(w, r, s, http.StatusBadRequest, badOrder)
+		return
+	}
+	f := AuditFilter{Operator: strings.TrimSpace(q.Get("operator")), Target: strings.TrimSpace(q.Get("target")), Limit: pageSize,
+		Oldest: order == orderOldest}
 	if b := q.Get("before"); b != "" {
 		var n int64
 		if err := json.Unmarshal([]byte(b), &n); err != nil || n <= 0 {
@@ -158,5 +164,5 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *Session) {
 		c.internal(w, r, s, "read the audit log", err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "audit", map[string]any{"Filter": f, "Items": items, "Next": next})
+	c.render(w, r, s, http.StatusOK, "audit", map[string]any{"Filter": f, "Items": items, "Next": next, "Order": order})
 }

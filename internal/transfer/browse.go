@@ -14,6 +14,10 @@ type BrowseFilter struct {
 	// Before continues a page: only transactions older than this id (UUIDv7, so creation
 	// order).
 	Before string
+	// Oldest lists oldest first; After then continues a page (transactions newer than this
+	// id) and Before is not used.
+	Oldest bool
+	After  string
 	// Limit caps the page; 0 means 50, at most 500.
 	Limit int
 }
@@ -35,7 +39,15 @@ func (s *Service) Browse(ctx context.Context, f BrowseFilter) ([]Transaction, er
 			args = append(args, f.Memo)
 		}
 	}
-	if f.Before != "" {
+	order := "DESC"
+	switch {
+	case f.Oldest:
+		order = "ASC"
+		if f.After != "" {
+			q += " AND id > ?"
+			args = append(args, f.After)
+		}
+	case f.Before != "":
 		q += " AND id < ?"
 		args = append(args, f.Before)
 	}
@@ -43,7 +55,7 @@ func (s *Service) Browse(ctx context.Context, f BrowseFilter) ([]Transaction, er
 	if limit <= 0 {
 		limit = 50
 	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", min(limit, 500))
+	q += fmt.Sprintf(" ORDER BY id %s LIMIT %d", order, min(limit, 500))
 	return s.query(ctx, s.db, q, args...)
 }
 

@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,30 @@ func TestListFilters(t *testing.T) {
 		page, _ := s.Transfers.List(ctx, s.User, transfer.Filter{PagingID: ids[3], Limit: 2})
 		if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] {
 			t.Fatalf("paging: %+v", page)
+		}
+		// The operators' Browse, a keyset page of 2 at a time in either order, sees each once.
+		for _, tc := range []struct {
+			oldest bool
+			want   []string
+		}{{false, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}}, {true, ids}} {
+			var seen []string
+			f := transfer.BrowseFilter{Account: s.User.Account, Oldest: tc.oldest, Limit: 2}
+			for range 4 {
+				page, err := s.Transfers.Browse(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range page {
+					seen = append(seen, x.ID)
+				}
+				if len(page) < 2 {
+					break
+				}
+				f.Before, f.After = page[len(page)-1].ID, page[len(page)-1].ID
+			}
+			if strings.Join(seen, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("browse oldest=%v: %v, want %v", tc.oldest, seen, tc.want)
+			}
 		}
 		w, _ := s.Transfers.List(ctx, s.User, transfer.Filter{Kinds: []transfer.Kind{transfer.KindWithdrawal}})
 		if len(w) != 2 {

@@ -149,7 +149,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	pages := []Page{
 		{Name: "overview", Path: "/console/"},
 		{Name: "deliveries, newest", Path: "/console/deliveries"},
+		{Name: "deliveries, oldest first", Path: "/console/deliveries?order=oldest"},
 		{Name: "deliveries, failed", Path: "/console/deliveries?status=failed"},
+		{Name: "deliveries, failed, oldest first", Path: "/console/deliveries?status=failed&order=oldest"},
+		{Name: "deliveries, one endpoint, oldest first", Path: "/console/deliveries?order=oldest&endpoint=" + ids.endpoint},
 		{Name: "deliveries, one endpoint", Path: "/console/deliveries?endpoint=" + ids.endpoint},
 		{Name: "deliveries, one subject", Path: "/console/deliveries?subject=" + url.QueryEscape(ids.subject)},
 		{Name: "deliveries, before a time (mid-table)", Path: "/console/deliveries?before=" + mid},
@@ -159,11 +162,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		{Name: "customers, by account", Path: "/console/customers?account=" + ids.account},
 		{Name: "customer", Path: "/console/customers/" + ids.customer},
 		{Name: "transactions", Path: "/console/transactions"},
+		{Name: "transactions, oldest first", Path: "/console/transactions?order=oldest"},
 		{Name: "transactions, pending_anchor", Path: "/console/transactions?status=pending_anchor"},
+		{Name: "transactions, pending_anchor, oldest first", Path: "/console/transactions?status=pending_anchor&order=oldest"},
 		{Name: "transactions, by account", Path: "/console/transactions?account=" + ids.account},
 		{Name: "travel rule verifications", Path: "/console/travel-rule"},
 		{Name: "travel rule, DENIED", Path: "/console/travel-rule?status=DENIED"},
 		{Name: "audit log", Path: "/console/audit"},
+		{Name: "audit log, oldest first", Path: "/console/audit?order=oldest"},
 		{Name: "audit log, one operator", Path: "/console/audit?operator=op-7"},
 	}
 	for i := range pages {
