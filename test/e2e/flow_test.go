@@ -87,6 +87,8 @@ type stack struct {
 	public     string // http://127.0.0.1:port
 	admin      string
 	signingKey string // read from stellar.toml, as a wallet does
+	// stop shuts this vaspgate down cleanly and waits for it (also run at the test's end).
+	stop func()
 }
 
 func start(t *testing.T, d store.Dialect, w *wallet) *stack {
@@ -127,13 +129,17 @@ func startWith(t *testing.T, d store.Dialect, w *wallet, edit func(*config.Confi
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	s := &stack{app: a, public: "http://" + a.Server.PublicAddr(), admin: "http://" + a.Server.AdminAddr()}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	s := &stack{app: a, public: "http://" + a.Server.PublicAddr(), admin: "http://" + a.Server.AdminAddr(), stop: stop}
 
 	// The wallet learns SIGNING_KEY from stellar.toml, never from a callback.
 	var toml struct{ SIGNING_KEY string }

@@ -39,7 +39,13 @@ func observerConfig(sim *horizonsim.Sim, dist string, issuer *string) func(*conf
 
 func startObserved(t *testing.T, d store.Dialect, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
 	t.Helper()
-	w := newWallet(t)
+	return startObservedWith(t, d, newWallet(t), sim, dist, edit)
+}
+
+// startObservedWith is startObserved with the wallet (and business) receiver w, so that
+// several instances share it.
+func startObservedWith(t *testing.T, d store.Dialect, w *wallet, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
+	t.Helper()
 	o := &observed{sim: sim, dist: dist, wallet: w}
 	o.stack = startWith(t, d, w, func(c *config.Config) {
 		observerConfig(sim, dist, &o.issuer)(c)
@@ -249,6 +255,92 @@ func TestObservedWithdrawalMovesOnce(t *testing.T) {
 			}
 			if received != 1 {
 				t.Errorf("business heard the withdrawal reach pending_anchor %d times, want 1", received)
+			}
+		})
+	}
+}
+
+// leader is the observer status's lease holder as an instance's admin API reports it.
+func (s *stack) observerStatus(t *testing.T) (leader bool, holder string) {
+	t.Helper()
+	_, b := s.do(t, "GET", s.admin+"/admin/v1/observer/status", adminToken, nil, 200)
+	var st struct {
+		Leader bool
+		Holder string
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Leader, st.Holder
+}
+
+// TestObserverFailoverAndRestart runs two vaspgate instances on one database (both engines)
+// watching the same account: one leads; a payment is committed once; the leader stops and
+// the other takes over from the stored cursor in time for the next payment; both stop, a
+// payment is made while nothing runs, and a third instance started on the database commits
+// it. Every withdrawal reaches pending_anchor once and its wallet hears it once.
+func TestObserverFailoverAndRestart(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			sim := horizonsim.New()
+			defer sim.Close()
+			dist := keypair.MustRandom().Address()
+			w := newWallet(t)
+			a := startObservedWith(t, d, w, sim, dist, nil)
+			same := func(c *config.Config) { c.DatabaseURL = a.app.Config.DatabaseURL }
+			b := startObservedWith(t, d, w, sim, dist, same)
+
+			user := keypair.MustRandom()
+			pays := func(o *observed, id, memo string) {
+				t.Helper()
+				o.pay(t, user, "100", memo)
+				until(t, "withdrawal "+id+" reaches pending_anchor", func() bool { return o.platform(t, id).Status == "pending_anchor" })
+			}
+			id1, memo1 := a.withdrawal(t, user, "100")
+			until(t, "one instance leads", func() bool {
+				la, _ := a.observerStatus(t)
+				lb, _ := b.observerStatus(t)
+				return la != lb
+			})
+			pays(a, id1, memo1)
+
+			// The leader stops; the other takes over and commits the next payment.
+			leader, other := a, b
+			if l, _ := b.observerStatus(t); l {
+				leader, other = b, a
+			}
+			id2, memo2 := other.withdrawal(t, keypair.MustRandom(), "100")
+			leader.stop()
+			pays(other, id2, memo2)
+			if l, _ := other.observerStatus(t); !l {
+				t.Fatal("the remaining instance does not lead")
+			}
+
+			// Nothing runs while the third payment is made; a new instance resumes.
+			id3, memo3 := other.withdrawal(t, keypair.MustRandom(), "100")
+			other.stop()
+			c := startObservedWith(t, d, w, sim, dist, same)
+			other.pay(t, user, "100", memo3) // in the asset other made the withdrawal in
+			until(t, "withdrawal "+id3+" reaches pending_anchor", func() bool { return c.platform(t, id3).Status == "pending_anchor" })
+
+			for _, id := range []string{id1, id2, id3} {
+				if p := c.platform(t, id); p.Status != "pending_anchor" || len(p.StellarTxs) != 1 {
+					t.Errorf("%s: %+v", id, p)
+				}
+			}
+			c.settled(t)
+			got := map[string][]string{}
+			for _, r := range w.waitFor(t, "/sep6", 6) {
+				var cb struct{ Transaction struct{ ID, Status string } }
+				json.Unmarshal(r.body, &cb)
+				got[cb.Transaction.ID] = append(got[cb.Transaction.ID], cb.Transaction.Status)
+			}
+			for _, id := range []string{id1, id2, id3} {
+				if s := got[id]; len(s) != 2 || s[0] != "pending_user_transfer_start" || s[1] != "pending_anchor" {
+					t.Errorf("wallet heard %s: %v, want [pending_user_transfer_start pending_anchor]", id, s)
+				}
 			}
 		})
 	}
