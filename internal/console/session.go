@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -64,6 +65,11 @@ func (c *Console) session(need string, next sessionHandler) http.Handler {
 			if got := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
 				c.log.WarnContext(r.Context(), "console: form without a valid CSRF token refused", "operator", s.Operator, "path", r.URL.Path)
 				c.fail(w, r, s, http.StatusForbidden, "This form has expired or did not come from the console. Reload the page and try again.")
+				return
+			}
+			// The text rule (httpjson.ValidText) for every field of every console form.
+			if err := httpjson.ValidValues(r.PostForm); err != nil {
+				c.fail(w, r, s, http.StatusBadRequest, err.Error())
 				return
 			}
 		}

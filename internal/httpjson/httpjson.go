@@ -34,7 +34,8 @@ func Error(w http.ResponseWriter, status int, code, message string) {
 }
 
 // Decode reads a JSON body of at most limit bytes into v. Its errors are safe to show the
-// caller; a body over the limit yields a *TooLargeError.
+// caller; a body over the limit yields a *TooLargeError, text that breaks the text rule
+// (ValidJSON) a *TextError.
 func Decode(r *http.Request, limit int64, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
@@ -46,6 +47,9 @@ func Decode(r *http.Request, limit int64, v any) error {
 	}
 	if len(body) == 0 {
 		return errors.New("request body is empty")
+	}
+	if err := ValidJSON(body); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var se *json.SyntaxError

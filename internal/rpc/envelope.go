@@ -151,6 +151,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
 		return
 	}
+	// The text rule for every parameter of every call, before any is decoded (a NUL would
+	// otherwise reach PostgreSQL, deep in a method's transaction).
+	if err := httpjson.ValidJSON(body); err != nil {
+		httpjson.TextRefusal(w, err)
+		return
+	}
 	httpjson.Write(w, http.StatusOK, s.Serve(actor.With(r.Context(), businessActor), body))
 }
 

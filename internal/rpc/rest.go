@@ -87,6 +87,9 @@ type patchBody struct {
 func (s *Server) restPatch(w http.ResponseWriter, r *http.Request) {
 	var b patchBody
 	if err := httpjson.Decode(r, s.maxBody, &b); err != nil {
+		if httpjson.TextRefusal(w, err) {
+			return
+		}
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}

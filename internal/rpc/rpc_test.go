@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -334,6 +335,13 @@ func TestValidation(t *testing.T) {
 			{"get_transactions", map[string]any{"sep": 6, "order_by": "colour"}, -32602, "order_by[colour]"},
 			{"get_transactions", map[string]any{"sep": 6, "statuses": []string{"lost"}}, -32602, "[lost] is not a SEP-6 status"},
 			{"get_transactions", map[string]any{"sep": 6, "page_size": 0}, -32602, "page_size"},
+			// Bounded paging (issue 11, defect 8): a page number whose offset overflowed into
+			// a negative OFFSET was -32603 on PostgreSQL.
+			{"get_transactions", map[string]any{"sep": 6, "page_size": 200, "page_number": math.MaxInt64 / 100}, -32602, "page_number should be between 0 and 5000"},
+			{"get_transactions", map[string]any{"sep": 6, "page_number": math.MaxInt64}, -32602, "page_number should be between 0 and 50000"},
+			{"get_transactions", map[string]any{"sep": 6, "page_number": 50001}, -32602, "page_number"},
+			{"get_transactions", map[string]any{"sep": 6, "page_number": json.Number("1e30")}, -32602, "invalid params"},
+			{"get_transactions", map[string]any{"sep": 6, "page_number": -1}, -32602, "page_number should be non-negative"},
 		}
 		for _, tt := range tests {
 			res := s.Do(t, tt.method, tt.params)

@@ -259,8 +259,9 @@ func (s *Server) Listen() error {
 		adm = tls.NewListener(adm, tlsConfig)
 	}
 	s.publicLn, s.adminLn = pub, adm
-	s.public = s.httpServer("public", limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public)))
-	s.admin = s.httpServer("admin", newAdminGuard(s.opts).wrap(s.Admin))
+	// The text rule (httpjson.RequireText) runs before any route reads a path or query value.
+	s.public = s.httpServer("public", httpjson.RequireText(limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public))))
+	s.admin = s.httpServer("admin", newAdminGuard(s.opts).wrap(httpjson.RequireText(s.Admin)))
 	return nil
 }
 

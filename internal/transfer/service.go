@@ -255,12 +255,22 @@ type PlatformFilter struct {
 	// user_action_required_by.
 	OrderBy string
 	// Desc sorts newest first.
-	Desc       bool
+	Desc bool
+	// PageSize is 20 when 0; PageNumber counts from 0. PageSize × PageNumber may not pass
+	// MaxPlatformOffset.
 	PageSize   int
 	PageNumber int
 }
 
-// ListAll returns transactions of every owner, for the business.
+// MaxPlatformOffset bounds how many transactions a get_transactions page may skip. Offset
+// paging reads and throws away every skipped row, so an unbounded page_number is a cheap way
+// to make the database scan the whole table (and a huge one overflowed into a negative
+// OFFSET, which PostgreSQL refuses). A million rows is 5,000 pages of the largest size: a
+// business that needs deeper narrows the query by statuses or orders by updated_at.
+const MaxPlatformOffset = 1_000_000
+
+// ListAll returns transactions of every owner, for the business. A page past
+// MaxPlatformOffset, or a negative page, is an *InvalidError.
 func (s *Service) ListAll(ctx context.Context, f PlatformFilter) ([]Transaction, error) {
 	q := "SELECT " + columns + " FROM transfer_transactions"
 	var args []any
@@ -283,7 +293,12 @@ func (s *Service) ListAll(ctx context.Context, f PlatformFilter) ([]Transaction,
 	if size <= 0 {
 		size = 20
 	}
-	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d OFFSET %d", col, dir, dir, size, size*max(f.PageNumber, 0))
+	// Compared by division, so that no page number can overflow the product.
+	if f.PageNumber < 0 || f.PageNumber > MaxPlatformOffset/size {
+		return nil, &InvalidError{Msg: fmt.Sprintf("page_number should be between 0 and %d for page_size %d (at most %d transactions can be skipped; narrow the query with statuses)",
+			MaxPlatformOffset/size, size, MaxPlatformOffset)}
+	}
+	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d OFFSET %d", col, dir, dir, size, size*f.PageNumber)
 	return s.query(ctx, s.db, q, args...)
 }
 

@@ -36,6 +36,9 @@ func RegisterPublish(mux *http.ServeMux, p Publisher) {
 	mux.HandleFunc("POST /admin/v1/messages", func(w http.ResponseWriter, r *http.Request) {
 		ps, err := decodePublications(r)
 		if err != nil {
+			if httpjson.TextRefusal(w, err) {
+				return
+			}
 			var tl *httpjson.TooLargeError
 			if errors.As(err, &tl) {
 				httpjson.Error(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())

@@ -76,6 +76,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, notFou
 	var tooLarge *httpjson.TooLargeError
 	var mbe *http.MaxBytesError
 	switch {
+	case httpjson.TextRefusal(w, err):
 	case errors.Is(err, kyc.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not_found", notFound)
 	case errors.As(err, &bad):
@@ -250,6 +251,10 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ctype := p.Header.Get("Content-Type")
+		if err := httpjson.ValidText("Content-Type", ctype); err != nil {
+			h.fail(w, r, err, "")
+			return
+		}
 		up = &kyc.Upload{ContentType: ctype, Data: data}
 		break
 	}
@@ -316,9 +321,18 @@ func readBody(r *http.Request, limit int64, emptyOK bool) (map[string]string, ma
 			// A binary part is one with a file name or a non-text content type (wallet SDKs
 			// send Buffers as application/octet-stream parts without a file name).
 			pct := p.Header.Get("Content-Type")
+			if err := httpjson.ValidText(p.FormName(), p.FormName()); err != nil {
+				return nil, nil, err
+			}
 			if p.FileName() != "" || (pct != "" && !strings.HasPrefix(pct, "text/plain")) {
+				if err := httpjson.ValidText(p.FormName()+" Content-Type", pct); err != nil {
+					return nil, nil, err
+				}
 				bin[p.FormName()] = kyc.Upload{ContentType: pct, Data: data}
 			} else {
+				if err := httpjson.ValidText(p.FormName(), string(data)); err != nil {
+					return nil, nil, err
+				}
 				text[p.FormName()] = string(data)
 			}
 		}
@@ -326,6 +340,9 @@ func readBody(r *http.Request, limit int64, emptyOK bool) (map[string]string, ma
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
 			return nil, nil, bodyError(err)
+		}
+		if err := httpjson.ValidValues(r.PostForm); err != nil {
+			return nil, nil, err
 		}
 		for k, v := range r.PostForm {
 			if len(v) > 0 {
@@ -346,6 +363,9 @@ func readBody(r *http.Request, limit int64, emptyOK bool) (map[string]string, ma
 	}
 	if ct != "" && ct != "application/json" {
 		return nil, nil, &kyc.BadRequestError{Msg: "content type must be application/json, form or multipart"}
+	}
+	if err := httpjson.ValidJSON(body); err != nil {
+		return nil, nil, err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
@@ -414,7 +434,8 @@ func (h *handler) decide(w http.ResponseWriter, r *http.Request) {
 	var d kyc.Decision
 	if err := httpjson.Decode(r, maxTextBody, &d); err != nil {
 		var tl *httpjson.TooLargeError
-		if errors.As(err, &tl) {
+		var te *httpjson.TextError
+		if errors.As(err, &tl) || errors.As(err, &te) {
 			h.fail(w, r, err, "")
 			return
 		}

@@ -93,6 +93,9 @@ func readTransaction(r *http.Request) (string, error) {
 	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json") ||
 		(mt != "application/x-www-form-urlencoded" && strings.HasPrefix(strings.TrimSpace(string(body)), "{"))
 	if isJSON {
+		if err := httpjson.ValidJSON(body); err != nil {
+			return "", err
+		}
 		var v map[string]json.RawMessage
 		if err := json.Unmarshal(body, &v); err != nil {
 			return "", &stellar.RequestError{Msg: "body is not a JSON object"}
@@ -111,6 +114,9 @@ func readTransaction(r *http.Request) (string, error) {
 	if err != nil {
 		return "", &stellar.RequestError{Msg: "body is not a valid form"}
 	}
+	if err := httpjson.ValidValues(form); err != nil {
+		return "", err
+	}
 	tx := form.Get("transaction")
 	if tx == "" {
 		return "", &stellar.RequestError{Msg: "transaction is required"}
@@ -122,6 +128,7 @@ func readTransaction(r *http.Request) (string, error) {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *stellar.RequestError
 	switch {
+	case httpjson.TextRefusal(w, err):
 	case errors.As(err, &re):
 		httpjson.Error(w, http.StatusBadRequest, "invalid_request", re.Msg)
 	case errors.Is(err, stellar.ErrLedgerUnavailable):
