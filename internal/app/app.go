@@ -166,8 +166,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 
+	lim := newLimits(cfg)
 	a.KYC, err = kyc.New(kyc.Options{
-		Config: cfg.KYC, Clients: wallets(cfg.Clients), DB: a.DB, Sealer: keyring, Outbox: outbox,
+		Limits: lim.kyc, Config: cfg.KYC, Clients: wallets(cfg.Clients), DB: a.DB, Sealer: keyring, Outbox: outbox,
 		CallbackURLs: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}, Logger: a.Log,
 	})
 	if err != nil {
@@ -185,7 +186,8 @@ func (a *App) build(ctx context.Context) error {
 	if cfg.TravelRule.Originating() || cfg.TravelRule.Enabled() {
 		gate = trGate{app: a}
 	}
-	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger})
+	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger,
+		PendingPerIdentity: lim.pending})
 	a.KYC.SetTransactions(a.Transfer)
 	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
 	if a.Quotes, err = a.buildQuotes(outbox); err != nil {
@@ -241,15 +243,16 @@ func (a *App) build(ctx context.Context) error {
 		AdminExemptPaths:  []string{tr.CallbackPath, tr.AccountAPIPath, tr.VerifyAPIPath, tr.TransactionAPIPath},
 		// SEP-12 carries binary KYC fields; its handlers enforce kyc.max_file_size themselves.
 		BodyLimits: map[string]int64{"/sep12/customer": a.KYC.MaxFileSize() + 1<<20},
+		PublicEdge: lim.publicEdge(),
 	})
 	sep := stellarhttp.New(a.Auth, a.Log)
 	sep.Register(a.Server.Public)
-	kychttp.Register(a.Server.Public, a.KYC, sep.RequireWith(kychttp.Refuse))
+	kychttp.Register(a.Server.Public, a.KYC, lim.sep(sep.RequireWith(kychttp.Refuse)))
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
 		Config: cfg.Transfer, Transfers: a.Transfer, Customers: a.KYC, Logger: a.Log,
 		Callbacks: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
-	}), sep.RequireWith(transferhttp.Refuse))
+	}), lim.sep(sep.RequireWith(transferhttp.Refuse)))
 	a.mountQuotes(sep)
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)

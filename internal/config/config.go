@@ -71,6 +71,8 @@ type Config struct {
 	SEP31 SEP31 `yaml:"sep31"`
 	// Observer is the Stellar payment observer (docs/observer.md).
 	Observer Observer `yaml:"observer"`
+	// Limits are the rate limits, quotas and disk reserve of the public listener.
+	Limits Limits `yaml:"limits"`
 }
 
 // Default returns the configuration used when nothing is set: SQLite in the working
@@ -214,7 +216,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) []Problem {
 
 // sections lists the area sections, for the hooks they may implement.
 func (c *Config) sections() []any {
-	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin, &c.Quotes, &c.SEP31, &c.Observer}
+	return []any{&c.Stellar, &c.Callback, &c.KYC, &c.Transfer, &c.RPC, &c.Clients, &c.TravelRule, &c.Console, &c.Admin, &c.Quotes, &c.SEP31, &c.Observer, &c.Limits}
 }
 
 func splitList(v string) []string {

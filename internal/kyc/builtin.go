@@ -171,6 +171,7 @@ func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutReques
 		contentType string
 	}
 	values := map[string]value{}
+	var binaryBytes int64
 	for name, v := range r.Fields {
 		f, ok, err := s.acceptField(name)
 		if err != nil {
@@ -199,6 +200,12 @@ func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutReques
 			return "", badRequest(fmt.Sprintf("field %s is larger than %d bytes", name, s.cfg.MaxFileSize))
 		}
 		values[name] = value{data: u.Data, contentType: u.ContentType}
+		binaryBytes += int64(len(u.Data))
+	}
+	if binaryBytes > 0 {
+		if err := s.limits.Disk.Check(binaryBytes); err != nil {
+			return "", err
+		}
 	}
 	for name := range r.FileIDs {
 		_, ok, err := s.acceptField(name)
@@ -284,6 +291,9 @@ func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutReques
 // createCustomer makes the customer of an identity, or finds the one a concurrent PUT made:
 // the identity's unique key decides, never a read before the write.
 func (s *Service) createCustomer(ctx context.Context, tx *store.Tx, c wallet.Identity, o wallet.Identity, now time.Time) (string, error) {
+	if err := s.checkCustomerQuota(ctx, tx, o.Account); err != nil {
+		return "", err
+	}
 	id := newID()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, id, o.Account, o.Memo, c.ClientDomain, store.Micros(now), store.Micros(now)); err != nil {

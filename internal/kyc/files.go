@@ -25,6 +25,9 @@ func (s *Service) UploadFile(ctx context.Context, c wallet.Identity, u Upload) (
 	if u.ContentType == "" {
 		u.ContentType = "application/octet-stream"
 	}
+	if err := s.limits.Disk.Check(int64(len(u.Data))); err != nil {
+		return File{}, err
+	}
 	id := newID()
 	sealed, err := s.sealer.Seal(u.Data, fileAD(id))
 	if err != nil {
@@ -32,10 +35,19 @@ func (s *Service) UploadFile(ctx context.Context, c wallet.Identity, u Upload) (
 	}
 	now := s.now()
 	exp := now.Add(s.cfg.FileTTL).UTC().Truncate(time.Microsecond)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO kyc_files (id, account, memo, customer_id, content_type, size, data, created_at, expires_at)
-		VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)`, id, c.Account, c.Memo, u.ContentType, len(u.Data), sealed,
-		store.Micros(now), store.Micros(exp)); err != nil {
-		return File{}, fmt.Errorf("kyc: store file: %w", err)
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.checkFileQuotas(ctx, tx, c, int64(len(u.Data))); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_files (id, account, memo, customer_id, content_type, size, data, created_at, expires_at)
+			VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)`, id, c.Account, c.Memo, u.ContentType, len(u.Data), sealed,
+			store.Micros(now), store.Micros(exp)); err != nil {
+			return fmt.Errorf("kyc: store file: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return File{}, err
 	}
 	return File{ID: id, ContentType: u.ContentType, Size: int64(len(u.Data)), ExpiresAt: &exp}, nil
 }

@@ -48,6 +48,8 @@ type Options struct {
 	// BusinessClient calls the business server; nil means callback.NewHTTPClient with the
 	// configured timeout and every address allowed (the operator chose that URL, not a wallet).
 	BusinessClient *http.Client
+	// Limits are the quotas, the disk guard and the verification-code limits (zero: none).
+	Limits Limits
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -62,6 +64,7 @@ type Service struct {
 	outbox       Outbox
 	callbackURLs callback.URLPolicy
 	business     *businessClient
+	limits       Limits
 	now          func() time.Time
 	log          *slog.Logger
 	types        []string // sorted configured type names
@@ -79,7 +82,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, clients: o.Clients, db: o.DB, sealer: o.Sealer, outbox: o.Outbox,
-		callbackURLs: o.CallbackURLs, now: o.Now, log: o.Logger, txs: o.Transactions,
+		callbackURLs: o.CallbackURLs, limits: o.Limits, now: o.Now, log: o.Logger, txs: o.Transactions,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -61,8 +61,11 @@ type Options struct {
 	// ReadyDetail, when set, adds parts' own state to the admin listener's /readyz (the
 	// payment observer's leader and lag): shown, not judged — readiness stays Ready's.
 	ReadyDetail func(ctx context.Context) map[string]any
-	Logger      *slog.Logger
-	Registry    *prometheus.Registry
+	// PublicEdge, when set, wraps every request of the public listener first (the rate
+	// limit per source address), so that refusing a flood costs the least.
+	PublicEdge func(http.Handler) http.Handler
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
 }
 
 // Server holds the two listeners and their routes.
@@ -260,7 +263,11 @@ func (s *Server) Listen() error {
 	}
 	s.publicLn, s.adminLn = pub, adm
 	// The text rule (httpjson.RequireText) runs before any route reads a path or query value.
-	s.public = s.httpServer("public", httpjson.RequireText(limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public))))
+	public := httpjson.RequireText(limitBody(s.opts.MaxBodyBytes, s.opts.BodyLimits, jsonMisses(s.Public)))
+	if s.opts.PublicEdge != nil {
+		public = s.opts.PublicEdge(public)
+	}
+	s.public = s.httpServer("public", public)
 	s.admin = s.httpServer("admin", newAdminGuard(s.opts).wrap(httpjson.RequireText(s.Admin)))
 	return nil
 }

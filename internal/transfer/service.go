@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -62,6 +63,10 @@ type Options struct {
 	Now func() time.Time
 	// Gate, when set, is consulted around business methods (see Gate).
 	Gate Gate
+	// PendingPerIdentity bounds the transactions one wallet identity (account and memo) may
+	// have that are not finished (Status.Terminal), counted when Create adds one. Max 0: no
+	// bound.
+	PendingPerIdentity limit.Quota
 }
 
 // Service reads and changes transactions.
@@ -72,11 +77,13 @@ type Service struct {
 	now     func() time.Time
 	gate    Gate
 	ledger  Ledger
+	pending limit.Quota
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, outbox: o.Outbox, clients: o.Clients, now: o.Now, gate: o.Gate, ledger: o.Ledger}
+	s := &Service{db: o.DB, outbox: o.Outbox, clients: o.Clients, now: o.Now, gate: o.Gate, ledger: o.Ledger,
+		pending: o.PendingPerIdentity}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -112,6 +119,9 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		return fmt.Errorf("transfer: create: invalid kind %q, status %q or owner", t.Kind, t.Status)
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.checkPending(ctx, tx, t.Owner); err != nil {
+			return err
+		}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return fmt.Errorf("transfer: create: %w", err)

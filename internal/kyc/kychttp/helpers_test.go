@@ -71,6 +71,9 @@ type setupOpts struct {
 	clients wallet.Clients
 	// businessEvents, when set, receives the business events (callback.business.url).
 	businessEvents string
+	// limits and now are kyc.Options' Limits and Now.
+	limits kyc.Limits
+	now    func() time.Time
 }
 
 func testKYC() config.KYC {
@@ -128,7 +131,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 		Config: cfg, Clients: o.clients, DB: db, Sealer: ring, Outbox: eng.Outbox(), Transactions: txs,
 		CallbackURLs: callback.URLPolicy{HTTPHosts: cfg.CallbackHTTPHosts,
 			Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler), Limits: o.limits, Now: o.now,
 	})
 	if err != nil {
 		t.Fatal(err)

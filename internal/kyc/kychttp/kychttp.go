@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/wallet"
@@ -76,7 +77,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, notFou
 	var tooLarge *httpjson.TooLargeError
 	var mbe *http.MaxBytesError
 	switch {
-	case httpjson.TextRefusal(w, err):
+	case httpjson.TextRefusal(w, err), limit.Refuse(w, err):
 	case errors.Is(err, kyc.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not_found", notFound)
 	case errors.As(err, &bad):

@@ -24,6 +24,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -359,6 +360,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, t *transfer.Tra
 		return false
 	}
 	if err := h.tr.Create(r.Context(), t); err != nil {
+		if limit.Refuse(w, err) {
+			return false
+		}
 		h.log.ErrorContext(r.Context(), "sep6: create transaction", "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
 		return false

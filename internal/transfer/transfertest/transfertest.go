@@ -30,6 +30,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -260,6 +261,8 @@ type Options struct {
 	// Quiet configures no business event endpoint and no static wallet URLs, for tests that
 	// make many changes and look only at the RPC answers.
 	Quiet bool
+	// PendingPerIdentity is transfer.Options.PendingPerIdentity.
+	PendingPerIdentity limit.Quota
 }
 
 // Stack is everything a business RPC test needs, wired as vaspgate serve wires it.
@@ -322,7 +325,8 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		t.Fatalf("transfertest: callback engine: %v", err)
 	}
 	s.Engine = eng
-	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger})
+	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger,
+		PendingPerIdentity: o.PendingPerIdentity})
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)
 	sealer, err := seal.New(key)

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/limit"
+	"github.com/vaspgate/vaspgate/internal/stellar"
+)
+
+// limits are cfg.Limits built: one limiter per scope for the whole process, the disk guard
+// and the quotas handed to kyc and transfer.
+type limits struct {
+	address, identity *limit.Limiter
+	proxies           []netip.Prefix
+	disk              *limit.Disk
+	kyc               kyc.Limits
+	pending           limit.Quota
+}
+
+func newLimits(cfg config.Config) limits {
+	l := cfg.Limits.WithDefaults()
+	// The guard watches the filesystem of the travel-rule spool (acknowledged enclave
+	// callbacks go there when the database cannot take them) and, on SQLite, the database's.
+	paths := []string{spoolPath(cfg)}
+	if p, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
+		p = strings.TrimPrefix(p, "//")
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		paths = append(paths, filepath.Dir(p))
+	}
+	disk := limit.NewDisk(uint64(l.DiskReserve), paths...)
+	return limits{
+		address:  limit.NewLimiter(limit.Rate{PerMinute: l.AddressRatePerMinute, Burst: l.AddressBurst}),
+		identity: limit.NewLimiter(limit.Rate{PerMinute: l.IdentityRatePerMinute, Burst: l.IdentityBurst}),
+		proxies:  l.Proxies(),
+		disk:     disk,
+		kyc: kyc.Limits{
+			FilesPerIdentity:     limit.Quota{Name: "limits.files_per_identity", Max: l.FilesPerIdentity},
+			FileBytesPerIdentity: limit.Quota{Name: "limits.file_bytes_per_identity", Max: l.FileBytesPerIdentity},
+			PendingFileBytes:     limit.Quota{Name: "limits.pending_file_bytes", Max: l.PendingFileBytes},
+			CustomersPerAccount:  limit.Quota{Name: "limits.customers_per_account", Max: l.CustomersPerAccount},
+			Disk:                 disk,
+			CodeCooldown:         l.VerificationResendCooldown,
+			CodesPerDay:          l.VerificationCodesPerDay,
+		},
+		pending: limit.Quota{Name: "limits.pending_transactions_per_identity", Max: l.PendingTransactionsPerIdentity},
+	}
+}
+
+// publicEdge limits every request of the public listener by source address.
+func (l limits) publicEdge() func(http.Handler) http.Handler {
+	return limit.PerAddress(l.address, l.proxies)
+}
+
+// sep puts the per-identity rate limit behind a SEP's authentication middleware, where the
+// identity is known.
+func (l limits) sep(auth func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	per := limit.PerKey(l.identity, "identity", func(r *http.Request) string {
+		id, ok := stellar.IdentityFrom(r.Context())
+		if !ok {
+			return ""
+		}
+		return id.Account + "\x00" + id.Memo
+	})
+	return func(h http.Handler) http.Handler { return auth(per(h)) }
+}
+
+// spoolPath is the travel-rule spool directory build uses.
+func spoolPath(cfg config.Config) string {
+	if d := cfg.TravelRule.WithDefaults().SpoolDir; d != "" {
+		return d
+	}
+	return spoolDir(cfg.DatabaseURL)
+}
