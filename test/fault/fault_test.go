@@ -262,7 +262,9 @@ func enclaveLoad(t *testing.T, addr func() string, workers int, stop <-chan stru
 				cancel()
 				if err == nil && code == http.StatusOK && strings.Contains(string(body), `"result": true`) {
 					a.add(id)
-				} else if err != nil {
+				} else if err == nil {
+					a.refused.Add(1)
+				} else {
 					time.Sleep(20 * time.Millisecond) // the process is down: back off, as the enclave does
 				}
 			}
@@ -272,9 +274,10 @@ func enclaveLoad(t *testing.T, addr func() string, workers int, stop <-chan stru
 }
 
 type acked struct {
-	wg  sync.WaitGroup
-	mu  sync.Mutex
-	ids []string
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	ids     []string
+	refused atomic.Int64 // answered, but not 200: not acknowledged, the enclave retries
 }
 
 func (a *acked) add(id string) {
@@ -376,4 +379,32 @@ func TestPostgresFailuresDuringEnclaveLoad(t *testing.T) {
 	load.wg.Wait()
 	stored(t, in.Admin(), load.ids)
 	t.Logf("%d callbacks acknowledged across PostgreSQL stopped, killed and hung: all stored", len(load.ids))
+}
+
+// TestFullSpoolDisk: PostgreSQL is down and the spool's filesystem (a 256 KiB tmpfs in the
+// process's own mount namespace) fills up. vaspgate acknowledges what it could fsync and
+// refuses the rest (the enclave retries those); once PostgreSQL is back, every acknowledged
+// callback is stored. The disk guard keeps wallets' uploads from being what fills it
+// (internal/limit, kychttp's TestDiskGuard).
+func TestFullSpoolDisk(t *testing.T) {
+	t.Parallel()
+	db := newPG(t)
+	spool := filepath.Join(t.TempDir(), "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t, enclaveYAML(db.URL(), spool))
+	in.tmpfs, in.tmpfsSize = spool, 256<<10
+	in.start()
+	stop := make(chan struct{})
+	load := enclaveLoad(t, in.Admin, 4, stop)
+	waitUntil(t, 3*time.Minute, "acknowledgements before the outage", func() bool { return load.count() >= 20 })
+	db.stopImmediate()
+	before := load.refused.Load()
+	waitUntil(t, 3*time.Minute, "the spool's disk full (callbacks refused)", func() bool { return load.refused.Load() >= before+int64(scale(50, 500)) })
+	db.start()
+	close(stop)
+	load.wg.Wait()
+	stored(t, in.Admin(), load.ids)
+	t.Logf("%d callbacks acknowledged, %d refused while the spool's disk was full: every acknowledged one stored", len(load.ids), load.refused.Load())
 }

@@ -71,6 +71,11 @@ type instance struct {
 	exited  chan struct{}
 	stderr  *bytes.Buffer
 	started int
+	// tmpfs, when set, is a directory mounted as a tmpfs of tmpfsSize bytes in a mount
+	// namespace of the process's own (unshare -m): a tiny full disk that no other process
+	// on the machine sees and that goes away with the process.
+	tmpfs     string
+	tmpfsSize int
 
 	mu            sync.Mutex // the addresses change at each start; load goroutines read them
 	public, admin string
@@ -99,6 +104,12 @@ func (in *instance) start() {
 	t := in.t
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
+	if in.tmpfs != "" {
+		// sh execs vaspgate, so the process signalled below is vaspgate itself.
+		cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+			fmt.Sprintf(`mount -t tmpfs -o size=%d tmpfs "$0" && exec "$@"`, in.tmpfsSize),
+			in.tmpfs, binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
+	}
 	cmd.Dir = in.dir
 	cmd.Env = append(os.Environ(), "VASPGATE_PUBLIC_ADDR=127.0.0.1:0", "VASPGATE_ADMIN_ADDR=127.0.0.1:0",
 		"VASPGATE_MODE=development", "VASPGATE_ADMIN_TOKEN="+adminToken, "VASPGATE_SHUTDOWN_TIMEOUT=5s")
