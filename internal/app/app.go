@@ -167,6 +167,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	lim := newLimits(cfg)
+	cfg.KYC = withSEP31Types(cfg)
 	a.KYC, err = kyc.New(kyc.Options{
 		Limits: lim.kyc, Config: cfg.KYC, Clients: wallets(cfg.Clients), DB: a.DB, Sealer: keyring, Outbox: outbox,
 		CallbackURLs: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}, Logger: a.Log,
@@ -196,7 +197,7 @@ func (a *App) build(ctx context.Context) error {
 
 	rpcHandler, err := rpc.New(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
 		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log,
-		TravelRule: trLinked{app: a}})
+		TravelRule: trLinked{app: a}, Quotes: a.Quotes})
 	if err != nil {
 		return err
 	}
@@ -254,6 +255,9 @@ func (a *App) build(ctx context.Context) error {
 		Callbacks: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
 	}), lim.sep(sep.RequireWith(transferhttp.Refuse)))
 	a.mountQuotes(sep)
+	if err := a.mountSEP31(sep, callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}); err != nil {
+		return err
+	}
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)
 	callbackhttp.RegisterPublish(a.Server.AdminAPI, a.Delivery)
 	travelrulehttp.Register(a.Server.AdminAPI, a.TravelRule)

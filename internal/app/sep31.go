@@ -12,6 +12,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/quote/quotehttp"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
+	"github.com/vaspgate/vaspgate/internal/transfer/sep31http"
 )
 
 // sepServers are the stellar.toml keys of the SEP-31 and SEP-38 servers that are on.
@@ -28,7 +29,7 @@ func sepServers(cfg config.Config) map[string]string {
 
 // sep31Served is false until the SEP-31 routes are mounted: stellar.toml must not
 // advertise a server that answers 404.
-const sep31Served = false
+const sep31Served = true
 
 // quotesOn reports whether SEP-38 is served. The development default section is dropped in
 // production, and when the deployment configured its own Stellar assets without the
@@ -180,4 +181,69 @@ func (a *App) mountQuotes(sep *stellarhttp.Handler) {
 		return
 	}
 	quotehttp.Register(a.Server.Public, quotehttp.New(a.Quotes, a.Log), sep.RequireWith(quotehttp.Refuse))
+}
+
+// withSEP31Types adds the SEP-31 customer types to the development default KYC types (none
+// configured) when SEP-31 is served, so that a sending anchor can register its sender and
+// receiver through SEP-12 out of the box.
+func withSEP31Types(cfg config.Config) config.KYC {
+	k := cfg.KYC
+	if !sep31On(cfg) || len(k.Types) > 0 {
+		return k
+	}
+	k.Types = config.KYC{}.WithDefaults().Types
+	field := func(d string) config.KYCField { return config.KYCField{Type: "string", Description: d} }
+	k.Types["sep31-sender"] = config.KYCType{Fields: map[string]config.KYCField{
+		"first_name": field("first name"), "last_name": field("last name"), "email_address": field("email address")}}
+	k.Types["sep31-receiver"] = config.KYCType{Fields: map[string]config.KYCField{
+		"first_name": field("first name"), "last_name": field("last name"), "bank_account_number": field("bank account number")}}
+	return k
+}
+
+// sep31Assets resolves sep31.assets: the issuer from stellar.toml, the account paid from the
+// asset's distribution_account, else SEP-6's, else the issuer.
+func sep31Assets(cfg config.Config) ([]sep31http.Asset, error) {
+	var out []sep31http.Asset
+	for i, a := range cfg.SEP31.Assets {
+		id, err := stellarAssetID(cfg, a.Code)
+		if err != nil {
+			return nil, fmt.Errorf("sep31.assets[%d].code: %w", i, err)
+		}
+		issuer := ""
+		if parts := strings.SplitN(id, ":", 3); len(parts) == 3 {
+			issuer = parts[2]
+		}
+		account := a.DistributionAccount
+		for _, t := range cfg.Transfer.Assets {
+			if account == "" && t.Code == a.Code {
+				account = t.DistributionAccount
+			}
+		}
+		if account == "" {
+			account = issuer
+		}
+		if account == "" {
+			return nil, fmt.Errorf("sep31.assets[%d].distribution_account: required for %s", i, a.Code)
+		}
+		out = append(out, sep31http.Asset{Code: a.Code, Issuer: issuer, Account: account,
+			QuotesSupported: a.QuotesSupported, QuotesRequired: a.QuotesRequired, MinAmount: a.MinAmount, MaxAmount: a.MaxAmount,
+			FeeFixed: a.FeeFixed, FeePercent: a.FeePercent, FundingMethods: a.FundingMethods,
+			SenderTypes: a.SenderTypes, ReceiverTypes: a.ReceiverTypes})
+	}
+	return out, nil
+}
+
+// mountSEP31 serves SEP-31 receive on the public listener when it is on.
+func (a *App) mountSEP31(sep *stellarhttp.Handler, policy callback.URLPolicy) error {
+	if !sep31On(a.Config) {
+		return nil
+	}
+	assets, err := sep31Assets(a.Config)
+	if err != nil {
+		return err
+	}
+	sep31http.Register(a.Server.Public, sep31http.New(sep31http.Options{
+		Assets: assets, Transfers: a.Transfer, Customers: a.KYC, Quotes: a.Quotes, Callbacks: policy, Logger: a.Log,
+	}), sep.RequireWith(sep31http.Refuse))
+	return nil
 }

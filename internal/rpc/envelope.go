@@ -15,6 +15,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/actor"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
 
@@ -75,6 +76,8 @@ type Options struct {
 	// TravelRule, when set, gives the Travel Rule verifications linked to transactions, shown
 	// on the transactions the business reads (get_transaction(s), GET /transactions).
 	TravelRule TravelRule
+	// Quotes are the SEP-38 quotes get_quote reads; nil when SEP-38 is off.
+	Quotes *quote.Service
 }
 
 // Server dispatches JSON-RPC calls.
@@ -87,6 +90,7 @@ type Server struct {
 	maxBody   int64
 	log       *slog.Logger
 	tr        TravelRule
+	quotes    *quote.Service
 }
 
 // New returns the JSON-RPC server for o.
@@ -100,7 +104,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, transfers: o.Transfers, customers: o.Customers, auth: auth,
-		maxBody: o.MaxBodyBytes, log: o.Logger, tr: o.TravelRule,
+		maxBody: o.MaxBodyBytes, log: o.Logger, tr: o.TravelRule, quotes: o.Quotes,
 		types: map[string]bool{"": true, "sep6": true, "sep31-sender": true, "sep31-receiver": true}}
 	for _, t := range o.CustomerTypes {
 		s.types[t] = true

@@ -38,13 +38,15 @@ var unsupported = map[string]string{
 	"do_stellar_payment":                "it needs a custody integration, which vaspgate does not have",
 	"do_stellar_refund":                 "it needs a custody integration, which vaspgate does not have",
 	"notify_interactive_flow_completed": "it belongs to SEP-24, which vaspgate does not serve",
-	"get_quote":                         "it belongs to SEP-38, which vaspgate does not serve",
 	"request_customer_info_update":      "Anchor Platform removed it; use notify_customer_info_updated",
 }
 
 func (s *Server) dispatch(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	if why, ok := unsupported[name]; ok {
 		return nil, errorf(CodeMethodNotFound, "RPC method[%s] is not supported: %s", name, why)
+	}
+	if name == "get_quote" {
+		return s.getQuote(ctx, raw)
 	}
 	isChange := slices.Contains(transfer.Methods(), name)
 	if !isChange && name != transfer.MethodCustomerInfoUpdated && name != "get_transaction" && name != "get_transactions" {
@@ -124,13 +126,13 @@ func (s *Server) getTransactions(ctx context.Context, p *params) (any, error) {
 func platformFilter(p *params) (transfer.PlatformFilter, error) {
 	sep := strings.ToLower(strings.TrimPrefix(strings.ToUpper(fmt.Sprint(p.SEP)), "SEP_"))
 	switch sep {
-	case "6":
+	case "6", "31":
 	case "<nil>", "":
 		return transfer.PlatformFilter{}, invalid("sep is required")
 	default:
-		return transfer.PlatformFilter{}, invalid("sep[%v] is not supported: vaspgate serves SEP-6 only", p.SEP)
+		return transfer.PlatformFilter{}, invalid("sep[%v] is not supported: vaspgate serves SEP-6 and SEP-31", p.SEP)
 	}
-	f := transfer.PlatformFilter{}
+	f := transfer.PlatformFilter{SEP: sep}
 	switch strings.ToLower(p.Order) {
 	case "", "asc":
 	case "desc":

@@ -96,8 +96,16 @@ func (s *Service) ApplyCustomerStatus(ctx context.Context, tx *store.Tx, cur Tra
 		return cur, false, err
 	}
 	target, _ := CustomerTarget(u.Status)
+	if target == StatusPendingAnchor {
+		target = cur.working()
+	}
 	return s.ChangeTx(ctx, tx, cur, touch, func(t *Transaction) error {
 		if t.CustomerID == "" && u.CustomerID != "" {
+			t.CustomerID = u.CustomerID
+		}
+		if t.Kind == KindReceive && u.CustomerID != "" {
+			// SEP-31 has two customers: the transaction waits on the one named last, so
+			// that its status change (CustomerStatusHook) moves it on.
 			t.CustomerID = u.CustomerID
 		}
 		return move(t, t.Status, target, u.Message, false, nil)

@@ -22,6 +22,8 @@ func (k Kind) Flow() Flow {
 		return FlowDeposit
 	case k.Withdrawal():
 		return FlowWithdrawal
+	case k == KindReceive:
+		return FlowReceive
 	}
 	return ""
 }
@@ -86,6 +88,7 @@ type Step struct {
 var Machine = buildMachine(map[Flow]map[string]Step{
 	FlowDeposit:    depositSteps,
 	FlowWithdrawal: withdrawalSteps,
+	FlowReceive:    receiveSteps,
 })
 
 func buildMachine(flows map[Flow]map[string]Step) map[string]map[Flow]Step {
@@ -197,8 +200,8 @@ type TransitionError struct {
 
 func (e *TransitionError) Error() string {
 	// Anchor Platform's wording, so business servers matching on it keep working.
-	return fmt.Sprintf("RPC method[%s] is not supported. Status[%s], kind[%s], protocol[6], funds received[%t]",
-		e.Method, e.Status, e.Kind, e.FundsReceived)
+	return fmt.Sprintf("RPC method[%s] is not supported. Status[%s], kind[%s], protocol[%s], funds received[%t]",
+		e.Method, e.Status, e.Kind, e.Kind.SEP(), e.FundsReceived)
 }
 
 // Allow checks that method may act on t now and returns the statuses it may lead to. It

@@ -68,6 +68,9 @@ func TestMachineAgainstAnchorPlatform(t *testing.T) {
 		t.Errorf("vaspgate refuses %d of Anchor Platform's cases, want the 3 documented ones × 2 kinds", stricter)
 	}
 	for flow, st := range transfer.Machine["notify_refund_sent"] {
+		if flow == transfer.FlowReceive {
+			continue // TestSEP31Machine
+		}
 		if !slices.Equal(st.To, []transfer.Status{"refunded", "pending_anchor"}) {
 			t.Errorf("notify_refund_sent %s targets %v", flow, st.To)
 		}

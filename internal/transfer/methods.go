@@ -104,7 +104,7 @@ var methods = map[string]method{
 				t.TransferReceivedAt = micro(p.ledgerTx.CreatedAt)
 			}
 			setReceivedAmounts(p, t)
-			return StatusPendingAnchor
+			return t.working()
 		},
 	},
 	"notify_offchain_funds_pending": {
@@ -136,7 +136,7 @@ var methods = map[string]method{
 				return StatusCompleted
 			}
 			t.ExternalTransactionID = p.ExternalTransactionID
-			if t.Kind.Withdrawal() && p.FundsSentAt != nil {
+			if !t.Kind.Deposit() && p.FundsSentAt != nil {
 				// vaspgate: the payout time, when the business knows it, is completed_at
 				// (Anchor Platform ignores funds_sent_at for withdrawals).
 				t.CompletedAt = micro(*p.FundsSentAt)
@@ -217,7 +217,7 @@ var methods = map[string]method{
 			next, _ := refundSentTarget(p, t)
 			if p.Refund != nil {
 				idType := "external"
-				if t.Kind.Withdrawal() {
+				if !t.Kind.Deposit() {
 					idType = "stellar"
 				}
 				t.addRefund(p.Refund, idType)
@@ -227,7 +227,7 @@ var methods = map[string]method{
 	},
 	"notify_transaction_error":    {check: nop, apply: fixed(StatusError)},
 	"notify_transaction_expired":  {check: nop, apply: fixed(StatusExpired)},
-	"notify_transaction_recovery": {check: nop, apply: fixed(StatusPendingAnchor)},
+	"notify_transaction_recovery": {check: nop, apply: func(_ *Params, t *Transaction, _ time.Time) Status { return t.working() }},
 }
 
 // Methods returns the names of the methods Service.Apply runs, sorted.
@@ -525,7 +525,7 @@ func checkRefund(r *RefundParam, t *Transaction) (*big.Rat, error) {
 // (its id must be known), or, without a refund, the sum announced so far.
 func refundSentTarget(p *Params, t *Transaction) (Status, error) {
 	r := p.Refund
-	if r == nil && (t.Status == StatusPendingAnchor || t.Refunds == nil || len(t.Refunds.Payments) == 0) {
+	if r == nil && (t.Status == t.working() || t.Refunds == nil || len(t.Refunds.Payments) == 0) {
 		return "", invalid("refund is required")
 	}
 	var total *big.Rat
@@ -537,7 +537,7 @@ func refundSentTarget(p *Params, t *Transaction) (Status, error) {
 		switch {
 		case t.Refunds == nil || len(t.Refunds.Payments) == 0:
 			total = this
-		case t.Status == StatusPendingAnchor:
+		case t.Status == t.working():
 			sum, _ := refunded(t, "")
 			total = sum.Add(sum, this)
 		default:
@@ -558,7 +558,7 @@ func refundSentTarget(p *Params, t *Transaction) (Status, error) {
 	case 0:
 		return StatusRefunded, nil
 	case -1:
-		return StatusPendingAnchor, nil
+		return t.working(), nil
 	}
 	return "", invalid("Refund amount exceeds amount_in")
 }

@@ -102,10 +102,17 @@ const columns = "id, version, status, data"
 // business transaction_created event in the same database transaction. A withdrawal to an
 // anchor account without a memo gets a hash memo derived from its id.
 func (s *Service) Create(ctx context.Context, t *Transaction) error {
+	return s.CreateWith(ctx, t, nil)
+}
+
+// CreateWith is Create with before run inside the database transaction, once t has its id
+// and before it is written: the caller's own writes that must commit with it or not at all
+// (SEP-31 taking a SEP-38 quote). before's error aborts the creation.
+func (s *Service) CreateWith(ctx context.Context, t *Transaction, before func(ctx context.Context, tx *store.Tx, t *Transaction) error) error {
 	now := s.Now()
 	t.ID = uuid.Must(uuid.NewV7()).String()
 	t.Version = 1
-	if t.Kind.Withdrawal() && t.WithdrawAnchorAccount != "" && t.WithdrawMemo == "" {
+	if !t.Kind.Deposit() && t.WithdrawAnchorAccount != "" && t.WithdrawMemo == "" {
 		// The user's payment to a shared anchor account is matched by this memo: an id memo,
 		// as Anchor Platform issues them, derived from the transaction id (63 bits).
 		sum := sha256.Sum256([]byte(t.ID))
@@ -122,6 +129,11 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		if err := s.checkPending(ctx, tx, t.Owner); err != nil {
 			return err
 		}
+		if before != nil {
+			if err := before(ctx, tx, t); err != nil {
+				return err
+			}
+		}
 		data, err := json.Marshal(t)
 		if err != nil {
 			return fmt.Errorf("transfer: create: %w", err)
@@ -129,8 +141,8 @@ func (s *Service) Create(ctx context.Context, t *Transaction) error {
 		_, err = tx.ExecContext(ctx, `INSERT INTO transfer_transactions (id, sep, kind, status, version,
 			owner_account, owner_memo, client_domain, asset_code, customer_id, stellar_transaction_id,
 			external_transaction_id, started_at, updated_at, completed_at, transfer_received_at,
-			user_action_required_by, data) VALUES (?, '6', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, string(t.Kind), string(t.Status), t.Version, t.Owner.Account, t.Owner.Memo,
+			user_action_required_by, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Kind.SEP(), string(t.Kind), string(t.Status), t.Version, t.Owner.Account, t.Owner.Memo,
 			t.Owner.ClientDomain, t.AssetCode, t.CustomerID, t.StellarTransactionID,
 			t.ExternalTransactionID, store.Micros(t.StartedAt), store.Micros(t.UpdatedAt),
 			microsPtr(t.CompletedAt), microsPtr(t.TransferReceivedAt), microsPtr(t.UserActionRequiredBy),
@@ -212,8 +224,9 @@ func (s *Service) Find(ctx context.Context, o wallet.Identity, l Lookup) (Transa
 	default:
 		return Transaction{}, ErrNotFound
 	}
+	// SEP-6 only: a SEP-31 transaction of the same identity is read at /sep31.
 	return scan(s.db.QueryRowContext(ctx, "SELECT "+columns+" FROM transfer_transactions WHERE "+col+
-		" = ? AND owner_account = ? AND owner_memo = ? ORDER BY id DESC LIMIT 1", val, o.Account, o.Memo))
+		" = ? AND owner_account = ? AND owner_memo = ? AND sep = '6' ORDER BY id DESC LIMIT 1", val, o.Account, o.Memo))
 }
 
 // Filter narrows an owner's transaction list (SEP-6 GET /transactions).
@@ -229,7 +242,7 @@ type Filter struct {
 
 // List returns the owner's transactions, newest first.
 func (s *Service) List(ctx context.Context, o wallet.Identity, f Filter) ([]Transaction, error) {
-	q := "SELECT " + columns + " FROM transfer_transactions WHERE owner_account = ? AND owner_memo = ?"
+	q := "SELECT " + columns + " FROM transfer_transactions WHERE owner_account = ? AND owner_memo = ? AND sep = '6'"
 	args := []any{o.Account, o.Memo}
 	if f.AssetCode != "" {
 		q += " AND asset_code = ?"
@@ -260,6 +273,8 @@ func (s *Service) List(ctx context.Context, o wallet.Identity, f Filter) ([]Tran
 
 // PlatformFilter selects transactions for the business (get_transactions).
 type PlatformFilter struct {
+	// SEP is the protocol ("6", "31"); empty means every protocol.
+	SEP      string
 	Statuses []Status
 	// OrderBy is created_at (default), updated_at, transfer_received_at or
 	// user_action_required_by.
@@ -282,10 +297,14 @@ const MaxPlatformOffset = 1_000_000
 // ListAll returns transactions of every owner, for the business. A page past
 // MaxPlatformOffset, or a negative page, is an *InvalidError.
 func (s *Service) ListAll(ctx context.Context, f PlatformFilter) ([]Transaction, error) {
-	q := "SELECT " + columns + " FROM transfer_transactions"
+	q := "SELECT " + columns + " FROM transfer_transactions WHERE 1 = 1"
 	var args []any
+	if f.SEP != "" {
+		q += " AND sep = ?"
+		args = append(args, f.SEP)
+	}
 	if len(f.Statuses) > 0 {
-		q += " WHERE status IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ") + ")"
+		q += " AND status IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ") + ")"
 		for _, st := range f.Statuses {
 			args = append(args, string(st))
 		}
@@ -424,19 +443,20 @@ func (s *Service) ChangeTx(ctx context.Context, tx *store.Tx, cur Transaction, t
 // statusChanged records the SEP-6 callback a status change causes, to the wallet's
 // on_change_callback and to its client's static URL: wallets hear of status changes only.
 func (s *Service) statusChanged(ctx context.Context, tx *store.Tx, t *Transaction, at time.Time) error {
-	body := t.SEP6Body()
+	c, ok := s.clients.For(t.Owner)
+	body, typ, static := t.walletBody(c, ok)
 	eventID := uuid.Must(uuid.NewV7()).String()
 	subject := "transaction:" + t.ID
 	urls := []string{t.OnChangeCallback}
-	if c, ok := s.clients.For(t.Owner); ok && c.CallbackURLs.SEP6 != "" && c.CallbackURLs.SEP6 != t.OnChangeCallback {
-		urls = append(urls, c.CallbackURLs.SEP6)
+	if static != "" && static != t.OnChangeCallback {
+		urls = append(urls, static)
 	}
 	for _, u := range urls {
 		if u == "" {
 			continue
 		}
 		err := s.outbox.Wallet(ctx, tx, u, callback.Message{
-			EventID: eventID, Type: TypeWalletTransaction, Subject: subject, OccurredAt: at, Body: body,
+			EventID: eventID, Type: typ, Subject: subject, OccurredAt: at, Body: body,
 		})
 		if err != nil {
 			return fmt.Errorf("transfer: record wallet callback: %w", err)

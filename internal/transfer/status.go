@@ -25,6 +25,10 @@ const (
 	StatusNoMarket                     Status = "no_market"
 	StatusTooSmall                     Status = "too_small"
 	StatusTooLarge                     Status = "too_large"
+	// SEP-31 statuses (transfer/sep31.go): awaiting the sending anchor's payment, and
+	// being processed by the receiving anchor.
+	StatusPendingSender   Status = "pending_sender"
+	StatusPendingReceiver Status = "pending_receiver"
 )
 
 // Terminal reports whether no further status change is expected (recovery aside).
@@ -45,7 +49,7 @@ var allStatuses = []Status{
 	StatusPendingUserTransferStart, StatusPendingUserTransferComplete, StatusPendingExternal,
 	StatusPendingAnchor, StatusOnHold, StatusPendingStellar, StatusPendingTrust, StatusPendingUser,
 	StatusCompleted, StatusRefunded, StatusExpired, StatusError, StatusNoMarket, StatusTooSmall,
-	StatusTooLarge,
+	StatusTooLarge, StatusPendingSender, StatusPendingReceiver,
 }
 
 // Kind is what a transaction does.
@@ -65,5 +69,13 @@ func (k Kind) Deposit() bool { return k == KindDeposit || k == KindDepositExchan
 // Withdrawal reports whether the kind moves funds off Stellar.
 func (k Kind) Withdrawal() bool { return k == KindWithdrawal || k == KindWithdrawalExchange }
 
-// Valid reports whether k is a SEP-6 kind.
-func (k Kind) Valid() bool { return k.Deposit() || k.Withdrawal() }
+// Valid reports whether k is a kind of SEP-6 or SEP-31.
+func (k Kind) Valid() bool { return k.Deposit() || k.Withdrawal() || k == KindReceive }
+
+// SEP is the protocol the kind belongs to ("6" or "31"), as Anchor Platform's "sep".
+func (k Kind) SEP() string {
+	if k == KindReceive {
+		return "31"
+	}
+	return "6"
+}

@@ -106,6 +106,10 @@ type Transaction struct {
 	ClientName string `json:"client_name,omitempty"`
 	// RequestClientIPAddress is the IP address the creating request came from.
 	RequestClientIPAddress string `json:"request_client_ip_address,omitempty"`
+
+	// SenderID and ReceiverID are a SEP-31 transaction's SEP-12 customers.
+	SenderID   string `json:"sender_id,omitempty"`
+	ReceiverID string `json:"receiver_id,omitempty"`
 }
 
 // FundsReceived reports whether the user's funds reached the anchor.
@@ -267,7 +271,7 @@ type PlatformTransaction struct {
 // payload's "transaction").
 func (t *Transaction) Platform() PlatformTransaction {
 	p := PlatformTransaction{
-		ID: t.ID, SEP: "6", Kind: t.Kind, Status: t.Status, Type: t.FundingMethod, FundingMethod: t.FundingMethod,
+		ID: t.ID, SEP: t.Kind.SEP(), Kind: t.Kind, Status: t.Status, Type: t.FundingMethod, FundingMethod: t.FundingMethod,
 		AmountIn: t.AmountIn, AmountOut: t.AmountOut, FeeDetails: t.FeeDetails, QuoteID: t.QuoteID,
 		StartedAt: isoTime(t.StartedAt), UpdatedAt: isoTime(t.UpdatedAt),
 		CompletedAt: isoPtr(t.CompletedAt), UserActionRequiredBy: isoPtr(t.UserActionRequiredBy),
@@ -304,6 +308,10 @@ func (t *Transaction) Platform() PlatformTransaction {
 	p.Customers = Customers{Sender: me, Receiver: me}
 	if t.CustomerID != "" {
 		p.Customers.Sender.ID, p.Customers.Receiver.ID = t.CustomerID, t.CustomerID
+	}
+	if t.Kind == KindReceive {
+		// SEP-31: two customers, both registered by the sending anchor.
+		p.Customers.Sender.ID, p.Customers.Receiver.ID = t.SenderID, t.ReceiverID
 	}
 	return p
 }

@@ -121,7 +121,7 @@ func scan(rows *sql.Rows) (transfer.Transaction, error) {
 		return t, fmt.Errorf("scan: %w", err)
 	}
 	t.Kind, t.Status = transfer.Kind(kind), transfer.Status(status)
-	if !t.Kind.Valid() {
+	if !t.Kind.Valid() || t.Kind.SEP() != "6" {
 		return t, fmt.Errorf("kind %q is not a SEP-6 kind", kind)
 	}
 	if !t.Status.Valid() {
