@@ -28,7 +28,7 @@ func runBenchRPC(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each phase")
 	fs.IntVar(&o.Rate, "rate", 200, "offered calls per second in the latency phase")
 	fs.IntVar(&o.Workers, "workers", 64, "callback engine workers")
-	fs.StringVar(&o.Method, "method", "customer", "customer: notify_customer_info_updated (customer read + snapshot each call); hold: notify_transaction_on_hold / notify_onchain_funds_received")
+	fs.StringVar(&o.Method, "method", "customer", "customer: notify_customer_info_updated (customer read + snapshot each call); hold: notify_transaction_on_hold / notify_onchain_funds_received; sep31: notify_customer_info_updated on SEP-31 receive transactions (callbacks to the sending anchor)")
 	fs.BoolVar(&o.Isolated, "isolated", false, "start the callback engine only after the throughput phase (measures the RPC path alone)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -42,8 +42,11 @@ func runBenchRPC(ctx context.Context, args []string, out io.Writer) error {
 		return json.NewEncoder(out).Encode(r)
 	}
 	what := "notify_customer_info_updated (customer read from a loopback business server, snapshot, SEP-12 + SEP-6 callbacks, events)"
-	if r.Method == "hold" {
+	switch r.Method {
+	case "hold":
 		what = "notify_transaction_on_hold / notify_onchain_funds_received (SEP-6 callback, event)"
+	case "sep31":
+		what = "SEP-31 notify_customer_info_updated (receiver read from a loopback business server, snapshot, SEP-31 callback to the sending anchor, events)"
 	}
 	fmt.Fprintf(out, "engine %s, %d CPUs, %d transactions, %s; every call a status change\n",
 		r.Engine, runtime.NumCPU(), r.Transactions, what)
@@ -53,7 +56,7 @@ func runBenchRPC(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "throughput     %.0f status changes/s with %d clients, "+mode+" (%d calls in %.1f s, %d errors); RPC p50 %.1f ms, p99 %.1f ms\n",
 		r.PerSecond, r.Concurrency, r.Calls, r.Seconds, r.Errors, r.RPCP50Millis, r.RPCP99Millis)
-	fmt.Fprintf(out, "latency        at %d/s offered (%.0f/s achieved, %d calls): RPC sent -> signed SEP-6 callback received p50 %.1f ms, p99 %.1f ms, max %.1f ms; RPC p99 %.1f ms\n",
+	fmt.Fprintf(out, "latency        at %d/s offered (%.0f/s achieved, %d calls): RPC sent -> signed SEP-6/SEP-31 callback received p50 %.1f ms, p99 %.1f ms, max %.1f ms; RPC p99 %.1f ms\n",
 		r.Rate, r.AchievedRatePerSec, r.RateCalls, r.CallbackP50Millis, r.CallbackP99Millis, r.CallbackMaxMillis, r.RateRPCP99Millis)
 	if r.CallbacksMissing > 0 {
 		return fmt.Errorf("bench rpc: %d callbacks did not arrive", r.CallbacksMissing)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,9 @@ type Options struct {
 	// Method is "customer" (default): notify_customer_info_updated, reading the customer
 	// from the business server and recording its snapshot each time; or "hold": alternately
 	// notify_transaction_on_hold and notify_offchain_funds_received, status changes with no
-	// customer read.
+	// customer read; or "sep31": notify_customer_info_updated on SEP-31 receive
+	// transactions (pending_receiver <-> pending_customer_info_update, the receiver read
+	// each time), whose callbacks go to the sending anchor's registered URL.
 	Method string
 	// Isolated starts the callback engine only after the throughput phase, which then
 	// measures the RPC path alone (its deliveries are sent afterwards).
@@ -147,7 +150,7 @@ type walletSink struct {
 func (wl *walletSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	now := time.Now()
-	if strings.HasSuffix(r.URL.Path, "/sep6") {
+	if strings.HasSuffix(r.URL.Path, "/sep6") || strings.HasSuffix(r.URL.Path, "/sep31") {
 		var b struct {
 			Transaction struct {
 				ID        string `json:"id"`
@@ -192,8 +195,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		return Result{}, err
 	}
-	if o.Method != "customer" && o.Method != "hold" {
-		return Result{}, fmt.Errorf("bench rpc: method %q, want customer or hold", o.Method)
+	if o.Method != "customer" && o.Method != "hold" && o.Method != "sep31" {
+		return Result{}, fmt.Errorf("bench rpc: method %q, want customer, hold or sep31", o.Method)
 	}
 	res := Result{Engine: db.Dialect().String(), Isolated: o.Isolated, Method: o.Method, Transactions: o.Transactions, Concurrency: o.Concurrency, Rate: o.Rate}
 
@@ -268,11 +271,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			t.AmountOut = &transfer.Amount{Amount: "99", Asset: "stellar:USDC"}
 			t.FeeDetails = &transfer.FeeDetails{Total: "1", Asset: "iso4217:USD"}
 		}
+		if o.Method == "sep31" {
+			// Paid by the sending anchor (funds received), its receiver's KYC flipping.
+			now := time.Now()
+			t.Kind, t.Status, t.CustomerType = transfer.KindReceive, transfer.StatusPendingReceiver, ""
+			t.TransferReceivedAt = &now
+			t.SenderID, t.ReceiverID = "s-"+strconv.Itoa(i), "c-pending"
+			t.AmountIn = &transfer.Amount{Amount: "100", Asset: "stellar:USDC"}
+			t.OnChangeCallback = walletURL + "/sep31"
+		}
 		if err := tr.Create(ctx, &t); err != nil {
 			return res, err
 		}
 		ids[i] = t.ID
-		if o.Method == "hold" {
+		if o.Method == "hold" || o.Method == "sep31" {
 			continue
 		}
 		if _, err := k.Get(ctx, wallet.Identity{Account: user.Address()}, kyc.Query{TransactionID: t.ID, Type: "sep6"}); err != nil {
@@ -297,7 +309,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			held[id] = !held[id]
 			holdMu.Unlock()
 		}
-		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q,"customer_id":"c-%s","stellar_transaction_id":"b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"}}]`, method, id, id)
+		typ := ""
+		if o.Method == "sep31" {
+			typ = "sep31-receiver"
+		}
+		body := fmt.Sprintf(`[{"jsonrpc":"2.0","id":1,"method":%q,"params":{"transaction_id":%q,"customer_id":"c-%s","customer_type":%q,"stellar_transaction_id":"b9d0b2292c4e09e8eb22d036171491e87b8d2086bf8b265874c8d182cb9c9020"}}]`, method, id, id, typ)
 		resp, err := client.Post(rpcURL, "application/json", strings.NewReader(body))
 		if err != nil {
 			return "", err

@@ -1,0 +1,78 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vaspgate/vaspgate/internal/config"
+)
+
+// Out of the box (the development configuration), stellar.toml advertises
+// DIRECT_PAYMENT_SERVER and ANCHOR_QUOTE_SERVER, SEP-31 receives the development asset and
+// SEP-38 prices it against USD with static rates; in production the development sections
+// are off.
+func TestDevelopmentServesSEP31AndSEP38(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "vaspgate.db")
+	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Stellar.Ledger = config.LedgerNone
+	cfg.TravelRule.SpoolDir = filepath.Join(dir, "spool")
+	a, err := New(context.Background(), cfg, quiet(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	base := "http://" + a.Server.PublicAddr()
+	// The listener is bound in New: a request waits in its queue until Run serves it.
+	get := func(path string) (int, []byte) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	_, toml := get("/.well-known/stellar.toml")
+	for _, k := range []string{"DIRECT_PAYMENT_SERVER", "ANCHOR_QUOTE_SERVER"} {
+		if !bytes.Contains(toml, []byte(k+` = "`)) {
+			t.Errorf("stellar.toml has no %s:\n%s", k, toml)
+		}
+	}
+	code, body := get("/sep31/info")
+	var info struct {
+		Receive map[string]struct {
+			QuotesSupported bool `json:"quotes_supported"`
+		} `json:"receive"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil || code != 200 || !info.Receive["USDC"].QuotesSupported {
+		t.Errorf("/sep31/info: %d %s", code, body)
+	}
+	usdc := "stellar:USDC:" + a.Config.Transfer.Assets[0].Issuer
+	code, body = get("/sep38/price?context=sep31&sell_asset=" + usdc + "&buy_asset=iso4217:USD&sell_amount=100")
+	if code != 200 || !strings.Contains(string(body), `"buy_amount":"99"`) {
+		t.Errorf("/sep38/price: %d %s", code, body)
+	}
+
+	prod := config.Default()
+	prod.Mode = config.ModeProduction
+	prod.FillDevAssetIssuer(a.Config.Transfer.Assets[0].Issuer)
+	if quotesOn(prod) || sep31On(prod) || len(sepServers(prod)) != 0 {
+		t.Error("the development SEP-31 and SEP-38 sections are served in production")
+	}
+}
