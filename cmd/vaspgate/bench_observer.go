@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"log/slog"
 	"os"
@@ -18,7 +19,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/observer"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -79,8 +79,10 @@ func runBenchObserver(ctx context.Context, args []string, out io.Writer) error {
 	defer cancel()
 	// The events and callbacks are recorded as in production (the engine is not run: the
 	// measure is the observer's commit, not delivery).
-	eng, err := callback.New(ctx, db, config.Callback{Business: config.CallbackBusiness{URL: "http://127.0.0.1:9/events"}},
-		keypair.MustRandom().Seed(), slog.New(slog.DiscardHandler), nil)
+	co := testkit.CallbackOptions() // production's settings
+	co.Business = testkit.BusinessEvents("http://127.0.0.1:9/events")
+	co.SigningSeed, co.Logger = keypair.MustRandom().Seed(), slog.New(slog.DiscardHandler)
+	eng, err := callback.New(ctx, db, co)
 	if err != nil {
 		return err
 	}

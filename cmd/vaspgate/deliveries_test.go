@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
@@ -31,8 +31,7 @@ func TestDeliveriesCLI(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"rejected"}`))
 	}))
 	defer wallet.Close()
-	eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond},
-		"SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4", nil, nil)
+	eng, err := callback.New(context.Background(), db, testkit.FastCallbackOptions("SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -134,8 +132,7 @@ func (a *App) build(ctx context.Context) error {
 	// Wallet-facing outbound calls (a wallet's client_domain stellar.toml, its callback
 	// URLs) go through the wallet scope: allow_cidrs is for the operator's destinations.
 	guard := scopes.Wallet
-	cb := cfg.Callback.WithDefaults()
-	outboundHTTP := callback.NewHTTPClient(callback.ClientOptions{Guard: guard, ConnectTimeout: cb.ConnectTimeout, Timeout: cb.Timeout})
+	outboundHTTP := callback.NewHTTPClient(callback.ClientOptions{Guard: guard, ConnectTimeout: cfg.Callback.ConnectTimeout, Timeout: cfg.Callback.Timeout})
 
 	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log})
 
@@ -150,28 +147,22 @@ func (a *App) build(ctx context.Context) error {
 		a.deliveryPool = pool
 		deliveryOpts = append(deliveryOpts, callback.WithPool(pool))
 	}
-	a.Delivery, err = callback.New(ctx, a.DB, cfg.Callback, cfg.Stellar.SigningSeed, a.Log, a.Registry, deliveryOpts...)
+	a.Delivery, err = callback.New(ctx, a.DB, callbackOptions(cfg.Callback, cfg.Stellar.SigningSeed, a.Log, a.Registry), deliveryOpts...)
 	if err != nil {
 		return err
 	}
 	outbox := a.Delivery.Outbox()
 
-	a.Auth, err = stellar.New(cfg.Stellar, stellar.Options{
-		ClientDomainHTTP: outboundHTTP,
-		Redemptions:      stellar.NewDBRedemptions(a.DB, a.Log),
-		Logger:           a.Log,
-		Servers:          sepServers(cfg),
-	})
+	so := stellarSettings(cfg.Stellar)
+	so.ClientDomainHTTP, so.Redemptions, so.Logger = outboundHTTP, stellar.NewDBRedemptions(a.DB, a.Log), a.Log
+	so.Servers = sepServers(cfg)
+	a.Auth, err = stellar.New(so)
 	if err != nil {
 		return err
 	}
 
 	lim := newLimits(cfg)
 	cfg.KYC = withSEP31Types(cfg)
-	a.KYC, err = kyc.New(kyc.Options{
-		Limits: lim.kyc, Config: cfg.KYC, Clients: wallets(cfg.Clients), DB: a.DB, Sealer: keyring, Outbox: outbox,
-		CallbackURLs: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}, Logger: a.Log,
-	})
 	if err != nil {
 		return err
 	}
@@ -189,23 +180,32 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger,
 		PendingPerIdentity: lim.pending})
-	a.KYC.SetTransactions(a.Transfer)
-	a.KYC.OnStatusChange(a.Transfer.CustomerStatusHook)
+
+	// KYC comes after transfer: it resolves transaction ownership through it, and a
+	// customer's status change moves the transactions waiting on it.
+	ko := kycSettings(cfg.KYC)
+	ko.Limits, ko.Clients, ko.DB, ko.Sealer, ko.Outbox, ko.Logger = lim.kyc, wallets(cfg.Clients), a.DB, keyring, outbox, a.Log
+	ko.CallbackURLs = callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}
+	ko.Transactions, ko.StatusHooks = a.Transfer, []kyc.StatusHook{a.Transfer.CustomerStatusHook}
+	a.KYC, err = kyc.New(ko)
+	if err != nil {
+		return err
+	}
 	if a.Quotes, err = a.buildQuotes(outbox); err != nil {
 		return err
 	}
 
-	rpcHandler, err := rpc.New(rpc.Options{Config: cfg.RPC, Transfers: a.Transfer, Customers: a.KYC,
-		CustomerTypes: slices.Collect(maps.Keys(cfg.KYC.WithDefaults().Types)), MaxBodyBytes: cfg.MaxBodyBytes, Logger: a.Log,
-		TravelRule: trLinked{app: a}, Quotes: a.Quotes})
+	ro := rpcSettings(cfg.RPC, cfg.KYC, cfg.MaxBodyBytes)
+	ro.Transfers, ro.Customers, ro.Logger, ro.TravelRule, ro.Quotes = a.Transfer, a.KYC, a.Log, trLinked{app: a}, a.Quotes
+	rpcHandler, err := rpc.New(ro)
 	if err != nil {
 		return err
 	}
-	if cfg.RPC.WithDefaults().Auth.Type == config.AuthNone {
+	if cfg.RPC.Auth.Type == config.AuthNone {
 		a.Log.Warn("the business JSON-RPC has no authentication (rpc.auth.type: none): development only")
 	}
 
-	tr := cfg.TravelRule.WithDefaults()
+	tr := cfg.TravelRule
 	policy, err := travelrule.NewRiskPolicy(tr.Risk.AlertLevels, tr.Risk.MatchStrengths, tr.Risk.Reasons, tr.Risk.Unresolved, tr.Risk.IndirectDiscount)
 	if err != nil {
 		return fmt.Errorf("travel_rule.risk: %w", err)
@@ -250,10 +250,10 @@ func (a *App) build(ctx context.Context) error {
 	sep.Register(a.Server.Public)
 	kychttp.Register(a.Server.Public, a.KYC, lim.sep(sep.RequireWith(kychttp.Refuse)))
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
-	transferhttp.Register(a.Server.Public, transferhttp.New(transferhttp.Options{
-		Config: cfg.Transfer, Transfers: a.Transfer, Customers: a.KYC, Logger: a.Log,
-		Callbacks: callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts},
-	}), lim.sep(sep.RequireWith(transferhttp.Refuse)))
+	to := transferSettings(cfg.Transfer)
+	to.Transfers, to.Customers, to.Logger = a.Transfer, a.KYC, a.Log
+	to.Callbacks = callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}
+	transferhttp.Register(a.Server.Public, transferhttp.New(to), lim.sep(sep.RequireWith(transferhttp.Refuse)))
 	a.mountQuotes(sep)
 	if err := a.mountSEP31(sep, callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}); err != nil {
 		return err
@@ -298,7 +298,7 @@ func (a *App) build(ctx context.Context) error {
 
 // mountConsole serves the operator console under /console/ on the admin listener.
 func (a *App) mountConsole() error {
-	cc := a.Config.Console.WithDefaults()
+	cc := a.Config.Console
 	if cc.Disabled {
 		return nil
 	}

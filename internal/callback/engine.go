@@ -17,9 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -88,7 +85,7 @@ type Engine struct {
 
 	db          *store.DB
 	q           *queue
-	cfg         config.Callback
+	cfg         Options
 	log         *slog.Logger
 	now         func() time.Time
 	policy      Policy
@@ -122,14 +119,13 @@ type businessEndpoint struct {
 	signer Signer
 }
 
-// New builds an engine. signingSeed is the Stellar SIGNING_KEY secret (S…) used for wallet
-// callbacks; empty refuses wallet callbacks. reg may be nil (no metrics). New writes the
-// business endpoint row when one is configured; it starts nothing: call Run.
-func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed string, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Engine, error) {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("callback: %w", err)
+// New builds an engine from complete Options (see Options). New writes the business
+// endpoint row when one is configured; it starts nothing: call Run.
+func New(ctx context.Context, db *store.DB, cfg Options, opts ...Option) (*Engine, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -179,8 +175,8 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	if e.perEndpoint <= 0 {
 		e.perEndpoint = max(1, cfg.Workers/4)
 	}
-	if signingSeed != "" {
-		s, err := NewStellarSigner(signingSeed)
+	if cfg.SigningSeed != "" {
+		s, err := NewStellarSigner(cfg.SigningSeed)
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +184,8 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	}
 	if b := cfg.Business; b.URL != "" {
 		var signers Signers
-		switch b.Auth.Type {
-		case config.AuthAPIKey:
-			signers = append(signers, APIKey{Secret: b.Auth.Secret})
-		case config.AuthJWT:
-			signers = append(signers, APJWT{Secret: []byte(b.Auth.Secret), Lifetime: time.Duration(b.Auth.ExpirationMilliseconds) * time.Millisecond})
+		if b.Auth.Type != AuthNone {
+			signers = append(signers, b.Auth.Signer())
 		}
 		if len(b.WebhookSecrets) > 0 {
 			sw, err := NewStandardWebhooks(b.WebhookSecrets)
@@ -208,7 +201,7 @@ func New(ctx context.Context, db *store.DB, cfg config.Callback, signingSeed str
 	}
 	e.Admin = &Admin{q: e.q, now: e.now, wake: e.Wake}
 	e.outbox = &Outbox{engine: e}
-	e.metrics = newMetrics(e, reg)
+	e.metrics = newMetrics(e, cfg.Registerer)
 	return e, nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
@@ -95,15 +94,28 @@ func (rc *receiver) next(t *testing.T) received {
 	}
 }
 
-// testConfig allows loopback and uses small numbers so tests finish fast.
-func testConfig() config.Callback {
-	return config.Callback{
+// testConfig allows loopback and uses small numbers so tests finish fast; the rest are
+// production's defaults (internal/config), which New does not fill in.
+func testConfig() Options {
+	return Options{
 		AllowCIDRs:       []string{"127.0.0.0/8"},
 		WalletAllowCIDRs: []string{"127.0.0.0/8"},
 		PollInterval:     20 * time.Millisecond,
+		ConnectTimeout:   5 * time.Second,
 		Timeout:          2 * time.Second,
 		Lease:            5 * time.Second,
 		Workers:          16,
+		MaxResponseBytes: 16 << 10,
+		RetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+			2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		Jitter:             0.2,
+		ThrottleFloor:      60 * time.Second,
+		CircuitThreshold:   5,
+		CircuitCooldown:    30 * time.Second,
+		CircuitMaxCooldown: 10 * time.Minute,
+		DisableAfter:       120 * time.Hour,
+		Retention:          720 * time.Hour,
+		SigningSeed:        testSeed,
 	}
 }
 
@@ -114,9 +126,9 @@ type bundle struct {
 }
 
 // start builds an engine on db and runs it until the test ends.
-func start(t *testing.T, db *store.DB, cfg config.Callback, opts ...Option) *Engine {
+func start(t *testing.T, db *store.DB, cfg Options, opts ...Option) *Engine {
 	t.Helper()
-	eng, err := New(context.Background(), db, cfg, testSeed, nil, nil, opts...)
+	eng, err := New(context.Background(), db, cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +144,7 @@ func start(t *testing.T, db *store.DB, cfg config.Callback, opts ...Option) *Eng
 	return eng
 }
 
-func setup(t *testing.T, db *store.DB, cfg config.Callback, opts ...Option) *bundle {
+func setup(t *testing.T, db *store.DB, cfg Options, opts ...Option) *bundle {
 	t.Helper()
 	clock := newFakeClock()
 	opts = append([]Option{WithClock(clock.Now), WithRand(func() float64 { return 0.5 })}, opts...)
@@ -252,9 +264,10 @@ func TestBusinessEnvelopesAndSignatures(t *testing.T) {
 		rc := newReceiver(t)
 		const whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 		cfg := testConfig()
-		cfg.Business = config.CallbackBusiness{
+		cfg.Business = Business{
 			URL:            rc.url("/event"),
-			Auth:           config.CallbackAuth{Type: config.AuthAPIKey, Secret: "api-key-1"},
+			Format:         EnvelopeAnchorPlatform,
+			Auth:           Auth{Type: AuthAPIKey, Secret: "api-key-1"},
 			WebhookSecrets: []string{whsec},
 		}
 		b := setup(t, db, cfg)
@@ -300,8 +313,8 @@ func TestBusinessStandardWebhooksEnvelopeAndJWT(t *testing.T) {
 	db := storetest.New(t, store.SQLite)
 	rc := newReceiver(t)
 	cfg := testConfig()
-	cfg.Business = config.CallbackBusiness{URL: rc.url("/hook"), Format: config.EnvelopeStandardWebhooks,
-		Auth: config.CallbackAuth{Type: config.AuthJWT, Secret: "jwt-secret-0123456789abcdef"}}
+	cfg.Business = Business{URL: rc.url("/hook"), Format: EnvelopeStandardWebhooks,
+		Auth: Auth{Type: AuthJWT, Secret: "jwt-secret-0123456789abcdef", Lifetime: 30 * time.Second}}
 	b := setup(t, db, cfg)
 	if err := db.InTx(context.Background(), func(tx *store.Tx) error {
 		return b.eng.Outbox().Business(context.Background(), tx, Message{EventID: "e1", Type: "customer_updated", Subject: "customer:1",

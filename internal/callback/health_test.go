@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
@@ -299,10 +298,11 @@ func TestRefusedBusinessEndpointIsAnEndpointProblem(t *testing.T) {
 	cfg := testConfig()
 	cfg.AllowCIDRs = nil
 	cfg.CircuitThreshold = 1
-	cfg.Business = config.CallbackBusiness{URL: rc.url("/event")}
+	cfg.Business = Business{URL: rc.url("/event"), Format: EnvelopeAnchorPlatform, Auth: Auth{Type: AuthNone}}
 	logs := &lockedBuffer{}
 	reg := prometheus.NewRegistry()
-	eng, err := New(context.Background(), db, cfg, testSeed, slog.New(slog.NewJSONHandler(logs, nil)), reg, WithRand(func() float64 { return 0.5 }))
+	cfg.Logger, cfg.Registerer = slog.New(slog.NewJSONHandler(logs, nil)), reg
+	eng, err := New(context.Background(), db, cfg, WithRand(func() float64 { return 0.5 }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestInstancesNeverWaitForALease(t *testing.T) {
 					_ = cmd.Wait()
 				})
 			}
-			writer, err := New(context.Background(), db, testConfig(), testSeed, nil, nil)
+			writer, err := New(context.Background(), db, testConfig())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,8 @@ func TestMetrics(t *testing.T) {
 	clock := newFakeClock()
 	eng := start(t, db, cfg, WithClock(clock.Now), WithRand(func() float64 { return 0.5 }))
 	_ = eng
-	eng2, err := New(context.Background(), db, cfg, testSeed, nil, reg, WithClock(clock.Now))
+	cfg.Registerer = reg
+	eng2, err := New(context.Background(), db, cfg, WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
@@ -123,7 +122,7 @@ func (e *Engine) businessItem(m Message) (item, error) {
 		return item{}, err
 	}
 	pl := payload{}
-	if e.business.format == config.EnvelopeStandardWebhooks {
+	if e.business.format == EnvelopeStandardWebhooks {
 		env, err := json.Marshal(struct {
 			Type      string          `json:"type"`
 			Timestamp string          `json:"timestamp"`

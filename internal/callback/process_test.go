@@ -53,7 +53,7 @@ func runChild(dbURL string) {
 			50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
 		cfg.CircuitThreshold = 10000
 	}
-	eng, err := New(ctx, db, cfg, testSeed, nil, nil, WithInstance(name))
+	eng, err := New(ctx, db, cfg, WithInstance(name))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -169,7 +169,7 @@ func TestKill9LosesNothing(t *testing.T) {
 				}
 			})
 			// The parent only records (no Run): the child delivers.
-			writer, err := New(context.Background(), db, testConfig(), testSeed, nil, nil)
+			writer, err := New(context.Background(), db, testConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +343,7 @@ func TestThreeProcessesOnePostgres(t *testing.T) {
 			_ = cmd.Wait()
 		})
 	}
-	writer, err := New(context.Background(), db, testConfig(), testSeed, nil, nil)
+	writer, err := New(context.Background(), db, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,10 +120,8 @@ func (c Callback) WithDefaults() Callback {
 		c.RetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 			2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 	}
-	if c.Jitter == 0 {
+	if c.Jitter == 0 { // negative disables it and is kept, so completing twice keeps it off
 		c.Jitter = 0.2
-	} else if c.Jitter < 0 {
-		c.Jitter = 0
 	}
 	def(&c.ThrottleFloor, 60*time.Second)
 	def(&c.Lease, 60*time.Second)
@@ -203,6 +201,3 @@ func (c *Callback) validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// Validate checks the section alone (the engine calls it; Load checks it with the rest).
-func (c *Callback) Validate() error { return c.validate() }

@@ -148,6 +148,7 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	if cfg.Stellar.Ledger == "" && cfg.Stellar.HorizonURL == "" {
 		cfg.Stellar.Ledger = LedgerNone
 	}
+	cfg.complete()
 	// Values generated on first start are checked as stand-ins (see Check), so everything
 	// else is reported now, before anything touches the database.
 	standIns := cfg.withStandIns()
@@ -158,9 +159,24 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
-// Validate checks the configuration as it is now (after development secrets are filled in),
-// with the production refusals when in production.
+// complete fills in every section's defaults: this is their one home, and what Load
+// returns (and Check and Validate leave behind, for a Config built by hand) is complete, so
+// no package past app applies a default of its own. Each WithDefaults keeps a set value,
+// so completing twice changes nothing.
+func (c *Config) complete() {
+	c.Stellar = c.Stellar.WithDefaults()
+	c.Callback = c.Callback.WithDefaults()
+	c.KYC = c.KYC.WithDefaults()
+	c.RPC = c.RPC.WithDefaults()
+	c.Transfer = c.Transfer.WithDefaults()
+	c.TravelRule = c.TravelRule.WithDefaults()
+	c.Console = c.Console.WithDefaults()
+}
+
+// Validate completes the configuration and checks it as it is now (after development
+// secrets are filled in), with the production refusals when in production.
 func (c *Config) Validate() error {
+	c.complete()
 	if probs := append(c.problems(), c.ProductionProblems()...); len(probs) > 0 {
 		return &Error{probs}
 	}

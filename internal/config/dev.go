@@ -27,6 +27,7 @@ var (
 // reported before anything touches the database or the disk. In production nothing is
 // generated: the missing values are reported by ProductionProblems instead.
 func (c *Config) Check() error {
+	c.complete()
 	s := c.withStandIns()
 	if probs := append(s.problems(), c.ProductionProblems()...); len(probs) > 0 {
 		return &Error{probs}

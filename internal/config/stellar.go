@@ -95,6 +95,21 @@ type StellarCurrency struct {
 	AnchorAsset     string `yaml:"anchor_asset"`
 }
 
+// WithDefaults returns s with every zero duration at its default: challenges valid 15m,
+// tokens 24h, Horizon lookups bounded by 5s.
+func (s Stellar) WithDefaults() Stellar {
+	if s.ChallengeTimeout == 0 {
+		s.ChallengeTimeout = 15 * time.Minute
+	}
+	if s.TokenTTL == 0 {
+		s.TokenTTL = 24 * time.Hour
+	}
+	if s.HorizonTimeout == 0 {
+		s.HorizonTimeout = 5 * time.Second
+	}
+	return s
+}
+
 // Enabled reports whether the SEP-1/SEP-10 endpoints are configured.
 func (s *Stellar) Enabled() bool { return s.SigningSeed != "" }
 

@@ -68,6 +68,14 @@ const (
 	RequestKYCAnchorPlatform = "anchor_platform"
 )
 
+// WithDefaults returns t with request_kyc at its default, sep6.
+func (t Transfer) WithDefaults() Transfer {
+	if t.RequestKYC == "" {
+		t.RequestKYC = RequestKYCSEP6
+	}
+	return t
+}
+
 // Enabled reports whether SEP-6 is served.
 func (t *Transfer) Enabled() bool { return len(t.Assets) > 0 }
 

@@ -34,11 +34,11 @@ func idBefore(t time.Time) string {
 type deliveriesData struct {
 	Status, Endpoint, Subject, Before string
 	// Order is "" (newest first) or "oldest".
-	Order string
-	Items                             []callback.Delivery
-	Next                              string
-	Endpoints                         []callback.Endpoint
-	Statuses                          []string
+	Order     string
+	Items     []callback.Delivery
+	Next      string
+	Endpoints []callback.Endpoint
+	Statuses  []string
 }
 
 func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *Session) {

@@ -12,10 +12,10 @@ import (
 type transactionsData struct {
 	Status, Account, Memo string
 	// Order is "" (newest first) or "oldest".
-	Order string
-	Items                 []transfer.Transaction
-	Next                  string
-	Statuses              []string
+	Order    string
+	Items    []transfer.Transaction
+	Next     string
+	Statuses []string
 }
 
 func (c *Console) transactions(w http.ResponseWriter, r *http.Request, s *Session) {

@@ -9,49 +9,48 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 // field returns the configured description of a field for a type.
-func (s *Service) field(typ, name string) (config.KYCField, bool) {
+func (s *Service) field(typ, name string) (FieldSpec, bool) {
 	f, ok := s.cfg.Types[typ].Fields[name]
 	return f, ok
 }
 
 // knownField reports whether any configured type asks for name, and its kind.
-func (s *Service) knownField(name string) (config.KYCField, bool) {
+func (s *Service) knownField(name string) (FieldSpec, bool) {
 	for _, t := range s.types {
 		if f, ok := s.cfg.Types[t].Fields[name]; ok {
 			return f, true
 		}
 	}
-	return config.KYCField{}, false
+	return FieldSpec{}, false
 }
 
 // acceptField decides what happens to a field a PUT /customer sends: a field some type asks
 // for is taken (ok); a standard SEP-9 field no type asks for — wallets commonly send a
 // standard set — is never a reason to fail the request: it is stored when
 // kyc.unrequested_fields is "store", else dropped (ok false); any other name is refused.
-func (s *Service) acceptField(name string) (config.KYCField, bool, error) {
+func (s *Service) acceptField(name string) (FieldSpec, bool, error) {
 	if f, ok := s.knownField(name); ok {
 		return f, true, nil
 	}
 	if !StandardField(name) {
-		return config.KYCField{}, false, badRequest(fmt.Sprintf("field %s is neither a SEP-9 field nor requested by this anchor", name))
+		return FieldSpec{}, false, badRequest(fmt.Sprintf("field %s is neither a SEP-9 field nor requested by this anchor", name))
 	}
-	if s.cfg.UnrequestedFields != config.UnrequestedStore {
-		return config.KYCField{}, false, nil
+	if s.cfg.UnrequestedFields != UnrequestedStore {
+		return FieldSpec{}, false, nil
 	}
 	typ := "string"
 	if sep9Binary[name] {
 		typ = "binary"
 	}
-	return config.KYCField{Type: typ}, true, nil
+	return FieldSpec{Type: typ}, true, nil
 }
 
-func toField(f config.KYCField) Field {
+func toField(f FieldSpec) Field {
 	return Field{Type: f.Type, Description: f.Description, Choices: f.Choices, Optional: f.Optional}
 }
 
@@ -132,7 +131,7 @@ func (s *Service) missing(typ string, states map[string]fieldState) []string {
 }
 
 // checkValue validates a textual SEP-9 value against its configured kind.
-func checkValue(name string, f config.KYCField, v string) error {
+func checkValue(name string, f FieldSpec, v string) error {
 	switch f.Type {
 	case "binary":
 		return badRequest(fmt.Sprintf("field %s is binary: send it as a multipart file part or %s_file_id", name, name))

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -30,7 +29,7 @@ type businessClient struct {
 	signer callback.Signer
 }
 
-func newBusinessClient(cfg config.KYCBusinessServer, client *http.Client) (*businessClient, error) {
+func newBusinessClient(cfg BusinessServer, client *http.Client) (*businessClient, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("kyc: business base_url %q is not an http(s) URL", cfg.BaseURL)
@@ -43,15 +42,7 @@ func newBusinessClient(cfg config.KYCBusinessServer, client *http.Client) (*busi
 			Timeout: cfg.Timeout,
 		})
 	}
-	var signer callback.Signer = callback.Signers{}
-	switch cfg.Auth.Type {
-	case config.AuthAPIKey:
-		signer = callback.APIKey{Secret: cfg.Auth.Secret}
-	case config.AuthJWT:
-		signer = callback.APJWT{Secret: []byte(cfg.Auth.Secret),
-			Lifetime: time.Duration(cfg.Auth.ExpirationMilliseconds) * time.Millisecond}
-	}
-	return &businessClient{base: u, client: client, signer: signer}, nil
+	return &businessClient{base: u, client: client, signer: cfg.Auth.Signer()}, nil
 }
 
 // do sends one request and decodes a GET /customer-shaped answer into out (may be nil).

@@ -3,11 +3,12 @@ package kyc_test
 import (
 	"context"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -34,21 +35,26 @@ func Example() {
 	}
 	key, _ := seal.ParseKey(seal.NewKey())
 	ring, _ := seal.New(key)
-	engine, _ := callback.New(ctx, db, config.Callback{}, "", nil, nil)
+	engine, _ := callback.New(ctx, db, testkit.CallbackOptions())
 
+	// The settings are complete (app fills them from the configuration); the status hook
+	// is how SEP-6 hears of a customer's status change.
 	svc, err := kyc.New(kyc.Options{
-		Config: config.KYC{Types: map[string]config.KYCType{"sep6": {Fields: map[string]config.KYCField{
-			"first_name": {}, "last_name": {},
-		}}}},
+		Backend: kyc.Builtin,
+		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.FieldSpec{
+			"first_name": {Type: "string", Description: "first name"},
+			"last_name":  {Type: "string", Description: "last name"},
+		}}},
+		UnrequestedFields: kyc.UnrequestedDrop, MaxFileSize: 10 << 20, FileTTL: 24 * time.Hour,
 		DB: db, Sealer: ring, Outbox: engine.Outbox(),
+		StatusHooks: []kyc.StatusHook{func(_ context.Context, _ *store.Tx, c kyc.Customer, _ wallet.Identity) error {
+			fmt.Println("status changed:", c.Status)
+			return nil
+		}},
 	})
 	if err != nil {
 		panic(err)
 	}
-	svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, _ wallet.Identity) error {
-		fmt.Println("status changed:", c.Status)
-		return nil
-	})
 
 	user := wallet.Identity{Account: "GDWALLETACCOUNT", Memo: "42"}
 	id, _ := svc.Put(ctx, user, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": "Ada"}})

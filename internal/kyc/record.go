@@ -34,7 +34,7 @@ func Subject(customerID, typ string) string { return "customer:" + customerID + 
 //
 // It is the one code path for "a customer's status changed": the business RPC
 // (notify_customer_info_updated) calls it, and so do the builtin PUT /customer and operator
-// decisions (which also run the OnStatusChange hooks).
+// decisions (which also run the status hooks).
 func (s *Service) RecordStatus(ctx context.Context, tx *store.Tx, c Customer, transactionID string) (bool, error) {
 	if c.ID == "" {
 		return false, badRequest("customer has no id")
@@ -120,9 +120,7 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, c Customer, txID str
 		return false, fmt.Errorf("kyc: record business event: %w", err)
 	}
 	if hooks {
-		s.mu.RLock()
-		hs := slices.Clone(s.hooks)
-		s.mu.RUnlock()
+		hs := s.hooks
 		for _, h := range hs {
 			if err := h(ctx, tx, c, owner); err != nil {
 				return false, fmt.Errorf("kyc: status hook: %w", err)

@@ -2,10 +2,10 @@ package kyc_test
 
 import (
 	"context"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -21,7 +21,7 @@ func TestReseal(t *testing.T) {
 		ctx := context.Background()
 		oldKey, _ := seal.ParseKey(seal.NewKey())
 		newKey, _ := seal.ParseKey(seal.NewKey())
-		eng, err := callback.New(ctx, db, config.Callback{}, "", nil, nil)
+		eng, err := callback.New(ctx, db, testkit.CallbackOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestReseal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc, err := kyc.New(kyc.Options{DB: db, Sealer: ring, Outbox: eng.Outbox()})
+			svc, err := kyc.New(testkit.KYCOptions(kyc.Options{DB: db, Sealer: ring, Outbox: eng.Outbox()}))
 			if err != nil {
 				t.Fatal(err)
 			}

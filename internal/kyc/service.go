@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -31,18 +30,80 @@ type Outbox interface {
 	Business(ctx context.Context, tx *store.Tx, m callback.Message) error
 }
 
-// Options are the dependencies of a Service.
+// Back ends (Options.Backend).
+const (
+	// Builtin keeps customers in vaspgate's database, encrypted at rest, with an operator
+	// decision through the admin API.
+	Builtin = "builtin"
+	// Business proxies every customer call to an Anchor Platform business server's
+	// GET/PUT/DELETE /customer (anchor-platform-compat.md section 5).
+	Business = "business"
+)
+
+// What happens to a standard SEP-9 field no customer type asks for (Options.UnrequestedFields).
+const (
+	UnrequestedDrop  = "drop"
+	UnrequestedStore = "store"
+)
+
+// CustomerType is one customer type: the SEP-9 fields it asks for.
+type CustomerType struct {
+	Fields map[string]FieldSpec
+}
+
+// FieldSpec describes one SEP-9 field as GET /customer publishes it.
+type FieldSpec struct {
+	// Type is string, binary, number or date.
+	Type        string
+	Description string
+	Choices     []string
+	Optional    bool
+}
+
+// BusinessServer is Anchor Platform's callback_api: where the business back end sends
+// customer calls.
+type BusinessServer struct {
+	// BaseURL is the business server, e.g. http://localhost:8081.
+	BaseURL string
+	// Auth is callback_api.auth.
+	Auth callback.Auth
+	// Timeout bounds one call (when BusinessClient is nil).
+	Timeout time.Duration
+}
+
+// Options are the settings and dependencies of a Service. The settings are used as given:
+// their defaults have one home, internal/config, whose Load fills them in.
 type Options struct {
-	// Config is the kyc section (defaults are applied by New).
-	Config config.KYC
+	// Backend is Builtin or Business.
+	Backend string
+	// AutoAccept (builtin, development only) accepts a customer as soon as every required
+	// field is provided.
+	AutoAccept bool
+	// Types are the customer types and, for the builtin back end, the fields each requires.
+	Types map[string]CustomerType
+	// Business is the business server (backend Business).
+	Business BusinessServer
+	// VerificationFields (builtin) are SEP-9 fields that need a confirmation code.
+	VerificationFields []string
+	// UnrequestedFields (builtin) is UnrequestedDrop or UnrequestedStore.
+	UnrequestedFields string
+	// MaxFileSize bounds one uploaded file and one binary field.
+	MaxFileSize int64
+	// FileTTL is how long an uploaded file that no PUT /customer references is kept.
+	FileTTL time.Duration
+
 	// Clients are the statically configured wallets (their callback_urls.sep12).
 	Clients wallet.Clients
 	DB      *store.DB
 	Sealer  Sealer
 	Outbox  Outbox
-	// Transactions resolves transaction_id ownership; nil until SetTransactions (every
-	// transaction_id is then unknown).
+	// Transactions resolves transaction_id ownership; nil means every transaction_id is
+	// unknown.
 	Transactions Transactions
+	// StatusHooks run inside the transaction of every status change made through the
+	// builtin back end (operator decision, PUT /customer completing the fields); a hook
+	// error rolls the change back.
+	StatusHooks []StatusHook
 	// CallbackURLs is the policy a wallet's PUT /customer/callback URL must pass.
 	CallbackURLs callback.URLPolicy
 	// BusinessClient calls the business server; nil means callback.NewHTTPClient with the
@@ -57,7 +118,7 @@ type Options struct {
 
 // Service is SEP-12: customers, their owners, statuses and callbacks.
 type Service struct {
-	cfg          config.KYC
+	cfg          Options
 	clients      wallet.Clients
 	db           *store.DB
 	sealer       Sealer
@@ -68,21 +129,23 @@ type Service struct {
 	now          func() time.Time
 	log          *slog.Logger
 	types        []string // sorted configured type names
-
-	mu    sync.RWMutex
-	txs   Transactions
-	hooks []StatusHook
+	txs          Transactions
+	hooks        []StatusHook
 }
 
 // New returns a Service. The DB must be migrated.
 func New(o Options) (*Service, error) {
-	cfg := o.Config.WithDefaults()
+	cfg := o
 	if o.DB == nil || o.Sealer == nil || o.Outbox == nil {
 		return nil, errors.New("kyc: DB, Sealer and Outbox are required")
+	}
+	if o.MaxFileSize <= 0 || o.FileTTL <= 0 {
+		return nil, errors.New("kyc: max file size and file TTL must be positive")
 	}
 	s := &Service{
 		cfg: cfg, clients: o.Clients, db: o.DB, sealer: o.Sealer, outbox: o.Outbox,
 		callbackURLs: o.CallbackURLs, limits: o.Limits, now: o.Now, log: o.Logger, txs: o.Transactions,
+		hooks: slices.Clone(o.StatusHooks),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -94,30 +157,18 @@ func New(o Options) (*Service, error) {
 		s.types = append(s.types, t)
 	}
 	sort.Strings(s.types)
-	if cfg.Backend == config.KYCBusiness {
+	switch cfg.Backend {
+	case Builtin:
+	case Business:
 		b, err := newBusinessClient(cfg.Business, o.BusinessClient)
 		if err != nil {
 			return nil, err
 		}
 		s.business = b
+	default:
+		return nil, fmt.Errorf("kyc: backend %q, want %s or %s", cfg.Backend, Builtin, Business)
 	}
 	return s, nil
-}
-
-// SetTransactions wires the SEP-6 transactions (done after both services exist).
-func (s *Service) SetTransactions(t Transactions) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.txs = t
-}
-
-// OnStatusChange registers a hook that runs inside the transaction of every status change
-// made through the builtin back end (operator decision, PUT /customer completing the
-// fields). A hook error rolls the change back.
-func (s *Service) OnStatusChange(h StatusHook) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hooks = append(s.hooks, h)
 }
 
 // Builtin reports whether vaspgate keeps the KYC data itself.
@@ -126,11 +177,7 @@ func (s *Service) Builtin() bool { return s.business == nil }
 // MaxFileSize is the largest accepted file or binary field.
 func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }
 
-func (s *Service) transactions() Transactions {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.txs
-}
+func (s *Service) transactions() Transactions { return s.txs }
 
 // defaultType is the type used when a request names none: sep6 when configured, else the
 // first configured type.

@@ -3,11 +3,11 @@ package kyc_test
 import (
 	"context"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"sync"
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -24,14 +24,14 @@ func TestRecordStatusConcurrent(t *testing.T) {
 		ctx := context.Background()
 		key, _ := seal.ParseKey(seal.NewKey())
 		ring, _ := seal.New(key)
-		engine, err := callback.New(ctx, db, config.Callback{}, "", nil, nil)
+		engine, err := callback.New(ctx, db, testkit.CallbackOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := kyc.New(kyc.Options{
-			Config: config.KYC{Types: map[string]config.KYCType{"sep6": {}}},
-			DB:     db, Sealer: ring, Outbox: engine.Outbox(),
-		})
+		svc, err := kyc.New(testkit.KYCOptions(kyc.Options{
+			Types: map[string]kyc.CustomerType{"sep6": {}},
+			DB:    db, Sealer: ring, Outbox: engine.Outbox(),
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,26 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/server"
 )
+
+// Authentication of the business (Auth.Type), Anchor Platform's platform_api.auth.type.
+const (
+	// AuthNone accepts every call: development only.
+	AuthNone = "none"
+	// AuthAPIKey expects the secret in X-Api-Key.
+	AuthAPIKey = "api_key"
+	// AuthJWT expects Authorization: Bearer <HS256 JWT with iat and exp> signed with the secret.
+	AuthJWT = "jwt"
+)
+
+// Auth is the business's authentication to the JSON-RPC.
+type Auth struct {
+	Type   string
+	Secret string
+	// MaxLifetime bounds a JWT's exp - iat (type jwt): a token that lives longer is refused.
+	MaxLifetime time.Duration
+}
 
 // authenticator checks the business's credentials, as Anchor Platform's platform_api.auth.
 type authenticator struct {
@@ -23,19 +40,18 @@ type authenticator struct {
 	keys server.Tokens
 }
 
-func newAuthenticator(a config.RPCAuth) (authenticator, error) {
+func newAuthenticator(a Auth) (authenticator, error) {
 	switch a.Type {
-	case config.AuthNone, "":
-		return authenticator{typ: config.AuthNone}, nil
-	case config.AuthAPIKey, config.AuthJWT:
+	case AuthNone, "":
+		return authenticator{typ: AuthNone}, nil
+	case AuthAPIKey, AuthJWT:
 		if a.Secret == "" {
 			return authenticator{}, fmt.Errorf("rpc: auth type %s needs a secret", a.Type)
 		}
-		life := a.MaxLifetime
-		if life <= 0 {
-			life = 5 * time.Minute
+		if a.Type == AuthJWT && a.MaxLifetime <= 0 {
+			return authenticator{}, errors.New("rpc: auth type jwt needs a positive max lifetime")
 		}
-		return authenticator{typ: a.Type, secret: []byte(a.Secret), keys: server.NewTokens(a.Secret), maxLifetime: life}, nil
+		return authenticator{typ: a.Type, secret: []byte(a.Secret), keys: server.NewTokens(a.Secret), maxLifetime: a.MaxLifetime}, nil
 	}
 	return authenticator{}, fmt.Errorf("rpc: auth type %q is not none, api_key or jwt", a.Type)
 }
@@ -47,7 +63,7 @@ var (
 
 func (a authenticator) check(r *http.Request) error {
 	switch a.typ {
-	case config.AuthAPIKey:
+	case AuthAPIKey:
 		key := r.Header.Get("X-Api-Key")
 		if key == "" {
 			return errMissingCredentials
@@ -55,7 +71,7 @@ func (a authenticator) check(r *http.Request) error {
 		if !a.keys.Match(key) {
 			return errBadCredentials
 		}
-	case config.AuthJWT:
+	case AuthJWT:
 		tok, ok := server.BearerToken(r)
 		if !ok {
 			return errMissingCredentials

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/actor"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -60,8 +59,11 @@ func errorf(code int, format string, a ...any) *Error {
 
 // Options are the dependencies of Handler.
 type Options struct {
-	// Config is the rpc section (defaults are applied here).
-	Config config.RPC
+	// BatchSizeLimit caps the requests of one batch (Anchor Platform's
+	// rpc.batch_size_limit); at least 1.
+	BatchSizeLimit int
+	// Auth is how the business authenticates (Anchor Platform's platform_api.auth).
+	Auth Auth
 	// Transfers are the SEP-6 transactions.
 	Transfers *transfer.Service
 	// Customers reads and records SEP-12 customers (*kyc.Service); nil means no customer
@@ -82,7 +84,7 @@ type Options struct {
 
 // Server dispatches JSON-RPC calls.
 type Server struct {
-	cfg       config.RPC
+	cfg       Options
 	transfers *transfer.Service
 	customers Customers
 	types     map[string]bool
@@ -95,9 +97,12 @@ type Server struct {
 
 // New returns the JSON-RPC server for o.
 func New(o Options) (*Server, error) {
-	cfg := o.Config.WithDefaults()
+	cfg := o
 	if o.Transfers == nil {
 		return nil, errors.New("rpc: Transfers is required")
+	}
+	if o.BatchSizeLimit < 1 {
+		return nil, fmt.Errorf("rpc: batch size limit %d, want at least 1", o.BatchSizeLimit)
 	}
 	auth, err := newAuthenticator(cfg.Auth)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -18,7 +17,7 @@ import (
 // array of at most the batch limit, each item with exactly one of result and error.
 func FuzzServe(f *testing.F) {
 	db := storetest.New(f, store.SQLite)
-	s := transfertest.New(f, db, transfertest.Options{Quiet: true, RPC: config.RPC{BatchSizeLimit: 5}})
+	s := transfertest.New(f, db, transfertest.Options{Quiet: true, BatchSizeLimit: 5})
 	txn := s.NewTransaction(f, transfer.KindDeposit, transfer.StatusPendingAnchor)
 	for _, seed := range []string{
 		``, `[]`, `{}`, `null`, `[null]`, `"x"`, `[1,2,3]`, `{"jsonrpc":"2.0"}`,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/stellar/go-stellar-sdk/network"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,7 +21,6 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -182,13 +183,13 @@ clients:
     callback_urls:
       sep6: %q
       sep12: %q
-`, dbURL, config.TestnetPassphrase, signer.Seed(), jwtSecret, issuer.Address(), biz.URL+"/event", biz.URL, apiKey, walletHost.Host,
+`, dbURL, network.TestNetworkPassphrase, signer.Seed(), jwtSecret, issuer.Address(), biz.URL+"/event", biz.URL, apiKey, walletHost.Host,
 		issuer.Address(), user.Address(), wallet.URL+"/sep6", wallet.URL+"/sep12")
 	vg := startVaspgate(t, cfg)
 
 	// The wallet's SEP-10 token, made with the same key the process derives from its config.
-	auth, err := stellar.New(config.Stellar{NetworkPassphrase: config.TestnetPassphrase, SigningSeed: signer.Seed(),
-		PublicURL: "http://localhost:8000", Ledger: config.LedgerNone, JWTSecret: jwtSecret}, stellar.Options{})
+	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: signer.Seed(),
+		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone, JWTSecret: jwtSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}

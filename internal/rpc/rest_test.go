@@ -3,13 +3,13 @@ package rpc_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/vaspgate/vaspgate/internal/rpc"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -42,7 +42,7 @@ func TestRESTPlatformAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{RPC: config.RPC{Auth: config.RPCAuth{Type: config.AuthAPIKey, Secret: key}}})
+		s := transfertest.New(t, db, transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: key}})
 		a := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
 		b := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
 

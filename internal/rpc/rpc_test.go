@@ -13,7 +13,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -55,7 +54,7 @@ func wantError(t *testing.T, r transfertest.RPCResult, code int, msgPart string)
 func TestEnvelope(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		s := transfertest.New(t, db, transfertest.Options{RPC: config.RPC{BatchSizeLimit: 3}})
+		s := transfertest.New(t, db, transfertest.Options{BatchSizeLimit: 3})
 		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		get := fmt.Sprintf(`{"jsonrpc":"2.0","id":"a","method":"get_transaction","params":{"id":%q}}`, txn.ID)
 
@@ -102,8 +101,8 @@ func TestAuth(t *testing.T) {
 	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	db := storetest.New(t, store.SQLite)
-	apiKey := transfertest.New(t, db, transfertest.Options{RPC: config.RPC{Auth: config.RPCAuth{Type: config.AuthAPIKey, Secret: secret}}})
-	jwtStack := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{RPC: config.RPC{Auth: config.RPCAuth{Type: config.AuthJWT, Secret: secret}}})
+	apiKey := transfertest.New(t, db, transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: secret}})
+	jwtStack := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthJWT, Secret: secret}})
 	body := `[{"jsonrpc":"2.0","id":1,"method":"get_transactions","params":{"sep":"6"}}]`
 	tok := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
@@ -141,7 +140,7 @@ func TestAuth(t *testing.T) {
 			t.Errorf("%s: HTTP %d %s, want %d", tt.name, status, answer, tt.want)
 		}
 	}
-	if _, err := rpc.New(rpc.Options{Transfers: apiKey.Transfers, Config: config.RPC{Auth: config.RPCAuth{Type: config.AuthJWT}}}); err == nil {
+	if _, err := rpc.New(rpc.Options{Transfers: apiKey.Transfers, BatchSizeLimit: 40, Auth: rpc.Auth{Type: rpc.AuthJWT}}); err == nil {
 		t.Error("jwt auth without a secret was accepted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +15,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 	"github.com/stellar/go-stellar-sdk/strkey"
 	"github.com/stellar/go-stellar-sdk/txnbuild"
-
-	"github.com/vaspgate/vaspgate/internal/config"
 )
 
 // RequestError is a client error: a bad request or an invalid challenge (HTTP 400).
@@ -25,8 +24,44 @@ func (e *RequestError) Error() string { return e.Msg }
 
 func invalid(msg string) error { return &RequestError{Msg: msg} }
 
-// Options are what Auth needs besides its configuration section.
+// Ledger lookup modes for SEP-10 (Options.LedgerMode, stellar-seps.md 3.5).
+const (
+	// LedgerHorizon reads accounts (signers, thresholds) from Horizon at HorizonURL.
+	LedgerHorizon = "horizon"
+	// LedgerNone treats every account as non-existent: master-key-only authentication.
+	// Insecure for multisig accounts; for tests and offline development only.
+	LedgerNone = "none"
+)
+
+// Options configure Auth. The settings are used as given: their defaults have one home,
+// internal/config, whose Load fills them in.
 type Options struct {
+	// NetworkPassphrase is published in the toml and used to sign and verify challenges.
+	NetworkPassphrase string
+	// SigningSeed is the S… secret of the SEP-10 server account (SIGNING_KEY is its G…).
+	SigningSeed string
+	// PublicURL is the scheme://host[:port] wallets reach; its host is the web_auth_domain.
+	PublicURL string
+	// HomeDomains are the host[:port] values a challenge may be issued for; the first is the
+	// default.
+	HomeDomains []string
+	// JWTSecret signs SEP-10 tokens (HS256); empty derives a key from SigningSeed, so every
+	// instance sharing the seed accepts every other instance's tokens.
+	JWTSecret string
+	// ChallengeTimeout is the validity of a challenge, TokenTTL of a SEP-10 JWT.
+	ChallengeTimeout time.Duration
+	TokenTTL         time.Duration
+	// LedgerMode is LedgerHorizon (reading HorizonURL, each lookup bounded by
+	// HorizonTimeout) or LedgerNone; it is not consulted when Ledger is set.
+	LedgerMode     string
+	HorizonURL     string
+	HorizonTimeout time.Duration
+	// ClientDomains, when not empty, is the allow-list of client_domain values; empty
+	// accepts (and verifies) any client domain.
+	ClientDomains []string
+	// TOML holds the informational parts of stellar.toml.
+	TOML TOML
+
 	// Ledger reads client accounts. Nil means: a Horizon ledger from the configuration, or
 	// no ledger at all when it says ledger: none.
 	Ledger Ledger
@@ -64,9 +99,9 @@ type Auth struct {
 	toml          []byte
 }
 
-// New returns the service for cfg (which must be enabled).
-func New(cfg config.Stellar, o Options) (*Auth, error) {
-	if !cfg.Enabled() {
+// New returns the service for the settings in cfg.
+func New(cfg Options) (*Auth, error) {
+	if cfg.SigningSeed == "" {
 		return nil, errors.New("stellar: signing_seed is not configured")
 	}
 	server, err := keypair.ParseFull(cfg.SigningSeed)
@@ -76,25 +111,28 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 	if cfg.NetworkPassphrase == "" {
 		return nil, errors.New("stellar: network passphrase is not configured")
 	}
-	host := cfg.PublicHost()
+	host := publicHost(cfg.PublicURL)
 	if host == "" {
 		return nil, fmt.Errorf("stellar: public url %q has no host", cfg.PublicURL)
+	}
+	if cfg.ChallengeTimeout <= 0 || cfg.TokenTTL <= 0 {
+		return nil, errors.New("stellar: challenge timeout and token TTL must be positive")
 	}
 	a := &Auth{
 		passphrase:    cfg.NetworkPassphrase,
 		server:        server,
 		webAuthDomain: host,
-		homeDomains:   cfg.EffectiveHomeDomains(),
+		homeDomains:   cfg.HomeDomains,
 		issuer:        strings.TrimRight(cfg.PublicURL, "/") + "/auth",
 		jwtKey:        jwtKey(cfg.JWTSecret, cfg.SigningSeed),
-		challengeTTL:  orDefault(cfg.ChallengeTimeout, 15*time.Minute),
-		tokenTTL:      orDefault(cfg.TokenTTL, 24*time.Hour),
+		challengeTTL:  cfg.ChallengeTimeout,
+		tokenTTL:      cfg.TokenTTL,
 		clientDomains: cfg.ClientDomains,
-		ledger:        o.Ledger,
-		clientHTTP:    o.ClientDomainHTTP,
-		redemptions:   o.Redemptions,
-		log:           o.Logger,
-		now:           o.Now,
+		ledger:        cfg.Ledger,
+		clientHTTP:    cfg.ClientDomainHTTP,
+		redemptions:   cfg.Redemptions,
+		log:           cfg.Logger,
+		now:           cfg.Now,
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -106,12 +144,12 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 		a.redemptions = NewMemoryRedemptions()
 	}
 	if a.ledger == nil {
-		switch cfg.LedgerMode() {
-		case config.LedgerHorizon:
+		switch cfg.LedgerMode {
+		case LedgerHorizon:
 			if a.ledger, err = NewHorizon(cfg.HorizonURL, nil, cfg.HorizonTimeout); err != nil {
 				return nil, err
 			}
-		case config.LedgerNone:
+		case LedgerNone:
 			a.log.Warn("stellar: SEP-10 ledger lookups are disabled (ledger: none): every account is " +
 				"treated as non-existent and authenticated by its master key alone; insecure for " +
 				"multisig accounts, for tests and offline development only")
@@ -119,15 +157,17 @@ func New(cfg config.Stellar, o Options) (*Auth, error) {
 			return nil, errors.New("stellar: set horizon_url, or ledger: none for tests and offline development")
 		}
 	}
-	a.toml = renderTOML(&cfg, server.Address(), o.Servers)
+	a.toml = renderTOML(&cfg, server.Address(), cfg.Servers)
 	return a, nil
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
+// publicHost is the host[:port] of a public URL (the web_auth_domain); empty when it has none.
+func publicHost(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
 	}
-	return def
+	return u.Host
 }
 
 // SigningKey is the G… address of the SEP-10 server account (SIGNING_KEY).

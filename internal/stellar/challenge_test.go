@@ -13,7 +13,7 @@ import (
 // FuzzToken feeds POST /auth's transaction value to the token exchange: it never panics,
 // and it answers every input that is not a correctly signed challenge with a RequestError.
 func FuzzToken(f *testing.F) {
-	a, err := New(testConfig("https://anchor.example"), Options{Logger: slog.New(slog.DiscardHandler)})
+	a, err := New(withLogger(testConfig("https://anchor.example"), slog.New(slog.DiscardHandler)))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -39,4 +39,9 @@ func FuzzToken(f *testing.F) {
 			t.Fatalf("Token(%q): %v is not a RequestError", in, err)
 		}
 	})
+}
+
+func withLogger(o Options, l *slog.Logger) Options {
+	o.Logger = l
+	return o
 }

@@ -6,9 +6,46 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/vaspgate/vaspgate/internal/config"
 )
+
+// TOML is what stellar.toml publishes beyond the endpoints and keys.
+type TOML struct {
+	// Accounts lists G… accounts the organization controls (ACCOUNTS).
+	Accounts []string
+	// HorizonURL is published as HORIZON_URL only if the organization operates one.
+	HorizonURL    string
+	Documentation Documentation
+	Currencies    []Currency
+}
+
+// Documentation is the [DOCUMENTATION] table of stellar.toml.
+type Documentation struct {
+	OrgName               string
+	OrgDBA                string
+	OrgURL                string
+	OrgLogo               string
+	OrgDescription        string
+	OrgPhysicalAddress    string
+	OrgPhoneNumber        string
+	OrgOfficialEmail      string
+	OrgSupportEmail       string
+	OrgLicensingAuthority string
+	OrgLicenseType        string
+	OrgLicenseNumber      string
+}
+
+// Currency is one [[CURRENCIES]] entry of stellar.toml.
+type Currency struct {
+	Code            string
+	Issuer          string
+	Status          string
+	DisplayDecimals int
+	Name            string
+	Desc            string
+	IsAssetAnchored bool
+	AnchorAssetType string
+	AnchorAsset     string
+}
 
 // tomlVersion is the SEP-1 version the file follows.
 const tomlVersion = "2.7.0"
@@ -18,7 +55,7 @@ const tomlVersion = "2.7.0"
 // [[CURRENCIES]]. Empty optional values are left out, the [DOCUMENTATION] table never is.
 // servers adds endpoint keys (DIRECT_PAYMENT_SERVER, ANCHOR_QUOTE_SERVER) as paths under the
 // public URL, in key order.
-func renderTOML(cfg *config.Stellar, signingKey string, servers map[string]string) []byte {
+func renderTOML(cfg *Options, signingKey string, servers map[string]string) []byte {
 	var b strings.Builder
 	kv := func(k, v string) {
 		if v != "" {

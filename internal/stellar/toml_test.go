@@ -3,27 +3,28 @@ package stellar
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/stellar/go-stellar-sdk/keypair"
-
-	"github.com/vaspgate/vaspgate/internal/config"
 )
 
 // testConfig is a valid enabled section for a server at publicURL.
-func testConfig(publicURL string) config.Stellar {
-	return config.Stellar{
+func testConfig(publicURL string) Options {
+	return Options{
 		NetworkPassphrase: "Test SDF Network ; September 2015",
 		SigningSeed:       keypair.MustRandom().Seed(),
 		PublicURL:         publicURL,
-		Ledger:            config.LedgerNone,
-		TOML: config.StellarTOML{
+		LedgerMode:        LedgerNone,
+		ChallengeTimeout:  15 * time.Minute,
+		TokenTTL:          24 * time.Hour,
+		TOML: TOML{
 			Accounts: []string{keypair.MustRandom().Address()},
-			Documentation: config.StellarDocumentation{
+			Documentation: Documentation{
 				OrgName: `Example "VASP"` + "\n\x07",
 				OrgURL:  "https://example.com/",
 			},
-			Currencies: []config.StellarCurrency{{
+			Currencies: []Currency{{
 				Code: "USDC", Issuer: keypair.MustRandom().Address(), Status: "test",
 				DisplayDecimals: 2, Name: "USD Coin", Desc: "A dollar",
 				IsAssetAnchored: true, AnchorAssetType: "fiat", AnchorAsset: "USD",
@@ -92,7 +93,7 @@ func TestRenderTOML(t *testing.T) {
 func TestRenderTOMLEmptyDocumentation(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("https://anchor.example")
-	cfg.TOML.Documentation = config.StellarDocumentation{}
+	cfg.TOML.Documentation = Documentation{}
 	var got map[string]any
 	if _, err := toml.Decode(string(renderTOML(&cfg, "GKEY", map[string]string{"ANCHOR_QUOTE_SERVER": "/sep38", "DIRECT_PAYMENT_SERVER": "/sep31"})), &got); err != nil {
 		t.Fatal(err)

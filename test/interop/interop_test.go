@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 )
@@ -37,21 +37,22 @@ type anchor struct {
 
 func startAnchor(t *testing.T) *anchor {
 	t.Helper()
-	cfg := config.Stellar{
+	cfg := stellar.Options{
 		NetworkPassphrase: "Test SDF Network ; September 2015",
 		SigningSeed:       keypair.MustRandom().Seed(),
 		PublicURL:         "http://" + homeDomain,
-		Ledger:            config.LedgerNone,
-		TOML: config.StellarTOML{
+		LedgerMode:        stellar.LedgerNone,
+		TOML: stellar.TOML{
 			// No documentation: the wallet SDK must cope with the (empty) table vaspgate writes.
-			Currencies: []config.StellarCurrency{{
+			Currencies: []stellar.Currency{{
 				Code: "USDC", Issuer: keypair.MustRandom().Address(), Status: "test", DisplayDecimals: 2,
 				Name: "USD Coin", Desc: "Test dollar", IsAssetAnchored: true, AnchorAssetType: "fiat", AnchorAsset: "USD",
 			}},
 		},
 	}
 	log := slog.New(slog.DiscardHandler)
-	auth, err := stellar.New(cfg, stellar.Options{Logger: log})
+	cfg.Logger = log
+	auth, err := stellar.New(testkit.StellarOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -42,24 +42,26 @@ type kycAnchor struct {
 func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 	t.Helper()
 	seed := keypair.MustRandom().Seed()
-	cfg := config.Stellar{
+	cfg := stellar.Options{
 		NetworkPassphrase: "Test SDF Network ; September 2015",
 		SigningSeed:       seed,
 		PublicURL:         "http://" + homeDomain,
-		Ledger:            config.LedgerNone,
-		TOML: config.StellarTOML{Currencies: []config.StellarCurrency{{
+		LedgerMode:        stellar.LedgerNone,
+		TOML: stellar.TOML{Currencies: []stellar.Currency{{
 			Code: "USDC", Issuer: keypair.MustRandom().Address(), Status: "test", DisplayDecimals: 2,
 			Name: "USD Coin", Desc: "Test dollar", IsAssetAnchored: true, AnchorAssetType: "fiat", AnchorAsset: "USD",
 		}}},
 	}
 	log := slog.New(slog.DiscardHandler)
-	auth, err := stellar.New(cfg, stellar.Options{Logger: log})
+	cfg.Logger = log
+	auth, err := stellar.New(testkit.StellarOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 20 * time.Millisecond},
-		seed, log, nil)
+	co := testkit.FastCallbackOptions(seed)
+	co.PollInterval, co.Logger = 20*time.Millisecond, log
+	eng, err := callback.New(ctx, db, co)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,20 +72,17 @@ func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := kyc.New(kyc.Options{
-		Config: config.KYC{
-			Types: map[string]config.KYCType{"sep6": {Fields: map[string]config.KYCField{
-				"first_name":     {Description: "first name"},
-				"last_name":      {Description: "last name"},
-				"email_address":  {Description: "email address"},
-				"photo_id_front": {Type: "binary", Description: "photo of the ID", Optional: true},
-			}}},
-			CallbackHTTPHosts: []string{"127.0.0.1"},
-		},
+	svc, err := kyc.New(testkit.KYCOptions(kyc.Options{
+		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.FieldSpec{
+			"first_name":     {Description: "first name"},
+			"last_name":      {Description: "last name"},
+			"email_address":  {Description: "email address"},
+			"photo_id_front": {Type: "binary", Description: "photo of the ID", Optional: true},
+		}}},
 		DB: db, Sealer: ring, Outbox: eng.Outbox(), Logger: log,
 		CallbackURLs: callback.URLPolicy{HTTPHosts: []string{"127.0.0.1"},
 			Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,9 +29,9 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // Options configure a run.
@@ -178,16 +178,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		urls = append(urls, "http://"+host+"/cb")
 	}
 
-	cfg := config.Callback{
-		Workers:          o.Workers,
-		AllowCIDRs:       []string{"127.0.0.0/8"},
-		WalletAllowCIDRs: []string{"127.0.0.0/8"},
-		PollInterval:     20 * time.Millisecond,
-		RetrySchedule:    []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second},
-		// Failures here are injected on purpose; keep the circuit out of the measurement.
-		CircuitThreshold: 1 << 30,
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Production's settings (loopback allowed) but for these.
+	cfg := testkit.CallbackOptions()
+	cfg.Workers = o.Workers
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.RetrySchedule = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
+	// Failures here are injected on purpose; keep the circuit out of the measurement.
+	cfg.CircuitThreshold = 1 << 30
+	cfg.SigningSeed = benchSeed
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Instances beyond the first are further engines in this process, each with its own
 	// connection pool and instance name, sharing the database as separate processes would.
 	var engines []*callback.Engine
@@ -202,7 +201,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			defer pool.Close()
 			opts = append(opts, callback.WithPool(pool))
 		}
-		e, err := callback.New(ctx, db, cfg, benchSeed, logger, nil, opts...)
+		e, err := callback.New(ctx, db, cfg, opts...)
 		if err != nil {
 			return res, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
@@ -56,7 +56,7 @@ func TestAdminAPI(t *testing.T) {
 		code.Store(400)
 		wallet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(code.Load())) }))
 		defer wallet.Close()
-		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
+		eng, err := callback.New(context.Background(), db, testkit.FastCallbackOptions(seed))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package callbackhttp_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -71,7 +71,7 @@ func TestPublishAPI(t *testing.T) {
 			arrived = append(arrived, got{p.S, seq, string(b)})
 		}))
 		defer recv.Close()
-		eng, err := callback.New(context.Background(), db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond}, seed, nil, nil)
+		eng, err := callback.New(context.Background(), db, testkit.FastCallbackOptions(seed))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -27,7 +27,7 @@ import (
 // GET /customer bodies and checks the configured authentication.
 type apBusiness struct {
 	srv  *httptest.Server
-	auth config.CallbackAuth
+	auth callback.Auth
 
 	mu        sync.Mutex
 	customers map[string]*apCustomer
@@ -50,7 +50,7 @@ type apRequest struct {
 	contentType  string
 }
 
-func newAPBusiness(t *testing.T, auth config.CallbackAuth) *apBusiness {
+func newAPBusiness(t *testing.T, auth callback.Auth) *apBusiness {
 	t.Helper()
 	b := &apBusiness{auth: auth, customers: map[string]*apCustomer{}}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
@@ -60,9 +60,9 @@ func newAPBusiness(t *testing.T, auth config.CallbackAuth) *apBusiness {
 
 func (b *apBusiness) authorized(r *http.Request) bool {
 	switch b.auth.Type {
-	case config.AuthAPIKey:
+	case callback.AuthAPIKey:
 		return r.Header.Get("X-Api-Key") == b.auth.Secret
-	case config.AuthJWT:
+	case callback.AuthJWT:
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			return false
@@ -223,17 +223,17 @@ func (b *apBusiness) set(f func(b *apBusiness)) {
 
 func TestBusinessBackend(t *testing.T) {
 	t.Parallel()
-	for _, auth := range []config.CallbackAuth{
-		{Type: config.AuthNone},
-		{Type: config.AuthAPIKey, Secret: "api-key-secret"},
-		{Type: config.AuthJWT, Secret: "jwt-secret-that-is-long-enough-0123456789"},
+	for _, auth := range []callback.Auth{
+		{Type: callback.AuthNone},
+		{Type: callback.AuthAPIKey, Secret: "api-key-secret"},
+		{Type: callback.AuthJWT, Secret: "jwt-secret-that-is-long-enough-0123456789"},
 	} {
 		t.Run(auth.Type, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
 				biz := newAPBusiness(t, auth)
-				b := setup(t, db, setupOpts{mutate: func(c *config.KYC) {
-					c.Backend = config.KYCBusiness
-					c.Business = config.KYCBusinessServer{BaseURL: biz.srv.URL, Auth: auth}
+				b := setup(t, db, setupOpts{mutate: func(c *kyc.Options) {
+					c.Backend = kyc.Business
+					c.Business = kyc.BusinessServer{BaseURL: biz.srv.URL, Auth: auth}
 				}})
 				testBusiness(t, b, biz, db)
 			})
@@ -422,10 +422,10 @@ func testBusiness(t *testing.T, b *bundle, biz *apBusiness, db *store.DB) {
 func TestBusinessWrongSecret(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		biz := newAPBusiness(t, config.CallbackAuth{Type: config.AuthAPIKey, Secret: "right"})
-		b := setup(t, db, setupOpts{mutate: func(c *config.KYC) {
-			c.Backend = config.KYCBusiness
-			c.Business = config.KYCBusinessServer{BaseURL: biz.srv.URL, Auth: config.CallbackAuth{Type: config.AuthAPIKey, Secret: "wrong"}}
+		biz := newAPBusiness(t, callback.Auth{Type: callback.AuthAPIKey, Secret: "right"})
+		b := setup(t, db, setupOpts{mutate: func(c *kyc.Options) {
+			c.Backend = kyc.Business
+			c.Business = kyc.BusinessServer{BaseURL: biz.srv.URL, Auth: callback.Auth{Type: callback.AuthAPIKey, Secret: "wrong"}}
 		}})
 		if r := b.get(t, b.token(t, newAccount()), url.Values{"type": {"sep6"}}); r.status != 503 {
 			t.Fatalf("business 401: %d %s", r.status, r.body)

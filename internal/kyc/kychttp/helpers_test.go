@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -67,7 +67,9 @@ type bundle struct {
 }
 
 type setupOpts struct {
-	mutate  func(*config.KYC)
+	mutate func(*kyc.Options)
+	// hooks are the status hooks (kyc.Options.StatusHooks).
+	hooks   []kyc.StatusHook
 	clients wallet.Clients
 	// businessEvents, when set, receives the business events (callback.business.url).
 	businessEvents string
@@ -76,23 +78,22 @@ type setupOpts struct {
 	now    func() time.Time
 }
 
-func testKYC() config.KYC {
-	return config.KYC{
-		Types: map[string]config.KYCType{
-			"sep6": {Fields: map[string]config.KYCField{
+func testKYC() kyc.Options {
+	return kyc.Options{
+		Types: map[string]kyc.CustomerType{
+			"sep6": {Fields: map[string]kyc.FieldSpec{
 				"first_name":     {Description: "first name"},
 				"last_name":      {Description: "last name"},
 				"email_address":  {Description: "email"},
 				"photo_id_front": {Type: "binary", Description: "photo", Optional: true},
 			}},
-			"sep31-sender": {Fields: map[string]config.KYCField{
+			"sep31-sender": {Fields: map[string]kyc.FieldSpec{
 				"first_name":    {Description: "first name"},
 				"birth_date":    {Type: "date", Description: "birth date"},
 				"mobile_number": {Description: "phone"},
 			}},
 		},
-		CallbackHTTPHosts: []string{"127.0.0.1"},
-		MaxFileSize:       1 << 10,
+		MaxFileSize: 1 << 10,
 	}
 }
 
@@ -102,16 +103,19 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	server := keypair.MustRandom()
-	scfg := config.Stellar{
-		NetworkPassphrase: testnet, SigningSeed: server.Seed(), PublicURL: srv.URL, Ledger: config.LedgerNone,
-		TOML: config.StellarTOML{Currencies: []config.StellarCurrency{{Code: "USDC", Status: "test", Desc: "d", AnchorAssetType: "fiat"}}},
-	}
-	auth, err := stellar.New(scfg, stellar.Options{Logger: slog.New(slog.DiscardHandler)})
+	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{
+		NetworkPassphrase: testnet, SigningSeed: server.Seed(), PublicURL: srv.URL, LedgerMode: stellar.LedgerNone,
+		TOML:   stellar.TOML{Currencies: []stellar.Currency{{Code: "USDC", Status: "test", Desc: "d", AnchorAssetType: "fiat"}}},
+		Logger: slog.New(slog.DiscardHandler),
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := callback.New(ctx, db, config.Callback{AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, PollInterval: 10 * time.Millisecond,
-		Business: config.CallbackBusiness{URL: o.businessEvents}}, server.Seed(), nil, nil)
+	co := testkit.FastCallbackOptions(server.Seed())
+	if o.businessEvents != "" {
+		co.Business = testkit.BusinessEvents(o.businessEvents)
+	}
+	eng, err := callback.New(ctx, db, co)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +131,12 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 		o.mutate(&cfg)
 	}
 	txs := &txOwners{m: map[string]wallet.Identity{}}
-	svc, err := kyc.New(kyc.Options{
-		Config: cfg, Clients: o.clients, DB: db, Sealer: ring, Outbox: eng.Outbox(), Transactions: txs,
-		CallbackURLs: callback.URLPolicy{HTTPHosts: cfg.CallbackHTTPHosts,
-			Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
-		Logger: slog.New(slog.DiscardHandler), Limits: o.limits, Now: o.now,
-	})
+	cfg.Clients, cfg.DB, cfg.Sealer, cfg.Outbox, cfg.Transactions = o.clients, db, ring, eng.Outbox(), txs
+	cfg.StatusHooks = o.hooks
+	cfg.CallbackURLs = callback.URLPolicy{HTTPHosts: []string{"127.0.0.1"},
+		Guard: callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	cfg.Logger, cfg.Limits, cfg.Now = slog.New(slog.DiscardHandler), o.limits, o.now
+	svc, err := kyc.New(testkit.KYCOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stellar/go-stellar-sdk/strkey"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -571,16 +571,24 @@ func TestStaticClientCallbacks(t *testing.T) {
 func TestAutoAcceptAndHooks(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		b := setup(t, db, setupOpts{mutate: func(c *config.KYC) { c.AutoAccept = true }})
 		type seen struct {
 			status string
 			owner  wallet.Identity
 		}
 		ch := make(chan seen, 8)
-		b.svc.OnStatusChange(func(_ context.Context, _ *store.Tx, c kyc.Customer, o wallet.Identity) error {
-			ch <- seen{c.Status, o}
-			return nil
-		})
+		var fail atomic.Bool // the second hook's answer: set below, to see a failing hook roll back
+		b := setup(t, db, setupOpts{mutate: func(c *kyc.Options) { c.AutoAccept = true }, hooks: []kyc.StatusHook{
+			func(_ context.Context, _ *store.Tx, c kyc.Customer, o wallet.Identity) error {
+				ch <- seen{c.Status, o}
+				return nil
+			},
+			func(context.Context, *store.Tx, kyc.Customer, wallet.Identity) error {
+				if fail.Load() {
+					return context.Canceled
+				}
+				return nil
+			},
+		}})
 		acct := newAccount()
 		tok := b.token(t, acct)
 		b.put(t, tok, map[string]string{"first_name": "A"})
@@ -596,7 +604,7 @@ func TestAutoAcceptAndHooks(t *testing.T) {
 			}
 		}
 		// A hook error rolls the change back.
-		b.svc.OnStatusChange(func(context.Context, *store.Tx, kyc.Customer, wallet.Identity) error { return context.Canceled })
+		fail.Store(true)
 		if r := b.decide(t, id, map[string]any{"status": "REJECTED", "message": "no"}); r.status != 500 {
 			t.Fatalf("decision with failing hook: %d", r.status)
 		}
@@ -791,7 +799,7 @@ func TestVerificationCodes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		events := newReceiver(t)
 		b := setup(t, db, setupOpts{businessEvents: events.srv.URL + "/event",
-			mutate: func(c *config.KYC) { c.VerificationFields = []string{"email_address"} }})
+			mutate: func(c *kyc.Options) { c.VerificationFields = []string{"email_address"} }})
 		nextCode := func() string {
 			t.Helper()
 			for {
@@ -873,8 +881,8 @@ func TestVerificationCodes(t *testing.T) {
 func TestSEP12UnrequestedSEP9FieldsAcceptedUnknownRefused(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		for _, mode := range []string{"", config.UnrequestedStore} {
-			b := setup(t, db, setupOpts{mutate: func(k *config.KYC) { k.UnrequestedFields = mode }})
+		for _, mode := range []string{"", kyc.UnrequestedStore} {
+			b := setup(t, db, setupOpts{mutate: func(k *kyc.Options) { k.UnrequestedFields = mode }})
 			tok := b.token(t, newAccount())
 			id := b.put(t, tok, map[string]string{"type": "sep6", "first_name": "Ada", "tax_id": "123-45", "address_country_code": "GBR"})
 			v, _, err := b.svc.FieldValue(context.Background(), id, "tax_id")
@@ -883,7 +891,7 @@ func TestSEP12UnrequestedSEP9FieldsAcceptedUnknownRefused(t *testing.T) {
 				if !errors.Is(err, kyc.ErrNotFound) {
 					t.Errorf("drop: tax_id stored (%q, %v)", v, err)
 				}
-			case config.UnrequestedStore:
+			case kyc.UnrequestedStore:
 				if err != nil || string(v) != "123-45" {
 					t.Errorf("store: tax_id = %q, %v", v, err)
 				}

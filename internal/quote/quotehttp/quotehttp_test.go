@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/stellar/go-stellar-sdk/network"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/quote/quotehttp"
 	"github.com/vaspgate/vaspgate/internal/stellar"
@@ -37,8 +38,8 @@ type bench struct {
 func setup(t *testing.T, db *store.DB) *bench {
 	t.Helper()
 	s := transfertest.New(t, db, transfertest.Options{})
-	auth, err := stellar.New(config.Stellar{NetworkPassphrase: config.TestnetPassphrase, SigningSeed: s.SigningSeed,
-		PublicURL: "http://localhost:8000", Ledger: config.LedgerNone}, stellar.Options{})
+	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
+		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {
 		t.Fatal(err)
 	}

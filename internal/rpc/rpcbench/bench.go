@@ -27,11 +27,11 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -219,8 +219,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		CallbackURLs: wallet.CallbackURLs{SEP6: walletURL + "/sep6", SEP12: walletURL + "/sep12"}}}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	eng, err := callback.New(runCtx, db, config.Callback{Workers: o.Workers, AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"},
-		Business: config.CallbackBusiness{URL: bizURL + "/event"}}, signer.Seed(), slog.New(slog.DiscardHandler), nil)
+	co := testkit.CallbackOptions() // production's settings, loopback allowed
+	if o.Workers > 0 {
+		co.Workers = o.Workers
+	}
+	co.Business = testkit.BusinessEvents(bizURL + "/event")
+	co.SigningSeed, co.Logger = signer.Seed(), slog.New(slog.DiscardHandler)
+	eng, err := callback.New(runCtx, db, co)
 	if err != nil {
 		return res, err
 	}
@@ -231,12 +236,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	k, err := kyc.New(kyc.Options{Config: config.KYC{Backend: config.KYCBusiness, Business: config.KYCBusinessServer{BaseURL: bizURL}},
-		Clients: clients, DB: db, Sealer: sealer, Outbox: eng.Outbox(), Transactions: tr, Logger: slog.New(slog.DiscardHandler)})
+	k, err := kyc.New(testkit.KYCOptions(kyc.Options{Backend: kyc.Business, Business: kyc.BusinessServer{BaseURL: bizURL},
+		Clients: clients, DB: db, Sealer: sealer, Outbox: eng.Outbox(), Transactions: tr, Logger: slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		return res, err
 	}
-	srv, err := rpc.New(rpc.Options{Transfers: tr, Customers: k, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := rpc.New(rpc.Options{BatchSizeLimit: 40, Transfers: tr, Customers: k, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return res, err
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
 	"github.com/vaspgate/vaspgate/internal/actor"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 )
 
@@ -48,7 +47,7 @@ type options struct {
 	ledger      stellar.Ledger
 	clientHTTP  *http.Client
 	redemptions stellar.Redemptions
-	mutate      func(*config.Stellar)
+	mutate      func(*stellar.Options)
 }
 
 // bundle is one running vaspgate SEP-1/SEP-10 server on loopback.
@@ -56,7 +55,7 @@ type bundle struct {
 	srv    *httptest.Server
 	auth   *stellar.Auth
 	h      *Handler
-	cfg    config.Stellar
+	cfg    stellar.Options
 	server *keypair.Full
 	clock  *clock
 	host   string // host:port, the home domain and web_auth_domain
@@ -68,12 +67,14 @@ func setup(t *testing.T, o options) *bundle {
 	srv := httptest.NewUnstartedServer(mux)
 	server := keypair.MustRandom()
 	host := srv.Listener.Addr().String()
-	cfg := config.Stellar{
+	cfg := stellar.Options{
 		NetworkPassphrase: testnet,
 		SigningSeed:       server.Seed(),
 		PublicURL:         "http://" + host,
-		Ledger:            config.LedgerNone,
-		TOML: config.StellarTOML{Currencies: []config.StellarCurrency{{
+		LedgerMode:        stellar.LedgerNone,
+		ChallengeTimeout:  15 * time.Minute,
+		TokenTTL:          24 * time.Hour,
+		TOML: stellar.TOML{Currencies: []stellar.Currency{{
 			Code: "USDC", Issuer: keypair.MustRandom().Address(), Status: "test", DisplayDecimals: 2,
 			Name: "USD Coin", Desc: "A dollar", IsAssetAnchored: true, AnchorAssetType: "fiat", AnchorAsset: "USD",
 		}}},
@@ -81,14 +82,13 @@ func setup(t *testing.T, o options) *bundle {
 	if o.mutate != nil {
 		o.mutate(&cfg)
 	}
+	if len(cfg.HomeDomains) == 0 {
+		cfg.HomeDomains = []string{strings.TrimPrefix(cfg.PublicURL, "http://")}
+	}
 	clk := &clock{}
-	auth, err := stellar.New(cfg, stellar.Options{
-		Ledger:           o.ledger,
-		ClientDomainHTTP: o.clientHTTP,
-		Redemptions:      o.redemptions,
-		Now:              clk.now,
-		Logger:           slog.New(slog.DiscardHandler),
-	})
+	cfg.Ledger, cfg.ClientDomainHTTP, cfg.Redemptions = o.ledger, o.clientHTTP, o.redemptions
+	cfg.Now, cfg.Logger = clk.now, slog.New(slog.DiscardHandler)
+	auth, err := stellar.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -19,7 +18,7 @@ func TestInstancesAgree(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		a := setup(t, options{redemptions: stellar.NewDBRedemptions(db, nil)})
-		b := setup(t, options{redemptions: stellar.NewDBRedemptions(db, nil), mutate: func(c *config.Stellar) {
+		b := setup(t, options{redemptions: stellar.NewDBRedemptions(db, nil), mutate: func(c *stellar.Options) {
 			c.SigningSeed = a.cfg.SigningSeed
 			c.PublicURL = a.cfg.PublicURL
 		}})

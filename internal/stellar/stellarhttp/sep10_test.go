@@ -18,7 +18,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 )
 
@@ -126,8 +125,8 @@ func TestChallenge(t *testing.T) {
 
 func TestChallengeMemoMuxedHomeDomain(t *testing.T) {
 	t.Parallel()
-	b := setup(t, options{mutate: func(c *config.Stellar) {
-		c.HomeDomains = []string{c.PublicHost(), "anchor.example"}
+	b := setup(t, options{mutate: func(c *stellar.Options) {
+		c.HomeDomains = []string{strings.TrimPrefix(c.PublicURL, "http://"), "anchor.example"}
 	}})
 	client := keypair.MustRandom()
 
@@ -672,7 +671,7 @@ func TestClientDomain(t *testing.T) {
 	}
 
 	// Allow-list.
-	b2 := setup(t, options{clientHTTP: client, mutate: func(c *config.Stellar) { c.ClientDomains = []string{"other.example"} }})
+	b2 := setup(t, options{clientHTTP: client, mutate: func(c *stellar.Options) { c.ClientDomains = []string{"other.example"} }})
 	if r := b2.get(t, "/auth?account="+user.Address()+"&client_domain=wallet.example"); r.status != http.StatusBadRequest {
 		t.Errorf("allow-list: %d %s", r.status, r.body)
 	}
@@ -696,7 +695,7 @@ func (s readSpy) Read([]byte) (int, error) {
 
 func TestRequire(t *testing.T) {
 	t.Parallel()
-	b := setup(t, options{mutate: func(c *config.Stellar) { c.JWTSecret = "a-shared-jwt-secret-0123456789abcdef" }})
+	b := setup(t, options{mutate: func(c *stellar.Options) { c.JWTSecret = "a-shared-jwt-secret-0123456789abcdef" }})
 	other := setup(t, options{})
 	user := keypair.MustRandom()
 	tok := b.token(t, user.Address(), []*keypair.Full{user}, "memo", "13").json["token"].(string)

@@ -21,7 +21,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
@@ -36,10 +35,52 @@ type Customers interface {
 	Get(ctx context.Context, c wallet.Identity, q kyc.Query) (kyc.Customer, error)
 }
 
-// Options are the dependencies of the SEP-6 handlers.
+// Request KYC modes (Options.RequestKYC).
+const (
+	// RequestKYCSEP6 follows SEP-6: the requester's customer decides a new transaction's
+	// start.
+	RequestKYCSEP6 = "sep6"
+	// RequestKYCAnchorPlatform creates every transaction incomplete and leaves the moves to
+	// the business (Anchor Platform's behaviour, for a drop-in).
+	RequestKYCAnchorPlatform = "anchor_platform"
+)
+
+// Asset is one asset of /info.
+type Asset struct {
+	// Code is the asset code (USDC); Issuer its G… issuer, empty only for native XLM.
+	Code   string
+	Issuer string
+	// OffchainAsset is the off-chain counterpart in SEP-38 form, e.g. "iso4217:USD".
+	OffchainAsset string
+	// DistributionAccount is the G… account users pay withdrawals to (account_id).
+	DistributionAccount string
+	Deposit             Op
+	Withdraw            Op
+}
+
+// Op is one direction of an asset.
+type Op struct {
+	// Enabled offers the direction in /info and accepts its requests; Exchange also offers
+	// the -exchange variant.
+	Enabled  bool
+	Exchange bool
+	// MinAmount and MaxAmount (decimals, optional) bound a request's amount; FeeFixed and
+	// FeePercent (optional) are published in /info.
+	MinAmount  string
+	MaxAmount  string
+	FeeFixed   string
+	FeePercent string
+	// FundingMethods are the accepted funding_method values (SEPA, SWIFT, …).
+	FundingMethods []string
+}
+
+// Options are the settings and dependencies of the SEP-6 handlers.
 type Options struct {
-	Config    config.Transfer
-	Transfers *transfer.Service
+	// Assets are the Stellar assets offered for deposit and withdrawal.
+	Assets []Asset
+	// RequestKYC is RequestKYCSEP6 or RequestKYCAnchorPlatform (see there).
+	RequestKYC string
+	Transfers  *transfer.Service
 	// Customers, when set with transfer.request_kyc sep6 (the default), decides a new
 	// transaction's start from the requester's KYC (transfer.Admit); nil creates every
 	// transaction incomplete (Anchor Platform's behaviour).
@@ -51,7 +92,7 @@ type Options struct {
 
 // Handler serves SEP-6.
 type Handler struct {
-	cfg    config.Transfer
+	cfg    Options
 	kyc    Customers
 	tr     *transfer.Service
 	policy callback.URLPolicy
@@ -60,8 +101,8 @@ type Handler struct {
 
 // New returns the SEP-6 handler.
 func New(o Options) *Handler {
-	h := &Handler{cfg: o.Config, tr: o.Transfers, policy: o.Callbacks, log: o.Logger}
-	if o.Config.RequestKYC != config.RequestKYCAnchorPlatform {
+	h := &Handler{cfg: o, tr: o.Transfers, policy: o.Callbacks, log: o.Logger}
+	if o.RequestKYC != RequestKYCAnchorPlatform {
 		h.kyc = o.Customers
 	}
 	if h.log == nil {
@@ -112,7 +153,7 @@ func num(s string) any {
 	return f
 }
 
-func opInfo(op config.TransferOp) map[string]any {
+func opInfo(op Op) map[string]any {
 	m := map[string]any{"enabled": op.Enabled, "authentication_required": true, "funding_methods": op.FundingMethods}
 	for k, v := range map[string]string{"min_amount": op.MinAmount, "max_amount": op.MaxAmount, "fee_fixed": op.FeeFixed, "fee_percent": op.FeePercent} {
 		if n := num(v); n != nil {
@@ -175,18 +216,18 @@ func (h *Handler) owner(r *http.Request) (wallet.Identity, bool) {
 	return wallet.Identity{Account: id.Account, Memo: id.Memo, Muxed: id.Muxed, ClientDomain: id.ClientDomain}, true
 }
 
-func (h *Handler) asset(code string) (config.TransferAsset, bool) {
+func (h *Handler) asset(code string) (Asset, bool) {
 	for _, a := range h.cfg.Assets {
 		if a.Code == code {
 			return a, true
 		}
 	}
-	return config.TransferAsset{}, false
+	return Asset{}, false
 }
 
 // stellarAsset is the SEP-38 identifier of a: stellar:CODE:ISSUER, or stellar:native
 // (configuration refuses any other asset without an issuer).
-func stellarAsset(a config.TransferAsset) string {
+func stellarAsset(a Asset) string {
 	if a.Issuer == "" {
 		return "stellar:native"
 	}
@@ -196,7 +237,7 @@ func stellarAsset(a config.TransferAsset) string {
 var decimalRe = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,7})?$`)
 
 // checkAmount validates an optional amount against the operation's limits.
-func checkAmount(raw string, op config.TransferOp) error {
+func checkAmount(raw string, op Op) error {
 	if raw == "" {
 		return nil
 	}
@@ -227,12 +268,12 @@ func validAccount(a string) bool {
 var memoTypes = map[string]bool{"": true, "text": true, "id": true, "hash": true}
 
 // common reads and checks the parameters shared by every transfer request and fills t.
-func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, assetCode string, t *transfer.Transaction) (config.TransferOp, bool) {
+func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, assetCode string, t *transfer.Transaction) (Op, bool) {
 	q := r.URL.Query()
 	owner, ok := h.owner(r)
 	if !ok {
 		Refuse(w, r, false)
-		return config.TransferOp{}, false
+		return Op{}, false
 	}
 	a, found := h.asset(assetCode)
 	op := a.Withdraw
@@ -297,7 +338,7 @@ func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, a
 	return op, true
 }
 
-func limits(m map[string]any, op config.TransferOp) map[string]any {
+func limits(m map[string]any, op Op) map[string]any {
 	for k, v := range map[string]string{"min_amount": op.MinAmount, "max_amount": op.MaxAmount, "fee_fixed": op.FeeFixed, "fee_percent": op.FeePercent} {
 		if n := num(v); n != nil {
 			m[k] = n

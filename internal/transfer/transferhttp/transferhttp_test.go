@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/stellar/go-stellar-sdk/network"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +18,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
@@ -45,18 +46,18 @@ func setup(t *testing.T, db *store.DB) *bundle {
 func setupKYC(t *testing.T, db *store.DB, requestKYC string) *bundle {
 	t.Helper()
 	s := transfertest.New(t, db, transfertest.Options{})
-	auth, err := stellar.New(config.Stellar{NetworkPassphrase: config.TestnetPassphrase, SigningSeed: s.SigningSeed,
-		PublicURL: "http://localhost:8000", Ledger: config.LedgerNone}, stellar.Options{})
+	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
+		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	walletHost, _ := url.Parse(s.Wallet.URL)
 	h := transferhttp.New(transferhttp.Options{
-		Config: config.Transfer{RequestKYC: strings.TrimPrefix(requestKYC, "none"), Assets: []config.TransferAsset{{
+		RequestKYC: strings.TrimPrefix(requestKYC, "none"), Assets: []transferhttp.Asset{{
 			Code: "USDC", Issuer: issuer, OffchainAsset: "iso4217:USD", DistributionAccount: issuer,
-			Deposit:  config.TransferOp{Enabled: true, Exchange: true, MinAmount: "1", MaxAmount: "1000", FundingMethods: []string{"SEPA"}},
-			Withdraw: config.TransferOp{Enabled: true, FundingMethods: []string{"SEPA", "SWIFT"}},
-		}}},
+			Deposit:  transferhttp.Op{Enabled: true, Exchange: true, MinAmount: "1", MaxAmount: "1000", FundingMethods: []string{"SEPA"}},
+			Withdraw: transferhttp.Op{Enabled: true, FundingMethods: []string{"SEPA", "SWIFT"}},
+		}},
 		Transfers: s.Transfers,
 		Customers: customers(s, requestKYC),
 		Callbacks: callback.URLPolicy{Guard: callback.Guard{Allow: mustAllow(t)}, HTTPHosts: []string{walletHost.Host}},
@@ -272,7 +273,7 @@ func TestSEP6NewTransactionStartsFromCustomerKYC(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		b := setupKYC(t, db, "")
-		ap := setupKYC(t, db, config.RequestKYCAnchorPlatform)
+		ap := setupKYC(t, db, transferhttp.RequestKYCAnchorPlatform)
 		user := b.stack.User.Account
 		tok := b.token(t, user)
 		deposit := "/sep6/deposit?asset_code=USDC&funding_method=SEPA&account=" + user

@@ -28,12 +28,12 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -243,8 +243,10 @@ func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
 
 // Options adjust a Stack.
 type Options struct {
-	// RPC is the rpc configuration (auth, batch limit).
-	RPC config.RPC
+	// RPCAuth is the business's authentication to the RPC; empty type means none.
+	RPCAuth rpc.Auth
+	// BatchSizeLimit caps an RPC batch; 0 means production's default, 40.
+	BatchSizeLimit int
 	// Builtin uses the builtin KYC back end instead of the business server.
 	Builtin bool
 	// RetrySchedule for callbacks; default 20ms repeated, so a wallet that comes back is
@@ -315,11 +317,14 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 			sched[i] = 20 * time.Millisecond
 		}
 	}
-	eng, err := callback.New(ctx, db, config.Callback{
-		AllowCIDRs: []string{"127.0.0.0/8"}, WalletAllowCIDRs: []string{"127.0.0.0/8"}, RetrySchedule: sched, Jitter: -1, PollInterval: 10 * time.Millisecond,
-		CircuitThreshold: 1000, CircuitCooldown: 20 * time.Millisecond, ThrottleFloor: 20 * time.Millisecond,
-		Business: config.CallbackBusiness{URL: businessURL},
-	}, s.SigningSeed, slog.New(slog.DiscardHandler), nil)
+	co := testkit.CallbackOptions()
+	co.RetrySchedule, co.Jitter, co.PollInterval = sched, 0, 10*time.Millisecond
+	co.CircuitThreshold, co.CircuitCooldown, co.ThrottleFloor = 1000, 20*time.Millisecond, 20*time.Millisecond
+	if businessURL != "" {
+		co.Business = testkit.BusinessEvents(businessURL)
+	}
+	co.SigningSeed, co.Logger = s.SigningSeed, slog.New(slog.DiscardHandler)
+	eng, err := callback.New(ctx, db, co)
 	if err != nil {
 		cancel()
 		t.Fatalf("transfertest: callback engine: %v", err)
@@ -334,19 +339,32 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		cancel()
 		t.Fatal(err)
 	}
-	kcfg := config.KYC{Backend: config.KYCBusiness, Business: config.KYCBusinessServer{BaseURL: s.Business.URL}}
+	ko := kyc.Options{Backend: kyc.Business, Business: kyc.BusinessServer{BaseURL: s.Business.URL}}
 	if o.Builtin {
-		kcfg = config.KYC{Backend: config.KYCBuiltin}
+		ko = kyc.Options{Backend: kyc.Builtin}
 	}
-	k, err := kyc.New(kyc.Options{Config: kcfg, Clients: s.Clients, DB: db, Sealer: sealer, Outbox: eng.Outbox(),
-		Transactions: s.Transfers, CallbackURLs: callback.URLPolicy{Guard: callback.Guard{Allow: mustAllow("127.0.0.0/8")}}, Logger: slog.New(slog.DiscardHandler)})
+	ko.Clients, ko.DB, ko.Sealer, ko.Outbox = s.Clients, db, sealer, eng.Outbox()
+	ko.Transactions, ko.StatusHooks = s.Transfers, []kyc.StatusHook{s.Transfers.CustomerStatusHook}
+	ko.CallbackURLs = callback.URLPolicy{Guard: callback.Guard{Allow: mustAllow("127.0.0.0/8")}}
+	ko.Logger = slog.New(slog.DiscardHandler)
+	k, err := kyc.New(testkit.KYCOptions(ko))
 	if err != nil {
 		cancel()
 		t.Fatalf("transfertest: kyc: %v", err)
 	}
-	k.OnStatusChange(s.Transfers.CustomerStatusHook)
 	s.KYC = k
-	s.RPC, err = rpc.New(rpc.Options{Config: o.RPC, Transfers: s.Transfers, Customers: k, CustomerTypes: o.CustomerTypes, Logger: slog.New(slog.DiscardHandler)})
+	batch := o.BatchSizeLimit
+	if batch == 0 {
+		batch = 40
+	}
+	rpcAuth := o.RPCAuth
+	if rpcAuth.Type == "" {
+		rpcAuth.Type = rpc.AuthNone
+	}
+	if rpcAuth.MaxLifetime == 0 {
+		rpcAuth.MaxLifetime = 5 * time.Minute // production's default
+	}
+	s.RPC, err = rpc.New(rpc.Options{BatchSizeLimit: batch, Auth: rpcAuth, Transfers: s.Transfers, Customers: k, CustomerTypes: o.CustomerTypes, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()
 		t.Fatalf("transfertest: rpc: %v", err)

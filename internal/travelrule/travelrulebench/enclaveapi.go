@@ -18,11 +18,11 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
@@ -107,7 +107,7 @@ func RunAPI(ctx context.Context, o APIOptions) (engine string, out []APIResult, 
 		return engine, nil, err
 	}
 	log := slog.New(slog.DiscardHandler)
-	k, err := kyc.New(kyc.Options{Config: config.KYC{}, DB: db, Sealer: keys, Outbox: noOutbox{}, Logger: log})
+	k, err := kyc.New(testkit.KYCOptions(kyc.Options{DB: db, Sealer: keys, Outbox: noOutbox{}, Logger: log}))
 	if err != nil {
 		return engine, nil, err
 	}
