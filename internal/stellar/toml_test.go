@@ -15,6 +15,7 @@ func testConfig(publicURL string) Options {
 		NetworkPassphrase: "Test SDF Network ; September 2015",
 		SigningSeed:       keypair.MustRandom().Seed(),
 		PublicURL:         publicURL,
+		HomeDomains:       []string{publicHost(publicURL)},
 		LedgerMode:        LedgerNone,
 		ChallengeTimeout:  15 * time.Minute,
 		TokenTTL:          24 * time.Hour,
