@@ -69,7 +69,7 @@ func enclaveConfig(c *config.Config) {
 }
 
 func (s *stack) enclave() enclavesim.Caller {
-	tr := s.app.Config.TravelRule.WithDefaults()
+	tr := s.app.Config.TravelRule // complete: config fills the defaults in
 	return enclavesim.Caller{Base: s.admin, Token: enclaveToken, AccountPath: tr.AccountAPIPath,
 		UserPath: tr.VerifyAPIPath, TransactionPath: tr.TransactionAPIPath, CallbackPath: tr.CallbackPath}
 }
