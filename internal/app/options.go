@@ -42,9 +42,9 @@ func businessAuth(a config.CallbackAuth) callback.Auth {
 func kycSettings(k config.KYC) kyc.Options {
 	types := make(map[string]kyc.CustomerType, len(k.Types))
 	for name, t := range k.Types {
-		fields := make(map[string]kyc.FieldSpec, len(t.Fields))
+		fields := make(map[string]kyc.Field, len(t.Fields))
 		for fn, f := range t.Fields {
-			fields[fn] = kyc.FieldSpec(f)
+			fields[fn] = kyc.Field(f)
 		}
 		types[name] = kyc.CustomerType{Fields: fields}
 	}

@@ -14,44 +14,40 @@ import (
 )
 
 // field returns the configured description of a field for a type.
-func (s *Service) field(typ, name string) (FieldSpec, bool) {
+func (s *Service) field(typ, name string) (Field, bool) {
 	f, ok := s.cfg.Types[typ].Fields[name]
 	return f, ok
 }
 
 // knownField reports whether any configured type asks for name, and its kind.
-func (s *Service) knownField(name string) (FieldSpec, bool) {
+func (s *Service) knownField(name string) (Field, bool) {
 	for _, t := range s.types {
 		if f, ok := s.cfg.Types[t].Fields[name]; ok {
 			return f, true
 		}
 	}
-	return FieldSpec{}, false
+	return Field{}, false
 }
 
 // acceptField decides what happens to a field a PUT /customer sends: a field some type asks
 // for is taken (ok); a standard SEP-9 field no type asks for — wallets commonly send a
 // standard set — is never a reason to fail the request: it is stored when
 // kyc.unrequested_fields is "store", else dropped (ok false); any other name is refused.
-func (s *Service) acceptField(name string) (FieldSpec, bool, error) {
+func (s *Service) acceptField(name string) (Field, bool, error) {
 	if f, ok := s.knownField(name); ok {
 		return f, true, nil
 	}
 	if !StandardField(name) {
-		return FieldSpec{}, false, badRequest(fmt.Sprintf("field %s is neither a SEP-9 field nor requested by this anchor", name))
+		return Field{}, false, badRequest(fmt.Sprintf("field %s is neither a SEP-9 field nor requested by this anchor", name))
 	}
 	if s.cfg.UnrequestedFields != UnrequestedStore {
-		return FieldSpec{}, false, nil
+		return Field{}, false, nil
 	}
 	typ := "string"
 	if sep9Binary[name] {
 		typ = "binary"
 	}
-	return FieldSpec{Type: typ}, true, nil
-}
-
-func toField(f FieldSpec) Field {
-	return Field{Type: f.Type, Description: f.Description, Choices: f.Choices, Optional: f.Optional}
+	return Field{Type: typ}, true, nil
 }
 
 // newCustomer is the GET /customer answer for an identity with no customer yet: no id,
@@ -59,7 +55,7 @@ func toField(f FieldSpec) Field {
 func (s *Service) newCustomer(typ string) Customer {
 	c := Customer{Status: StatusNeedsInfo, Type: typ, Fields: map[string]Field{}}
 	for name, f := range s.cfg.Types[typ].Fields {
-		c.Fields[name] = toField(f)
+		c.Fields[name] = f
 	}
 	return c
 }
@@ -92,7 +88,7 @@ func (s *Service) builtinCustomer(ctx context.Context, q store.Querier, id, typ 
 			if c.Fields == nil {
 				c.Fields = map[string]Field{}
 			}
-			c.Fields[name] = toField(f)
+			c.Fields[name] = f
 		}
 	}
 	return c, nil
@@ -131,7 +127,7 @@ func (s *Service) missing(typ string, states map[string]fieldState) []string {
 }
 
 // checkValue validates a textual SEP-9 value against its configured kind.
-func checkValue(name string, f FieldSpec, v string) error {
+func checkValue(name string, f Field, v string) error {
 	switch f.Type {
 	case "binary":
 		return badRequest(fmt.Sprintf("field %s is binary: send it as a multipart file part or %s_file_id", name, name))

@@ -41,7 +41,7 @@ func Example() {
 	// is how SEP-6 hears of a customer's status change.
 	svc, err := kyc.New(kyc.Options{
 		Backend: kyc.Builtin,
-		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.FieldSpec{
+		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.Field{
 			"first_name": {Type: "string", Description: "first name"},
 			"last_name":  {Type: "string", Description: "last name"},
 		}}},

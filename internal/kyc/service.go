@@ -46,18 +46,10 @@ const (
 	UnrequestedStore = "store"
 )
 
-// CustomerType is one customer type: the SEP-9 fields it asks for.
+// CustomerType is one customer type: the SEP-9 fields it asks for, as GET /customer
+// publishes them.
 type CustomerType struct {
-	Fields map[string]FieldSpec
-}
-
-// FieldSpec describes one SEP-9 field as GET /customer publishes it.
-type FieldSpec struct {
-	// Type is string, binary, number or date.
-	Type        string
-	Description string
-	Choices     []string
-	Optional    bool
+	Fields map[string]Field
 }
 
 // BusinessServer is Anchor Platform's callback_api: where the business back end sends

@@ -64,7 +64,7 @@ func KYCOptions(o kyc.Options) kyc.Options {
 		o.Backend = kyc.Builtin
 	}
 	if len(o.Types) == 0 {
-		o.Types = map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.FieldSpec{
+		o.Types = map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.Field{
 			"first_name":    {Type: "string", Description: "first name"},
 			"last_name":     {Type: "string", Description: "last name"},
 			"email_address": {Type: "string", Description: "email address"},
@@ -72,7 +72,7 @@ func KYCOptions(o kyc.Options) kyc.Options {
 	}
 	types := make(map[string]kyc.CustomerType, len(o.Types))
 	for name, t := range o.Types {
-		fields := make(map[string]kyc.FieldSpec, len(t.Fields))
+		fields := make(map[string]kyc.Field, len(t.Fields))
 		for fn, f := range t.Fields {
 			if f.Type == "" {
 				f.Type = "string"

@@ -73,7 +73,7 @@ func startKYCAnchor(t *testing.T, db *store.DB) *kycAnchor {
 		t.Fatal(err)
 	}
 	svc, err := kyc.New(testkit.KYCOptions(kyc.Options{
-		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.FieldSpec{
+		Types: map[string]kyc.CustomerType{"sep6": {Fields: map[string]kyc.Field{
 			"first_name":     {Description: "first name"},
 			"last_name":      {Description: "last name"},
 			"email_address":  {Description: "email address"},

@@ -81,13 +81,13 @@ type setupOpts struct {
 func testKYC() kyc.Options {
 	return kyc.Options{
 		Types: map[string]kyc.CustomerType{
-			"sep6": {Fields: map[string]kyc.FieldSpec{
+			"sep6": {Fields: map[string]kyc.Field{
 				"first_name":     {Description: "first name"},
 				"last_name":      {Description: "last name"},
 				"email_address":  {Description: "email"},
 				"photo_id_front": {Type: "binary", Description: "photo", Optional: true},
 			}},
-			"sep31-sender": {Fields: map[string]kyc.FieldSpec{
+			"sep31-sender": {Fields: map[string]kyc.Field{
 				"first_name":    {Description: "first name"},
 				"birth_date":    {Type: "date", Description: "birth date"},
 				"mobile_number": {Description: "phone"},
