@@ -21,7 +21,7 @@ import (
 func TestSlowBodyIs408(t *testing.T) {
 	t.Parallel()
 	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{})
-	h, err := rpc.New(rpc.Options{Transfers: s.Transfers, MaxBodyBytes: 4096})
+	h, err := rpc.New(rpc.Options{BatchSizeLimit: 40, Transfers: s.Transfers, MaxBodyBytes: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
