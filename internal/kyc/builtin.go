@@ -14,13 +14,13 @@ import (
 )
 
 // field returns the configured description of a field for a type.
-func (s *Service) field(typ, name string) (Field, bool) {
+func (s builtin) field(typ, name string) (Field, bool) {
 	f, ok := s.cfg.Types[typ].Fields[name]
 	return f, ok
 }
 
 // knownField reports whether any configured type asks for name, and its kind.
-func (s *Service) knownField(name string) (Field, bool) {
+func (s builtin) knownField(name string) (Field, bool) {
 	for _, t := range s.types {
 		if f, ok := s.cfg.Types[t].Fields[name]; ok {
 			return f, true
@@ -33,7 +33,7 @@ func (s *Service) knownField(name string) (Field, bool) {
 // for is taken (ok); a standard SEP-9 field no type asks for — wallets commonly send a
 // standard set — is never a reason to fail the request: it is stored when
 // kyc.unrequested_fields is "store", else dropped (ok false); any other name is refused.
-func (s *Service) acceptField(name string) (Field, bool, error) {
+func (s builtin) acceptField(name string) (Field, bool, error) {
 	if f, ok := s.knownField(name); ok {
 		return f, true, nil
 	}
@@ -52,7 +52,7 @@ func (s *Service) acceptField(name string) (Field, bool, error) {
 
 // newCustomer is the GET /customer answer for an identity with no customer yet: no id,
 // NEEDS_INFO, every field of the type.
-func (s *Service) newCustomer(typ string) Customer {
+func (s builtin) newCustomer(typ string) Customer {
 	c := Customer{Status: StatusNeedsInfo, Type: typ, Fields: map[string]Field{}}
 	for name, f := range s.cfg.Types[typ].Fields {
 		c.Fields[name] = f
@@ -62,9 +62,9 @@ func (s *Service) newCustomer(typ string) Customer {
 
 type fieldState struct{ status, errMsg string }
 
-// builtinCustomer builds the GET /customer body of a stored customer for a type. It reads
+// customer builds the GET /customer body of a stored customer for a type. It reads
 // field statuses only: sealed values are never opened to answer a GET.
-func (s *Service) builtinCustomer(ctx context.Context, q store.Querier, id, typ string) (Customer, error) {
+func (s builtin) customer(ctx context.Context, q store.Querier, id, typ string) (Customer, error) {
 	c := Customer{ID: id, Type: typ, Status: StatusNeedsInfo}
 	err := q.QueryRowContext(ctx, `SELECT status, message FROM kyc_customer_types WHERE customer_id = ? AND type = ?`,
 		id, typ).Scan(&c.Status, &c.Message)
@@ -113,7 +113,7 @@ func fieldStates(ctx context.Context, q store.Querier, id string) (map[string]fi
 }
 
 // missing lists the required fields of typ that are absent or rejected.
-func (s *Service) missing(typ string, states map[string]fieldState) []string {
+func (s builtin) missing(typ string, states map[string]fieldState) []string {
 	var out []string
 	for name, f := range s.cfg.Types[typ].Fields {
 		if f.Optional {
@@ -157,10 +157,10 @@ func fieldAD(customerID, name string) []byte {
 	return []byte("kyc.field\x00" + customerID + "\x00" + name)
 }
 
-// builtinPut stores a PUT /customer in one transaction: the customer (created on first PUT),
+// put stores a PUT /customer in one transaction: the customer (created on first PUT),
 // the sealed fields, the resulting status per type and, when a status changed, its snapshot,
 // callbacks and hooks.
-func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
+func (s builtin) put(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
 	type value struct {
 		data        []byte
 		contentType string
@@ -285,7 +285,7 @@ func (s *Service) builtinPut(ctx context.Context, c wallet.Identity, r PutReques
 
 // createCustomer makes the customer of an identity, or finds the one a concurrent PUT made:
 // the identity's unique key decides, never a read before the write.
-func (s *Service) createCustomer(ctx context.Context, tx *store.Tx, c wallet.Identity, o wallet.Identity, now time.Time) (string, error) {
+func (s builtin) createCustomer(ctx context.Context, tx *store.Tx, c wallet.Identity, o wallet.Identity, now time.Time) (string, error) {
 	if err := s.checkCustomerQuota(ctx, tx, o.Account); err != nil {
 		return "", err
 	}
@@ -334,7 +334,7 @@ func lockCustomer(ctx context.Context, tx *store.Tx, id string) error {
 // a type with fields missing (or rejected) needs info; a type waiting for info whose fields
 // are now complete goes to PROCESSING (ACCEPTED under auto_accept). Decisions already taken
 // (PROCESSING, ACCEPTED, REJECTED) stand.
-func (s *Service) reevaluate(ctx context.Context, tx *store.Tx, id, txID string, now time.Time) error {
+func (s builtin) reevaluate(ctx context.Context, tx *store.Tx, id, txID string, now time.Time) error {
 	states, err := fieldStates(ctx, tx, id)
 	if err != nil {
 		return err
@@ -377,7 +377,7 @@ func (s *Service) reevaluate(ctx context.Context, tx *store.Tx, id, txID string,
 				return fmt.Errorf("kyc: update customer status: %w", err)
 			}
 		}
-		cust, err := s.builtinCustomer(ctx, tx, id, typ)
+		cust, err := s.customer(ctx, tx, id, typ)
 		if err != nil {
 			return err
 		}
@@ -391,9 +391,10 @@ func (s *Service) reevaluate(ctx context.Context, tx *store.Tx, id, txID string,
 // Decide applies an operator decision (PUT /admin/v1/customers/{id}/status) to a builtin
 // customer and returns the resulting GET /customer body.
 func (s *Service) Decide(ctx context.Context, id string, d Decision) (Customer, error) {
-	if !s.Builtin() {
-		return Customer{}, badRequest("customer decisions are made by the business server with the business back end")
-	}
+	return s.backend.decide(ctx, id, d)
+}
+
+func (s builtin) decide(ctx context.Context, id string, d Decision) (Customer, error) {
 	if !validStatus(d.Status) {
 		return Customer{}, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
 	}
@@ -465,7 +466,7 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision) (Customer, 
 				}
 			}
 		}
-		c, err := s.builtinCustomer(ctx, tx, id, typ)
+		c, err := s.customer(ctx, tx, id, typ)
 		if err != nil {
 			return err
 		}
@@ -525,9 +526,11 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if q.Status != "" && !validStatus(q.Status) {
 		return nil, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
 	}
-	if !s.Builtin() {
-		return s.listKnown(ctx, q)
-	}
+	return s.backend.list(ctx, q)
+}
+
+// list reads the builtin customers' statuses.
+func (s builtin) list(ctx context.Context, q ListQuery) ([]Summary, error) {
 	// The owner condition is written only when asked for, so PostgreSQL plans it on the
 	// owner index instead of walking every customer.
 	owner, args := "", []any{q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType}

@@ -187,10 +187,10 @@ func (b *businessClient) delete(ctx context.Context, id string) error {
 	return b.do(ctx, http.MethodDelete, "/customer/"+url.PathEscape(id), nil, "", nil, nil)
 }
 
-// businessPut forwards a PUT /customer to the business server, records the owner of the id
+// put forwards a PUT /customer to the business server, records the owner of the id
 // it answers with, and, when its answer carries a status, records that status (a callback
 // follows only if it changed).
-func (s *Service) businessPut(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
+func (s business) put(ctx context.Context, c wallet.Identity, r PutRequest) (string, error) {
 	t, err := s.resolve(ctx, s.db, c, r.ID, r.Account, r.Memo, r.TransactionID, r.Type)
 	if err != nil {
 		return "", err
@@ -227,7 +227,7 @@ func (s *Service) businessPut(ctx context.Context, c wallet.Identity, r PutReque
 		}
 		binary[name] = u
 	}
-	cust, err := s.business.put(ctx, text, binary)
+	cust, err := s.client.put(ctx, text, binary)
 	if err != nil {
 		return "", err
 	}

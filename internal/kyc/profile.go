@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/vaspgate/vaspgate/internal/wallet"
 	"strings"
 )
 
@@ -21,25 +22,22 @@ type Profile struct {
 // are left out. With the business back end the values live on the business server:
 // ErrNotFound.
 func (s *Service) ProfileByOwner(ctx context.Context, account, memo, typ string) (Profile, error) {
-	if !s.Builtin() {
+	t := target{owner: wallet.Identity{Account: account, Memo: memo}}
+	if err := s.backend.find(ctx, s.db, &t); err != nil {
+		return Profile{}, err
+	}
+	if t.id == "" {
 		return Profile{}, ErrNotFound
 	}
-	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT customer_id FROM kyc_identities WHERE account = ? AND memo = ?`, account, memo).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Profile{}, ErrNotFound
-	}
-	if err != nil {
-		return Profile{}, fmt.Errorf("kyc: read identity: %w", err)
-	}
-	return s.ProfileByID(ctx, id, typ)
+	return s.ProfileByID(ctx, t.id, typ)
 }
 
 // ProfileByID is ProfileByOwner for a customer id.
 func (s *Service) ProfileByID(ctx context.Context, id, typ string) (Profile, error) {
-	if !s.Builtin() {
-		return Profile{}, ErrNotFound
-	}
+	return s.backend.profile(ctx, id, typ)
+}
+
+func (s builtin) profile(ctx context.Context, id, typ string) (Profile, error) {
 	if typ == "" {
 		typ = s.defaultType()
 	}

@@ -116,7 +116,7 @@ type Service struct {
 	sealer       Sealer
 	outbox       Outbox
 	callbackURLs callback.URLPolicy
-	business     *businessClient
+	backend      backend
 	limits       Limits
 	now          func() time.Time
 	log          *slog.Logger
@@ -151,20 +151,18 @@ func New(o Options) (*Service, error) {
 	sort.Strings(s.types)
 	switch cfg.Backend {
 	case Builtin:
+		s.backend = builtin{s}
 	case Business:
 		b, err := newBusinessClient(cfg.Business, o.BusinessClient)
 		if err != nil {
 			return nil, err
 		}
-		s.business = b
+		s.backend = business{Service: s, client: b}
 	default:
 		return nil, fmt.Errorf("kyc: backend %q, want %s or %s", cfg.Backend, Builtin, Business)
 	}
 	return s, nil
 }
-
-// Builtin reports whether vaspgate keeps the KYC data itself.
-func (s *Service) Builtin() bool { return s.business == nil }
 
 // MaxFileSize is the largest accepted file or binary field.
 func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }
@@ -189,7 +187,7 @@ func (s *Service) checkType(t string) (string, error) {
 	if t == "" {
 		return s.defaultType(), nil
 	}
-	if _, ok := s.cfg.Types[t]; !ok && s.Builtin() {
+	if _, ok := s.cfg.Types[t]; !ok && !s.backend.acceptsAnyType() {
 		return "", badRequest(fmt.Sprintf("unknown customer type %q", t))
 	}
 	return t, nil
@@ -268,12 +266,8 @@ func (s *Service) resolve(ctx context.Context, q store.Querier, c wallet.Identit
 		t.id, t.owner = id, o
 		return t, nil
 	}
-	if s.Builtin() {
-		err := q.QueryRowContext(ctx, `SELECT customer_id FROM kyc_identities WHERE account = ? AND memo = ?`,
-			t.owner.Account, t.owner.Memo).Scan(&t.id)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return target{}, fmt.Errorf("kyc: read identity: %w", err)
-		}
+	if err := s.backend.find(ctx, q, &t); err != nil {
+		return target{}, err
 	}
 	return t, nil
 }
@@ -291,30 +285,7 @@ func (s *Service) Get(ctx context.Context, c wallet.Identity, q Query) (Customer
 	if err != nil {
 		return Customer{}, err
 	}
-	if s.Builtin() {
-		if t.id == "" {
-			return s.newCustomer(typ), nil
-		}
-		return s.builtinCustomer(ctx, s.db, t.id, typ)
-	}
-	cust, err := s.business.get(ctx, s.businessQuery(t, typ, q.Lang))
-	if err != nil {
-		return Customer{}, err
-	}
-	if err := s.adopt(ctx, c, t, &cust); err != nil {
-		return Customer{}, err
-	}
-	cust.Type = typ
-	return cust, nil
-}
-
-// businessQuery is the GET /customer query sent to the business server for a target.
-func (s *Service) businessQuery(t target, typ, lang string) Query {
-	q := Query{ID: t.id, Type: typ, TransactionID: t.txID, Lang: lang}
-	if t.id == "" {
-		q.Account, q.Memo = t.owner.Account, t.owner.Memo
-	}
-	return q
+	return s.backend.get(ctx, c, t, typ, q.Lang)
 }
 
 // adopt records the owner of a customer id the business server returned for the caller's
@@ -353,22 +324,8 @@ func (s *Service) Fetch(ctx context.Context, q Query) (Customer, error) {
 	if typ == "" {
 		typ = s.defaultType()
 	}
-	if s.Builtin() {
-		if q.ID == "" {
-			return Customer{}, ErrNotFound
-		}
-		if _, _, err := ownerOf(ctx, s.db, q.ID); err != nil {
-			return Customer{}, err
-		}
-		return s.builtinCustomer(ctx, s.db, q.ID, typ)
-	}
 	q.Type = typ
-	cust, err := s.business.get(ctx, q)
-	if err != nil {
-		return Customer{}, err
-	}
-	cust.Type = typ
-	return cust, nil
+	return s.backend.fetch(ctx, q)
 }
 
 // PutRequest is a PUT /customer (or /customer/verification) body, already split by kind.
@@ -400,10 +357,7 @@ func (s *Service) Put(ctx context.Context, c wallet.Identity, r PutRequest) (str
 		return "", err
 	}
 	r.Type = typ
-	if s.Builtin() {
-		return s.builtinPut(ctx, c, r)
-	}
-	return s.businessPut(ctx, c, r)
+	return s.backend.put(ctx, c, r)
 }
 
 // Verify answers PUT /customer/verification: applies the codes and returns the customer.
@@ -421,16 +375,7 @@ func (s *Service) Verify(ctx context.Context, c wallet.Identity, id, typ string,
 	if typ, err = s.checkType(typ); err != nil {
 		return Customer{}, err
 	}
-	if s.Builtin() {
-		if _, err := s.applyCodes(ctx, c, t.id, "", "", "", typ, codes); err != nil {
-			return Customer{}, err
-		}
-		return s.builtinCustomer(ctx, s.db, t.id, typ)
-	}
-	if _, err := s.businessPut(ctx, c, PutRequest{ID: t.id, Type: typ, Verifications: codes}); err != nil {
-		return Customer{}, err
-	}
-	return s.business.get(ctx, Query{ID: t.id, Type: typ})
+	return s.backend.verify(ctx, c, t, typ, codes)
 }
 
 // Delete answers DELETE /customer/{account}: removes the customer of that account (and
@@ -443,21 +388,8 @@ func (s *Service) Delete(ctx context.Context, c wallet.Identity, account, memo s
 	if err != nil {
 		return err
 	}
-	if !s.Builtin() {
-		cust, err := s.business.get(ctx, s.businessQuery(t, s.defaultType(), ""))
-		if err != nil {
-			return err
-		}
-		if cust.ID == "" {
-			return ErrNotFound
-		}
-		if o, _, err := ownerOf(ctx, s.db, cust.ID); err == nil && o != t.owner {
-			return ErrNotFound
-		}
-		if err := s.business.delete(ctx, cust.ID); err != nil {
-			return err
-		}
-		t.id = cust.ID
+	if err := s.backend.erase(ctx, &t); err != nil {
+		return err
 	}
 	if t.id == "" {
 		return ErrNotFound
@@ -498,15 +430,10 @@ func (s *Service) SetCallback(ctx context.Context, c wallet.Identity, r Callback
 	if err != nil {
 		return err
 	}
-	if t.id == "" && !s.Builtin() {
-		cust, err := s.business.get(ctx, s.businessQuery(t, s.defaultType(), ""))
-		if err != nil {
+	if t.id == "" {
+		if t.id, err = s.backend.existing(ctx, c, t); err != nil {
 			return err
 		}
-		if err := s.adopt(ctx, c, t, &cust); err != nil {
-			return err
-		}
-		t.id = cust.ID
 	}
 	if t.id == "" {
 		return ErrNotFound

@@ -31,14 +31,14 @@ const codeWindow = 24 * time.Hour
 
 func codeAD(id, name string) []byte { return []byte("kyc.code\x00" + id + "\x00" + name) }
 
-func (s *Service) needsCode(name string) bool { return slices.Contains(s.cfg.VerificationFields, name) }
+func (s builtin) needsCode(name string) bool { return slices.Contains(s.cfg.VerificationFields, name) }
 
 // newCode makes a field's confirmation code, stores it sealed and records the business event
 // that delivers it — unless the field's last code is more recent than the resend cooldown,
 // or the field had its daily number of codes: then a *limit.QuotaError (429, Retry-After
 // when the next code may be sent) and the caller's transaction is rolled back. The wrong
 // attempts counted against the field stay: only a new 24-hour window clears them.
-func (s *Service) newCode(ctx context.Context, tx *store.Tx, id, name string, now time.Time) error {
+func (s builtin) newCode(ctx context.Context, tx *store.Tx, id, name string, now time.Time) error {
 	var sentAt, window sql.NullInt64
 	var sends, attempts int
 	if err := tx.QueryRowContext(ctx, `SELECT code_sent_at, code_sends, code_window, code_attempts FROM kyc_fields
@@ -89,7 +89,7 @@ func (s *Service) newCode(ctx context.Context, tx *store.Tx, id, name string, no
 // transaction: a right code moves the field to PROCESSING (ACCEPTED under auto_accept) and
 // the customer's status is recomputed; a wrong one counts an attempt (committed) and is a
 // bad request.
-func (s *Service) applyCodes(ctx context.Context, c wallet.Identity, id, account, memo, txID, typ string, codes map[string]string) (string, error) {
+func (s builtin) applyCodes(ctx context.Context, c wallet.Identity, id, account, memo, txID, typ string, codes map[string]string) (string, error) {
 	var wrong string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		t, err := s.resolve(ctx, tx, c, id, account, memo, txID, typ)
