@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -55,7 +54,7 @@ func TestVerificationCodeLimits(t *testing.T) {
 		clk := newClock()
 		b := setup(t, db, setupOpts{businessEvents: events.srv.URL + "/event", now: clk.now,
 			limits: kyc.Limits{CodeCooldown: time.Minute, CodesPerDay: 3},
-			mutate: func(c *config.KYC) { c.VerificationFields = []string{"email_address"} }})
+			mutate: func(c *kyc.Options) { c.VerificationFields = []string{"email_address"} }})
 		nextCode := func() string {
 			t.Helper()
 			for {

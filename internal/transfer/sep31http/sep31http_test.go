@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/stellar/go-stellar-sdk/network"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +19,6 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
 	"github.com/vaspgate/vaspgate/internal/quote"
@@ -48,8 +49,8 @@ type bench struct {
 func setup(t *testing.T, db *store.DB) *bench {
 	t.Helper()
 	s := transfertest.New(t, db, transfertest.Options{})
-	auth, err := stellar.New(config.Stellar{NetworkPassphrase: config.TestnetPassphrase, SigningSeed: s.SigningSeed,
-		PublicURL: "http://localhost:8000", Ledger: config.LedgerNone}, stellar.Options{})
+	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
+		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,16 +67,15 @@ func setup(t *testing.T, db *store.DB) *bench {
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)
 	sealer, _ := seal.New(key)
-	field := func(d string) config.KYCField { return config.KYCField{Type: "string", Description: d} }
-	k, err := kyc.New(kyc.Options{Config: config.KYC{Backend: config.KYCBuiltin, Types: map[string]config.KYCType{
-		"sep31-sender":   {Fields: map[string]config.KYCField{"first_name": field("first name"), "last_name": field("last name")}},
-		"sep31-receiver": {Fields: map[string]config.KYCField{"first_name": field("first name"), "bank_account_number": field("account")}},
-	}}.WithDefaults(), DB: db, Sealer: sealer, Outbox: s.Engine.Outbox(), Transactions: s.Transfers, CallbackURLs: policy,
-		Logger: slog.New(slog.DiscardHandler)})
+	field := func(d string) kyc.Field { return kyc.Field{Type: "string", Description: d} }
+	k, err := kyc.New(testkit.KYCOptions(kyc.Options{Backend: kyc.Builtin, Types: map[string]kyc.CustomerType{
+		"sep31-sender":   {Fields: map[string]kyc.Field{"first_name": field("first name"), "last_name": field("last name")}},
+		"sep31-receiver": {Fields: map[string]kyc.Field{"first_name": field("first name"), "bank_account_number": field("account")}},
+	}, DB: db, Sealer: sealer, Outbox: s.Engine.Outbox(), Transactions: s.Transfers, CallbackURLs: policy,
+		StatusHooks: []kyc.StatusHook{s.Transfers.CustomerStatusHook}, Logger: slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.OnStatusChange(s.Transfers.CustomerStatusHook)
 	h := sep31http.New(sep31http.Options{
 		Assets: []sep31http.Asset{{Code: "USDC", Issuer: issuer, Account: issuer, QuotesSupported: true,
 			MinAmount: "1", MaxAmount: "1000", FeeFixed: "1", FundingMethods: []string{"SEPA", "SWIFT"},
