@@ -88,7 +88,7 @@ func setup(t *testing.T, db *store.DB) *bench {
 	kychttp.Register(mux, k, sep.RequireWith(kychttp.Refuse))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	r, err := rpc.New(rpc.Options{Transfers: s.Transfers, Customers: k, Quotes: qs})
+	r, err := rpc.New(rpc.Options{BatchSizeLimit: 40, Transfers: s.Transfers, Customers: k, Quotes: qs})
 	if err != nil {
 		t.Fatal(err)
 	}
