@@ -361,3 +361,41 @@ func TestLeaseTakeoverAndRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestSEP31PaymentMatched runs the observer against a sending anchor's payment for a SEP-31
+// receive on both engines: the transaction waiting in pending_sender moves to
+// pending_receiver with amount_in, transfer_received_at and stellar_transactions set, and a
+// second payment with the same memo matches nothing (the transaction waits no more).
+func TestSEP31PaymentMatched(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db)
+		sender := keypair.MustRandom()
+		asset := "stellar:USDC:" + r.issuer
+		recv := r.stack.NewTransactionWith(t, transfer.KindReceive, transfer.StatusPendingSender, func(tx *transfer.Transaction) {
+			tx.AssetIssuer, tx.WithdrawAnchorAccount, tx.WithdrawMemo, tx.WithdrawMemoType = r.issuer, r.dist.Address(), "3101", "id"
+			tx.AmountIn = &transfer.Amount{Amount: "250", Asset: asset}
+			tx.AmountExpected = &transfer.Amount{Amount: "250", Asset: asset}
+		})
+		first := r.submit(t, horizonsim.Payment{From: sender, To: r.dist.Address(), Asset: r.usdc, Amount: "250", Memo: memoID("3101")})
+		again := r.submit(t, horizonsim.Payment{From: sender, To: r.dist.Address(), Asset: r.usdc, Amount: "250", Memo: memoID("3101")})
+		run(t, r.observer(t, "solo", 2*time.Second))
+
+		out := r.outcome(t, first.OperationID)
+		if out.Status != StatusMatched || out.Transaction != recv.ID || out.Flag != "" {
+			t.Fatalf("first payment: %+v, want matched to %s", out, recv.ID)
+		}
+		tx, err := r.stack.Transfers.Get(context.Background(), recv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.Status != transfer.StatusPendingReceiver || tx.AmountIn == nil || tx.AmountIn.Amount != "250" ||
+			tx.TransferReceivedAt == nil || !tx.TransferReceivedAt.Equal(first.ClosedAt) ||
+			len(tx.StellarTransactions) != 1 || tx.StellarTransactions[0].ID != first.Hash {
+			t.Fatalf("SEP-31 transaction after its payment: %+v", tx)
+		}
+		if out := r.outcome(t, again.OperationID); out.Status != StatusUnmatched || !strings.Contains(out.Reason, "not waiting for a payment") {
+			t.Fatalf("second payment: %+v, want unmatched (not waiting)", out)
+		}
+	})
+}

@@ -66,9 +66,11 @@ type Receipt struct {
 // ReceivePaymentTx matches an observed payment to the transaction its user was asked to
 // make, inside the caller's database transaction: by destination account, memo (the memo
 // the anchor issued, with its type; for a muxed destination without memo, the muxed id as
-// an id memo) and asset. A match in pending_user_transfer_start moves the transaction as
-// notify_onchain_funds_received does (pending_anchor, amount_in, transfer_received_at at the
-// ledger's close, the Stellar transaction recorded) with its wallet callback and business
+// an id memo) and asset. A match waiting for its payment (a withdrawal in
+// pending_user_transfer_start, a SEP-31 receive in pending_sender) moves the transaction as
+// notify_onchain_funds_received does (pending_anchor, or pending_receiver for SEP-31;
+// amount_in, transfer_received_at at the ledger's close, the Stellar transaction recorded)
+// with its wallet callback and business
 // event; anything else is returned unmatched with the reason. The caller makes the call
 // once per payment (keyed by operation id): this method does not de-duplicate.
 func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment) (Receipt, error) {
@@ -97,13 +99,13 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment)
 	}
 	var t *Transaction
 	for i := range found {
-		if found[i].Status == StatusPendingUserTransferStart {
+		if found[i].awaitsPayment() {
 			t = &found[i]
 			break
 		}
 	}
 	if t == nil {
-		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("transaction %s is %s, not waiting for the user's payment", found[0].ID, found[0].Status))}, nil
+		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("transaction %s is %s, not waiting for a payment", found[0].ID, found[0].Status))}, nil
 	}
 	if want := t.StellarAsset(); !sameAsset(p.Asset, want) {
 		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("asset %s, transaction %s expects %s", p.Asset, t.ID, want))}, nil
@@ -245,10 +247,20 @@ func memoKey(typ, memo string) (string, bool) {
 	return "", false
 }
 
-// payKey is where and with which memo the user pays the transaction (a withdrawal to an
-// anchor account with a memo), or "", "".
+// awaitsPayment says whether the transaction waits for a Stellar payment to the anchor: a
+// SEP-6 withdrawal in pending_user_transfer_start (the user pays), a SEP-31 receive in
+// pending_sender (the sending anchor pays).
+func (t *Transaction) awaitsPayment() bool {
+	if t.Kind == KindReceive {
+		return t.Status == StatusPendingSender
+	}
+	return t.Kind.Withdrawal() && t.Status == StatusPendingUserTransferStart
+}
+
+// payKey is where and with which memo the transaction is paid on Stellar (a withdrawal or a
+// SEP-31 receive, to an anchor account with a memo), or "", "".
 func (t *Transaction) payKey() (to, memo string) {
-	if !t.Kind.Withdrawal() || t.WithdrawAnchorAccount == "" || t.WithdrawMemo == "" {
+	if !(t.Kind.Withdrawal() || t.Kind == KindReceive) || t.WithdrawAnchorAccount == "" || t.WithdrawMemo == "" {
 		return "", ""
 	}
 	k, ok := memoKey(t.WithdrawMemoType, t.WithdrawMemo)
@@ -280,7 +292,8 @@ func (s *Service) indexPay(ctx context.Context, tx *store.Tx, prev, next *Transa
 // (waiting for the user's payment, columns empty); the observer calls it once on start.
 // It returns how many it indexed.
 func (s *Service) IndexPayments(ctx context.Context) (int, error) {
-	ts, err := s.query(ctx, s.db, "SELECT "+columns+" FROM transfer_transactions WHERE status = ? AND pay_to = ''", string(StatusPendingUserTransferStart))
+	ts, err := s.query(ctx, s.db, "SELECT "+columns+" FROM transfer_transactions WHERE status IN (?, ?) AND pay_to = ''",
+		string(StatusPendingUserTransferStart), string(StatusPendingSender))
 	if err != nil {
 		return 0, err
 	}
