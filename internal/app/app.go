@@ -254,8 +254,8 @@ func (a *App) build(ctx context.Context) error {
 	to.Transfers, to.Customers, to.Logger = a.Transfer, a.KYC, a.Log
 	to.Callbacks = callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}
 	transferhttp.Register(a.Server.Public, transferhttp.New(to), lim.sep(sep.RequireWith(transferhttp.Refuse)))
-	a.mountQuotes(sep)
-	if err := a.mountSEP31(sep, callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}); err != nil {
+	a.mountQuotes(sep, lim)
+	if err := a.mountSEP31(sep, lim, callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}); err != nil {
 		return err
 	}
 	callbackhttp.Register(a.Server.AdminAPI, a.Delivery)

@@ -175,12 +175,13 @@ func (a *App) buildQuotes(outbox quote.Outbox) (*quote.Service, error) {
 	return quote.New(quote.Options{DB: a.DB, Outbox: outbox, Assets: assets, Rates: rates}), nil
 }
 
-// mountQuotes serves SEP-38 on the public listener when it is on.
-func (a *App) mountQuotes(sep *stellarhttp.Handler) {
+// mountQuotes serves SEP-38 on the public listener when it is on, behind the per-identity
+// rate limit of every SEP (a firm quote is a row an anonymous wallet can create).
+func (a *App) mountQuotes(sep *stellarhttp.Handler, lim limits) {
 	if a.Quotes == nil {
 		return
 	}
-	quotehttp.Register(a.Server.Public, quotehttp.New(a.Quotes, a.Log), sep.RequireWith(quotehttp.Refuse))
+	quotehttp.Register(a.Server.Public, quotehttp.New(a.Quotes, a.Log), lim.sep(sep.RequireWith(quotehttp.Refuse)))
 }
 
 // withSEP31Types adds the SEP-31 customer types to the development default KYC types (none
@@ -233,8 +234,9 @@ func sep31Assets(cfg config.Config) ([]sep31http.Asset, error) {
 	return out, nil
 }
 
-// mountSEP31 serves SEP-31 receive on the public listener when it is on.
-func (a *App) mountSEP31(sep *stellarhttp.Handler, policy callback.URLPolicy) error {
+// mountSEP31 serves SEP-31 receive on the public listener when it is on, behind the
+// per-identity rate limit of every SEP.
+func (a *App) mountSEP31(sep *stellarhttp.Handler, lim limits, policy callback.URLPolicy) error {
 	if !sep31On(a.Config) {
 		return nil
 	}
@@ -244,6 +246,6 @@ func (a *App) mountSEP31(sep *stellarhttp.Handler, policy callback.URLPolicy) er
 	}
 	sep31http.Register(a.Server.Public, sep31http.New(sep31http.Options{
 		Assets: assets, Transfers: a.Transfer, Customers: a.KYC, Quotes: a.Quotes, Callbacks: policy, Logger: a.Log,
-	}), sep.RequireWith(sep31http.Refuse))
+	}), lim.sep(sep.RequireWith(sep31http.Refuse)))
 	return nil
 }

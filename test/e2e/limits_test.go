@@ -77,4 +77,13 @@ func TestRateLimitsOnThePublicListener(t *testing.T) {
 	if code, _, _ := get("/sep6/transactions?asset_code=USDC", "", s.login(t, keypair.MustRandom())); code != http.StatusOK {
 		t.Fatalf("another identity: %d", code)
 	}
+	// SEP-38 and SEP-31 sit behind the same identity's bucket: a firm quote and a SEP-31
+	// transaction are rows an anonymous wallet can create.
+	for _, path := range []string{"/sep38/quote/00000000-0000-0000-0000-000000000000", "/sep31/transactions/00000000-0000-0000-0000-000000000000"} {
+		code, h, errCode := get(path, "", tok)
+		limited("identity over its burst on "+path, code, h, errCode)
+		if code, _, _ := get(path, "", s.login(t, keypair.MustRandom())); code != http.StatusNotFound {
+			t.Fatalf("another identity on %s: %d, want 404", path, code)
+		}
+	}
 }
