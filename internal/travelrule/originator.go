@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
 	"github.com/vaspgate/vaspgate/internal/job"
@@ -426,66 +425,25 @@ func (s *Service) reconcileResults(ctx context.Context) (int, error) {
 	if o == nil {
 		return 0, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT l.verification_uuid FROM travel_rule_links l
+	ids, err := s.verificationIDs(ctx, `SELECT DISTINCT l.verification_uuid FROM travel_rule_links l
 	LEFT JOIN travel_rule_verifications v ON v.verification_uuid = l.verification_uuid
 	WHERE l.role = ? AND l.created_at <= ? AND (v.status IS NULL OR v.status = ?) LIMIT 200`,
 		RoleOriginator, store.Micros(time.Now().Add(-o.ReconcileAfter)), StatusPending)
 	if err != nil {
 		return 0, fmt.Errorf("travelrule: reconcile: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("travelrule: reconcile: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("travelrule: reconcile: %w", err)
-	}
-	found := 0
-	for _, id := range ids {
-		start := time.Now()
-		req, resp, status, err := o.Client.do(ctx, "GET", "/v1/verifications/"+id, nil)
-		call := &Call{ID: uuid.Must(uuid.NewV7()).String(), Direction: ToEnclave, API: APIGetResult, VerificationUUID: id,
-			Request: req, Response: resp, HTTPStatus: status, Elapsed: time.Since(start).Seconds()}
-		var outcome string
-		if err == nil {
-			var body []byte
-			body, outcome = resultCallback(id, resp)
-			call.Result = outcome
-			if body != nil {
-				if _, err = s.Accept(ctx, body, false, int64(len(body))); err == nil {
-					found++
-				}
-			}
-		}
-		if err != nil {
-			call.Error = err.Error()
-		}
-		if rerr := s.recordCall(ctx, s.db, call); rerr != nil {
-			return found, rerr
-		}
-	}
-	return found, nil
+	return s.foldAnswers(ctx, ids, APIGetResult, func(ctx context.Context, id string) ([]byte, []byte, int, error) {
+		return o.Client.do(ctx, "GET", "/v1/verifications/"+id, nil)
+	}, resultCallback)
 }
 
 // resultCallback turns a Get Verification Result answer into the VERIFICATION_RESULT callback
 // body it stands for, or nil while the verification has no final result. The answer's fields
 // may sit at the top level or under "data" or "result".
 func resultCallback(id string, resp []byte) ([]byte, string) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(resp, &top) != nil {
+	data, ok := enclaveData(resp)
+	if !ok {
 		return nil, ""
-	}
-	data := resp
-	for _, k := range []string{"data", "result"} {
-		if v, ok := top[k]; ok && len(v) > 0 && v[0] == '{' {
-			data = v
-		}
 	}
 	var r VerificationResultData
 	if err := json.Unmarshal(data, &r); err != nil && !isTypeError(err) {

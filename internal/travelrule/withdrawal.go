@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
 	"github.com/vaspgate/vaspgate/internal/job"
@@ -429,7 +428,7 @@ func (s *Service) inquire(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := time.Now()
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT l.verification_uuid FROM travel_rule_links l
+	ids, err := s.verificationIDs(ctx, `SELECT DISTINCT l.verification_uuid FROM travel_rule_links l
 	LEFT JOIN travel_rule_verifications v ON v.verification_uuid = l.verification_uuid
 	WHERE l.role = ? AND l.created_at <= ? AND l.created_at > ? AND (v.tx_hash IS NULL OR v.tx_hash = '')
 	AND NOT EXISTS (SELECT 1 FROM travel_rule_calls c WHERE c.verification_uuid = l.verification_uuid AND c.api = ?
@@ -439,57 +438,18 @@ func (s *Service) inquire(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("travelrule: inquire: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("travelrule: inquire: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("travelrule: inquire: %w", err)
-	}
-	found := 0
-	for _, id := range ids {
-		start := time.Now()
-		req, resp, status, err := b.Client.do(ctx, "POST", "/v1/verifications/tx/inquiry", map[string]string{"verificationUuid": id})
-		call := &Call{ID: uuid.Must(uuid.NewV7()).String(), Direction: ToEnclave, API: APITxInquiry, VerificationUUID: id,
-			Request: req, Response: resp, HTTPStatus: status, Elapsed: time.Since(start).Seconds()}
-		if err == nil {
-			var body []byte
-			body, call.Result = txReportCallback(id, resp)
-			if body != nil {
-				if _, err = s.Accept(ctx, body, false, int64(len(body))); err == nil {
-					found++
-				}
-			}
-		}
-		if err != nil {
-			call.Error = err.Error()
-		}
-		if rerr := s.recordCall(ctx, s.db, call); rerr != nil {
-			return found, rerr
-		}
-	}
-	return found, nil
+	return s.foldAnswers(ctx, ids, APITxInquiry, func(ctx context.Context, id string) ([]byte, []byte, int, error) {
+		return b.Client.do(ctx, "POST", "/v1/verifications/tx/inquiry", map[string]string{"verificationUuid": id})
+	}, txReportCallback)
 }
 
 // txReportCallback turns a Transaction Status Query answer ({verificationUuid,
 // transactionStatus, txHash, vout?}, possibly under "data" or "result") into the TX_REPORT
 // callback it stands for, or nil while no hash is known; it also returns the status.
 func txReportCallback(id string, resp []byte) ([]byte, string) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(resp, &top) != nil {
+	data, ok := enclaveData(resp)
+	if !ok {
 		return nil, ""
-	}
-	data := resp
-	for _, k := range []string{"data", "result"} {
-		if v, ok := top[k]; ok && len(v) > 0 && v[0] == '{' {
-			data = v
-		}
 	}
 	var a struct {
 		TransactionStatus Text `json:"transactionStatus"`
