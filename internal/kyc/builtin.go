@@ -545,13 +545,23 @@ func (s builtin) list(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kyc: list customers: %w", err)
 	}
+	out, err := scanSummaries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("kyc: list customers: %w", err)
+	}
+	return out, nil
+}
+
+// scanSummaries reads rows of (customer id, type, status, account, memo, updated_at micros),
+// the columns both back ends' lists select, and closes them.
+func scanSummaries(rows *sql.Rows) ([]Summary, error) {
 	defer rows.Close()
 	out := []Summary{}
 	for rows.Next() {
 		var sm Summary
 		var at int64
 		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Status, &sm.Account, &sm.Memo, &at); err != nil {
-			return nil, fmt.Errorf("kyc: list customers: %w", err)
+			return nil, err
 		}
 		sm.UpdatedAt = store.FromMicros(at)
 		out = append(out, sm)

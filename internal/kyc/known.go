@@ -3,8 +3,6 @@ package kyc
 import (
 	"context"
 	"fmt"
-
-	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // listKnown is List for the business back end: the customers live at the business server,
@@ -26,16 +24,9 @@ func (s *Service) listKnown(ctx context.Context, q ListQuery) ([]Summary, error)
 	if err != nil {
 		return nil, fmt.Errorf("kyc: list known customers: %w", err)
 	}
-	defer rows.Close()
-	out := []Summary{}
-	for rows.Next() {
-		var sm Summary
-		var at int64
-		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Status, &sm.Account, &sm.Memo, &at); err != nil {
-			return nil, fmt.Errorf("kyc: list known customers: %w", err)
-		}
-		sm.UpdatedAt = store.FromMicros(at)
-		out = append(out, sm)
+	out, err := scanSummaries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("kyc: list known customers: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -361,14 +361,23 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+// find is the caller's own SEP-31 transaction named in the path; otherwise it has answered.
+func (h *Handler) find(w http.ResponseWriter, r *http.Request) (transfer.Transaction, bool) {
 	owner, ok := h.owner(w, r)
 	if !ok {
-		return
+		return transfer.Transaction{}, false
 	}
 	t, err := h.o.Transfers.FindReceive(r.Context(), owner, r.PathValue("id"))
 	if err != nil {
 		h.notFound(w, err)
+		return transfer.Transaction{}, false
+	}
+	return t, true
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.find(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -379,13 +388,8 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 // pending_transaction_info_update, which vaspgate never enters (per-transaction fields are
 // SEP-12 fields now), so an existing transaction is always refused with 400.
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
-	owner, ok := h.owner(w, r)
+	t, ok := h.find(w, r)
 	if !ok {
-		return
-	}
-	t, err := h.o.Transfers.FindReceive(r.Context(), owner, r.PathValue("id"))
-	if err != nil {
-		h.notFound(w, err)
 		return
 	}
 	if t.Status != transfer.StatusPendingTransactionInfoUpdate {
