@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -184,15 +185,18 @@ func (a *App) mountQuotes(sep *stellarhttp.Handler, lim limits) {
 	quotehttp.Register(a.Server.Public, quotehttp.New(a.Quotes, a.Log), lim.sep(sep.RequireWith(quotehttp.Refuse)))
 }
 
-// withSEP31Types adds the SEP-31 customer types to the development default KYC types (none
-// configured) when SEP-31 is served, so that a sending anchor can register its sender and
-// receiver through SEP-12 out of the box.
+// withSEP31Types adds the SEP-31 customer types to the default KYC types (none configured:
+// once validated, the configuration holds the default types, so "none configured" is "equal
+// to the default")
+// when SEP-31 is served, so that a sending anchor can register its sender and receiver
+// through SEP-12 out of the box. Configured types are left as they are.
 func withSEP31Types(cfg config.Config) config.KYC {
 	k := cfg.KYC
-	if !sep31On(cfg) || len(k.Types) > 0 {
+	def := config.KYC{}.WithDefaults().Types
+	if !sep31On(cfg) || len(k.Types) > 0 && !reflect.DeepEqual(k.Types, def) {
 		return k
 	}
-	k.Types = config.KYC{}.WithDefaults().Types
+	k.Types = maps.Clone(def)
 	field := func(d string) config.KYCField { return config.KYCField{Type: "string", Description: d} }
 	k.Types["sep31-sender"] = config.KYCType{Fields: map[string]config.KYCField{
 		"first_name": field("first name"), "last_name": field("last name"), "email_address": field("email address")}}

@@ -69,6 +69,22 @@ func TestDevelopmentServesSEP31AndSEP38(t *testing.T) {
 		t.Errorf("/sep38/price: %d %s", code, body)
 	}
 
+	// The KYC types a sending anchor registers its sender and receiver under are there once
+	// the configuration is validated (its default sep6 type filled in); configured types are
+	// kept as they are.
+	dev := config.Default()
+	dev.FillDevAssetIssuer(a.Config.Transfer.Assets[0].Issuer)
+	if err := dev.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if k := withSEP31Types(dev); k.Types["sep31-sender"].Fields == nil || k.Types["sep31-receiver"].Fields == nil || k.Types["sep6"].Fields == nil {
+		t.Errorf("development KYC types: %v", k.Types)
+	}
+	dev.KYC.Types = map[string]config.KYCType{"own": {Fields: map[string]config.KYCField{"first_name": {Type: "string"}}}}
+	if k := withSEP31Types(dev); len(k.Types) != 1 {
+		t.Errorf("configured KYC types changed: %v", k.Types)
+	}
+
 	prod := config.Default()
 	prod.Mode = config.ModeProduction
 	prod.FillDevAssetIssuer(a.Config.Transfer.Assets[0].Issuer)
