@@ -21,6 +21,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/observer"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
+	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
@@ -119,7 +120,11 @@ func runBenchObserver(ctx context.Context, args []string, out io.Writer) error {
 		res       = observerResult{Engine: db.Dialect().String(), CPUs: runtime.NumCPU(), Backlog: *n, Live: *live, Rate: *rate}
 		done      = make(chan struct{}, total+16)
 	)
-	o, err := observer.New(observer.Options{DB: db, HorizonURL: sim.URL(), Accounts: []string{dist.Address()}, Transfers: transfers,
+	h, err := stellar.NewHorizon(sim.URL(), nil, 0)
+	if err != nil {
+		return err
+	}
+	o, err := observer.New(observer.Options{DB: db, Horizon: h, Accounts: []string{dist.Address()}, Transfers: transfers,
 		Events: eng.Outbox(), StartCursor: "0", Committed: func(out observer.Outcome) {
 			mu.Lock()
 			defer mu.Unlock()

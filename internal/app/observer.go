@@ -5,6 +5,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/observer"
 	"github.com/vaspgate/vaspgate/internal/observer/observerhttp"
+	"github.com/vaspgate/vaspgate/internal/stellar"
 )
 
 // buildObserver assembles the payment observer when it is enabled: its admin API, its
@@ -14,8 +15,13 @@ func (a *App) buildObserver() error {
 	if !cfg.Observer.Enabled {
 		return nil
 	}
+	// The stream is bounded by its context, not the lookup timeout (stellar.NewHorizon).
+	h, err := stellar.NewHorizon(cfg.ObserverHorizonURL(), nil, cfg.Stellar.HorizonTimeout)
+	if err != nil {
+		return err
+	}
 	o, err := observer.New(observer.Options{
-		DB: a.DB, HorizonURL: cfg.ObserverHorizonURL(), Accounts: cfg.ObserverAccounts(),
+		DB: a.DB, Horizon: h, Accounts: cfg.ObserverAccounts(),
 		Transfers: a.Transfer, Events: a.Delivery.Outbox(), Hashes: a.Transfer, LeaseTTL: cfg.Observer.LeaseTTL,
 		StartCursor: cfg.Observer.StartCursor, LagInterval: cfg.Observer.LagInterval,
 		MinBackoff: cfg.Observer.MinBackoff, MaxBackoff: cfg.Observer.MaxBackoff, Logger: a.Log,

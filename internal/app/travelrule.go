@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
@@ -129,11 +128,12 @@ func (g trGate) Before(ctx context.Context, method string, t *transfer.Transacti
 	return err
 }
 
-func (g trGate) After(ctx context.Context, method string, t *transfer.Transaction) {
+func (g trGate) After(ctx context.Context, method string, prev, t *transfer.Transaction) {
 	if t.Kind.Withdrawal() {
-		// Only a method that may leave on_hold can end a hold: the others cost nothing more.
-		if st, ok := transfer.Machine[method][transfer.FlowWithdrawal]; ok &&
-			slices.ContainsFunc(st.From, func(s transfer.Source) bool { return s.Status == transfer.StatusOnHold }) {
+		// Only a change that took the withdrawal out of on_hold ends a hold: a payment
+		// received (by the business or the observer) while a due hold was not applied yet
+		// must leave the hold to be applied.
+		if prev.Status == transfer.StatusOnHold && t.Status != transfer.StatusOnHold {
 			g.app.TravelRule.AfterWithdrawal(ctx, method, t.ID, string(t.Status))
 		}
 		return

@@ -16,20 +16,25 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
 
-// Transfers is the transfer side of a payment; *transfer.Service satisfies it.
+// Transfers is the transfer side of a payment; *transfer.Service satisfies it. A payment
+// goes through the transfer gate as the business's notify_onchain_funds_received does:
+// AdmitPayment before the database transaction opens, ReceivePaymentTx inside it,
+// PaymentReceived after the commit.
 type Transfers interface {
-	ReceivePaymentTx(ctx context.Context, tx *store.Tx, p transfer.Payment) (transfer.Receipt, error)
+	AdmitPayment(ctx context.Context, p transfer.Payment) (transfer.PaymentAdmission, error)
+	ReceivePaymentTx(ctx context.Context, tx *store.Tx, p transfer.Payment, a transfer.PaymentAdmission) (transfer.Receipt, error)
+	PaymentReceived(ctx context.Context, r transfer.Receipt)
 }
 
 // Events records business events in the caller's transaction; *callback.Outbox satisfies it.
@@ -46,10 +51,8 @@ type Hashes interface {
 // Options configure an Observer.
 type Options struct {
 	DB *store.DB
-	// HorizonURL is the Horizon server to stream from.
-	HorizonURL string
-	// HTTPClient reaches Horizon; nil means a client without proxy or overall timeout.
-	HTTPClient *http.Client
+	// Horizon is the Horizon server to stream from (stellar.NewHorizon).
+	Horizon *stellar.Horizon
 	// Accounts are the watched G… accounts (the distribution accounts).
 	Accounts  []string
 	Transfers Transfers
@@ -84,7 +87,7 @@ type Options struct {
 // Observer is the payment observer.
 type Observer struct {
 	db        *store.DB
-	h         *horizon
+	h         *stellar.Horizon
 	accounts  []string
 	transfers Transfers
 	events    Events
@@ -108,17 +111,13 @@ type Observer struct {
 
 // New returns an Observer; Run starts it.
 func New(o Options) (*Observer, error) {
-	if o.DB == nil || o.Transfers == nil {
-		return nil, errors.New("observer: DB and Transfers are required")
+	if o.DB == nil || o.Transfers == nil || o.Horizon == nil {
+		return nil, errors.New("observer: DB, Horizon and Transfers are required")
 	}
 	if len(o.Accounts) == 0 {
 		return nil, errors.New("observer: no account to watch")
 	}
-	h, err := newHorizon(o.HorizonURL, o.HTTPClient)
-	if err != nil {
-		return nil, err
-	}
-	ob := &Observer{db: o.DB, h: h, accounts: o.Accounts, transfers: o.Transfers, events: o.Events,
+	ob := &Observer{db: o.DB, h: o.Horizon, accounts: o.Accounts, transfers: o.Transfers, events: o.Events,
 		hashes: o.Hashes, hashWin: o.HashWindow,
 		holder: o.Instance, ttl: o.LeaseTTL, minB: o.MinBackoff, maxB: o.MaxBackoff, lagEvery: o.LagInterval,
 		start: o.StartCursor, log: o.Logger, now: o.Now, committed: o.Committed, metrics: newMetrics(),
@@ -220,8 +219,13 @@ func (o *Observer) lead(ctx context.Context) {
 	wg.Wait()
 }
 
-// watch streams one account's operations from its stored cursor, committing each, and
-// reconnects with backoff whenever the stream ends.
+// PageSize is how many operations the observer reads per page while it catches up, and so
+// the most it commits in one database transaction.
+const PageSize = 200
+
+// watch follows one account from its stored cursor: it catches up page by page (a page per
+// database transaction) and then streams, committing each operation as it comes; whenever
+// the stream ends it reconnects with backoff and catches up again.
 func (o *Observer) watch(ctx context.Context, account string) {
 	backoff := o.minB
 	for ctx.Err() == nil {
@@ -229,20 +233,38 @@ func (o *Observer) watch(ctx context.Context, account string) {
 		if err == nil {
 			pos, _ := strconv.ParseInt(cursor, 10, 64)
 			o.update(account, func(s *AccountStatus) { s.Connected, s.Cursor = true, cursor })
-			err = o.h.stream(ctx, account, cursor, func(op Operation) error {
-				if p, _ := strconv.ParseInt(op.PagingToken, 10, 64); p <= pos {
-					o.metrics.replayed.Inc()
-					return nil // a replayed page: already committed, the cursor says so
+			// commit records ops after pos (a replayed page is skipped: the cursor says it is
+			// committed) and moves pos.
+			commit := func(ops []stellar.Operation) error {
+				fresh := ops[:0:0]
+				for _, op := range ops {
+					if p, _ := strconv.ParseInt(op.PagingToken, 10, 64); p <= pos {
+						o.metrics.replayed.Inc()
+						continue
+					}
+					fresh = append(fresh, op)
 				}
-				out, err := o.commit(ctx, account, &op)
+				if len(fresh) == 0 {
+					return nil
+				}
+				outs, err := o.commitPage(ctx, account, fresh)
 				if err != nil {
 					return err
 				}
-				pos, _ = strconv.ParseInt(op.PagingToken, 10, 64)
+				last := fresh[len(fresh)-1]
+				pos, _ = strconv.ParseInt(last.PagingToken, 10, 64)
 				backoff = o.minB
-				o.observe(out, op.PagingToken, op.Ledger())
+				for _, out := range outs {
+					o.observe(out, last.PagingToken, last.Ledger())
+				}
 				return nil
-			})
+			}
+			err = o.catchUp(ctx, account, &pos, commit)
+			if err == nil {
+				err = o.h.StreamOperations(ctx, account, strconv.FormatInt(pos, 10), func(op stellar.Operation) error {
+					return commit([]stellar.Operation{op})
+				})
+			}
 		}
 		o.update(account, func(s *AccountStatus) {
 			s.Connected = false
@@ -254,7 +276,7 @@ func (o *Observer) watch(ctx context.Context, account string) {
 			return
 		}
 		o.metrics.reconnects.Inc()
-		if !errors.Is(err, errStreamEnded) {
+		if !errors.Is(err, stellar.ErrStreamEnded) {
 			o.log.Warn("observer: stream", "account", account, "error", err, "retry_in", backoff.String())
 		}
 		// Full jitter keeps instances and accounts from reconnecting in step.
@@ -263,6 +285,30 @@ func (o *Observer) watch(ctx context.Context, account string) {
 		}
 		backoff = min(backoff*2, o.maxB)
 	}
+}
+
+// catchUp reads the account's operations after *pos page by page and commits each page,
+// until a page is not full (the stream takes over from there).
+func (o *Observer) catchUp(ctx context.Context, account string, pos *int64, commit func([]stellar.Operation) error) error {
+	for ctx.Err() == nil {
+		ops, err := o.h.Operations(ctx, account, strconv.FormatInt(*pos, 10), PageSize, false)
+		if err != nil {
+			return err
+		}
+		if len(ops) > 0 {
+			before := *pos
+			if err := commit(ops); err != nil {
+				return err
+			}
+			if *pos == before {
+				return nil // a page of replays only: let the stream go on from the cursor
+			}
+		}
+		if len(ops) < PageSize {
+			return nil
+		}
+	}
+	return ctx.Err()
 }
 
 // cursor returns the account's stored cursor, storing the starting one first if there is
@@ -276,7 +322,7 @@ func (o *Observer) cursor(ctx context.Context, account string) (string, error) {
 	}
 	start := o.start
 	if start == "now" {
-		ops, err := o.h.page(ctx, account, "", 1, true)
+		ops, err := o.h.Operations(ctx, account, "", 1, true)
 		if err != nil {
 			return "", err
 		}
@@ -306,7 +352,7 @@ func (o *Observer) cursor(ctx context.Context, account string) (string, error) {
 // ledger (0 when none is waiting).
 func (o *Observer) measure(ctx context.Context) {
 	for {
-		latest, err := o.h.latest(ctx)
+		latest, err := o.h.Latest(ctx)
 		for _, a := range o.accounts {
 			if err != nil {
 				break
@@ -324,12 +370,12 @@ func (o *Observer) measure(ctx context.Context) {
 	}
 }
 
-func (o *Observer) measureAccount(ctx context.Context, account string, latest Latest) {
+func (o *Observer) measureAccount(ctx context.Context, account string, latest stellar.LatestLedger) {
 	var cur string
 	if err := o.db.QueryRowContext(ctx, "SELECT cursor FROM observer_cursors WHERE account = ?", account).Scan(&cur); err != nil {
 		return
 	}
-	next, err := o.h.page(ctx, account, cur, 1, false)
+	next, err := o.h.Operations(ctx, account, cur, 1, false)
 	if err != nil {
 		return
 	}

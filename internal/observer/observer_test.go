@@ -2,6 +2,8 @@ package observer
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,13 +39,19 @@ type rig struct {
 
 func newRig(t *testing.T, db *store.DB) *rig {
 	t.Helper()
+	return newGatedRig(t, db, nil)
+}
+
+// newGatedRig is newRig with the transfer service's gate.
+func newGatedRig(t *testing.T, db *store.DB, gate transfer.Gate) *rig {
+	t.Helper()
 	sim := horizonsim.New()
 	t.Cleanup(sim.Close)
 	h, err := stellar.NewHorizon(sim.URL(), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{Ledger: transfer.HorizonLedger(h)}), sim: sim,
+	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{Ledger: transfer.HorizonLedger(h), Gate: gate}), sim: sim,
 		dist: keypair.MustRandom(), issuer: keypair.MustRandom().Address(), outs: map[string][]Outcome{}, new: make(chan struct{}, 1024)}
 	r.usdc = txnbuild.CreditAsset{Code: "USDC", Issuer: r.issuer}
 	return r
@@ -52,7 +60,11 @@ func newRig(t *testing.T, db *store.DB) *rig {
 // observer builds an observer of the rig's account named holder.
 func (r *rig) observer(t *testing.T, holder string, ttl time.Duration) *Observer {
 	t.Helper()
-	o, err := New(Options{DB: r.db, HorizonURL: r.sim.URL(), Accounts: []string{r.dist.Address()}, Transfers: r.stack.Transfers,
+	h, err := stellar.NewHorizon(r.sim.URL(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := New(Options{DB: r.db, Horizon: h, Accounts: []string{r.dist.Address()}, Transfers: r.stack.Transfers,
 		Events: r.stack.Engine.Outbox(), Instance: holder, LeaseTTL: ttl, MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond, LagInterval: 50 * time.Millisecond, StartCursor: "0",
 		Committed: func(out Outcome) {
@@ -264,7 +276,7 @@ func TestTwoInstancesCommitOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ops, err := a.h.page(context.Background(), r.dist.Address(), "0", 10, false)
+		ops, err := a.h.Operations(context.Background(), r.dist.Address(), "0", 10, false)
 		if err != nil || len(ops) != 1 || ops[0].ID != sub.OperationID {
 			t.Fatalf("page: %+v (%v)", ops, err)
 		}
@@ -273,8 +285,11 @@ func TestTwoInstancesCommitOnce(t *testing.T) {
 		errs := make([]error, 2)
 		for i, o := range []*Observer{a, b} {
 			wg.Go(func() {
-				op := ops[0]
-				outs[i], errs[i] = o.commit(context.Background(), r.dist.Address(), &op)
+				got, err := o.commitPage(context.Background(), r.dist.Address(), ops[:1:1])
+				if err == nil {
+					outs[i] = got[0]
+				}
+				errs[i] = err
 			})
 		}
 		wg.Wait()
@@ -396,6 +411,105 @@ func TestSEP31PaymentMatched(t *testing.T) {
 		}
 		if out := r.outcome(t, again.OperationID); out.Status != StatusUnmatched || !strings.Contains(out.Reason, "not waiting for a payment") {
 			t.Fatalf("second payment: %+v, want unmatched (not waiting)", out)
+		}
+	})
+}
+
+// holdGate is a transfer gate holding the transactions named in held (as the Travel Rule's
+// does) and noting what After hears.
+type holdGate struct {
+	held  map[string]bool
+	mu    sync.Mutex
+	after []string // "method prev→next" per call
+}
+
+func (g *holdGate) Before(_ context.Context, _ string, t *transfer.Transaction) error {
+	if g.held[t.ID] {
+		return &transfer.HoldError{Msg: "held for review: " + t.ID}
+	}
+	return nil
+}
+
+func (g *holdGate) After(_ context.Context, method string, prev, t *transfer.Transaction) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.after = append(g.after, fmt.Sprintf("%s %s %s→%s", method, t.ID, prev.Status, t.Status))
+}
+
+// TestPaymentsGoThroughTheGate runs, on both engines, a backlog of payments committed as one
+// page (one database transaction) through the transfer gate: a payment for a transaction the
+// gate holds leaves it as it was and is recorded unmatched, flagged held and naming it (and
+// announced to the business); the others move their transactions and the gate hears each
+// change once, after the commit, with the status before and after; the page replayed changes
+// nothing.
+func TestPaymentsGoThroughTheGate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		gate := &holdGate{held: map[string]bool{}}
+		r := newGatedRig(t, db, gate)
+		user := keypair.MustRandom()
+		var ws []transfer.Transaction
+		var subs []horizonsim.Submitted
+		for i := range 5 {
+			memo := strconv.Itoa(4001 + i)
+			ws = append(ws, r.withdrawal(t, memo))
+			subs = append(subs, r.submit(t, horizonsim.Payment{From: user, To: r.dist.Address(), Asset: r.usdc, Amount: "100", Memo: memoID(memo)}))
+		}
+		gate.held[ws[2].ID] = true
+		o := r.observer(t, "solo", 2*time.Second)
+		if _, err := o.cursor(context.Background(), r.dist.Address()); err != nil {
+			t.Fatal(err)
+		}
+		ops, err := o.h.Operations(context.Background(), r.dist.Address(), "0", PageSize, false)
+		if err != nil || len(ops) != len(subs) {
+			t.Fatalf("page: %d operations (%v), want %d", len(ops), err, len(subs))
+		}
+		outs, err := o.commitPage(context.Background(), r.dist.Address(), ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for i, out := range outs {
+			tx, err := r.stack.Transfers.Get(context.Background(), ws[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 2 {
+				if out.Status != StatusUnmatched || out.Flag != FlagHeld || out.Transaction != ws[i].ID || !strings.Contains(out.Reason, "held for review") {
+					t.Errorf("held payment: %+v", out)
+				}
+				if tx.Status != transfer.StatusPendingUserTransferStart || tx.Version != ws[i].Version {
+					t.Errorf("held transaction moved: %s v%d", tx.Status, tx.Version)
+				}
+				p, err := o.Payment(context.Background(), subs[i].OperationID)
+				if err != nil || p.Flag != FlagHeld || p.TransactionID != ws[i].ID {
+					t.Errorf("recorded held payment %+v (%v)", p, err)
+				}
+				continue
+			}
+			if out.Status != StatusMatched || out.Transaction != ws[i].ID || tx.Status != transfer.StatusPendingAnchor {
+				t.Errorf("payment %d: %+v, transaction %s", i, out, tx.Status)
+			}
+			want = append(want, fmt.Sprintf("notify_onchain_funds_received %s pending_user_transfer_start→pending_anchor", ws[i].ID))
+		}
+		gate.mu.Lock()
+		if !slices.Equal(gate.after, want) {
+			t.Errorf("gate heard %v, want %v", gate.after, want)
+		}
+		gate.mu.Unlock()
+		again, err := o.commitPage(context.Background(), r.dist.Address(), ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range again {
+			if !out.Duplicate {
+				t.Errorf("replayed page: %+v, want a duplicate", out)
+			}
+		}
+		gate.mu.Lock()
+		defer gate.mu.Unlock()
+		if len(gate.after) != len(want) {
+			t.Errorf("gate heard the replay: %v", gate.after)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 )
@@ -27,8 +28,13 @@ const (
 )
 
 // EventPaymentUnmatched is the business event for a payment to a watched account that
-// matched no transaction.
+// matched no transaction, or that the transfer gate held back (flag held).
 const EventPaymentUnmatched = "stellar_payment_unmatched"
+
+// FlagHeld flags an unmatched payment that was for a transaction the transfer gate did not
+// let move (a Travel Rule hold): transaction_id names it, reason says why; the transaction
+// is left as it was, for the operator or the business to decide.
+const FlagHeld = "held"
 
 // direction of an operation relative to the watched account.
 type direction int
@@ -40,7 +46,7 @@ const (
 )
 
 // classify turns an operation into the payment it is for the watched account, if any.
-func classify(account string, op *Operation) (transfer.Payment, direction) {
+func classify(account string, op *stellar.Operation) (transfer.Payment, direction) {
 	if op.TransactionSuccessful != nil && !*op.TransactionSuccessful {
 		return transfer.Payment{}, skip
 	}
@@ -67,11 +73,7 @@ func classify(account string, op *Operation) (transfer.Payment, direction) {
 		if op.Asset == "native" {
 			p.Asset = "stellar:native"
 		}
-		if slices.ContainsFunc(op.Claimants, func(c struct {
-			Destination string `json:"destination"`
-		}) bool {
-			return c.Destination == account
-		}) {
+		if slices.ContainsFunc(op.Claimants, func(c stellar.Claimant) bool { return c.Destination == account }) {
 			p.To = account
 			return p, incoming
 		}
@@ -105,93 +107,148 @@ type Outcome struct {
 	CommittedAt time.Time
 }
 
-// commit records one operation of account in one database transaction: the observed
-// payment (keyed by operation id), the transfer's change with its callbacks and events, the
-// unmatched-payment event, and the cursor. A second commit of the same operation changes
-// nothing but the cursor, which only moves forward.
-func (o *Observer) commit(ctx context.Context, account string, op *Operation) (Outcome, error) {
-	pos, err := strconv.ParseInt(op.PagingToken, 10, 64)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("observer: operation %s: paging token %q is not a number", op.ID, op.PagingToken)
+// commitPage records operations of account (in cursor order) in one database transaction:
+// for each, the observed payment (keyed by operation id), the transfer's change with its
+// callbacks and events, the unmatched-payment event; then the cursor, once, at the last
+// operation. A second commit of the same operation changes nothing (the cursor only moves
+// forward), so a page committed twice — a replayed stream, two instances, a restart — is
+// exactly-once per operation. Incoming payments go through the transfer gate first (outside
+// the transaction, see Transfers), and the gate hears of each match after the commit.
+func (o *Observer) commitPage(ctx context.Context, account string, ops []stellar.Operation) ([]Outcome, error) {
+	type item struct {
+		op  *stellar.Operation
+		pos int64
+		p   transfer.Payment
+		dir direction
+		adm transfer.PaymentAdmission
 	}
-	p, dir := classify(account, op)
-	out := Outcome{Account: account, Operation: op.ID, ClosedAt: op.CreatedAt.UTC()}
-	now := o.now()
-	err = o.db.InTx(ctx, func(tx *store.Tx) error {
-		out.Duplicate, out.Status, out.Transaction, out.Flag, out.Reason = false, "", "", "", ""
-		if dir != skip {
-			status := StatusOutgoing
-			if dir == incoming {
-				status = StatusUnmatched // until matched below, in this same transaction
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO observed_payments (operation_id, account, type,
-				transaction_hash, ledger, closed_at, from_account, to_account, to_muxed_id, asset, amount,
-				source_asset, source_amount, memo_type, memo, status, transaction_id, flag, reason, observed_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', ?)
-				ON CONFLICT (operation_id) DO NOTHING`,
-				op.ID, account, op.Type, op.TransactionHash, op.Ledger(), store.Micros(out.ClosedAt),
-				p.From, p.To, p.ToMuxedID, p.Asset, p.Amount, sourceAsset(op), op.SourceAmount,
-				p.MemoType, p.Memo, status, store.Micros(now))
-			if err != nil {
-				return fmt.Errorf("observer: record operation %s: %w", op.ID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("observer: record operation %s: %w", op.ID, err)
-			}
-			out.Status, out.Duplicate = status, n == 0
-			if n == 1 && dir == incoming {
-				if err := o.match(ctx, tx, p, &out); err != nil {
-					return err
-				}
+	items := make([]item, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		pos, err := strconv.ParseInt(op.PagingToken, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("observer: operation %s: paging token %q is not a number", op.ID, op.PagingToken)
+		}
+		p, dir := classify(account, op)
+		items[i] = item{op: op, pos: pos, p: p, dir: dir}
+		if dir == incoming {
+			if items[i].adm, err = o.transfers.AdmitPayment(ctx, p); err != nil {
+				return nil, err
 			}
 		}
+	}
+	var (
+		outs     []Outcome
+		receipts []transfer.Receipt
+	)
+	now := o.now()
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		outs, receipts = outs[:0], receipts[:0] // a retried transaction starts over
+		for _, it := range items {
+			out := Outcome{Account: account, Operation: it.op.ID, ClosedAt: it.op.CreatedAt.UTC()}
+			r, err := o.record(ctx, tx, it.op, it.p, it.dir, it.adm, now, &out)
+			if err != nil {
+				return err
+			}
+			if r.TransactionID != "" {
+				receipts = append(receipts, r)
+			}
+			outs = append(outs, out)
+		}
+		last := items[len(items)-1]
 		_, err := tx.ExecContext(ctx, `UPDATE observer_cursors SET cursor = ?, position = ?, ledger = ?,
 			closed_at = ?, updated_at = ? WHERE account = ? AND position < ?`,
-			op.PagingToken, pos, op.Ledger(), store.Micros(out.ClosedAt), store.Micros(now), account, pos)
+			last.op.PagingToken, last.pos, last.op.Ledger(), store.Micros(last.op.CreatedAt.UTC()), store.Micros(now), account, last.pos)
 		if err != nil {
 			return fmt.Errorf("observer: advance cursor: %w", err)
 		}
 		return nil
 	})
-	out.CommittedAt = o.now()
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	committed := o.now()
+	for i := range outs {
+		outs[i].CommittedAt = committed
+	}
+	for _, r := range receipts {
+		o.transfers.PaymentReceived(ctx, r)
+	}
+	return outs, nil
+}
+
+// record writes one operation in tx (see commitPage) and fills out; it returns the
+// transfer's receipt of a payment recorded for the first time.
+func (o *Observer) record(ctx context.Context, tx *store.Tx, op *stellar.Operation, p transfer.Payment, dir direction,
+	adm transfer.PaymentAdmission, now time.Time, out *Outcome) (transfer.Receipt, error) {
+	if dir == skip {
+		return transfer.Receipt{}, nil
+	}
+	status := StatusOutgoing
+	if dir == incoming {
+		status = StatusUnmatched // until matched below, in this same transaction
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO observed_payments (operation_id, account, type,
+		transaction_hash, ledger, closed_at, from_account, to_account, to_muxed_id, asset, amount,
+		source_asset, source_amount, memo_type, memo, status, transaction_id, flag, reason, observed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', ?)
+		ON CONFLICT (operation_id) DO NOTHING`,
+		op.ID, out.Account, op.Type, op.TransactionHash, op.Ledger(), store.Micros(out.ClosedAt),
+		p.From, p.To, p.ToMuxedID, p.Asset, p.Amount, sourceAsset(op), op.SourceAmount,
+		p.MemoType, p.Memo, status, store.Micros(now))
+	if err != nil {
+		return transfer.Receipt{}, fmt.Errorf("observer: record operation %s: %w", op.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return transfer.Receipt{}, fmt.Errorf("observer: record operation %s: %w", op.ID, err)
+	}
+	out.Status, out.Duplicate = status, n == 0
+	if n == 0 || dir != incoming {
+		return transfer.Receipt{}, nil
+	}
+	return o.match(ctx, tx, p, adm, out)
 }
 
 // match runs the transfer side of an incoming payment and records the result on the
-// observed payment; an unmatched payment is announced to the business.
-func (o *Observer) match(ctx context.Context, tx *store.Tx, p transfer.Payment, out *Outcome) error {
-	r, err := o.transfers.ReceivePaymentTx(ctx, tx, p)
+// observed payment; an unmatched payment (or one the gate held back) is announced to the
+// business.
+func (o *Observer) match(ctx context.Context, tx *store.Tx, p transfer.Payment, adm transfer.PaymentAdmission, out *Outcome) (transfer.Receipt, error) {
+	r, err := o.transfers.ReceivePaymentTx(ctx, tx, p, adm)
 	if err != nil {
-		return err
+		return r, err
 	}
 	out.Transaction, out.Flag, out.Reason = r.TransactionID, r.Flag, r.Reason
 	if r.TransactionID != "" {
 		out.Status = StatusMatched
 	}
+	if r.Held != "" {
+		// The payment is for this transaction, but the gate kept it where it is.
+		out.Transaction, out.Flag = r.Held, FlagHeld
+	}
 	_, err = tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, transaction_id = ?, flag = ?, reason = ? WHERE operation_id = ?",
-		out.Status, r.TransactionID, r.Flag, r.Reason, p.OperationID)
+		out.Status, out.Transaction, out.Flag, out.Reason, p.OperationID)
 	if err != nil {
-		return fmt.Errorf("observer: record match of %s: %w", p.OperationID, err)
+		return r, fmt.Errorf("observer: record match of %s: %w", p.OperationID, err)
 	}
 	if r.TransactionID != "" || o.events == nil {
-		return nil
+		return r, nil
 	}
 	body, err := json.Marshal(struct {
 		Payment Payment `json:"payment"`
 	}{paymentOf(p, out)})
 	if err != nil {
-		return fmt.Errorf("observer: event: %w", err)
+		return r, fmt.Errorf("observer: event: %w", err)
 	}
 	err = o.events.Business(ctx, tx, callback.Message{EventID: uuid.Must(uuid.NewV7()).String(), Type: EventPaymentUnmatched,
 		Subject: "stellar_account:" + p.To, OccurredAt: p.ClosedAt, Body: body})
 	if err != nil {
-		return fmt.Errorf("observer: record %s event: %w", EventPaymentUnmatched, err)
+		return r, fmt.Errorf("observer: record %s event: %w", EventPaymentUnmatched, err)
 	}
-	return nil
+	return r, nil
 }
 
-func sourceAsset(op *Operation) string {
+func sourceAsset(op *stellar.Operation) string {
 	if op.SourceAssetType == "" {
 		return ""
 	}

@@ -100,7 +100,7 @@ func (h *Horizon) get(ctx context.Context, u *url.URL, v any) error {
 		return fmt.Errorf("%w: %v", ErrLedgerUnavailable, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return fmt.Errorf("%w: read %s: %v", ErrLedgerUnavailable, u.Path, err)
 	}

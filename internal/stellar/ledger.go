@@ -43,13 +43,18 @@ type Ledger interface {
 
 // Horizon is a Ledger over Horizon's GET /accounts/{id}.
 type Horizon struct {
-	base    *url.URL
-	client  *http.Client
+	base   *url.URL
+	client *http.Client
+	// stream is client without its overall timeout: an operations stream stays open until
+	// its context ends.
+	stream  *http.Client
 	timeout time.Duration
 }
 
-// NewHorizon returns a Ledger reading from the Horizon server at rawURL with client (nil means
-// a client with no proxy and the timeout below). timeout bounds one lookup (0 means 5 s).
+// NewHorizon returns the client of the Horizon server at rawURL: account lookups (Ledger),
+// transactions by hash, and an account's operations (pages and stream) for the payment
+// observer. client makes the calls (nil means a client with no proxy and the timeout
+// below); timeout bounds one lookup or page, never a stream (0 means 5 s).
 func NewHorizon(rawURL string, client *http.Client, timeout time.Duration) (*Horizon, error) {
 	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -59,9 +64,12 @@ func NewHorizon(rawURL string, client *http.Client, timeout time.Duration) (*Hor
 		timeout = 5 * time.Second
 	}
 	if client == nil {
-		client = &http.Client{Timeout: timeout}
+		client = &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 30 * time.Second,
+			IdleConnTimeout: time.Minute}}
 	}
-	return &Horizon{base: u, client: client, timeout: timeout}, nil
+	stream := *client
+	stream.Timeout = 0
+	return &Horizon{base: u, client: client, stream: &stream, timeout: timeout}, nil
 }
 
 // horizonAccount is the part of Horizon's account resource SEP-10 reads.

@@ -5,10 +5,14 @@ import "context"
 // Gate may hold a business method on a transaction for a reason outside the state machine:
 // the Travel Rule holds a deposit to another VASP's customer until its verification is
 // VERIFIED. Before runs before the change and refuses it with an error (nothing changes);
-// After runs once the change has committed (to report it onwards).
+// After runs once the change has committed (to report it onwards), with the transaction as
+// it was before (prev) and after (t): whether a method took it out of on_hold is read from
+// both, never guessed from the method's name. Every path that runs a business method goes
+// through the gate: Service.Apply (the business, operators) and a payment the observer
+// matches (Service.AdmitPayment, ReceivePaymentTx, Service.PaymentReceived).
 type Gate interface {
 	Before(ctx context.Context, method string, t *Transaction) error
-	After(ctx context.Context, method string, t *Transaction)
+	After(ctx context.Context, method string, prev, t *Transaction)
 }
 
 // HoldError is a gate's refusal: Msg says why and what releases the hold (safe to show).

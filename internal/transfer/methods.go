@@ -264,7 +264,7 @@ func (s *Service) Apply(ctx context.Context, name string, p Params) (Transaction
 		}
 		t, err := s.apply(ctx, name, m, p)
 		if err == nil {
-			s.gate.After(ctx, name, &t)
+			s.gate.After(ctx, name, &cur, &t)
 		}
 		return t, err
 	}

@@ -59,21 +59,67 @@ type Receipt struct {
 	Flag string
 	// Reason says, when TransactionID is "", why the payment matched nothing.
 	Reason string
-	// Transaction is the transaction after the change (zero when unmatched).
-	Transaction Transaction
+	// Held is the transaction the payment was for when the gate refused to let it move
+	// (Reason says why); the transaction is left as it was, as the gate's refusal of the
+	// same method from the business would leave it.
+	Held string
+	// Previous and Transaction are the transaction before and after the change (zero when
+	// unmatched): Service.PaymentReceived hands both to the gate.
+	Previous, Transaction Transaction
 }
 
-// ReceivePaymentTx matches an observed payment to the transaction its user was asked to
-// make, inside the caller's database transaction: by destination account, memo (the memo
-// the anchor issued, with its type; for a muxed destination without memo, the muxed id as
-// an id memo) and asset. A match waiting for its payment (a withdrawal in
-// pending_user_transfer_start, a SEP-31 receive in pending_sender) moves the transaction as
-// notify_onchain_funds_received does (pending_anchor, or pending_receiver for SEP-31;
-// amount_in, transfer_received_at at the ledger's close, the Stellar transaction recorded)
-// with its wallet callback and business
-// event; anything else is returned unmatched with the reason. The caller makes the call
-// once per payment (keyed by operation id): this method does not de-duplicate.
-func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment) (Receipt, error) {
+// receivedMethod is the business method a matched payment stands for.
+const receivedMethod = "notify_onchain_funds_received"
+
+// PaymentAdmission is the gate's word on a payment, asked before the observer's database
+// transaction opens (Service.AdmitPayment); ReceivePaymentTx follows it.
+type PaymentAdmission struct {
+	// TransactionID is the transaction the gate was asked about ("" when the payment
+	// matched none at the time, or there is no gate).
+	TransactionID string
+	// Refusal is the gate's refusal ("" when admitted).
+	Refusal string
+}
+
+// AdmitPayment asks the gate (see Gate) whether the transaction a payment would match may
+// receive it, exactly as Apply asks before notify_onchain_funds_received from the business:
+// outside any database transaction (the gate reads through the pool, which on SQLite's
+// single connection would wait for the caller's own transaction forever). Without a gate,
+// or when the payment matches nothing, it admits. A gate error other than a refusal is
+// returned (the observer retries the page).
+func (s *Service) AdmitPayment(ctx context.Context, p Payment) (PaymentAdmission, error) {
+	if s.gate == nil {
+		return PaymentAdmission{}, nil
+	}
+	t, _, err := s.expecting(ctx, s.db, p)
+	if err != nil || t == nil {
+		return PaymentAdmission{}, err
+	}
+	err = s.gate.Before(ctx, receivedMethod, t)
+	var hold *HoldError
+	switch {
+	case errors.As(err, &hold):
+		return PaymentAdmission{TransactionID: t.ID, Refusal: hold.Msg}, nil
+	case err != nil:
+		return PaymentAdmission{}, fmt.Errorf("transfer: admit payment %s: %w", p.OperationID, err)
+	}
+	return PaymentAdmission{TransactionID: t.ID}, nil
+}
+
+// PaymentReceived tells the gate, after the observer's commit, what a matched payment
+// changed (Gate.After), as Apply does after notify_onchain_funds_received.
+func (s *Service) PaymentReceived(ctx context.Context, r Receipt) {
+	if s.gate == nil || r.TransactionID == "" {
+		return
+	}
+	s.gate.After(ctx, receivedMethod, &r.Previous, &r.Transaction)
+}
+
+// expecting finds the transaction a payment is for: by destination account and memo (the
+// memo the anchor issued, with its type; for a muxed destination without memo, the muxed id
+// as an id memo), waiting for its payment and in the payment's asset. It returns nil and
+// why when there is none.
+func (s *Service) expecting(ctx context.Context, q store.Querier, p Payment) (*Transaction, string, error) {
 	keys := []string{}
 	if p.Memo != "" {
 		if k, ok := memoKey(p.MemoType, p.Memo); ok {
@@ -84,18 +130,18 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment)
 		keys = append(keys, "id:"+p.ToMuxedID)
 	}
 	if len(keys) == 0 {
-		return Receipt{Reason: unmatchedReason(p, "the payment has no memo")}, nil
+		return nil, unmatchedReason(p, "the payment has no memo"), nil
 	}
 	var found []Transaction
 	for _, k := range keys {
-		ts, err := s.query(ctx, tx, "SELECT "+columns+" FROM transfer_transactions WHERE pay_to = ? AND pay_memo = ? ORDER BY id DESC LIMIT 20", p.To, k)
+		ts, err := s.query(ctx, q, "SELECT "+columns+" FROM transfer_transactions WHERE pay_to = ? AND pay_memo = ? ORDER BY id DESC LIMIT 20", p.To, k)
 		if err != nil {
-			return Receipt{}, fmt.Errorf("transfer: receive payment %s: %w", p.OperationID, err)
+			return nil, "", fmt.Errorf("transfer: receive payment %s: %w", p.OperationID, err)
 		}
 		found = append(found, ts...)
 	}
 	if len(found) == 0 {
-		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("no transaction expects memo %s (%s) at %s", p.Memo, memoTypeName(p.MemoType), p.To))}, nil
+		return nil, unmatchedReason(p, fmt.Sprintf("no transaction expects memo %s (%s) at %s", p.Memo, memoTypeName(p.MemoType), p.To)), nil
 	}
 	var t *Transaction
 	for i := range found {
@@ -105,10 +151,39 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment)
 		}
 	}
 	if t == nil {
-		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("transaction %s is %s, not waiting for a payment", found[0].ID, found[0].Status))}, nil
+		return nil, unmatchedReason(p, fmt.Sprintf("transaction %s is %s, not waiting for a payment", found[0].ID, found[0].Status)), nil
 	}
 	if want := t.StellarAsset(); !sameAsset(p.Asset, want) {
-		return Receipt{Reason: unmatchedReason(p, fmt.Sprintf("asset %s, transaction %s expects %s", p.Asset, t.ID, want))}, nil
+		return nil, unmatchedReason(p, fmt.Sprintf("asset %s, transaction %s expects %s", p.Asset, t.ID, want)), nil
+	}
+	return t, "", nil
+}
+
+// ReceivePaymentTx matches an observed payment to the transaction its user was asked to
+// make, inside the caller's database transaction (see expecting). A match waiting for its
+// payment (a withdrawal in pending_user_transfer_start, a SEP-31 receive in pending_sender)
+// moves the transaction as notify_onchain_funds_received does (pending_anchor, or
+// pending_receiver for SEP-31; amount_in, transfer_received_at at the ledger's close, the
+// Stellar transaction recorded) with its wallet callback and business event, unless the
+// gate refused it (a, from AdmitPayment: the transaction is left as it is and the receipt
+// says why); anything else is returned unmatched with the reason. A transaction the gate was
+// not asked about (it became the match after AdmitPayment) is left too, as refused, so that
+// no payment moves a transaction the gate has not seen. The caller makes the call once per
+// payment (keyed by operation id): this method does not de-duplicate.
+func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment, a PaymentAdmission) (Receipt, error) {
+	t, why, err := s.expecting(ctx, tx, p)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if t == nil {
+		return Receipt{Reason: why}, nil
+	}
+	if s.gate != nil && (a.TransactionID != t.ID || a.Refusal != "") {
+		why := a.Refusal
+		if why == "" {
+			why = fmt.Sprintf("transaction %s became the payment's match after the gate was asked; the business decides", t.ID)
+		}
+		return Receipt{Held: t.ID, Reason: unmatchedReason(p, why)}, nil
 	}
 
 	amount := p.Amount
@@ -129,11 +204,10 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment)
 		Payments: []StellarPayment{{ID: p.OperationID, Amount: Amount{Amount: amount, Asset: p.Asset},
 			PaymentType: paymentType(p.Type), SourceAccount: p.From, DestinationAccount: p.To}},
 	}
-	const name = "notify_onchain_funds_received"
-	m := methods[name]
+	m := methods[receivedMethod]
 	now := s.Now()
 	next, _, err := s.ChangeTx(ctx, tx, *t, false, func(t *Transaction) error {
-		if _, err := Allow(name, t); err != nil {
+		if _, err := Allow(receivedMethod, t); err != nil {
 			return err
 		}
 		if err := m.check(&params, t, now); err != nil {
@@ -149,7 +223,7 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("transfer: receive payment %s: %w", p.OperationID, err)
 	}
-	return Receipt{TransactionID: next.ID, Flag: flag, Transaction: next}, nil
+	return Receipt{TransactionID: next.ID, Flag: flag, Previous: *t, Transaction: next}, nil
 }
 
 func unmatchedReason(p Payment, why string) string {

@@ -214,18 +214,23 @@ func TestObservedWithdrawalMovesOnce(t *testing.T) {
 			sim.Replay(1)
 			streams := sim.Streams()
 			sim.Break()
+			// One at a time, each committed before the next, so that each arrives on a live
+			// stream (a reconnection first catches up by pages, which would take several at
+			// once).
 			var strays []string
 			for i := range 3 {
 				strays = append(strays, o.pay(t, user, "5", strconv.Itoa(424242+i)).OperationID)
+				until(t, "the stray payment is listed as unmatched", func() bool { return len(o.unmatched(t)) == i+1 })
 			}
-			until(t, "the stray payments are listed as unmatched", func() bool { return len(o.unmatched(t)) == 3 })
 			for _, u := range o.unmatched(t) {
 				if !slices.Contains(strays, u.OperationID) || u.Reason == "" {
 					t.Errorf("unmatched %+v, want one of %v with a reason", u, strays)
 				}
 			}
-			if n := sim.Streams() - streams; n < 3 {
-				t.Errorf("%d streams after the break, want at least 3 (each cut mid-event)", n)
+			// A stream is cut in the middle of its third event; the reconnection catches that
+			// payment up by a page and streams from there: two cut streams for three payments.
+			if n := sim.Streams() - streams; n < 2 {
+				t.Errorf("%d streams after the break, want at least 2 (each cut mid-event)", n)
 			}
 			if p := o.platform(t, id); p.Sequence != seq || p.Status != "pending_anchor" {
 				t.Errorf("after replays: sequence %d status %s, want %d pending_anchor", p.Sequence, p.Status, seq)

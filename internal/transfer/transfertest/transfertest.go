@@ -258,6 +258,8 @@ type Options struct {
 	ClientName string
 	// Ledger reads Stellar transactions for the transfer service; nil means none.
 	Ledger transfer.Ledger
+	// Gate is the transfer service's gate; nil means none.
+	Gate transfer.Gate
 	// CustomerTypes are extra customer types (kyc.types) the RPC accepts.
 	CustomerTypes []string
 	// Quiet configures no business event endpoint and no static wallet URLs, for tests that
@@ -330,7 +332,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		t.Fatalf("transfertest: callback engine: %v", err)
 	}
 	s.Engine = eng
-	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger,
+	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger, Gate: o.Gate,
 		PendingPerIdentity: o.PendingPerIdentity})
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)

@@ -1,4 +1,4 @@
-package observer
+package stellar
 
 import (
 	"bufio"
@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Operation is the part of Horizon's operation resource (with join=transactions) the
+// Operation is the part of Horizon's operation resource (with join=transactions) the payment
 // observer reads: payments, path payments, claimable balances; every other type is skipped
-// but still moves the cursor.
+// by the observer but still moves its cursor.
 type Operation struct {
 	ID                    string    `json:"id"`
 	PagingToken           string    `json:"paging_token"`
@@ -40,26 +40,34 @@ type Operation struct {
 	SourceAssetIssuer string `json:"source_asset_issuer"`
 
 	// create_claimable_balance ("asset" is "native" or "CODE:ISSUER")
-	Asset     string `json:"asset"`
-	Sponsor   string `json:"sponsor"`
-	Claimants []struct {
-		Destination string `json:"destination"`
-	} `json:"claimants"`
+	Asset     string     `json:"asset"`
+	Sponsor   string     `json:"sponsor"`
+	Claimants []Claimant `json:"claimants"`
+	// SourceAccount is the operation's source account.
 	SourceAccount string `json:"source_account"`
 
-	Transaction *struct {
-		Hash        string    `json:"hash"`
-		Ledger      int64     `json:"ledger"`
-		CreatedAt   time.Time `json:"created_at"`
-		MemoType    string    `json:"memo_type"`
-		Memo        string    `json:"memo"`
-		EnvelopeXDR string    `json:"envelope_xdr"`
-		Successful  *bool     `json:"successful"`
-	} `json:"transaction"`
+	// Transaction is the joined transaction (join=transactions).
+	Transaction *OperationTransaction `json:"transaction"`
+}
+
+// Claimant is one claimant of a claimable balance.
+type Claimant struct {
+	Destination string `json:"destination"`
+}
+
+// OperationTransaction is the part of an operation's joined transaction the observer reads.
+type OperationTransaction struct {
+	Hash        string    `json:"hash"`
+	Ledger      int64     `json:"ledger"`
+	CreatedAt   time.Time `json:"created_at"`
+	MemoType    string    `json:"memo_type"`
+	Memo        string    `json:"memo"`
+	EnvelopeXDR string    `json:"envelope_xdr"`
+	Successful  *bool     `json:"successful"`
 }
 
 // Ledger is the operation's ledger sequence, read from its id (Horizon's TOID: the ledger
-// sequence is the id's upper 32 bits).
+// sequence is the id's upper 32 bits) when the joined transaction does not say it.
 func (o *Operation) Ledger() int64 {
 	if o.Transaction != nil && o.Transaction.Ledger > 0 {
 		return o.Transaction.Ledger
@@ -71,26 +79,17 @@ func (o *Operation) Ledger() int64 {
 	return n >> 32
 }
 
-// horizon is the observer's Horizon client: the operations stream of an account, one page
-// of it, and the root resource (the latest ledger).
-type horizon struct {
-	base   *url.URL
-	client *http.Client
+// LatestLedger is the newest ledger Horizon has ingested.
+type LatestLedger struct {
+	Ledger   int64
+	ClosedAt time.Time
 }
 
-func newHorizon(raw string, client *http.Client) (*horizon, error) {
-	u, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("observer: horizon url %q: not an http(s) URL", raw)
-	}
-	if client == nil {
-		// No overall timeout: a stream stays open; the context ends it.
-		client = &http.Client{Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 30 * time.Second, IdleConnTimeout: time.Minute}}
-	}
-	return &horizon{base: u, client: client}, nil
-}
+// ErrStreamEnded is returned by StreamOperations when Horizon closed the stream (it does so
+// after a while, or a proxy did): the caller reconnects from its cursor.
+var ErrStreamEnded = errors.New("stellar: horizon closed the stream")
 
-func (h *horizon) operationsURL(account, cursor string, limit int, order string) *url.URL {
+func (h *Horizon) operationsURL(account, cursor string, limit int, order string) *url.URL {
 	u := h.base.JoinPath("accounts", account, "operations")
 	q := url.Values{"join": {"transactions"}, "include_failed": {"false"}}
 	if cursor != "" {
@@ -106,31 +105,28 @@ func (h *horizon) operationsURL(account, cursor string, limit int, order string)
 	return u
 }
 
-// errStreamEnded: Horizon closed the stream (it does so after a while, or a proxy did);
-// the caller reconnects from its cursor.
-var errStreamEnded = errors.New("observer: horizon closed the stream")
-
-// stream reads the account's operations after cursor as server-sent events and calls fn for
-// each, in order, until ctx ends, the connection drops or fn fails. fn's error is returned
-// as it is.
-func (h *horizon) stream(ctx context.Context, account, cursor string, fn func(Operation) error) error {
+// StreamOperations reads the account's operations after cursor as server-sent events
+// (GET /accounts/{id}/operations with Accept: text/event-stream) and calls fn for each, in
+// order, until ctx ends, the connection drops (ErrStreamEnded) or fn fails (its error is
+// returned as it is). The stream is not bounded by the lookup timeout: ctx ends it.
+func (h *Horizon) StreamOperations(ctx context.Context, account, cursor string, fn func(Operation) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.operationsURL(account, cursor, 0, "").String(), nil)
 	if err != nil {
-		return fmt.Errorf("observer: stream request: %w", err)
+		return fmt.Errorf("stellar: stream request: %w", err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := h.client.Do(req)
+	resp, err := h.stream.Do(req)
 	if err != nil {
-		return fmt.Errorf("observer: connect to horizon: %w", err)
+		return fmt.Errorf("%w: connect to horizon: %v", ErrLedgerUnavailable, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("observer: horizon stream answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		return fmt.Errorf("%w: horizon stream answered %d: %s", ErrLedgerUnavailable, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		return fmt.Errorf("observer: horizon stream answered %q, not text/event-stream", ct)
+		return fmt.Errorf("%w: horizon stream answered %q, not text/event-stream", ErrLedgerUnavailable, ct)
 	}
 	return readEvents(resp.Body, func(data []byte) error {
 		// The open event's data is the JSON string "hello"; only objects are operations.
@@ -139,10 +135,10 @@ func (h *horizon) stream(ctx context.Context, account, cursor string, fn func(Op
 		}
 		var op Operation
 		if err := json.Unmarshal(data, &op); err != nil {
-			return fmt.Errorf("observer: decode operation: %w", err)
+			return fmt.Errorf("%w: decode operation: %v", ErrLedgerUnavailable, err)
 		}
 		if op.PagingToken == "" {
-			return fmt.Errorf("observer: operation %q without paging_token", op.ID)
+			return fmt.Errorf("%w: operation %q without paging_token", ErrLedgerUnavailable, op.ID)
 		}
 		return fn(op)
 	})
@@ -183,14 +179,16 @@ func readEvents(r io.Reader, fn func(data []byte) error) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("observer: read stream: %w", err)
+		return fmt.Errorf("%w: read stream: %v", ErrLedgerUnavailable, err)
 	}
-	return errStreamEnded
+	return ErrStreamEnded
 }
 
-// page reads up to limit operations of the account after cursor, oldest first (desc: newest
-// first).
-func (h *horizon) page(ctx context.Context, account, cursor string, limit int, desc bool) ([]Operation, error) {
+// Operations reads up to limit operations of the account after cursor, oldest first (desc:
+// newest first), with their transactions joined.
+func (h *Horizon) Operations(ctx context.Context, account, cursor string, limit int, desc bool) ([]Operation, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	order := "asc"
 	if desc {
 		order = "desc"
@@ -206,45 +204,16 @@ func (h *horizon) page(ctx context.Context, account, cursor string, limit int, d
 	return body.Embedded.Records, nil
 }
 
-// Latest is the newest ledger Horizon has ingested.
-type Latest struct {
-	Ledger   int64
-	ClosedAt time.Time
-}
-
-func (h *horizon) latest(ctx context.Context) (Latest, error) {
+// Latest reads the newest ledger Horizon has ingested (its root resource).
+func (h *Horizon) Latest(ctx context.Context) (LatestLedger, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	var root struct {
 		Ledger   int64     `json:"history_latest_ledger"`
 		ClosedAt time.Time `json:"history_latest_ledger_closed_at"`
 	}
 	if err := h.get(ctx, h.base, &root); err != nil {
-		return Latest{}, err
+		return LatestLedger{}, err
 	}
-	return Latest{Ledger: root.Ledger, ClosedAt: root.ClosedAt}, nil
-}
-
-func (h *horizon) get(ctx context.Context, u *url.URL, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return fmt.Errorf("observer: %w", err)
-	}
-	req.Header.Set("Accept", "application/hal+json, application/json")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("observer: horizon %s: %w", u.Path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("observer: horizon %s: %w", u.Path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("observer: horizon %s answered %d", u.Path, resp.StatusCode)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("observer: horizon %s: decode: %w", u.Path, err)
-	}
-	return nil
+	return LatestLedger{Ledger: root.Ledger, ClosedAt: root.ClosedAt}, nil
 }
