@@ -211,7 +211,18 @@ type AssetPrice struct {
 
 // Prices answers GET /prices: the price of every asset the given one can be exchanged for.
 // buying is true when the request named the buy side (the answer is then sell_assets).
+//
+// With both assets named (as SDF's conformance suite sends them), the side with an amount is
+// the side asked about and the other asset narrows the list to itself.
 func (s *Service) Prices(ctx context.Context, p PricesRequest, client string) (out []AssetPrice, buying bool, err error) {
+	only := ""
+	if p.SellAsset != "" && p.BuyAsset != "" && (p.SellAmount == "") != (p.BuyAmount == "") {
+		if p.SellAmount != "" {
+			only, p.BuyAsset = p.BuyAsset, ""
+		} else {
+			only, p.SellAsset = p.SellAsset, ""
+		}
+	}
 	switch {
 	case p.SellAsset != "" && p.BuyAsset == "":
 		if p.SellAmount == "" {
@@ -233,7 +244,7 @@ func (s *Service) Prices(ctx context.Context, p PricesRequest, client string) (o
 			r = Request{SellAsset: other.Asset, BuyAsset: p.BuyAsset, BuyAmount: p.BuyAmount,
 				SellDeliveryMethod: p.SellDeliveryMethod, BuyDeliveryMethod: p.BuyDeliveryMethod, CountryCode: p.Country}
 		}
-		if other.Asset == p.SellAsset || other.Asset == p.BuyAsset {
+		if other.Asset == p.SellAsset || other.Asset == p.BuyAsset || only != "" && other.Asset != only {
 			continue
 		}
 		// A delivery method or country belongs to one side: leave it out where the asset on

@@ -28,6 +28,9 @@ import (
 type anchor struct {
 	base string // the listener's real address; the toml's URLs are rewritten onto it
 	toml map[string]any
+	// admin and adminToken are the operator's side, which accepts the SEP-31 customers the
+	// suite waits on.
+	admin, adminToken string
 }
 
 const publicURL = "http://localhost:8000"
@@ -39,6 +42,9 @@ func start(t *testing.T, d store.Dialect) *anchor {
 	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Stellar.Ledger = config.LedgerNone
 	cfg.TravelRule.SpoolDir = t.TempDir()
+	// The suite's SEP-31 POST /transactions names no funding_method: the asset is set up
+	// with one, which is then the one used.
+	cfg.SEP31.Assets[0].FundingMethods = []string{"SEPA"}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
@@ -48,7 +54,7 @@ func start(t *testing.T, d store.Dialect) *anchor {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	an := &anchor{base: "http://" + a.Server.PublicAddr()}
+	an := &anchor{base: "http://" + a.Server.PublicAddr(), admin: "http://" + a.Server.AdminAddr(), adminToken: a.Config.AdminToken}
 	status, hdr, body := an.do(t, "GET", publicURL+"/.well-known/stellar.toml", "", "", nil)
 	if status != 200 {
 		t.Fatalf("stellar.toml: %d", status)
@@ -86,6 +92,25 @@ func (a *anchor) do(t *testing.T, method, u, token, contentType string, body io.
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// accept is the receiving anchor's operator accepting a customer for a type (the decision
+// the suite waits for by polling GET /customer).
+func (a *anchor) accept(t *testing.T, id, typ string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", a.admin+"/admin/v1/customers/"+id+"/status",
+		strings.NewReader(`{"status":"ACCEPTED","type":"`+typ+`"}`))
+	req.Header.Set("Authorization", "Bearer "+a.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("accept customer %s: %d %s", id, resp.StatusCode, b)
+	}
 }
 
 func (a *anchor) str(key string) string { s, _ := a.toml[key].(string); return s }
@@ -148,6 +173,8 @@ func TestConformance(t *testing.T) {
 		t.Run("SEP-10", func(t *testing.T) { sep10(t, an) })
 		t.Run("SEP-12", func(t *testing.T) { sep12(t, an) })
 		t.Run("SEP-6", func(t *testing.T) { sep6(t, an) })
+		t.Run("SEP-38", func(t *testing.T) { sep38(t, an) })
+		t.Run("SEP-31", func(t *testing.T) { sep31(t, an) })
 	})
 }
 

@@ -132,8 +132,15 @@ func TestSEP38(t *testing.T) {
 		if sells, _ := p["sell_assets"].([]any); code != 200 || len(sells) != 1 {
 			t.Errorf("prices buy side: %d %v", code, p)
 		}
+		// Both assets with one amount (as the SDF suite asks "specifying delivery method is
+		// optional"): the side with the amount, narrowed to the other asset.
+		code, p = b.do(t, "GET", "/sep38/prices?sell_asset="+usdc+"&sell_amount=100&buy_asset=iso4217:USD", "", nil)
+		if buys, _ := p["buy_assets"].([]any); code != 200 || len(buys) != 1 || buys[0].(map[string]any)["asset"] != "iso4217:USD" {
+			t.Errorf("prices with both assets: %d %v", code, p)
+		}
 		for _, q := range []string{"", "?sell_asset=" + usdc, "?sell_asset=stellar:NOPE:GDRHDSTZ4PK6VI3WL224XBJFEB6CUXQESTQPXYIB3KGITRLL7XVE4NWV&sell_amount=1",
-			"?sell_asset=" + usdc + "&sell_amount=-1", "?sell_asset=" + usdc + "&sell_amount=1&buy_asset=iso4217:USD"} {
+			"?sell_asset=" + usdc + "&sell_amount=-1", "?sell_asset=" + usdc + "&buy_asset=iso4217:USD",
+			"?sell_asset=" + usdc + "&sell_amount=1&buy_asset=iso4217:USD&buy_amount=1"} {
 			if code, _ := b.do(t, "GET", "/sep38/prices"+q, "", nil); code != 400 {
 				t.Errorf("prices%s: %d, want 400", q, code)
 			}
