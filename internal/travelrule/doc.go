@@ -3,16 +3,17 @@
 //
 // The data's way through the package:
 //
-//	enclave POST ─▶ Service.Accept ─▶ group commit into travel_rule_inbox (+ job) ─▶ 200 {"result": true}
+//	enclave POST ─▶ Service.Accept ─▶ group commit into travel_rule_inbox ─▶ 200 {"result": true}
 //	                       │ database down or slower than the store budget
 //	                       └▶ Spool (fsync'd local file) ─▶ replayed into the inbox, in order
-//	inbox row ─▶ process job ─▶ Fold(all callbacks of the verification) ─▶ travel_rule_verifications
+//	inbox row ─▶ folder ─▶ Fold(all callbacks of the verification) ─▶ travel_rule_verifications
 //	                                                                  └▶ verification_updated event (same tx)
 //
 // Every request gets an id on arrival and a receipt row when stored, so a request that went
-// both to the database (late) and to the spool counts once. A sweep processes callbacks left
-// pending (a job that died with a killed process), and a periodic job redacts IVMS101 after
-// the retention period.
+// both to the database (late) and to the spool counts once. The folder (Service.folder) runs in
+// process after each commit, so the acknowledgement path inserts no job; a sweep processes
+// callbacks left pending (by a killed process), and a periodic job redacts IVMS101 after the
+// retention period.
 //
 // Decoding is lenient (wire.go, ivms101.go, decode.go): unknown fields and types never fail a
 // callback, documented field-name variants are accepted, big ids and amounts stay text. Every

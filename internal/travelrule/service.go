@@ -47,7 +47,8 @@ type Options struct {
 	// RetentionInterval is how often the redaction job runs. Default 1h.
 	RetentionInterval time.Duration
 	// SweepInterval is how often, and after how long, callbacks still pending are processed
-	// by the sweep job (a safety net for jobs lost with a killed process). Default 1m.
+	// by the sweep (a safety net for callbacks a killed process had not folded yet; other
+	// instances pick those up after this long). Default 1m.
 	SweepInterval time.Duration
 	// Logger; default slog.Default(). Bodies and personal data are never logged.
 	Logger *slog.Logger
@@ -76,6 +77,12 @@ type Service struct {
 	downTill atomic.Int64 // unix nanos until which the database is considered down
 	started  atomic.Bool
 	replayMu sync.Mutex
+
+	// toFold holds the verifications whose callbacks were committed and wait for the folder
+	// (see folder); foldKick wakes it.
+	foldMu   sync.Mutex
+	toFold   map[string]struct{}
+	foldKick chan struct{}
 }
 
 type pending struct {
@@ -131,8 +138,11 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	s := &Service{
 		db: db, jobs: jobs, opts: opts, log: opts.Logger.With("component", "travelrule"),
 		queue: make(chan *pending, 4096), stop: make(chan struct{}), kick: make(chan struct{}, 1),
+		toFold: map[string]struct{}{}, foldKick: make(chan struct{}, 1),
 	}
 	jobs.AddQueue(JobQueue, 2)
+	// Received callbacks are processed by the folder, not River; the job remains for an
+	// operator's reprocessing (rare, and then durable with the change that asks for it).
 	job.AddWorker(jobs, &processWorker{s: s})
 	job.AddWorker(jobs, &retentionWorker{s: s})
 	s.registerOriginator()
@@ -164,9 +174,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.committer()
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.replayLoop()
 	go s.sweepLoop(time.Now())
+	go s.folder()
 	s.started.Store(true)
 	return nil
 }
@@ -323,30 +334,100 @@ func isRetryable(err error) bool {
 	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
 }
 
-// storeBatch stores items in one transaction with one processing job for the verifications
-// they touch (see insertBatch).
+// storeBatch stores items in one transaction and hands the verifications they touch to the
+// folder once committed (see insertBatch and folder).
 func (s *Service) storeBatch(ctx context.Context, items []item) ([]Outcome, error) {
 	var outs []Outcome
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		outs, err = s.insertBatch(ctx, tx, items)
-		if err != nil {
-			return err
-		}
-		var uuids []string
-		for i, o := range outs {
-			if (o == OutcomeNew || o == OutcomeRevision) && items[i].dec.Problem == ProblemNone {
-				uuids = append(uuids, items[i].dec.VerificationUUID)
-			}
-		}
-		return s.enqueueProcess(ctx, tx, uuids)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	var uuids []string
+	for i, o := range outs {
+		if (o == OutcomeNew || o == OutcomeRevision) && items[i].dec.Problem == ProblemNone {
+			uuids = append(uuids, items[i].dec.VerificationUUID)
+		}
+	}
+	s.noteFold(uuids)
 	return outs, nil
 }
 
+// foldWindow is how long the folder lets committed callbacks gather before it folds them:
+// the five callbacks of a verification usually arrive within it and are folded together.
+const foldWindow = 20 * time.Millisecond
+
+// noteFold hands committed verifications to the folder.
+func (s *Service) noteFold(uuids []string) {
+	if len(uuids) == 0 {
+		return
+	}
+	s.foldMu.Lock()
+	for _, u := range uuids {
+		s.toFold[u] = struct{}{}
+	}
+	s.foldMu.Unlock()
+	select {
+	case s.foldKick <- struct{}{}:
+	default:
+	}
+}
+
+// folder processes committed callbacks into their verifications, in the background and in
+// batches: it waits foldWindow after a commit, then folds every verification noted
+// meanwhile (refoldAll). Under load a round takes longer, so more gathers for the next one
+// and a verification is folded once for several of its callbacks.
+//
+// It replaces a River job per group commit: that job's insert, fetch and completion, and a
+// fold per group commit rather than per round, cost the acknowledgement path about half its
+// throughput on PostgreSQL (issue 16). Nothing is lost by keeping the work in memory: the
+// inbox rows stay pending until folded, a round that fails is retried, and a process that
+// dies leaves them to the sweep (at its restart for what it had received; on other
+// instances after SweepInterval).
+func (s *Service) folder() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.stop; cancel() }()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.foldKick:
+		}
+		t := time.NewTimer(foldWindow + backoff)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		s.foldMu.Lock()
+		uuids := make([]string, 0, len(s.toFold))
+		for u := range s.toFold {
+			uuids = append(uuids, u)
+		}
+		clear(s.toFold)
+		s.foldMu.Unlock()
+		if err := s.refoldAll(ctx, uuids); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Fold them again after a pause, doubling up to the sweep's interval.
+			backoff = min(max(2*backoff, 100*time.Millisecond), s.opts.SweepInterval)
+			s.log.Warn("travel rule callbacks not processed; will retry", "verifications", len(uuids), "retry_in", backoff, "err", err)
+			s.noteFold(uuids)
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// enqueueProcess records, in tx, a processing job for uuids.
 func (s *Service) enqueueProcess(ctx context.Context, tx *store.Tx, uuids []string) error {
 	if len(uuids) == 0 {
 		return nil
