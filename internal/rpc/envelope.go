@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/actor"
@@ -150,13 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &tooLarge):
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", s.maxBody))
 		return
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		// The listener's read timeout passed before the body arrived: a slow client, not a
-		// big body (issue 11, defect 11).
-		w.Header().Set("Connection", "close")
-		httpjson.Error(w, http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
-		return
 	case err != nil:
+		// A body that did not arrive before the listener's read timeout becomes 408 in
+		// server's middleware, for every route.
 		httpjson.Error(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
 		return
 	}

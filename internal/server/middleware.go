@@ -3,6 +3,9 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
+	"os"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -39,29 +42,65 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	// body is the request's body; when reading it ran into the listener's read deadline,
+	// the handler's answer (whatever it made of the failed read) is replaced by 408.
+	body *deadlineBody
+	// swallow discards the handler's body after the 408 was written in its place.
+	swallow bool
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+	if r.status != 0 {
+		r.ResponseWriter.WriteHeader(code) // superfluous: the standard library logs it
+		return
 	}
+	if r.body != nil && r.body.timedOut && code < 500 && code != http.StatusRequestTimeout {
+		// The body did not arrive before the read deadline: a slow client, not a bad or big
+		// body (issue 11, defect 11), whatever the handler concluded from its failed read.
+		r.status, r.swallow = http.StatusRequestTimeout, true
+		h := r.ResponseWriter.Header()
+		h.Del("Content-Length")
+		h.Set("Connection", "close")
+		httpjson.Error(r.ResponseWriter, http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
+		return
+	}
+	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.swallow {
+		return len(b), nil
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += n
 	return n, err
 }
 
+// deadlineBody notes whether reading a request body failed on the connection's read
+// deadline (http.Server.ReadTimeout).
+type deadlineBody struct {
+	io.ReadCloser
+	timedOut bool
+}
+
+func (d *deadlineBody) Read(p []byte) (int, error) {
+	n, err := d.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		d.timedOut = true
+	}
+	return n, err
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// middleware gives every request an id, recovers panics into a 500, and logs and counts the
-// request once it is done. Bodies and headers are never logged: they carry tokens and
+// middleware gives every request an id, recovers panics into a 500, answers 408 when the
+// request's body did not arrive before the listener's read timeout (on every route: each
+// handler only sees a failed read), and logs and counts the request once it is done. Bodies and headers are never logged: they carry tokens and
 // personal data.
 func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,6 +113,10 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			rec.body = &deadlineBody{ReadCloser: r.Body}
+			r.Body = rec.body
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

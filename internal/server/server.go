@@ -64,7 +64,10 @@ type Options struct {
 	// PublicEdge, when set, wraps every request of the public listener first (the rate
 	// limit per source address), so that refusing a flood costs the least.
 	PublicEdge func(http.Handler) http.Handler
-	Logger     *slog.Logger
+	// ReadTimeout bounds reading a whole request, body included; a body still arriving
+	// then is answered 408. 0 means 30 s.
+	ReadTimeout time.Duration
+	Logger      *slog.Logger
 	Registry   *prometheus.Registry
 }
 
@@ -101,6 +104,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
 	}
 	s := &Server{
 		Public:      http.NewServeMux(),
@@ -282,7 +288,7 @@ func (s *Server) httpServer(name string, h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           s.middleware(name, h),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
