@@ -68,7 +68,7 @@ type Options struct {
 	// then is answered 408. 0 means 30 s.
 	ReadTimeout time.Duration
 	Logger      *slog.Logger
-	Registry   *prometheus.Registry
+	Registry    *prometheus.Registry
 }
 
 // Server holds the two listeners and their routes.
