@@ -17,24 +17,29 @@ var ErrNotFound = errors.New("callback: not found")
 
 // Delivery is one delivery as operators see it.
 type Delivery struct {
-	ID          string     `json:"id"`
-	EndpointID  string     `json:"endpoint_id"`
-	EndpointURL string     `json:"endpoint_url"`
-	Subject     string     `json:"subject"`
-	Seq         int64      `json:"seq"`
-	EventID     string     `json:"event_id"`
-	EventType   string     `json:"event_type"`
-	OccurredAt  time.Time  `json:"occurred_at"`
-	CreatedAt   time.Time  `json:"created_at"`
-	Status      string     `json:"status"`
-	Attempts    int        `json:"attempts"`
-	NextAt      *time.Time `json:"next_attempt_at,omitempty"`
-	LastStatus  int        `json:"last_status,omitempty"`
-	LastError   string     `json:"last_error,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	ID          string    `json:"id"`
+	EndpointID  string    `json:"endpoint_id"`
+	EndpointURL string    `json:"endpoint_url"`
+	Subject     string    `json:"subject"`
+	Seq         int64     `json:"seq"`
+	EventID     string    `json:"event_id"`
+	EventType   string    `json:"event_type"`
+	OccurredAt  time.Time `json:"occurred_at"`
+	CreatedAt   time.Time `json:"created_at"`
+	// UpdatedAt is when it last changed: created, attempted, promoted or replayed.
+	UpdatedAt  time.Time  `json:"updated_at"`
+	Status     string     `json:"status"`
+	Attempts   int        `json:"attempts"`
+	NextAt     *time.Time `json:"next_attempt_at,omitempty"`
+	LastStatus int        `json:"last_status,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Body and AttemptLog are filled by Delivery (one), not by Deliveries (lists).
 	Body       []byte    `json:"-"`
 	AttemptLog []Attempt `json:"attempt_log,omitempty"`
+	// rawStatus is the stored status (Status says paused for a disabled endpoint's open
+	// deliveries), the value the status order sorts by.
+	rawStatus string
 }
 
 // Attempt is one HTTP try of a delivery.
@@ -77,8 +82,69 @@ type Filter struct {
 	Subject    string
 	Cursor     string
 	Limit      int
-	// Oldest lists oldest first (the cursor then continues after it, not before).
+	// Sort is the column the list is ordered by (SortCreated, the default, SortStatus,
+	// SortUpdated or SortAttempts), newest (or highest) first.
+	Sort string
+	// Oldest lists in ascending order instead (oldest, lowest first).
 	Oldest bool
+	// Before keeps the deliveries whose id sorts below it (created before the time a
+	// UUIDv7 of that time stands for), in either order.
+	Before string
+}
+
+// The orders Deliveries can list in. Each walks its own index ending in the id, so that a
+// page costs the same at any depth (migration 00075).
+const (
+	SortCreated  = ""
+	SortStatus   = "status"
+	SortUpdated  = "updated"
+	SortAttempts = "attempts"
+)
+
+// deliverySorts maps a Sort to its keyset.
+var deliverySorts = map[string]store.Keyset{
+	SortCreated:  {"d.id"},
+	SortStatus:   {"d.status", "d.id"},
+	SortUpdated:  {"d.updated_at", "d.id"},
+	SortAttempts: {"d.attempts", "d.id"},
+}
+
+// ErrBadSort is returned for a Filter.Sort no list knows.
+var ErrBadSort = errors.New("callback: deliveries sort by created, status, updated or attempts")
+
+// cursorOf is the cursor continuing after d in the sort: its id alone for creation order
+// (what the admin API and CLI have always given), else the sort column's value and the id.
+func cursorOf(sort string, d Delivery) string {
+	switch sort {
+	case SortStatus:
+		return store.Cursor(d.rawStatus, d.ID)
+	case SortUpdated:
+		return store.Cursor(store.Micros(d.UpdatedAt), d.ID)
+	case SortAttempts:
+		return store.Cursor(d.Attempts, d.ID)
+	}
+	return d.ID
+}
+
+// cursorArgs reads a cursor of the sort back into the keyset's values.
+func cursorArgs(sort, c string) ([]any, error) {
+	switch sort {
+	case SortStatus:
+		var st, id string
+		err := store.ParseCursor(c, &st, &id)
+		return []any{st, id}, err
+	case SortUpdated:
+		var at int64
+		var id string
+		err := store.ParseCursor(c, &at, &id)
+		return []any{at, id}, err
+	case SortAttempts:
+		var n int
+		var id string
+		err := store.ParseCursor(c, &n, &id)
+		return []any{n, id}, err
+	}
+	return []any{c}, nil
 }
 
 func optTime(us int64) *time.Time {
@@ -90,16 +156,16 @@ func optTime(us int64) *time.Time {
 }
 
 const deliveryCols = `d.id, d.endpoint_id, e.url, e.state, d.subject, d.seq, d.event_id, d.event_type, d.occurred_at, d.created_at,
-	d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.finished_at`
+	d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.finished_at, d.updated_at`
 
 func scanDelivery(sc interface{ Scan(...any) error }, extra ...any) (Delivery, error) {
 	var d Delivery
 	var state string
-	var occ, created, next, fin int64
+	var occ, created, next, fin, upd int64
 	dst := append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &state, &d.Subject, &d.Seq, &d.EventID, &d.EventType, &occ, &created,
-		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &fin}, extra...)
+		&d.Status, &d.Attempts, &next, &d.LastStatus, &d.LastError, &fin, &upd}, extra...)
 	err := sc.Scan(dst...)
-	d.OccurredAt, d.CreatedAt = store.FromMicros(occ), store.FromMicros(created)
+	d.OccurredAt, d.CreatedAt, d.UpdatedAt, d.rawStatus = store.FromMicros(occ), store.FromMicros(created), store.FromMicros(upd), d.Status
 	if d.Status == StatusPending {
 		d.NextAt = optTime(next)
 	}
@@ -126,8 +192,10 @@ func NewAdmin(db *store.DB) *Admin {
 	return &Admin{q: &queue{db: db, log: slog.New(slog.DiscardHandler)}, now: time.Now, wake: func() {}}
 }
 
-// Deliveries lists deliveries newest first (oldest first with f.Oldest), a page at a time (Limit default 50, at most
-// 500). The cursor is the last id of the page: ids are UUIDv7, so they sort by creation.
+// Deliveries lists deliveries newest first (oldest first with f.Oldest), or by f.Sort, a
+// page at a time (Limit default 50, at most 500). In creation order the cursor is the last
+// id of the page (ids are UUIDv7, so they sort by creation); in the other orders it is
+// opaque. A cursor the list did not make is store.ErrBadCursor, an unknown sort ErrBadSort.
 func (ad *Admin) Deliveries(ctx context.Context, f Filter) (list []Delivery, nextCursor string, err error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -139,7 +207,7 @@ func (ad *Admin) Deliveries(ctx context.Context, f Filter) (list []Delivery, nex
 	}
 	if len(list) > f.Limit {
 		list = list[:f.Limit]
-		nextCursor = list[len(list)-1].ID
+		nextCursor = cursorOf(f.Sort, list[len(list)-1])
 	}
 	return list, nextCursor, nil
 }
@@ -243,22 +311,27 @@ func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
 	if f.Subject != "" {
 		add("d.subject = ?", f.Subject)
 	}
-	if f.Cursor != "" && f.Oldest {
-		add("d.id > ?", f.Cursor)
-	} else if f.Cursor != "" {
-		add("d.id < ?", f.Cursor)
+	if f.Before != "" {
+		add("d.id < ?", f.Before)
+	}
+	keys, ok := deliverySorts[f.Sort]
+	if !ok {
+		return nil, ErrBadSort
+	}
+	if f.Cursor != "" {
+		after, err := cursorArgs(f.Sort, f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		where, args = append(where, keys.After(!f.Oldest)), append(args, after...)
 	}
 	stmt := `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
 	if len(where) > 0 {
 		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
-	// Ids are UUIDv7: either order is creation order, on the primary key (or the filter's
-	// own index, which ends in id).
-	if f.Oldest {
-		stmt += " ORDER BY d.id LIMIT ?"
-	} else {
-		stmt += " ORDER BY d.id DESC LIMIT ?"
-	}
+	// Ids are UUIDv7: creation order is the primary key's (or the filter's own index, which
+	// ends in id); the other orders walk their (column, id) index.
+	stmt += " ORDER BY " + keys.OrderBy(!f.Oldest) + " LIMIT ?"
 	args = append(args, f.Limit+1)
 	rows, err := q.db.QueryContext(ctx, stmt, args...)
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,7 +228,73 @@ func TestDeadLettersAndReplay(t *testing.T) {
 		if st := deliveryOf(t, b.eng, "f2").Status; st != StatusFailed {
 			t.Fatalf("f2 is %s", st)
 		}
+		checkSorts(t, b.eng)
 	})
+}
+
+// checkSorts walks the deliveries a page of one at a time in every order and direction:
+// each is seen once, in (column, id) order; "before" bounds the list in either direction.
+func checkSorts(t *testing.T, eng *Engine) {
+	t.Helper()
+	ctx := context.Background()
+	all, _, err := eng.Deliveries(ctx, Filter{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range all {
+		if d.UpdatedAt.Before(d.CreatedAt) || (d.Attempts > 0 && !d.UpdatedAt.After(d.CreatedAt) && d.FinishedAt != nil && d.FinishedAt.After(d.CreatedAt)) {
+			t.Errorf("delivery %s: updated %v, created %v, finished %v", d.EventID, d.UpdatedAt, d.CreatedAt, d.FinishedAt)
+		}
+	}
+	key := map[string]func(Delivery) string{
+		SortCreated:  func(d Delivery) string { return d.ID },
+		SortStatus:   func(d Delivery) string { return d.rawStatus + " " + d.ID },
+		SortUpdated:  func(d Delivery) string { return fmt.Sprintf("%020d %s", store.Micros(d.UpdatedAt), d.ID) },
+		SortAttempts: func(d Delivery) string { return fmt.Sprintf("%05d %s", d.Attempts, d.ID) },
+	}
+	for sort, k := range key {
+		for _, oldest := range []bool{false, true} {
+			var seen []string
+			f := Filter{Sort: sort, Oldest: oldest, Limit: 1}
+			for range len(all) + 1 {
+				page, next, err := eng.Deliveries(ctx, f)
+				if err != nil {
+					t.Fatalf("sort %q: %v", sort, err)
+				}
+				for _, d := range page {
+					seen = append(seen, k(d))
+				}
+				if next == "" {
+					break
+				}
+				f.Cursor = next
+			}
+			want := make([]string, len(all))
+			for i, d := range all {
+				want[i] = k(d)
+			}
+			slices.Sort(want)
+			if !oldest {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(seen, want) {
+				t.Errorf("sort %q oldest=%v: walked %v, want %v", sort, oldest, seen, want)
+			}
+		}
+	}
+	// Created before the newest delivery: every other one, in either order.
+	for _, oldest := range []bool{false, true} {
+		l, _, err := eng.Deliveries(ctx, Filter{Before: all[0].ID, Oldest: oldest})
+		if err != nil || len(l) != len(all)-1 || slices.ContainsFunc(l, func(d Delivery) bool { return d.ID >= all[0].ID }) {
+			t.Errorf("before the newest, oldest=%v: %d deliveries (%v), want %d", oldest, len(l), err, len(all)-1)
+		}
+	}
+	if _, _, err := eng.Deliveries(ctx, Filter{Sort: SortStatus, Cursor: "edited"}); !errors.Is(err, store.ErrBadCursor) {
+		t.Errorf("edited cursor: %v, want store.ErrBadCursor", err)
+	}
+	if _, _, err := eng.Deliveries(ctx, Filter{Sort: "size"}); !errors.Is(err, ErrBadSort) {
+		t.Errorf("unknown sort: %v, want ErrBadSort", err)
+	}
 }
 
 func TestEngineRefusesForbiddenDestinations(t *testing.T) {

@@ -143,8 +143,8 @@ const (
 		RETURNING last_seq, head`
 	pgSubjectPart = `s AS (` + subjectUpsert + `),
 		i AS (INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
-		SELECT ?, ?, ?, s.last_seq, ?, ?, ?, ?, `
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
+		SELECT ?, ?, ?, s.last_seq, ?, ?, ?, ?, ?, `
 	pgDeliveryTail = `, CASE WHEN s.head = s.last_seq THEN 'pending' ELSE 'queued' END, ?
 		FROM s ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT s.last_seq, (SELECT COUNT(*) FROM i) FROM s`
@@ -184,7 +184,7 @@ func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item
 			args = append(args, it.ep.id, it.ep.kind, it.ep.url, it.ep.at, it.ep.at)
 		}
 		args = append(args, it.endpointID, m.Subject,
-			id, it.endpointID, m.Subject, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS)
+			id, it.endpointID, m.Subject, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, nowUS)
 		ok := true
 		if it.pl.fixed != nil {
 			args = append(args, it.pl.fixed)
@@ -227,9 +227,9 @@ func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item
 		status = StatusPending
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id, it.endpointID, m.Subject, seq, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, b, status, nowUS)
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, it.endpointID, m.Subject, seq, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, nowUS, b, status, nowUS)
 	if err != nil {
 		return false, 0, fmt.Errorf("callback: record delivery: %w", err)
 	}
@@ -385,7 +385,7 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 		if err := q.insertAttempts(ctx, tx, instance, batch); err != nil {
 			return err
 		}
-		if err := q.applyOutcomes(ctx, tx, batch, out.applied); err != nil {
+		if err := q.applyOutcomes(ctx, tx, batch, out.applied, nowUS); err != nil {
 			return err
 		}
 		var finished []subjectKey
@@ -458,8 +458,8 @@ func (q *queue) insertAttempts(ctx context.Context, tx *store.Tx, instance strin
 }
 
 // applyOutcomes moves each delivery to its new state, only where the lease token still
-// matches, and marks which were applied.
-func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool) error {
+// matches, and marks which were applied. nowUS is the change's time (updated_at).
+func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool, nowUS int64) error {
 	if q.pg() {
 		n := len(batch)
 		ids, toks, sts, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -469,11 +469,11 @@ func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome
 			tries[i], next[i], last[i], fin[i] = int64(o.tries), o.nextAt, int64(o.a.status), o.finished
 		}
 		rows, err := tx.QueryContext(ctx, `UPDATE callback_deliveries d SET status = u.st, tries = u.tr, attempts = d.attempts + 1,
-			next_at = u.nx, lease_token = '', lease_until = 0, last_status = u.ls, last_error = u.le, finished_at = u.fi
+			next_at = u.nx, lease_token = '', lease_until = 0, last_status = u.ls, last_error = u.le, finished_at = u.fi, updated_at = ?
 			FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS INT[]), CAST(? AS BIGINT[]),
 			            CAST(? AS INT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(id, tok, st, tr, nx, ls, le, fi)
 			WHERE d.id = u.id AND d.lease_token = u.tok
-			RETURNING d.id`, ids, toks, sts, tries, next, last, errs, fin)
+			RETURNING d.id`, nowUS, ids, toks, sts, tries, next, last, errs, fin)
 		if err != nil {
 			return fmt.Errorf("callback: update deliveries: %w", err)
 		}
@@ -496,9 +496,9 @@ func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome
 	}
 	for i, o := range batch {
 		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = ?, tries = ?, attempts = attempts + 1,
-			next_at = ?, lease_token = '', lease_until = 0, last_status = ?, last_error = ?, finished_at = ?
+			next_at = ?, lease_token = '', lease_until = 0, last_status = ?, last_error = ?, finished_at = ?, updated_at = ?
 			WHERE id = ? AND lease_token = ?`,
-			o.status, o.tries, o.nextAt, o.a.status, clip(o.a.errText), o.finished, o.c.id, o.c.token)
+			o.status, o.tries, o.nextAt, o.a.status, clip(o.a.errText), o.finished, nowUS, o.c.id, o.c.token)
 		if err != nil {
 			return fmt.Errorf("callback: update delivery: %w", err)
 		}
@@ -546,7 +546,7 @@ const pgPromote = `WITH l AS (
 	                  AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending')),
 nx AS (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.subject = l.subject
                AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id FROM l),
-p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0
+p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
       FROM nx WHERE d.id = nx.id AND d.status = 'queued' RETURNING d.endpoint_id, d.subject, d.seq)
 UPDATE callback_subjects s SET head = COALESCE(p.seq, 0)
 FROM l LEFT JOIN p ON p.endpoint_id = l.endpoint_id AND p.subject = l.subject
@@ -560,7 +560,7 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 	}
 	if q.pg() {
 		eps, subs := keyArrays(ks)
-		if _, err := tx.ExecContext(ctx, pgPromote, eps, subs, nowUS); err != nil {
+		if _, err := tx.ExecContext(ctx, pgPromote, eps, subs, nowUS, nowUS); err != nil {
 			return fmt.Errorf("callback: promote next: %w", err)
 		}
 		return nil
@@ -569,13 +569,13 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 		// The subject's first queued delivery becomes the head unless its head pointer names
 		// a pending delivery; with nothing queued the pointer is cleared under that same rule.
 		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0
+		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
 			WHERE id = (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued'
 			            ORDER BY q.seq LIMIT 1)
 			  AND NOT EXISTS (SELECT 1 FROM callback_subjects s JOIN callback_deliveries h
 			                  ON h.endpoint_id = s.endpoint_id AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending'
 			                  WHERE s.endpoint_id = ? AND s.subject = ?)
-			RETURNING seq`, nowUS, k.endpointID, k.subject, k.endpointID, k.subject).Scan(&seq)
+			RETURNING seq`, nowUS, nowUS, k.endpointID, k.subject, k.endpointID, k.subject).Scan(&seq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0 WHERE endpoint_id = ? AND subject = ? AND head <> 0
@@ -849,8 +849,8 @@ func (q *queue) requeue(ctx context.Context, endpointID, cond string, nowUS int6
 			}
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = 'queued', tries = 0, next_at = ?, finished_at = 0,
-			lease_token = '', lease_until = 0 WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND `+cond,
-			append([]any{nowUS, endpointID}, args...)...)
+			updated_at = ?, lease_token = '', lease_until = 0 WHERE endpoint_id = ? AND status IN ('failed', 'delivered') AND `+cond,
+			append([]any{nowUS, nowUS, endpointID}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ type Customers interface {
 
 // Transfers is what the console needs of SEP-6 transactions (*transfer.Service).
 type Transfers interface {
-	Browse(ctx context.Context, f transfer.BrowseFilter) ([]transfer.Transaction, error)
+	Browse(ctx context.Context, f transfer.BrowseFilter) ([]transfer.Transaction, string, error)
 	Get(ctx context.Context, id string) (transfer.Transaction, error)
 	History(ctx context.Context, id string) ([]transfer.StatusChange, error)
 }

@@ -59,6 +59,8 @@ func TestConsole(t *testing.T) {
 			t.Run("endpoint health shows the last success", func(t *testing.T) { testEndpointHealth(t, s) })
 			t.Run("transaction timeline says who caused each change", func(t *testing.T) { testTimeline(t, s) })
 			t.Run("lists sort oldest first too", func(t *testing.T) { testOrder(t, s) })
+			t.Run("lists sort by status, update, attempts", func(t *testing.T) { testSorts(t, s) })
+			t.Run("created before holds in every order", func(t *testing.T) { testBefore(t, s) })
 		})
 	}
 }

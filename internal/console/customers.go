@@ -18,9 +18,11 @@ import (
 
 type customersData struct {
 	Status, Type, Account, Memo string
-	Items                       []kyc.Summary
-	NextAfter, NextAfterType    string
-	Statuses                    []string
+	// Order is the list's sort and direction, with the filters its links carry.
+	Order    listOrder
+	Items    []kyc.Summary
+	Next     string
+	Statuses []string
 }
 
 var kycStatuses = []string{kyc.StatusAccepted, kyc.StatusProcessing, kyc.StatusNeedsInfo, kyc.StatusRejected}
@@ -31,11 +33,19 @@ func (c *Console) customers(w http.ResponseWriter, r *http.Request, s *Session) 
 	q := r.URL.Query()
 	d := customersData{Status: q.Get("status"), Type: q.Get("type"), Account: strings.TrimSpace(q.Get("account")),
 		Memo: strings.TrimSpace(q.Get("memo")), Statuses: kycStatuses}
-	list, err := c.opts.Customers.List(r.Context(), kyc.ListQuery{Status: d.Status, Type: d.Type, Account: d.Account, Memo: d.Memo,
-		After: q.Get("after"), AfterType: q.Get("after_type"), Limit: pageSize})
-	var bad *kyc.BadRequestError
-	if errors.As(err, &bad) {
-		c.fail(w, r, s, http.StatusBadRequest, bad.Msg)
+	order, bad := readOrder(q, "/console/customers", ascFirst, []string{kyc.SortStatus, kyc.SortUpdated},
+		"account", d.Account, "memo", d.Memo, "status", d.Status, "type", d.Type)
+	if bad != "" {
+		c.fail(w, r, s, http.StatusBadRequest, bad)
+		return
+	}
+	d.Order = order
+	lq := kyc.ListQuery{Status: d.Status, Type: d.Type, Account: d.Account, Memo: d.Memo, Sort: order.Sort, Desc: !order.Asc,
+		Cursor: q.Get("cursor"), Limit: pageSize}
+	list, err := c.opts.Customers.List(r.Context(), lq)
+	var badq *kyc.BadRequestError
+	if errors.As(err, &badq) {
+		c.fail(w, r, s, http.StatusBadRequest, badq.Msg)
 		return
 	}
 	if err != nil {
@@ -44,7 +54,7 @@ func (c *Console) customers(w http.ResponseWriter, r *http.Request, s *Session) 
 	}
 	d.Items = list
 	if len(list) == pageSize {
-		d.NextAfter, d.NextAfterType = list[len(list)-1].ID, list[len(list)-1].Type
+		d.Next = kyc.NextCursor(lq, list[len(list)-1])
 	}
 	c.render(w, r, s, http.StatusOK, "customers", d)
 }
@@ -139,7 +149,7 @@ func (c *Console) showCustomer(w http.ResponseWriter, r *http.Request, s *Sessio
 	}
 	sort.Slice(d.Fields, func(i, j int) bool { return d.Fields[i].Name < d.Fields[j].Name })
 	slices.Sort(d.FieldNames)
-	if d.Callbacks, d.Timeline, err = c.subjectHistory(ctx, kyc.Subject(id, cust.Type), "customer"); err != nil {
+	if d.Callbacks, d.Timeline, _, err = c.subjectHistory(ctx, kyc.Subject(id, cust.Type), "customer"); err != nil {
 		c.internal(w, r, s, "read the customer's callbacks", err)
 		return
 	}
@@ -154,30 +164,36 @@ func (c *Console) showCustomer(w http.ResponseWriter, r *http.Request, s *Sessio
 // and derives the statuses it passed through from their bodies: every status change
 // records them in its own transaction, so they are its history. key is the body's object
 // ("customer" in business events, the body itself in SEP-12 callbacks; "transaction").
-func (c *Console) subjectHistory(ctx context.Context, subject, key string) ([]callback.Delivery, []statusEvent, error) {
-	list, _, err := c.opts.Deliveries.Deliveries(ctx, callback.Filter{Subject: subject, Limit: 100})
+// bodies is what each delivery whose body was read says (by delivery id).
+func (c *Console) subjectHistory(ctx context.Context, subject, key string) (list []callback.Delivery, timeline []statusEvent,
+	bodies map[string]statusEvent, err error) {
+	list, _, err = c.opts.Deliveries.Deliveries(ctx, callback.Filter{Subject: subject, Limit: 100})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	seen := map[string]bool{}
-	var timeline []statusEvent
+	bodies = map[string]statusEvent{}
 	for i, dl := range list {
 		if i >= 40 { // enough history for a page; the deliveries list has the rest
 			break
 		}
 		full, err := c.opts.Deliveries.Delivery(ctx, dl.ID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ev, ok := statusOf(full.Body, key)
-		if !ok || seen[ev.Status+"|"+ev.At] {
+		if !ok {
+			continue
+		}
+		bodies[dl.ID] = ev
+		if seen[ev.Status+"|"+ev.At] {
 			continue
 		}
 		seen[ev.Status+"|"+ev.At] = true
 		timeline = append(timeline, ev)
 	}
 	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].At < timeline[j].At })
-	return list, timeline, nil
+	return list, timeline, bodies, nil
 }
 
 // statusOf reads status, time and sequence from a callback or event body.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // parseTime reads a time typed in a form or URL: RFC 3339, or the browser's
@@ -33,8 +34,8 @@ func idBefore(t time.Time) string {
 
 type deliveriesData struct {
 	Status, Endpoint, Subject, Before string
-	// Order is "" (newest first) or "oldest".
-	Order     string
+	// Order is the list's sort and direction, with the filters its links carry.
+	Order     listOrder
 	Items     []callback.Delivery
 	Next      string
 	Endpoints []callback.Endpoint
@@ -45,30 +46,38 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *Session)
 	q := r.URL.Query()
 	d := deliveriesData{Status: q.Get("status"), Endpoint: q.Get("endpoint"), Subject: q.Get("subject"), Before: q.Get("before"),
 		Statuses: []string{callback.StatusPending, callback.StatusQueued, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed}}
-	order, ok := sortOrder(q)
-	if !ok {
-		c.fail(w, r, s, http.StatusBadRequest, badOrder)
+	order, bad := readOrder(q, "/console/deliveries", descFirst, []string{callback.SortStatus, callback.SortUpdated, callback.SortAttempts},
+		"subject", d.Subject, "endpoint", d.Endpoint, "status", d.Status, "before", d.Before)
+	if bad != "" {
+		c.fail(w, r, s, http.StatusBadRequest, bad)
 		return
 	}
 	d.Order = order
 	f := callback.Filter{Status: d.Status, EndpointID: d.Endpoint, Subject: d.Subject, Cursor: q.Get("cursor"), Limit: 50,
-		Oldest: order == orderOldest}
+		Sort: order.Sort, Oldest: order.Asc}
 	switch f.Status {
 	case "", callback.StatusPending, callback.StatusQueued, callback.StatusPaused, callback.StatusDelivered, callback.StatusFailed:
 	default:
 		c.fail(w, r, s, http.StatusBadRequest, "Status must be pending, queued, paused, delivered or failed.")
 		return
 	}
-	if d.Before != "" && f.Cursor == "" && !f.Oldest {
+	// "Created before" bounds the list in every order (ids are UUIDv7, so it is a bound on
+	// the id), separately from the cursor that continues a page.
+	if d.Before != "" {
 		t, err := parseTime(d.Before)
 		if err != nil {
 			c.fail(w, r, s, http.StatusBadRequest, "Created before: "+err.Error())
 			return
 		}
-		f.Cursor = idBefore(t)
+		f.Before = idBefore(t)
 	}
 	var err error
-	if d.Items, d.Next, err = c.opts.Deliveries.Deliveries(r.Context(), f); err != nil {
+	d.Items, d.Next, err = c.opts.Deliveries.Deliveries(r.Context(), f)
+	if errors.Is(err, store.ErrBadCursor) {
+		c.fail(w, r, s, http.StatusBadRequest, "That page link is not one the console made.")
+		return
+	}
+	if err != nil {
 		c.internal(w, r, s, "list deliveries", err)
 		return
 	}

@@ -1,7 +1,10 @@
 package console
 
 import (
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/transfer"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +63,46 @@ func TestSameOrigin(t *testing.T) {
 		if got := sameOrigin(r); got != tc.ok {
 			t.Errorf("Origin %q: sameOrigin = %v, want %v", tc.origin, got, tc.ok)
 		}
+	}
+}
+
+// TestGroupByChange: a callback goes under the change whose time its body carries, a
+// later change that kept the status under the last change before it, the rest unplaced.
+func TestGroupByChange(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 9, 0, 0, 123456000, time.UTC)
+	history := []transfer.StatusChange{
+		{Version: 1, At: t0, To: "incomplete"},
+		{Version: 2, At: t0.Add(time.Second), From: "incomplete", To: "pending_anchor"},
+		{Version: 4, At: t0.Add(3 * time.Second), From: "pending_anchor", To: "completed"},
+	}
+	iso := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339Nano) }
+	// Newest first, as the deliveries list gives them.
+	list := []callback.Delivery{{ID: "f"}, {ID: "e"}, {ID: "d"}, {ID: "c"}, {ID: "b"}, {ID: "a"}}
+	bodies := map[string]statusEvent{
+		"a": {Status: "incomplete", At: iso(0)},
+		"b": {Status: "pending_anchor", At: iso(time.Second)},
+		"c": {Status: "pending_anchor", At: iso(time.Second)},     // the event of the same change
+		"d": {Status: "pending_anchor", At: iso(2 * time.Second)}, // amounts changed, status kept
+		"e": {Status: "completed", At: iso(3*time.Second + 400)},  // nanoseconds the history does not keep
+		"f": {Status: "pending_anchor", At: iso(-time.Hour)},      // before every change
+	}
+	changes, unplaced := groupByChange(history, list, bodies)
+	ids := func(l []callback.Delivery) string {
+		var s []string
+		for _, d := range l {
+			s = append(s, d.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	for i, want := range []struct{ caused, later string }{{"a", ""}, {"b,c", "d"}, {"e", ""}} {
+		if got := ids(changes[i].Caused); got != want.caused {
+			t.Errorf("change %d caused %q, want %q", changes[i].Version, got, want.caused)
+		}
+		if got := ids(changes[i].Later); got != want.later {
+			t.Errorf("change %d later %q, want %q", changes[i].Version, got, want.later)
+		}
+	}
+	if got := ids(unplaced); got != "f" {
+		t.Errorf("unplaced %q, want f", got)
 	}
 }

@@ -2,12 +2,15 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -89,7 +92,7 @@ func testTimeline(t *testing.T, s *stack) {
 	// What the SEP-6 edge does for an authenticated wallet (stellarhttp puts the actor in
 	// the request's context; its own test checks that).
 	tr := &transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete, AssetCode: "USDC",
-		Owner: owner, CustomerID: id, CustomerType: "sep6"}
+		Owner: owner, CustomerID: id, CustomerType: "sep6", OnChangeCallback: s.wallet.srv.URL + "/sep6"}
 	if err := s.app.Transfer.Create(actor.With(ctx, actor.Actor{Kind: actor.Wallet, Name: owner.Account}), tr); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +125,24 @@ func testTimeline(t *testing.T, s *stack) {
 	for i, w := range want {
 		if !regexp.MustCompile(`(?s)` + w).MatchString(got[i]) {
 			t.Errorf("timeline entry %d = %s, want %s", i, got[i], w)
+		}
+	}
+	// Each change lists the callbacks it produced: the wallet's SEP-6 callback whose body
+	// is the transaction as that change left it.
+	wantStatus := []string{"incomplete", "pending_anchor", "error"}
+	for i, entry := range got {
+		placed := regexpAll(`data-delivery="([0-9a-f-]{36})"`, entry)
+		if i > 0 && len(placed) == 0 {
+			t.Errorf("timeline entry %d (%s) lists no callback", i, wantStatus[i])
+		}
+		for _, id := range placed {
+			var body []byte
+			if err := s.app.DB.QueryRowContext(ctx, `SELECT body FROM callback_deliveries WHERE id = ?`, id).Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(body), `"status":"`+wantStatus[i]+`"`) {
+				t.Errorf("timeline entry %d (%s) lists callback %s: %s", i, wantStatus[i], id, body)
+			}
 		}
 	}
 }
@@ -166,4 +187,139 @@ func regexpAllRepeats(expr, s string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// testSorts: every list sorts by its other columns, in both directions, each page in
+// (column, id) order; the header links carry the filters; an unknown sort is refused.
+func testSorts(t *testing.T, s *stack) {
+	ctx := context.Background()
+	c := s.client(t)
+	c.signIn(adminToken)
+	for _, tc := range []struct {
+		path, row, col string
+		// key reads a listed row's sort column, formatted to compare as text.
+		key string
+	}{
+		{"/console/deliveries", `<tr data-id="([0-9a-f-]{36})">`, "status", `SELECT status FROM callback_deliveries WHERE id = ?`},
+		{"/console/deliveries", `<tr data-id="([0-9a-f-]{36})">`, "updated", `SELECT CAST(updated_at AS TEXT) FROM callback_deliveries WHERE id = ?`},
+		{"/console/deliveries", `<tr data-id="([0-9a-f-]{36})">`, "attempts", `SELECT CAST(attempts AS TEXT) FROM callback_deliveries WHERE id = ?`},
+		{"/console/transactions", `href="/console/transactions/([0-9a-f-]{36})"`, "status", `SELECT status FROM transfer_transactions WHERE id = ?`},
+		{"/console/transactions", `href="/console/transactions/([0-9a-f-]{36})"`, "updated", `SELECT CAST(updated_at AS TEXT) FROM transfer_transactions WHERE id = ?`},
+		{"/console/customers", `href="/console/customers/([0-9a-f-]{36})\?type=sep6"`, "status", `SELECT status FROM kyc_customer_types WHERE customer_id = ? AND type = 'sep6'`},
+		{"/console/customers", `href="/console/customers/([0-9a-f-]{36})\?type=sep6"`, "updated", `SELECT CAST(updated_at AS TEXT) FROM kyc_customer_types WHERE customer_id = ? AND type = 'sep6'`},
+	} {
+		for _, order := range []string{"desc", "asc"} {
+			u := tc.path + "?sort=" + tc.col + "&order=" + order
+			resp, page := c.get(u)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d", u, resp.StatusCode)
+			}
+			ids := regexpAllRepeats(tc.row, page)
+			if len(ids) < 2 {
+				t.Fatalf("GET %s: %d rows, want 2 or more", u, len(ids))
+			}
+			var keys []string
+			for _, id := range ids {
+				var k string
+				if err := s.app.DB.QueryRowContext(ctx, tc.key, id).Scan(&k); err != nil {
+					t.Fatalf("%s: %v", id, err)
+				}
+				if tc.col != "status" {
+					k = strings.Repeat("0", 20-len(k)) + k // numbers compare as text once padded
+				}
+				keys = append(keys, k+" "+id)
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			if order == "desc" {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(keys, want) {
+				t.Errorf("GET %s: rows not in order:\n%v", u, keys)
+			}
+			dir := map[string]string{"desc": "descending", "asc": "ascending"}[order]
+			if !strings.Contains(page, `aria-sort="`+dir+`"><a id="sort-`+tc.col+`"`) {
+				t.Errorf("GET %s: the %s header is not marked %s", u, tc.col, dir)
+			}
+		}
+		if resp, _ := c.get(tc.path + "?sort=size"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s?sort=size = %d, want 400", tc.path, resp.StatusCode)
+		}
+		if resp, _ := c.get(tc.path + "?sort=" + tc.col + "&cursor=edited"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s with an edited cursor = %d, want 400", tc.path, resp.StatusCode)
+		}
+	}
+	// Customers are a queue of decisions: oldest first unless asked otherwise.
+	_, page := c.get("/console/customers")
+	if !strings.Contains(page, `aria-sort="ascending"><a id="sort-created" href="/console/customers?order=newest"`) {
+		t.Error("customers are not listed oldest first by default, with a link to newest first")
+	}
+	// The header links keep the filters and the list's other parameters.
+	_, page = c.get("/console/deliveries?status=failed&sort=attempts")
+	if !strings.Contains(page, `href="/console/deliveries?order=asc&amp;sort=attempts&amp;status=failed"`) ||
+		!strings.Contains(page, `href="/console/deliveries?sort=status&amp;status=failed"`) {
+		t.Error("the deliveries' header links do not carry the status filter and flip the order")
+	}
+	// Travel Rule sorts by status and risk (by severity, not by name).
+	for _, u := range []string{"/console/travel-rule?sort=status", "/console/travel-rule?sort=risk&order=asc", "/console/travel-rule?order=asc"} {
+		if resp, _ := c.get(u); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", u, resp.StatusCode)
+		}
+	}
+}
+
+// testBefore: "created before" bounds the deliveries and transactions lists in either
+// order (it was ignored oldest first).
+func testBefore(t *testing.T, s *stack) {
+	ctx := context.Background()
+	c := s.client(t)
+	c.signIn(adminToken)
+	for _, tc := range []struct{ path, row, table string }{
+		{"/console/deliveries", `<tr data-id="([0-9a-f-]{36})">`, "callback_deliveries"},
+		{"/console/transactions", `href="/console/transactions/([0-9a-f-]{36})"`, "transfer_transactions"},
+	} {
+		_, page := c.get(tc.path)
+		all := regexpAllRepeats(tc.row, page)
+		if len(all) < 2 {
+			t.Fatalf("%s: %d rows, want 2 or more", tc.path, len(all))
+		}
+		// The newest row's creation time, to the millisecond (as the form takes it): the
+		// rows of earlier milliseconds are listed, it and the rows of its millisecond not.
+		var idOf string
+		var at time.Time
+		for _, id := range all {
+			if u, err := uuid.Parse(id); err == nil && u.Version() == 7 {
+				sec, nsec := u.Time().UnixTime()
+				idOf, at = id, time.Unix(sec, nsec).UTC()
+				break
+			}
+		}
+		if idOf == "" {
+			t.Fatalf("%s: no UUIDv7 row", tc.path)
+		}
+		var want int
+		if err := s.app.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tc.table+` WHERE id < ?`,
+			fmt.Sprintf("%08x-%04x", uint64(at.UnixMilli())>>16, uint64(at.UnixMilli())&0xffff)).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if want == 0 {
+			t.Fatalf("%s: %d of %d rows before the newest: the test needs some on each side", tc.path, want, len(all))
+		}
+		before := url.QueryEscape(at.Format(time.RFC3339Nano))
+		for _, order := range []string{"", "&order=oldest", "&sort=status&order=asc"} {
+			_, page := c.get(tc.path + "?before=" + before + order)
+			got := regexpAllRepeats(tc.row, page)
+			if len(got) != min(want, 50) {
+				t.Errorf("%s before %s%s: %d rows, want %d", tc.path, at.Format(time.RFC3339Nano), order, len(got), want)
+			}
+			for _, id := range got {
+				if id >= idOf {
+					t.Errorf("%s before %s%s lists %s, created at or after", tc.path, at.Format(time.RFC3339Nano), order, id)
+				}
+			}
+			if order != "" && !strings.Contains(page, `name="before" value="`+at.Format(time.RFC3339Nano)+`"`) {
+				t.Errorf("%s%s: the form lost the before filter", tc.path, order)
+			}
+		}
+	}
 }

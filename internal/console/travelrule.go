@@ -12,9 +12,11 @@ import (
 
 type verificationsData struct {
 	Status, Risk, Since string
-	Items               []travelrule.VerificationView
-	Next                string
-	Statuses, Risks     []string
+	// Order is the list's sort (by update unless status or risk) and direction.
+	Order           listOrder
+	Items           []travelrule.VerificationView
+	Next            string
+	Statuses, Risks []string
 }
 
 func (c *Console) verifications(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -22,7 +24,14 @@ func (c *Console) verifications(w http.ResponseWriter, r *http.Request, s *Sessi
 	d := verificationsData{Status: q.Get("status"), Risk: q.Get("risk"), Since: q.Get("since"),
 		Statuses: []string{string(travelrule.StatusPending), string(travelrule.StatusVerified), string(travelrule.StatusDenied), string(travelrule.StatusError)},
 		Risks:    []string{"none", "low", "medium", "high", "severe"}}
-	f := travelrule.Filter{Status: travelrule.Status(d.Status), Cursor: q.Get("cursor"), Limit: pageSize}
+	order, bad := readOrder(q, "/console/travel-rule", descFirst, []string{travelrule.SortStatus, travelrule.SortRisk},
+		"status", d.Status, "risk", d.Risk, "since", d.Since)
+	if bad != "" {
+		c.fail(w, r, s, http.StatusBadRequest, bad)
+		return
+	}
+	d.Order = order
+	f := travelrule.Filter{Status: travelrule.Status(d.Status), Cursor: q.Get("cursor"), Limit: pageSize, Sort: order.Sort, Desc: !order.Asc}
 	if d.Risk != "" {
 		l, err := travelrule.ParseRiskLevel(d.Risk)
 		if err != nil {

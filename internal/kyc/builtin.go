@@ -508,17 +508,23 @@ type Summary struct {
 }
 
 // ListQuery filters List; zero values mean no filter. After and AfterType are the id and
-// type of the last entry of the previous page.
+// type of the last entry of the previous page (creation order, ascending); Cursor, from
+// NextCursor, continues a page of any order.
 type ListQuery struct {
 	Status, Type, After, AfterType string
 	// Account (and Memo, when Account is set) keep the customers of one owner.
 	Account, Memo string
-	Limit         int
+	// Sort is SortCreated (by id: creation order), SortStatus or SortUpdated; Desc lists
+	// newest (last) first. The business back end lists in creation order only.
+	Sort   string
+	Desc   bool
+	Cursor string
+	Limit  int
 }
 
-// List returns customers by id (creation order), for the operator's work queue, e.g.
-// every PROCESSING sep6 customer. With the business back end it lists the customers
-// vaspgate knows of (listKnown).
+// List returns customers by id (creation order) or by q.Sort, for the operator's work
+// queue, e.g. every PROCESSING sep6 customer. With the business back end it lists the
+// customers vaspgate knows of (listKnown).
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 100
@@ -531,17 +537,30 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 
 // list reads the builtin customers' statuses.
 func (s builtin) list(ctx context.Context, q ListQuery) ([]Summary, error) {
-	// The owner condition is written only when asked for, so PostgreSQL plans it on the
-	// owner index instead of walking every customer.
-	owner, args := "", []any{q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType}
+	page, err := pageOf(q, "t.customer_id", "t.type", "t.status", "t.updated_at")
+	if err != nil {
+		return nil, err
+	}
+	// Each condition is written only when asked for, so PostgreSQL plans the query on the
+	// index of the filter or of the order instead of walking every customer.
+	var where string
+	var args []any
+	if q.Status != "" {
+		where, args = where+" AND t.status = ?", append(args, q.Status)
+	}
+	if q.Type != "" {
+		where, args = where+" AND t.type = ?", append(args, q.Type)
+	}
 	if q.Account != "" {
-		owner, args = " AND c.account = ? AND (? = '' OR c.memo = ?)", append(args, q.Account, q.Memo, q.Memo)
+		where, args = where+" AND c.account = ?", append(args, q.Account)
+		if q.Memo != "" {
+			where, args = where+" AND c.memo = ?", append(args, q.Memo)
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT t.customer_id, t.type, t.status, c.account, c.memo, t.updated_at
 		FROM kyc_customer_types t JOIN kyc_customers c ON c.id = t.customer_id
-		WHERE (? = '' OR t.status = ?) AND (? = '' OR t.type = ?) 
-			AND (t.customer_id > ? OR (t.customer_id = ? AND t.type > ?))`+owner+`
-		ORDER BY t.customer_id, t.type LIMIT ?`, append(args, q.Limit)...)
+		WHERE 1 = 1`+where+page.cond+`
+		ORDER BY `+page.keys.OrderBy(q.Desc)+` LIMIT ?`, append(append(args, page.args...), q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("kyc: list customers: %w", err)
 	}

@@ -11,16 +11,32 @@ import (
 // empty while none was). Their fields stay at the business server: a customer's page asks
 // it (Fetch).
 func (s *Service) listKnown(ctx context.Context, q ListQuery) ([]Summary, error) {
-	owner, args := "", []any{q.Status, q.Status, q.Type, q.Type, q.After, q.After, q.AfterType}
+	if q.Sort != SortCreated {
+		return nil, badRequest("with the business back end customers are listed in creation order only")
+	}
+	page, err := pageOf(q, "c.id", "COALESCE(s.type, '')", "", "")
+	if err != nil {
+		return nil, err
+	}
+	var where string
+	var args []any
+	if q.Status != "" {
+		where, args = where+" AND s.status = ?", append(args, q.Status)
+	}
+	if q.Type != "" {
+		where, args = where+" AND s.type = ?", append(args, q.Type)
+	}
 	if q.Account != "" {
-		owner, args = " AND c.account = ? AND (? = '' OR c.memo = ?)", append(args, q.Account, q.Memo, q.Memo)
+		where, args = where+" AND c.account = ?", append(args, q.Account)
+		if q.Memo != "" {
+			where, args = where+" AND c.memo = ?", append(args, q.Memo)
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT c.id, COALESCE(s.type, ''), COALESCE(s.status, ''), c.account, c.memo,
 		COALESCE(s.updated_at, c.updated_at)
 		FROM kyc_customers c LEFT JOIN kyc_snapshots s ON s.customer_id = c.id
-		WHERE (? = '' OR s.status = ?) AND (? = '' OR s.type = ?)
-			AND (c.id > ? OR (c.id = ? AND COALESCE(s.type, '') > ?))`+owner+`
-		ORDER BY c.id, COALESCE(s.type, '') LIMIT ?`, append(args, q.Limit)...)
+		WHERE 1 = 1`+where+page.cond+`
+		ORDER BY `+page.keys.OrderBy(q.Desc)+` LIMIT ?`, append(append(args, page.args...), q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("kyc: list known customers: %w", err)
 	}

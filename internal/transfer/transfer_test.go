@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,21 +79,56 @@ func TestListFilters(t *testing.T) {
 			var seen []string
 			f := transfer.BrowseFilter{Account: s.User.Account, Oldest: tc.oldest, Limit: 2}
 			for range 4 {
-				page, err := s.Transfers.Browse(ctx, f)
+				page, next, err := s.Transfers.Browse(ctx, f)
 				if err != nil {
 					t.Fatal(err)
 				}
 				for _, x := range page {
 					seen = append(seen, x.ID)
 				}
-				if len(page) < 2 {
+				if next == "" {
 					break
 				}
-				f.Before, f.After = page[len(page)-1].ID, page[len(page)-1].ID
+				f.Cursor = next
 			}
 			if strings.Join(seen, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("browse oldest=%v: %v, want %v", tc.oldest, seen, tc.want)
 			}
+		}
+		// By status and by last change, both directions: every transaction once, in order.
+		for _, sort := range []string{transfer.BrowseStatus, transfer.BrowseUpdated} {
+			for _, oldest := range []bool{false, true} {
+				var seen []transfer.Transaction
+				f := transfer.BrowseFilter{Account: s.User.Account, Sort: sort, Oldest: oldest, Limit: 2}
+				for range 4 {
+					page, next, err := s.Transfers.Browse(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					seen = append(seen, page...)
+					if next == "" {
+						break
+					}
+					f.Cursor = next
+				}
+				key := func(x transfer.Transaction) string {
+					if sort == transfer.BrowseStatus {
+						return string(x.Status) + x.ID
+					}
+					return x.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000000") + x.ID
+				}
+				if len(seen) != 5 || !slices.IsSortedFunc(seen, func(a, b transfer.Transaction) int {
+					if oldest {
+						return strings.Compare(key(a), key(b))
+					}
+					return strings.Compare(key(b), key(a))
+				}) {
+					t.Errorf("browse by %s oldest=%v: %d rows, not in order", sort, oldest, len(seen))
+				}
+			}
+		}
+		if _, _, err := s.Transfers.Browse(ctx, transfer.BrowseFilter{Sort: transfer.BrowseStatus, Cursor: "edited"}); !errors.Is(err, store.ErrBadCursor) {
+			t.Errorf("edited cursor = %v, want store.ErrBadCursor", err)
 		}
 		w, _ := s.Transfers.List(ctx, s.User, transfer.Filter{Kinds: []transfer.Kind{transfer.KindWithdrawal}})
 		if len(w) != 2 {

@@ -3,13 +3,10 @@ package travelrule
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -18,8 +15,9 @@ import (
 // ErrNotFound is returned for an unknown verification or quarantined callback.
 var ErrNotFound = errors.New("travelrule: not found")
 
-// ErrBadCursor is returned for a cursor this package did not make.
-var ErrBadCursor = errors.New("travelrule: invalid cursor")
+// ErrBadCursor is returned for a cursor this package did not make (the store's rule for
+// every keyset page).
+var ErrBadCursor = store.ErrBadCursor
 
 // StoredCallback describes one stored callback (never its body).
 type StoredCallback struct {
@@ -147,15 +145,62 @@ type Filter struct {
 	RiskLevel RiskLevel
 	// Since keeps verifications updated at or after it.
 	Since time.Time
+	// Sort is the order: SortUpdated (the default), SortStatus or SortRisk (by severity),
+	// ascending unless Desc.
+	Sort string
+	Desc bool
 	// Cursor continues a previous page; Limit caps the page (default 50, at most 500).
 	Cursor string
 	Limit  int
 }
 
-// ListVerifications returns verifications in update order (oldest first) and the cursor of
-// the next page ("" at the end). Callbacks and IVMS101 are not included.
+// The orders ListVerifications sorts in, each on its own index ending in the uuid
+// (migration 00075).
+const (
+	SortUpdated = ""
+	SortStatus  = "status"
+	SortRisk    = "risk"
+)
+
+// riskRank orders risk levels by severity in SQL; the index travel_rule_verifications_risk
+// is on this very expression, so both must change together.
+const riskRank = `(CASE risk_level WHEN 'none' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 WHEN 'severe' THEN 4 ELSE -1 END)`
+
+var verificationSorts = map[string]store.Keyset{
+	SortUpdated: {"updated_at", "verification_uuid"},
+	SortStatus:  {"status", "verification_uuid"},
+	SortRisk:    {riskRank, "verification_uuid"},
+}
+
+// ErrBadSort is returned for a Filter.Sort ListVerifications does not know.
+var ErrBadSort = errors.New("travelrule: verifications sort by updated, status or risk")
+
+// rank is a risk level's place in riskRank's order.
+func rank(l RiskLevel) int {
+	switch l {
+	case "none":
+		return 0
+	case "low":
+		return 1
+	case "medium":
+		return 2
+	case "high":
+		return 3
+	case "severe":
+		return 4
+	}
+	return -1
+}
+
+// ListVerifications returns verifications in update order (oldest first), or in f's
+// order, and the cursor of the next page ("" at the end). Callbacks and IVMS101 are not
+// included.
 func (s *Service) ListVerifications(ctx context.Context, f Filter) ([]VerificationView, string, error) {
 	limit := pageLimit(f.Limit)
+	keys, ok := verificationSorts[f.Sort]
+	if !ok {
+		return nil, "", ErrBadSort
+	}
 	q := `SELECT verification_uuid, status, reason, message, tx_hash, vout, risk_level, screening, version,
 	created_at, updated_at FROM travel_rule_verifications WHERE version > 0`
 	var args []any
@@ -172,14 +217,14 @@ func (s *Service) ListVerifications(ctx context.Context, f Filter) ([]Verificati
 		args = append(args, store.Micros(f.Since))
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		after, err := verificationCursor(f.Sort, f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		q += " AND (updated_at > ? OR (updated_at = ? AND verification_uuid > ?))"
-		args = append(args, at, at, id)
+		q += " AND " + keys.After(f.Desc)
+		args = append(args, after...)
 	}
-	q += " ORDER BY updated_at, verification_uuid LIMIT ?"
+	q += " ORDER BY " + keys.OrderBy(f.Desc) + " LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -188,7 +233,6 @@ func (s *Service) ListVerifications(ctx context.Context, f Filter) ([]Verificati
 	defer rows.Close()
 	var (
 		out     []VerificationView
-		lastAt  int64
 		hasMore bool
 	)
 	for rows.Next() {
@@ -208,7 +252,6 @@ func (s *Service) ListVerifications(ctx context.Context, f Filter) ([]Verificati
 		v.Screening = json.RawMessage(screening)
 		c, u := store.FromMicros(created), store.FromMicros(updated)
 		v.CreatedAt, v.UpdatedAt = &c, &u
-		lastAt = updated
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -216,7 +259,15 @@ func (s *Service) ListVerifications(ctx context.Context, f Filter) ([]Verificati
 	}
 	next := ""
 	if hasMore {
-		next = encodeCursor(lastAt, out[len(out)-1].VerificationUUID)
+		last := out[len(out)-1]
+		switch f.Sort {
+		case SortStatus:
+			next = store.Cursor(last.Status, last.VerificationUUID)
+		case SortRisk:
+			next = store.Cursor(rank(last.RiskLevel), last.VerificationUUID)
+		default:
+			next = store.Cursor(store.Micros(*last.UpdatedAt), last.VerificationUUID)
+		}
 	}
 	return out, next, nil
 }
@@ -227,8 +278,9 @@ func (s *Service) ListQuarantine(ctx context.Context, cursor string, limit int) 
 	q := "SELECT " + callbackCols + " FROM travel_rule_inbox WHERE state = ?"
 	args := []any{stateQuarantined}
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
-		if err != nil {
+		var at int64
+		var id string
+		if err := store.ParseCursor(cursor, &at, &id); err != nil {
 			return nil, "", err
 		}
 		q += " AND (received_at > ? OR (received_at = ? AND id > ?))"
@@ -260,7 +312,7 @@ func (s *Service) ListQuarantine(ctx context.Context, cursor string, limit int) 
 	next := ""
 	if hasMore {
 		last := out[len(out)-1]
-		next = encodeCursor(store.Micros(last.ReceivedAt), last.ID)
+		next = store.Cursor(store.Micros(last.ReceivedAt), last.ID)
 	}
 	return out, next, nil
 }
@@ -322,19 +374,20 @@ func pageLimit(n int) int {
 	return n
 }
 
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "|" + id))
-}
-
-func decodeCursor(c string) (int64, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", ErrBadCursor
+// verificationCursor reads a ListVerifications cursor of the sort into its keyset values.
+func verificationCursor(sort, c string) ([]any, error) {
+	var id string
+	switch sort {
+	case SortStatus:
+		var st string
+		err := store.ParseCursor(c, &st, &id)
+		return []any{st, id}, err
+	case SortRisk:
+		var r int
+		err := store.ParseCursor(c, &r, &id)
+		return []any{r, id}, err
 	}
-	at, id, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil {
-		return 0, "", ErrBadCursor
-	}
-	return n, id, nil
+	var at int64
+	err := store.ParseCursor(c, &at, &id)
+	return []any{at, id}, err
 }

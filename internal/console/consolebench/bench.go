@@ -10,11 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -45,8 +47,11 @@ type Options struct {
 
 // Page is one page's timings.
 type Page struct {
-	Name       string  `json:"name"`
-	Path       string  `json:"path"`
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Follow times the page Path's "next" link leads to (a keyset page after the first)
+	// instead of Path itself; Path is then that page's address.
+	Follow     bool    `json:"follow,omitempty"`
 	Requests   int     `json:"requests"`
 	P50Millis  float64 `json:"p50_ms"`
 	P99Millis  float64 `json:"p99_ms"`
@@ -156,18 +161,43 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		{Name: "deliveries, one endpoint", Path: "/console/deliveries?endpoint=" + ids.endpoint},
 		{Name: "deliveries, one subject", Path: "/console/deliveries?subject=" + url.QueryEscape(ids.subject)},
 		{Name: "deliveries, before a time (mid-table)", Path: "/console/deliveries?before=" + mid},
+		{Name: "deliveries, by status", Path: "/console/deliveries?sort=status"},
+		{Name: "deliveries, by status, ascending", Path: "/console/deliveries?sort=status&order=asc"},
+		{Name: "deliveries, by status, second page", Path: "/console/deliveries?sort=status", Follow: true},
+		{Name: "deliveries, by last update", Path: "/console/deliveries?sort=updated"},
+		{Name: "deliveries, by last update, oldest first", Path: "/console/deliveries?sort=updated&order=asc"},
+		{Name: "deliveries, by last update, second page", Path: "/console/deliveries?sort=updated", Follow: true},
+		{Name: "deliveries, by attempts", Path: "/console/deliveries?sort=attempts"},
+		{Name: "deliveries, by attempts, fewest first", Path: "/console/deliveries?sort=attempts&order=asc"},
+		{Name: "deliveries, by attempts, second page", Path: "/console/deliveries?sort=attempts", Follow: true},
+		{Name: "deliveries, failed, by attempts", Path: "/console/deliveries?status=failed&sort=attempts"},
+		{Name: "deliveries, one endpoint, by last update", Path: "/console/deliveries?sort=updated&endpoint=" + ids.endpoint},
+		{Name: "deliveries, before a time, oldest first", Path: "/console/deliveries?order=oldest&before=" + mid},
+		{Name: "deliveries, before a time, by attempts", Path: "/console/deliveries?sort=attempts&before=" + mid},
 		{Name: "delivery with attempts", Path: "/console/deliveries/" + ids.delivery},
 		{Name: "customers", Path: "/console/customers"},
 		{Name: "customers, PROCESSING", Path: "/console/customers?status=PROCESSING"},
 		{Name: "customers, by account", Path: "/console/customers?account=" + ids.account},
+		{Name: "customers, newest first", Path: "/console/customers?order=newest"},
+		{Name: "customers, by status", Path: "/console/customers?sort=status"},
+		{Name: "customers, by status, second page", Path: "/console/customers?sort=status", Follow: true},
+		{Name: "customers, by last update", Path: "/console/customers?sort=updated&order=desc"},
 		{Name: "customer", Path: "/console/customers/" + ids.customer},
 		{Name: "transactions", Path: "/console/transactions"},
 		{Name: "transactions, oldest first", Path: "/console/transactions?order=oldest"},
 		{Name: "transactions, pending_anchor", Path: "/console/transactions?status=pending_anchor"},
 		{Name: "transactions, pending_anchor, oldest first", Path: "/console/transactions?status=pending_anchor&order=oldest"},
 		{Name: "transactions, by account", Path: "/console/transactions?account=" + ids.account},
+		{Name: "transactions, by status", Path: "/console/transactions?sort=status"},
+		{Name: "transactions, by status, second page", Path: "/console/transactions?sort=status", Follow: true},
+		{Name: "transactions, by last update", Path: "/console/transactions?sort=updated"},
+		{Name: "transactions, by last update, oldest first", Path: "/console/transactions?sort=updated&order=asc"},
+		{Name: "transactions, pending_anchor, by last update", Path: "/console/transactions?status=pending_anchor&sort=updated"},
 		{Name: "travel rule verifications", Path: "/console/travel-rule"},
 		{Name: "travel rule, DENIED", Path: "/console/travel-rule?status=DENIED"},
+		{Name: "travel rule, by status", Path: "/console/travel-rule?sort=status"},
+		{Name: "travel rule, by risk", Path: "/console/travel-rule?sort=risk"},
+		{Name: "travel rule, by risk, second page", Path: "/console/travel-rule?sort=risk", Follow: true},
 		{Name: "audit log", Path: "/console/audit"},
 		{Name: "audit log, oldest first", Path: "/console/audit?order=oldest"},
 		{Name: "audit log, one operator", Path: "/console/audit?operator=op-7"},
@@ -183,7 +213,23 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return r, nil
 }
 
+// nextLink finds a list page's pager link.
+var nextLink = regexp.MustCompile(`rel="next" href="([^"]+)"`)
+
 func timePage(ctx context.Context, hc *http.Client, base string, p *Page, n int) error {
+	if p.Follow {
+		resp, err := hc.Get(base + p.Path)
+		if err != nil {
+			return fmt.Errorf("consolebench: %s: %w", p.Name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := nextLink.FindSubmatch(body)
+		if err != nil || m == nil {
+			return fmt.Errorf("consolebench: %s: the first page has no next link (%v)", p.Name, err)
+		}
+		p.Path = html.UnescapeString(string(m[1]))
+	}
 	var took []time.Duration
 	for i := 0; i < n+5; i++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+p.Path, nil)

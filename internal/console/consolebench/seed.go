@@ -60,12 +60,12 @@ func seed(ctx context.Context, db *store.DB, o Options) (seeded, error) {
 				(ARRAY['pending_user_transfer_start','pending_anchor','completed','completed','completed','pending_customer_info_update'])[n % 6 + 1] AS st
 				FROM generate_series(1::bigint, ` + fmt.Sprint(o.Customers) + `) AS s(n)) t`},
 		{"deliveries", `INSERT INTO callback_deliveries (id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at,
-				body, status, tries, attempts, next_at, last_status, last_error, finished_at)
+				body, status, tries, attempts, next_at, last_status, last_error, finished_at, updated_at)
 			SELECT id, 'bench-ep-' || (k % 3), CASE WHEN k % 2 = 0 THEN 'customer:' || ` + cust("k / 2 + 1") + ` || ':sep6' ELSE 'transaction:' || k END,
 				n / ` + fmt.Sprint(subj) + ` + 1, id, CASE WHEN k % 2 = 0 THEN 'sep12.customer' ELSE 'sep6.transaction' END,
 				at, at, convert_to('{"status":"ACCEPTED","updated_at":"2026-11-01T00:00:00Z"}', 'UTF8'),
 				CASE WHEN n % 100 < 3 THEN 'failed' ELSE 'delivered' END, 0, CASE WHEN n % 100 < 3 THEN 8 ELSE 1 END, at,
-				CASE WHEN n % 100 < 3 THEN 500 ELSE 200 END, CASE WHEN n % 100 < 3 THEN 'http_status' ELSE '' END, at + 90000
+				CASE WHEN n % 100 < 3 THEN 500 ELSE 200 END, CASE WHEN n % 100 < 3 THEN 'http_status' ELSE '' END, at + 90000, at + 90000
 			FROM (SELECT n, n % ` + fmt.Sprint(subj) + ` AS k, (` + fmt.Sprint(base) + ` + n * ` + fmt.Sprint(deliveryGapMillis) + `) * 1000 AS at,
 				` + fmt.Sprintf(uuid7, fmt.Sprintf("(%d + n * %d)", base, deliveryGapMillis), "n") + ` AS id
 				FROM generate_series(0::bigint, ` + fmt.Sprint(o.Deliveries-1) + `) AS s(n)) d`},
