@@ -52,6 +52,9 @@ travel_rule:
 		"VASPGATE_RPC_AUTH_TYPE":                "api_key",
 		"VASPGATE_RPC_AUTH_SECRET":              "business-api-key-0123456789abcdef",
 		"VEGA_VERIFICATION_AUTHORIZATION_TOKEN": "enclave-token-0123456789abcdef",
+		// The enclave is the operator's destination: its range is opened explicitly.
+		"VASPGATE_TRAVEL_RULE_ENCLAVE_URL": "http://10.20.0.5:21117",
+		"VASPGATE_CALLBACK_ALLOW_CIDRS":    "10.20.0.0/24",
 	}
 }
 
@@ -91,6 +94,10 @@ func TestProductionProfile(t *testing.T) {
 		{name: "admin on every interface", set: map[string]string{"VASPGATE_ADMIN_ADDR": "0.0.0.0:0"}, want: "admin_addr (VASPGATE_ADMIN_ADDR)"},
 		{name: "wallet callbacks into loopback", set: map[string]string{"VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS": "127.0.0.0/8"}, want: "callback.wallet_allow_cidrs (VASPGATE_CALLBACK_WALLET_ALLOW_CIDRS)"},
 		{name: "business URL the guard refuses", set: map[string]string{"VASPGATE_BUSINESS_EVENT_URL": "http://127.0.0.1:9/event"}, want: "callback.business.url (VASPGATE_BUSINESS_EVENT_URL)"},
+		{name: "enclave on the metadata address", set: map[string]string{"VASPGATE_TRAVEL_RULE_ENCLAVE_URL": "http://169.254.169.254/"},
+			want: "travel_rule.enclave.url (VASPGATE_TRAVEL_RULE_ENCLAVE_URL)"},
+		{name: "KYC business server outside allow_cidrs", set: map[string]string{"VASPGATE_KYC_BACKEND": "business",
+			"VASPGATE_KYC_BUSINESS_BASE_URL": "http://10.30.0.7:8081"}, want: "kyc.business.base_url (VASPGATE_KYC_BUSINESS_BASE_URL)"},
 		{name: "default mode on PostgreSQL", unset: []string{"VASPGATE_MODE", "VASPGATE_ADMIN_TOKEN"},
 			set: map[string]string{"VASPGATE_DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}, want: "admin_token (VASPGATE_ADMIN_TOKEN)"},
 	}

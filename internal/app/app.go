@@ -186,6 +186,9 @@ func (a *App) build(ctx context.Context) error {
 	ko := kycSettings(cfg.KYC)
 	ko.Limits, ko.Clients, ko.DB, ko.Sealer, ko.Outbox, ko.Logger = lim.kyc, wallets(cfg.Clients), a.DB, keyring, outbox, a.Log
 	ko.CallbackURLs = callback.URLPolicy{Guard: guard, HTTPHosts: cfg.KYC.CallbackHTTPHosts}
+	// The business server is the operator's destination: the internal scope's guard.
+	ko.BusinessClient = callback.NewHTTPClient(callback.ClientOptions{Guard: scopes.Internal,
+		ConnectTimeout: cfg.Callback.ConnectTimeout, Timeout: cfg.KYC.Business.Timeout})
 	ko.Transactions, ko.StatusHooks = a.Transfer, []kyc.StatusHook{a.Transfer.CustomerStatusHook}
 	a.KYC, err = kyc.New(ko)
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
@@ -33,11 +35,20 @@ func ssrfScopes(cfg config.Config) (callback.Scopes, error) {
 
 type destination struct{ key, url string }
 
-// configuredDestinations are the URLs the operator configured vaspgate to call.
+// configuredDestinations are the URLs the operator configured vaspgate to call: the
+// business's event endpoint, the clients' callback URLs, and — when in use — the KYC
+// business server and the VASP's own Travel Rule enclave. All of them are the internal
+// scope's (callback.allow_cidrs): checked at start and dialled through its guard.
 func configuredDestinations(cfg config.Config) []destination {
 	var out []destination
 	if u := cfg.Callback.Business.URL; u != "" {
 		out = append(out, destination{"callback.business.url (VASPGATE_BUSINESS_EVENT_URL)", u})
+	}
+	if cfg.KYC.Backend == config.KYCBusiness && cfg.KYC.Business.BaseURL != "" {
+		out = append(out, destination{"kyc.business.base_url (VASPGATE_KYC_BUSINESS_BASE_URL)", cfg.KYC.Business.BaseURL})
+	}
+	if (cfg.TravelRule.Originating() || cfg.TravelRule.Enabled()) && cfg.TravelRule.Enclave.URL != "" {
+		out = append(out, destination{"travel_rule.enclave.url (VASPGATE_TRAVEL_RULE_ENCLAVE_URL)", cfg.TravelRule.Enclave.URL})
 	}
 	for i, c := range cfg.Clients {
 		for proto, u := range map[string]string{"sep6": c.CallbackURLs.SEP6, "sep12": c.CallbackURLs.SEP12,
@@ -77,4 +88,15 @@ func checkDestinations(ctx context.Context, cfg config.Config, log *slog.Logger,
 		return &config.Error{Problems: probs}
 	}
 	return nil
+}
+
+// internalClient is the HTTP client of an operator-configured destination (the KYC business
+// server, the enclave): the internal scope's SSRF guard at dial time, no proxy, no
+// redirects, timeout bounding one call.
+func internalClient(cfg config.Config, timeout time.Duration) (*http.Client, error) {
+	scopes, err := ssrfScopes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return callback.NewHTTPClient(callback.ClientOptions{Guard: scopes.Internal, ConnectTimeout: cfg.Callback.ConnectTimeout, Timeout: timeout}), nil
 }

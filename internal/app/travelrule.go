@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -148,7 +149,7 @@ func (a *App) originator(tr config.TravelRule) *travelrule.OriginatorOptions {
 		return nil
 	}
 	return &travelrule.OriginatorOptions{
-		Client:    &travelrule.EnclaveClient{URL: tr.Enclave.URL, Timeout: tr.Enclave.Timeout},
+		Client:    a.enclaveClient(tr),
 		Transfers: trTransfers{transfers: a.Transfer}, Profiles: trProfiles{kyc: a.KYC},
 		Thresholds: tr.Threshold, Counterparties: tr.Counterparties,
 		ReconcileAfter: tr.ReconcileAfter, ReconcileInterval: tr.ReconcileInterval,
@@ -255,8 +256,19 @@ func (a *App) beneficiary(tr config.TravelRule) (*travelrule.BeneficiaryOptions,
 		return nil, fmt.Errorf("travel_rule.hold_at: %w", err)
 	}
 	return &travelrule.BeneficiaryOptions{
-		Client:      &travelrule.EnclaveClient{URL: tr.Enclave.URL, Timeout: tr.Enclave.Timeout},
+		Client:      a.enclaveClient(tr),
 		Withdrawals: trWithdrawals{transfers: a.Transfer}, Profiles: trProfiles{kyc: a.KYC},
 		HoldAt: level, InquireAfter: tr.InquireAfter, InquireInterval: tr.ReconcileInterval,
 	}, nil
+}
+
+// enclaveClient reaches the VASP's own enclave through the internal scope's SSRF guard, like
+// every destination the operator configured (checked at start: checkDestinations).
+func (a *App) enclaveClient(tr config.TravelRule) *travelrule.EnclaveClient {
+	h, err := internalClient(a.Config, tr.Enclave.Timeout)
+	if err != nil {
+		// allow_cidrs was parsed already (build stops on it): the strictest guard anyway.
+		h = callback.NewHTTPClient(callback.ClientOptions{Timeout: tr.Enclave.Timeout})
+	}
+	return &travelrule.EnclaveClient{URL: tr.Enclave.URL, HTTP: h, Timeout: tr.Enclave.Timeout}
 }

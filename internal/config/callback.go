@@ -64,9 +64,11 @@ type Callback struct {
 	// (failed) are kept until replayed or removed by an operator. Default 720h (30 days);
 	// negative keeps everything.
 	Retention time.Duration `yaml:"retention"`
-	// AllowCIDRs are destinations reachable despite the SSRF guard for the business endpoint
-	// and the clients' configured callback URLs (internal partners; 127.0.0.0/8 in
-	// development and tests). Wallet-registered URLs never get them (WalletAllowCIDRs).
+	// AllowCIDRs are destinations reachable despite the SSRF guard for what the operator
+	// configured: the business endpoint, the clients' callback URLs, the KYC business server
+	// and the Travel Rule enclave (internal partners; 127.0.0.0/8 in development and tests,
+	// 127.0.0.1/32 for an enclave beside vaspgate). Wallet-registered URLs never get them
+	// (WalletAllowCIDRs).
 	AllowCIDRs []string `yaml:"allow_cidrs"`
 	// WalletAllowCIDRs are destinations reachable despite the SSRF guard by callback URLs
 	// that wallets register (SEP-6 on_change_callback, SEP-12 callback), which allow_cidrs
