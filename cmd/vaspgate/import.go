@@ -27,6 +27,12 @@ as they are. No callbacks or events are sent for imported history.
 
 flags:
   --from URL           the Anchor Platform PostgreSQL database (required)
+  --customers FILE     the business server's customers created under Anchor Platform, as CSV
+                       with a header naming id, stellar_account (or account) and memo, e.g.
+                       the reference server's: COPY (SELECT id, stellar_account, memo FROM
+                       customers) TO STDOUT WITH CSV HEADER. Each customer's owner (the
+                       SEP-10 identity it was created with) is recorded, so that wallet reads
+                       it by id at once and no other can; an owner already recorded stays
   --dry-run            read and map everything, write nothing, print the report
   --config FILE        vaspgate configuration file (for database_url)
   --database-url URL   overrides database_url / VASPGATE_DATABASE_URL
@@ -45,6 +51,7 @@ func importCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs.SetOutput(io.Discard)
 	from := fs.String("from", "", "")
 	dry := fs.Bool("dry-run", false, "")
+	customers := fs.String("customers", "", "")
 	cfgPath := fs.String("config", "", "")
 	dbURL := fs.String("database-url", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -77,7 +84,16 @@ func importCmd(ctx context.Context, args []string, out io.Writer) error {
 	} else if ok, err := db.Migrated(ctx); err != nil || !ok {
 		return fmt.Errorf("import: the vaspgate database is not migrated (run vaspgate migrate first): %v", err)
 	}
-	rep, err := apimport.Run(ctx, apimport.Options{Source: src, Transfers: transfer.New(transfer.Options{DB: db}), DryRun: *dry})
+	opts := apimport.Options{Source: src, Transfers: transfer.New(transfer.Options{DB: db}), DryRun: *dry, DB: db}
+	if *customers != "" {
+		f, err := os.Open(*customers)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		opts.Customers = f
+	}
+	rep, err := apimport.Run(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -94,6 +110,18 @@ func importCmd(ctx context.Context, args []string, out io.Writer) error {
 	sort.Strings(ids)
 	for _, id := range ids {
 		fmt.Fprintf(out, "  skipped %s: %s\n", id, rep.Problems[id])
+	}
+	if *customers != "" {
+		fmt.Fprintf(out, "read %d customers: %s %d owners, %d already recorded, %d refused\n",
+			rep.Customers.Read, verb, rep.Customers.Imported, rep.Customers.Existing, rep.Customers.Refused)
+		ids := make([]string, 0, len(rep.CustomerProblems))
+		for id := range rep.CustomerProblems {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			fmt.Fprintf(out, "  refused customer %s: %s\n", id, rep.CustomerProblems[id])
+		}
 	}
 	if *dry {
 		b, _ := json.Marshal(rep)

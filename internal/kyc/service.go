@@ -221,6 +221,35 @@ func ownerOf(ctx context.Context, q store.Querier, id string) (wallet.Identity, 
 	return o, domain, nil
 }
 
+// RecordOwner records that customer id belongs to owner (created through client domain,
+// "" when unknown) unless an owner is recorded already, and returns the owner recorded, so
+// a caller sees whether it was another (inserted says whether this call recorded it): the
+// first owner stays (ownership is never moved).
+// Every SEP-12 read and write by id is checked against this record. With the business back
+// end it is written when the business first answers a wallet with a new id (adopt), and by
+// `vaspgate import anchor-platform --customers` for customers created under Anchor Platform.
+func RecordOwner(ctx context.Context, q store.Querier, id string, owner wallet.Identity, clientDomain string, at time.Time) (recorded wallet.Identity, inserted bool, err error) {
+	now := store.Micros(at)
+	res, err := q.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		id, owner.Account, owner.Memo, clientDomain, now, now)
+	if err != nil {
+		return wallet.Identity{}, false, fmt.Errorf("kyc: record customer owner: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wallet.Identity{}, false, fmt.Errorf("kyc: record customer owner: %w", err)
+	}
+	recorded, _, err = ownerOf(ctx, q, id)
+	return recorded, n == 1, err
+}
+
+// OwnerOf reads the owner recorded for customer id through q; ErrNotFound when none is.
+func OwnerOf(ctx context.Context, q store.Querier, id string) (wallet.Identity, error) {
+	o, _, err := ownerOf(ctx, q, id)
+	return o, err
+}
+
 // resolve applies the SEP-12 identity and ownership rules (stellar-seps.md 4.1) to a request
 // addressing a customer by id, account, memo or transaction_id. Anything the caller does not
 // own is ErrNotFound. For the builtin back end it also finds the customer of the identity.
@@ -300,13 +329,7 @@ func (s *Service) adopt(ctx context.Context, c wallet.Identity, t target, cust *
 		}
 		return nil
 	}
-	now := store.Micros(s.now())
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		cust.ID, t.owner.Account, t.owner.Memo, c.ClientDomain, now, now); err != nil {
-		return fmt.Errorf("kyc: record customer owner: %w", err)
-	}
-	o, _, err := ownerOf(ctx, s.db, cust.ID)
+	o, _, err := RecordOwner(ctx, s.db, cust.ID, t.owner, c.ClientDomain, s.now())
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -308,6 +309,35 @@ func testBusiness(t *testing.T, b *bundle, biz *apBusiness, db *store.DB) {
 			t.Fatalf("foreign callback by id: %d", r.status)
 		}
 	}
+	// A customer created under Anchor Platform (the business has it, vaspgate never saw its
+	// id): 404 by bare id until its owner is known — then its owner reads it at once
+	// (`vaspgate import anchor-platform --customers` records the owner), nobody else does.
+	biz.set(func(bz *apBusiness) {
+		bz.customers["ap-created"] = &apCustomer{account: acct, memo: "79", fields: map[string]string{"first_name": "Ada"}, binary: map[string]int{}}
+	})
+	apOwner := b.token(t, acct+":79")
+	asked := len(biz.requests)
+	if r := b.get(t, apOwner, url.Values{"id": {"ap-created"}}); r.status != 404 || len(biz.requests) != asked {
+		t.Fatalf("GET of an unknown id: %d (business asked %d times)", r.status, len(biz.requests)-asked)
+	}
+	if _, _, err := kyc.RecordOwner(context.Background(), db, "ap-created", wallet.Identity{Account: acct, Memo: "79"}, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.get(t, apOwner, url.Values{"id": {"ap-created"}}).json(t); m["id"] != "ap-created" || m["status"] != "NEEDS_INFO" {
+		t.Fatalf("owner's GET of an imported customer: %v", m)
+	}
+	if q := biz.last().query; q.Get("id") != "ap-created" {
+		t.Fatalf("GET forwarded as %v", q)
+	}
+	for _, tk := range []string{tok, other, stranger} {
+		if r := b.get(t, tk, url.Values{"id": {"ap-created"}}); r.status != 404 {
+			t.Fatalf("foreign GET of an imported customer: %d", r.status)
+		}
+		if r := b.doJSON(t, "PUT", "/sep12/customer", tk, map[string]string{"id": "ap-created", "first_name": "Eve"}); r.status != 404 {
+			t.Fatalf("foreign PUT of an imported customer: %d", r.status)
+		}
+	}
+
 	// A business server that hands one identity's customer id to another is refused.
 	biz.set(func(b *apBusiness) { b.customers[id].memo = "78"; b.customers[id].account = acct })
 	if r := b.get(t, other, url.Values{"type": {"sep6"}}); r.status != 404 {

@@ -4,18 +4,28 @@
 // transaction already in vaspgate is left as it is, so running it twice gives the same
 // result. Anchor Platform keeps no per-transaction callback URLs (it ignores
 // on_change_callback), so the wallets' callbacks continue from the clients configuration.
+//
+// Anchor Platform keeps no customers either: its business server does, with the SEP-10
+// account and memo each was created with. Given the business server's export of those
+// (Customers, a CSV), the import records each customer's owner, so that the wallet that
+// created a customer under Anchor Platform reads it by id at once, and nobody else can.
 package apimport
 
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/stellar/go-stellar-sdk/strkey"
 
+	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -32,6 +42,19 @@ type Report struct {
 	// Skipped could not be mapped; Problems says why, by transaction id.
 	Skipped  int               `json:"skipped"`
 	Problems map[string]string `json:"problems,omitempty"`
+	// Customers counts the customer owners read from Options.Customers: recorded (would
+	// be, dry), already recorded for the same owner, and refused (recorded for another
+	// owner, or not mappable; CustomerProblems says why, by customer id).
+	Customers        CustomerCounts    `json:"customers"`
+	CustomerProblems map[string]string `json:"customer_problems,omitempty"`
+}
+
+// CustomerCounts is the customers part of a Report.
+type CustomerCounts struct {
+	Read     int `json:"read"`
+	Imported int `json:"imported"`
+	Existing int `json:"existing"`
+	Refused  int `json:"refused"`
 }
 
 // Options configure Run.
@@ -42,6 +65,13 @@ type Options struct {
 	Transfers *transfer.Service
 	// DryRun reads and maps everything, writes nothing.
 	DryRun bool
+	// Customers, when set, is the business server's list of the customers created under
+	// Anchor Platform with the SEP-10 identity each was created with: CSV with a header
+	// naming the columns id, stellar_account (or account) and memo (optional), as the
+	// Anchor Platform reference server's customers table has them. Their owners go to DB.
+	Customers io.Reader
+	// DB is vaspgate's database (for the customers' owners).
+	DB store.Querier
 }
 
 const query = `SELECT id, kind, status, type, request_asset_code, request_asset_issuer,
@@ -101,7 +131,99 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if len(rep.Problems) == 0 {
 		rep.Problems = nil
 	}
+	if o.Customers != nil {
+		if err := importCustomers(ctx, o, &rep); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// importCustomers records the owner of each customer of o.Customers. An owner already
+// recorded is never replaced: a different one is refused and reported, not overwritten
+// (ownership moving to another identity would be an IDOR).
+func importCustomers(ctx context.Context, o Options, rep *Report) error {
+	rep.CustomerProblems = map[string]string{}
+	r := csv.NewReader(o.Customers)
+	r.FieldsPerRecord = -1
+	head, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("apimport: customers: read the header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	if _, ok := col["account"]; !ok {
+		if i, ok := col["stellar_account"]; ok {
+			col["account"] = i
+		}
+	}
+	for _, need := range []string{"id", "account"} {
+		if _, ok := col[need]; !ok {
+			return fmt.Errorf("apimport: customers: no %q column in the header %q (want id, stellar_account, memo)", need, strings.Join(head, ","))
+		}
+	}
+	field := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	now := time.Now()
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("apimport: customers: %w", err)
+		}
+		rep.Customers.Read++
+		id := field(rec, "id")
+		owner, err := ownerOf(field(rec, "account"), field(rec, "memo"))
+		if id == "" || err != nil {
+			rep.Customers.Refused++
+			key := id
+			if key == "" {
+				key = fmt.Sprintf("line %d", rep.Customers.Read+1)
+			}
+			rep.CustomerProblems[key] = fmt.Sprintf("no id or no Stellar account (%v)", err)
+			continue
+		}
+		owner = wallet.Identity{Account: owner.Account, Memo: owner.Memo}
+		if o.DryRun {
+			cur, err := kyc.OwnerOf(ctx, o.DB, id)
+			switch {
+			case errors.Is(err, kyc.ErrNotFound):
+				rep.Customers.Imported++
+			case err != nil:
+				return fmt.Errorf("apimport: customer %s: %w", id, err)
+			case cur == owner:
+				rep.Customers.Existing++
+			default:
+				rep.Customers.Refused++
+				rep.CustomerProblems[id] = "recorded for another owner already: left as it is"
+			}
+			continue
+		}
+		got, inserted, err := kyc.RecordOwner(ctx, o.DB, id, owner, "", now)
+		switch {
+		case err != nil:
+			return fmt.Errorf("apimport: customer %s: %w", id, err)
+		case got != owner:
+			rep.Customers.Refused++
+			rep.CustomerProblems[id] = "recorded for another owner already: left as it is"
+		case inserted:
+			rep.Customers.Imported++
+		default:
+			rep.Customers.Existing++
+		}
+	}
+	if len(rep.CustomerProblems) == 0 {
+		rep.CustomerProblems = nil
+	}
+	return nil
 }
 
 func scan(rows *sql.Rows) (transfer.Transaction, error) {

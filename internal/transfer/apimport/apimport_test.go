@@ -5,15 +5,18 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -184,6 +187,65 @@ func TestImportAnchorPlatform(t *testing.T) {
 		// Imported transactions go on through the state machine.
 		if _, err := s.Transfers.Apply(ctx, "notify_onchain_funds_received", transfer.Params{TransactionID: w.ID, StellarTransactionID: "abc"}); err != nil {
 			t.Fatalf("continue the imported withdrawal: %v", err)
+		}
+	})
+}
+
+// TestImportCustomers: the owners of customers created under Anchor Platform, from the
+// business server's export, are recorded once; an owner already recorded is never moved to
+// another identity; a dry run writes nothing; bad rows are reported.
+func TestImportCustomers(t *testing.T) {
+	t.Parallel()
+	src := apDatabase(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		other := "GBN4NNCDGJO4XW4KQU3CBIESUJWFVBUZPOKUZHT7W7WRB7CWOA7BXVQF"
+		// Recorded before the import, for another identity than the export says.
+		if _, _, err := kyc.RecordOwner(ctx, db, "ap-cust-taken", wallet.Identity{Account: other}, "", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// The reference server's customers table, exported: columns in its order, with more.
+		export := "id,stellar_account,memo,memo_type,first_name\n" +
+			"ap-cust-1," + user + ",,,Ada\n" +
+			"ap-cust-2," + user + ",42,id,Grace\n" +
+			"ap-cust-3," + muxed + ",,,Alan\n" +
+			"ap-cust-taken," + user + ",,,Eve\n" +
+			"ap-cust-bad,not-an-account,,,Mallory\n"
+		run := func(dry bool) apimport.Report {
+			t.Helper()
+			rep, err := apimport.Run(ctx, apimport.Options{Source: src, Transfers: s.Transfers, DryRun: dry, DB: db, Customers: strings.NewReader(export)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rep
+		}
+		want := apimport.CustomerCounts{Read: 5, Imported: 3, Refused: 2}
+		if rep := run(true); rep.Customers != want || rep.CustomerProblems["ap-cust-taken"] == "" || rep.CustomerProblems["ap-cust-bad"] == "" {
+			t.Fatalf("dry run: %+v %v", rep.Customers, rep.CustomerProblems)
+		}
+		if _, err := kyc.OwnerOf(ctx, db, "ap-cust-1"); !errors.Is(err, kyc.ErrNotFound) {
+			t.Fatalf("a dry run recorded an owner: %v", err)
+		}
+		if rep := run(false); rep.Customers != want {
+			t.Fatalf("import: %+v %v", rep.Customers, rep.CustomerProblems)
+		}
+		want = apimport.CustomerCounts{Read: 5, Existing: 3, Refused: 2}
+		if rep := run(false); rep.Customers != want {
+			t.Fatalf("second import: %+v %v", rep.Customers, rep.CustomerProblems)
+		}
+		for id, owner := range map[string]wallet.Identity{
+			"ap-cust-1":     {Account: user},
+			"ap-cust-2":     {Account: user, Memo: "42"},
+			"ap-cust-3":     {Account: user, Memo: "1234"},
+			"ap-cust-taken": {Account: other},
+		} {
+			if got, err := kyc.OwnerOf(ctx, db, id); err != nil || got != owner {
+				t.Errorf("owner of %s = %+v (%v), want %+v", id, got, err, owner)
+			}
+		}
+		if _, err := apimport.Run(ctx, apimport.Options{Source: src, Transfers: s.Transfers, DB: db, Customers: strings.NewReader("id,first_name\nx,y\n")}); err == nil {
+			t.Error("an export without an account column was accepted")
 		}
 	})
 }
