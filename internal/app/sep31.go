@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -252,4 +253,17 @@ func (a *App) mountSEP31(sep *stellarhttp.Handler, lim limits, policy callback.U
 		Assets: assets, Transfers: a.Transfer, Customers: a.KYC, Quotes: a.Quotes, Callbacks: policy, Logger: a.Log,
 	}), lim.sep(sep.RequireWith(sep31http.Refuse)))
 	return nil
+}
+
+// sep31ReceiverTypes are the SEP-12 receiver types of each SEP-31 asset served (by code),
+// sorted: the KYC types a SEP-31 payment's beneficiary is checked under by the Travel Rule.
+func sep31ReceiverTypes(cfg config.Config) map[string][]string {
+	out := map[string][]string{}
+	if !sep31On(cfg) {
+		return out
+	}
+	for _, a := range cfg.SEP31.Assets {
+		out[a.Code] = slices.Sorted(maps.Keys(a.ReceiverTypes))
+	}
+	return out
 }

@@ -94,21 +94,34 @@ func (s trTransfers) Fail(ctx context.Context, id, message string) error {
 // trProfiles gives the travel-rule originator our customers' KYC data by id.
 type trProfiles struct{ kyc *kyc.Service }
 
-func (p trProfiles) Profile(ctx context.Context, id, account, memo string) (travelrule.Customer, error) {
-	var c kyc.Profile
-	var err error
-	if id != "" {
-		c, err = p.kyc.ProfileByID(ctx, id, "")
-	} else {
-		c, err = p.kyc.ProfileByOwner(ctx, account, memo, "")
+func (p trProfiles) Profile(ctx context.Context, id, account, memo string, types ...string) (travelrule.Customer, error) {
+	if len(types) == 0 {
+		types = []string{""} // the default type
 	}
-	if errors.Is(err, kyc.ErrNotFound) {
-		return travelrule.Customer{}, travelrule.ErrNotFound
+	var first kyc.Profile
+	for i, typ := range types {
+		var c kyc.Profile
+		var err error
+		if id != "" {
+			c, err = p.kyc.ProfileByID(ctx, id, typ)
+		} else {
+			c, err = p.kyc.ProfileByOwner(ctx, account, memo, typ)
+		}
+		if errors.Is(err, kyc.ErrNotFound) {
+			return travelrule.Customer{}, travelrule.ErrNotFound
+		}
+		if err != nil {
+			return travelrule.Customer{}, err
+		}
+		if i == 0 {
+			first = c
+		}
+		if c.Status == kyc.StatusAccepted {
+			first = c
+			break
+		}
 	}
-	if err != nil {
-		return travelrule.Customer{}, err
-	}
-	return travelrule.Customer{ID: c.ID, KYCStatus: c.Status, Fields: c.Fields}, nil
+	return travelrule.Customer{ID: first.ID, KYCStatus: first.Status, Fields: first.Fields}, nil
 }
 
 // trGate is transfer's gate backed by the travel-rule originator (bound late: transfer is
@@ -117,7 +130,7 @@ type trGate struct{ app *App }
 
 func (g trGate) Before(ctx context.Context, method string, t *transfer.Transaction) error {
 	var err error
-	if t.Kind.Withdrawal() {
+	if t.Kind.Withdrawal() || t.Kind == transfer.KindReceive {
 		err = g.app.TravelRule.BeforeWithdrawal(ctx, method, t.ID, string(t.Status))
 	} else {
 		err = g.app.TravelRule.Before(ctx, method, trTransfer(t))
@@ -138,6 +151,9 @@ func (g trGate) After(ctx context.Context, method string, prev, t *transfer.Tran
 			g.app.TravelRule.AfterWithdrawal(ctx, method, t.ID, string(t.Status))
 		}
 		return
+	}
+	if t.Kind == transfer.KindReceive {
+		return // the beneficiary side; no on_hold to leave (an operator releases a SEP-31 hold)
 	}
 	g.app.TravelRule.After(ctx, method, trTransfer(t))
 }
@@ -175,9 +191,25 @@ func (l trLinked) TransactionVerifications(ctx context.Context, ids []string) (m
 	return out, nil
 }
 
-// trWithdrawals gives the travel-rule beneficiary side the SEP-6 withdrawals; holds and
-// releases go through the state machine (with their wallet callbacks and business events).
-type trWithdrawals struct{ transfers *transfer.Service }
+// trWithdrawals gives the travel-rule beneficiary side the SEP-6 withdrawals and SEP-31
+// receives; holds and releases go through the state machine (with their wallet callbacks
+// and business events).
+type trWithdrawals struct {
+	transfers *transfer.Service
+	// receiverTypes are the SEP-12 receiver types of each SEP-31 asset (by code): the KYC
+	// types a SEP-31 beneficiary is checked under.
+	receiverTypes map[string][]string
+}
+
+func (w trWithdrawals) withdrawal(t *transfer.Transaction) travelrule.Withdrawal {
+	out := trWithdrawal(t)
+	if t.Kind == transfer.KindReceive {
+		// The beneficiary of a SEP-31 payment is its receiver, a customer of the sending
+		// anchor's (the transaction's owner).
+		out.CustomerID, out.CustomerTypes = t.ReceiverID, w.receiverTypes[t.AssetCode]
+	}
+	return out
+}
 
 func trWithdrawal(t *transfer.Transaction) travelrule.Withdrawal {
 	w := travelrule.Withdrawal{ID: t.ID, Status: string(t.Status), AssetCode: t.AssetCode, Account: t.WithdrawAnchorAccount,
@@ -199,7 +231,7 @@ func (w trWithdrawals) Awaiting(ctx context.Context, account string) ([]travelru
 	}
 	out := make([]travelrule.Withdrawal, len(txs))
 	for i := range txs {
-		out[i] = trWithdrawal(&txs[i])
+		out[i] = w.withdrawal(&txs[i])
 	}
 	return out, nil
 }
@@ -212,7 +244,7 @@ func (w trWithdrawals) Withdrawal(ctx context.Context, id string) (travelrule.Wi
 	if err != nil {
 		return travelrule.Withdrawal{}, err
 	}
-	return trWithdrawal(&t), nil
+	return w.withdrawal(&t), nil
 }
 
 func (w trWithdrawals) ByPayment(ctx context.Context, hash string) (travelrule.Withdrawal, bool, error) {
@@ -223,13 +255,19 @@ func (w trWithdrawals) ByPayment(ctx context.Context, hash string) (travelrule.W
 	if err != nil {
 		return travelrule.Withdrawal{}, false, err
 	}
-	return trWithdrawal(&t), true, nil
+	return w.withdrawal(&t), true, nil
 }
 
 func (w trWithdrawals) Hold(ctx context.Context, id, message string) error {
 	t, err := w.transfers.Get(ctx, id)
 	if err != nil || t.Status == transfer.StatusOnHold {
 		return err
+	}
+	if t.Kind == transfer.KindReceive {
+		// SEP-31 has no on_hold (nor has Anchor Platform's SEP-31): the status the sending
+		// anchor sees stays, the hold row stops every payout (trGate) until an operator
+		// releases it, and the business reads the hold on the transaction (travel_rule).
+		return nil
 	}
 	_, err = w.transfers.Apply(ctx, "notify_transaction_on_hold", transfer.Params{TransactionID: id, Message: message})
 	var te *transfer.TransitionError
@@ -257,7 +295,7 @@ func (a *App) beneficiary(tr config.TravelRule) (*travelrule.BeneficiaryOptions,
 	}
 	return &travelrule.BeneficiaryOptions{
 		Client:      a.enclaveClient(tr),
-		Withdrawals: trWithdrawals{transfers: a.Transfer}, Profiles: trProfiles{kyc: a.KYC},
+		Withdrawals: trWithdrawals{transfers: a.Transfer, receiverTypes: sep31ReceiverTypes(a.Config)}, Profiles: trProfiles{kyc: a.KYC},
 		HoldAt: level, InquireAfter: tr.InquireAfter, InquireInterval: tr.ReconcileInterval,
 	}, nil
 }

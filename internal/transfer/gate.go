@@ -40,16 +40,18 @@ type TravelRuleVerification struct {
 	Hold string `json:"hold,omitempty"`
 }
 
-// AwaitingPayment returns the open withdrawals the user pays to the anchor's account whose
-// funds were not received yet (newest first, at most 1000): the candidates a payment to
+// AwaitingPayment returns the open transactions paid to the anchor's account whose funds were
+// not received yet (newest first, at most 1000): SEP-6 withdrawals the user pays and SEP-31
+// receives the sending anchor pays (pending_sender). They are the candidates a payment to
 // that account may be for (the Travel Rule links a counterparty's verification to one of
 // them). The candidates come from the status index; the account is compared in Go because it
 // lives in the transaction's data.
 func (s *Service) AwaitingPayment(ctx context.Context, account string) ([]Transaction, error) {
 	txs, err := s.query(ctx, s.db, "SELECT "+columns+` FROM transfer_transactions
-	WHERE status IN (?, ?, ?, ?) AND kind IN (?, ?) AND transfer_received_at IS NULL ORDER BY id DESC LIMIT 1000`,
+	WHERE status IN (?, ?, ?, ?, ?) AND kind IN (?, ?, ?) AND transfer_received_at IS NULL ORDER BY id DESC LIMIT 1000`,
 		string(StatusIncomplete), string(StatusPendingCustomerInfoUpdate), string(StatusPendingAnchor),
-		string(StatusPendingUserTransferStart), string(KindWithdrawal), string(KindWithdrawalExchange))
+		string(StatusPendingUserTransferStart), string(StatusPendingSender),
+		string(KindWithdrawal), string(KindWithdrawalExchange), string(KindReceive))
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +64,12 @@ func (s *Service) AwaitingPayment(ctx context.Context, account string) ([]Transa
 	return out, nil
 }
 
-// WithdrawalByPayment returns the withdrawal whose recorded user payment (its last Stellar
-// transaction) is hash, or ErrNotFound.
+// WithdrawalByPayment returns the withdrawal (or SEP-31 receive) whose recorded incoming
+// payment (its last Stellar transaction) is hash, or ErrNotFound.
 func (s *Service) WithdrawalByPayment(ctx context.Context, hash string) (Transaction, error) {
 	txs, err := s.query(ctx, s.db, "SELECT "+columns+` FROM transfer_transactions
-	WHERE stellar_transaction_id = ? AND kind IN (?, ?) ORDER BY id DESC LIMIT 1`,
-		hash, string(KindWithdrawal), string(KindWithdrawalExchange))
+	WHERE stellar_transaction_id = ? AND kind IN (?, ?, ?) ORDER BY id DESC LIMIT 1`,
+		hash, string(KindWithdrawal), string(KindWithdrawalExchange), string(KindReceive))
 	if err != nil {
 		return Transaction{}, err
 	}

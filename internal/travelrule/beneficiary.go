@@ -389,8 +389,8 @@ func (b *Responder) lookupCustomer(ctx context.Context, symbol, amount string, p
 	return Answer{Result: ResultVerified, Reason: ReasonOK}, &c, nil
 }
 
-// withdrawalCustomer is the customer of the SEP-6 withdrawal paid to account (see
-// Service.resolveWithdrawal), or ErrNotFound.
+// withdrawalCustomer is the beneficiary customer of the SEP-6 withdrawal or SEP-31 receive
+// paid to account (see Service.resolveWithdrawal), or ErrNotFound.
 func (b *Responder) withdrawalCustomer(ctx context.Context, account, memo, symbol, amount string, withdrawalID *string) (Customer, error) {
 	w, ok, err := b.s.resolveWithdrawal(ctx, account, memo, symbol, amount)
 	if err != nil {
@@ -399,7 +399,7 @@ func (b *Responder) withdrawalCustomer(ctx context.Context, account, memo, symbo
 	if !ok || b.s.opts.Beneficiary.Profiles == nil {
 		return Customer{}, ErrNotFound
 	}
-	c, err := b.s.opts.Beneficiary.Profiles.Profile(ctx, w.CustomerID, w.OwnerAccount, w.OwnerMemo)
+	c, err := b.s.opts.Beneficiary.Profiles.Profile(ctx, w.CustomerID, w.OwnerAccount, w.OwnerMemo, w.CustomerTypes...)
 	if err != nil {
 		return Customer{}, err
 	}

@@ -40,9 +40,11 @@ type Transfers interface {
 }
 
 // Profiles gives a customer's SEP-9 fields by customer id, or when the transaction names no
-// customer, by its owner's identity (ErrNotFound when unknown).
+// customer, by its owner's identity (ErrNotFound when unknown). The KYC status is the one
+// under the first of types the customer is ACCEPTED under (else under the first type; the
+// default type when none is given).
 type Profiles interface {
-	Profile(ctx context.Context, customerID, account, memo string) (Customer, error)
+	Profile(ctx context.Context, customerID, account, memo string, types ...string) (Customer, error)
 }
 
 // OriginatorOptions configure vaspgate as the originating VASP. Without Counterparties and

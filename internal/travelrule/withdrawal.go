@@ -16,8 +16,9 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// Withdrawal is a SEP-6 withdrawal as the beneficiary side sees it: where and how much the
-// user pays on Stellar.
+// Withdrawal is a transaction paid to the anchor on Stellar as the beneficiary side sees it:
+// a SEP-6 withdrawal (the user pays) or a SEP-31 receive (the sending anchor pays for its
+// customer; the beneficiary is the receiver). It says where and how much is paid.
 type Withdrawal struct {
 	ID, Status, AssetCode string
 	// Account and Memo are where the user pays (the anchor's account and the memo it gave).
@@ -26,6 +27,9 @@ type Withdrawal struct {
 	Amount string
 	// CustomerID, OwnerAccount and OwnerMemo name our customer (the beneficiary).
 	CustomerID, OwnerAccount, OwnerMemo string
+	// CustomerTypes are the KYC types the beneficiary is checked under (SEP-31: the asset's
+	// receiver types); empty means the default type.
+	CustomerTypes []string
 	// StellarTxHash is the user's payment, once recorded.
 	StellarTxHash string
 }
@@ -41,7 +45,9 @@ type Withdrawals interface {
 	// as the business reported it; found is false when none is.
 	ByPayment(ctx context.Context, hash string) (w Withdrawal, found bool, err error)
 	// Hold puts the withdrawal on_hold with message (notify_transaction_on_hold); nil when it
-	// already is; an error wrapping ErrNotHoldable when its state does not allow it.
+	// already is, or when the transaction has no on_hold status (SEP-31: the hold row alone
+	// holds it, through BeforeWithdrawal); an error wrapping ErrNotHoldable when its state
+	// does not allow it.
 	Hold(ctx context.Context, id, message string) error
 	// Release takes a held withdrawal out of on_hold as the business would
 	// (notify_onchain_funds_received with the user's payment txHash), with message.
@@ -396,7 +402,7 @@ func (s *Service) BeforeWithdrawal(ctx context.Context, method, transactionID, s
 			return fmt.Errorf("travelrule: read holds of %s: %w", transactionID, err)
 		}
 		if s.holdDue(risk) && !released.Valid {
-			return &HoldError{Msg: fmt.Sprintf("Travel Rule: verification %s has risk %s; the withdrawal is held for review and may be paid out only once released (admin API or by taking it out of on_hold)", id, risk)}
+			return &HoldError{Msg: fmt.Sprintf("Travel Rule: verification %s has risk %s; the transaction is held for review and may be paid out only once released (admin API; a SEP-6 withdrawal also by taking it out of on_hold)", id, risk)}
 		}
 	}
 	return rows.Err()
