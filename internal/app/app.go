@@ -161,7 +161,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 
-	lim := newLimits(cfg)
+	lim := newLimits(cfg, a.DB, a.Log)
 	cfg.KYC = withSEP31Types(cfg)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -10,20 +11,31 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// limits are cfg.Limits built: one limiter per scope for the whole process, the disk guard
-// and the quotas handed to kyc and transfer.
+// limits are cfg.Limits built: the rate limiters, the disk guard and the quotas handed to
+// kyc and transfer. The per-address limit is kept in this process (a flood filter in front
+// of everything: it must not cost a database round trip); the per-identity limit, which
+// bounds what an authenticated caller makes vaspgate do, is shared by every instance
+// through the database on PostgreSQL (limit.Shared), the engine of N instances; on SQLite,
+// one instance, it is kept in the process as well.
 type limits struct {
-	address, identity *limit.Limiter
-	proxies           []netip.Prefix
-	disk              *limit.Disk
-	kyc               kyc.Limits
-	pending           limit.Quota
+	address  *limit.Limiter
+	identity limit.Bucket
+	proxies  []netip.Prefix
+	disk     *limit.Disk
+	kyc      kyc.Limits
+	pending  limit.Quota
 }
 
-func newLimits(cfg config.Config) limits {
+func newLimits(cfg config.Config, db *store.DB, log *slog.Logger) limits {
 	l := cfg.Limits.WithDefaults()
+	identityRate := limit.Rate{PerMinute: l.IdentityRatePerMinute, Burst: l.IdentityBurst}
+	var identity limit.Bucket = limit.NewLimiter(identityRate)
+	if db != nil && db.Dialect() == store.Postgres {
+		identity = limit.NewShared(db, "identity", identityRate, log)
+	}
 	// The guard watches the filesystem of the travel-rule spool (acknowledged enclave
 	// callbacks go there when the database cannot take them) and, on SQLite, the database's.
 	paths := []string{spoolPath(cfg)}
@@ -37,7 +49,7 @@ func newLimits(cfg config.Config) limits {
 	disk := limit.NewDisk(uint64(l.DiskReserve), paths...)
 	return limits{
 		address:  limit.NewLimiter(limit.Rate{PerMinute: l.AddressRatePerMinute, Burst: l.AddressBurst}),
-		identity: limit.NewLimiter(limit.Rate{PerMinute: l.IdentityRatePerMinute, Burst: l.IdentityBurst}),
+		identity: identity,
 		proxies:  l.Proxies(),
 		disk:     disk,
 		kyc: kyc.Limits{
@@ -66,7 +78,7 @@ func (l limits) sep(auth func(http.Handler) http.Handler) func(http.Handler) htt
 		if !ok {
 			return ""
 		}
-		return id.Account + "\x00" + id.Memo
+		return id.Account + ":" + id.Memo // text both engines store (no NUL)
 	})
 	return func(h http.Handler) http.Handler { return auth(per(h)) }
 }

@@ -18,7 +18,8 @@ type Limits struct {
 	AddressRatePerMinute float64 `yaml:"address_rate_per_minute"`
 	AddressBurst         int     `yaml:"address_burst"`
 	// IdentityRatePerMinute and IdentityBurst shape the bucket of each SEP-10 identity
-	// (account and memo) on the authenticated SEP-6 and SEP-12 routes. Defaults 120 and 30.
+	// (account and memo) on the authenticated SEP-6, SEP-12, SEP-31 and SEP-38 routes.
+	// Defaults 120 and 30. Shared by every instance through the database on PostgreSQL.
 	IdentityRatePerMinute float64 `yaml:"identity_rate_per_minute"`
 	IdentityBurst         int     `yaml:"identity_burst"`
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For names the client;

@@ -82,10 +82,11 @@ func PerAddress(l *Limiter, trusted []netip.Prefix) func(http.Handler) http.Hand
 }
 
 // PerKey limits next by the key key returns (an empty key is not limited); scope names the
-// key in the refusal ("address", "identity").
-func PerKey(l *Limiter, scope string, key func(*http.Request) string) func(http.Handler) http.Handler {
+// key in the refusal ("address", "identity"). b is a *Limiter (this process) or a *Shared
+// (every instance); a nil one lets all through.
+func PerKey(b Bucket, scope string, key func(*http.Request) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if l == nil {
+		if off(b) {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +95,7 @@ func PerKey(l *Limiter, scope string, key func(*http.Request) string) func(http.
 				return
 			}
 			if k := key(r); k != "" {
-				if ok, wait := l.Allow(k); !ok {
+				if ok, wait := b.Take(r.Context(), k); !ok {
 					Refuse(w, &RateError{Scope: scope, RetryAfter: wait})
 					return
 				}
@@ -102,4 +103,17 @@ func PerKey(l *Limiter, scope string, key func(*http.Request) string) func(http.
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// off reports whether b limits nothing (nil, or a nil limiter of either kind).
+func off(b Bucket) bool {
+	switch v := b.(type) {
+	case nil:
+		return true
+	case *Limiter:
+		return v == nil
+	case *Shared:
+		return v == nil
+	}
+	return false
 }

@@ -4,11 +4,13 @@
 // every instance agrees), a free-space guard that keeps the disk the travel-rule spool
 // needs, and the one way all of them are answered over HTTP (429 with Retry-After, or 507).
 //
-// Rate limits are kept in memory, per instance: N instances behind a load balancer let a
-// caller through at up to N times the configured rate. That is deliberate — a database
-// round trip on every request would make the limiter the bottleneck it exists to prevent —
-// and it is why everything a caller can keep (files, customers, pending transactions) is
-// bounded by quotas counted in the database instead.
+// Rate limits come in two kinds. Limiter keeps its buckets in memory, per instance: N
+// instances behind a load balancer let a caller through at up to N times its rate, and a
+// refusal costs no database round trip — right for the per-address limit, the flood filter
+// in front of every public request. Shared keeps them in the database, one bucket for every
+// instance — right for the per-identity limit, which bounds what an authenticated caller
+// makes vaspgate do. Everything a caller can keep (files, customers, pending transactions)
+// is bounded by quotas counted in the database as well.
 package limit
 
 import (

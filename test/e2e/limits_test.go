@@ -87,3 +87,42 @@ func TestRateLimitsOnThePublicListener(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityLimitSharedByInstances (issue 11): two instances on one PostgreSQL take an
+// identity's requests from one bucket, so a wallet spreading its calls over both gets the
+// configured burst, not twice it.
+func TestIdentityLimitSharedByInstances(t *testing.T) {
+	t.Parallel()
+	lim := func(c *config.Config) {
+		c.Limits = config.Limits{AddressRatePerMinute: 600, AddressBurst: 100, IdentityRatePerMinute: 1, IdentityBurst: 4}
+		// One deployment: a SEP-10 token of one instance is valid on the other.
+		c.Stellar.JWTSecret = "shared-sep10-jwt-secret-0123456789abcdef"
+	}
+	a := startWith(t, store.Postgres, newWallet(t), lim)
+	b := startWith(t, store.Postgres, newWallet(t), func(c *config.Config) {
+		lim(c)
+		c.DatabaseURL, c.EncryptionKey = a.app.Config.DatabaseURL, a.app.Config.EncryptionKey
+	})
+	tok := a.login(t, keypair.MustRandom())
+	get := func(s *stack) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.public+"/sep6/transactions?asset_code=USDC", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, s := range []*stack{a, b, a, b} {
+		if code := get(s); code != http.StatusOK {
+			t.Fatalf("request %d of the shared burst: %d", i+1, code)
+		}
+	}
+	for _, s := range []*stack{a, b} {
+		if code := get(s); code != http.StatusTooManyRequests {
+			t.Fatalf("past the shared burst: %d, want 429", code)
+		}
+	}
+}
