@@ -254,7 +254,7 @@ func (a *App) build(ctx context.Context) error {
 	kychttp.Register(a.Server.Public, a.KYC, lim.sep(sep.RequireWith(kychttp.Refuse)))
 	kychttp.RegisterAdmin(a.Server.AdminAPI, a.KYC)
 	to := transferSettings(cfg.Transfer)
-	to.Transfers, to.Customers, to.Logger = a.Transfer, a.KYC, a.Log
+	to.Transfers, to.Customers, to.Quotes, to.Logger = a.Transfer, a.KYC, a.Quotes, a.Log
 	to.Callbacks = callback.URLPolicy{Guard: guard, HTTPHosts: cfg.Transfer.CallbackHTTPHosts}
 	transferhttp.Register(a.Server.Public, transferhttp.New(to), lim.sep(sep.RequireWith(transferhttp.Refuse)))
 	a.mountQuotes(sep, lim)

@@ -320,29 +320,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	if b.QuoteID != "" {
 		useQuote = func(ctx context.Context, tx *store.Tx, t *transfer.Transaction) error {
 			q, err := h.o.Quotes.Use(ctx, tx, owner, b.QuoteID, quote.ContextSEP31, t.ID, t.StartedAt, func(q quote.Quote) error {
-				switch {
-				case q.SellAsset != asset:
-					return &quote.InvalidError{Msg: "the quote sells " + q.SellAsset + ", not " + asset}
-				case !transfer.SameAmount(q.SellAmount, string(b.Amount)):
-					return &quote.InvalidError{Msg: "amount does not match the quote's sell_amount " + q.SellAmount}
-				case b.DestinationAsset != "" && q.BuyAsset != b.DestinationAsset:
-					return &quote.InvalidError{Msg: "destination_asset does not match the quote's buy_asset " + q.BuyAsset}
-				}
-				return nil
+				return transfer.MatchQuote(q, asset, string(b.Amount), b.DestinationAsset)
 			})
 			if err != nil {
 				return err
 			}
-			// SEP-31's amount formulas with a quote: amount_out is the quote's buy_amount,
-			// the fee the quote's.
-			t.AmountOut = &transfer.Amount{Amount: q.BuyAmount, Asset: q.BuyAsset}
-			if q.Fee != nil {
-				fd := &transfer.FeeDetails{Total: q.Fee.Total, Asset: q.Fee.Asset}
-				for _, d := range q.Fee.Details {
-					fd.Details = append(fd.Details, transfer.FeeDetail{Name: d.Name, Description: d.Description, Amount: d.Amount})
-				}
-				t.FeeDetails = fd
-			}
+			t.TakeQuote(q)
 			return nil
 		}
 	}

@@ -24,8 +24,10 @@ import (
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
+	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -87,7 +89,10 @@ type Options struct {
 	Customers Customers
 	// Callbacks checks on_change_callback URLs.
 	Callbacks callback.URLPolicy
-	Logger    *slog.Logger
+	// Quotes is SEP-38, for the quote_id of deposit-exchange and withdraw-exchange; nil when
+	// quotes are not served (a quote_id is then refused).
+	Quotes *quote.Service
+	Logger *slog.Logger
 }
 
 // Handler serves SEP-6.
@@ -322,7 +327,11 @@ func (h *Handler) common(w http.ResponseWriter, r *http.Request, deposit bool, a
 		t.OnChangeCallback = cb
 	}
 	t.Owner, t.AssetCode, t.AssetIssuer, t.FundingMethod = owner, a.Code, a.Issuer, fm
-	t.CustomerID, t.Lang, t.QuoteID = q.Get("customer_id"), q.Get("lang"), q.Get("quote_id")
+	t.CustomerID, t.Lang = q.Get("customer_id"), q.Get("lang")
+	if q.Get("quote_id") != "" && t.Kind != transfer.KindDepositExchange && t.Kind != transfer.KindWithdrawalExchange {
+		bad(w, "quote_id is for deposit-exchange and withdraw-exchange")
+		return op, false
+	}
 	t.CustomerType = "sep6"
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		t.RequestClientIPAddress = host // Anchor Platform's request_client_ip_address
@@ -396,11 +405,43 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, t *transfer.Tran
 	return true
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, t *transfer.Transaction) bool {
+// useQuote returns how a new exchange transaction takes the firm quote the request names
+// (nil without quote_id): in its creating database transaction, through quote.Service.Use
+// (the caller's own sep6 quote, unexpired, unused) and transfer.MatchQuote (it sells sell,
+// exactly amount of it, and buys buy); t then takes the quote's terms. ok is false when the
+// request was answered (quotes are not served).
+func (h *Handler) useQuote(w http.ResponseWriter, r *http.Request, sell, buy string) (use func(context.Context, *store.Tx, *transfer.Transaction) error, ok bool) {
+	q := r.URL.Query()
+	id, amount := q.Get("quote_id"), q.Get("amount")
+	if id == "" {
+		return nil, true
+	}
+	if h.cfg.Quotes == nil {
+		bad(w, "quotes are not supported")
+		return nil, false
+	}
+	return func(ctx context.Context, tx *store.Tx, t *transfer.Transaction) error {
+		got, err := h.cfg.Quotes.Use(ctx, tx, t.Owner, id, quote.ContextSEP6, t.ID, t.StartedAt, func(got quote.Quote) error {
+			return transfer.MatchQuote(got, sell, amount, buy)
+		})
+		if err != nil {
+			return err
+		}
+		t.TakeQuote(got)
+		return nil
+	}, true
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, t *transfer.Transaction, use func(context.Context, *store.Tx, *transfer.Transaction) error) bool {
 	if !h.admit(w, r, t) {
 		return false
 	}
-	if err := h.tr.Create(r.Context(), t); err != nil {
+	if err := h.tr.CreateWith(r.Context(), t, use); err != nil {
+		var ie *quote.InvalidError
+		if errors.As(err, &ie) {
+			bad(w, ie.Msg)
+			return false
+		}
 		if limit.Refuse(w, err) {
 			return false
 		}
@@ -449,10 +490,15 @@ func (h *Handler) depositKind(w http.ResponseWriter, r *http.Request, kind trans
 		return
 	}
 	t.Account, t.Memo, t.MemoType = account, q.Get("memo"), q.Get("memo_type")
+	var use func(context.Context, *store.Tx, *transfer.Transaction) error
 	if kind == transfer.KindDepositExchange {
 		t.AmountExpected = &transfer.Amount{Amount: q.Get("amount"), Asset: q.Get("source_asset")}
+		a, _ := h.asset(code)
+		if use, ok = h.useQuote(w, r, q.Get("source_asset"), stellarAsset(a)); !ok {
+			return
+		}
 	}
-	if !h.create(w, r, &t) {
+	if !h.create(w, r, &t, use) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, limits(map[string]any{
@@ -503,10 +549,14 @@ func (h *Handler) withdrawKind(w http.ResponseWriter, r *http.Request, kind tran
 	a, _ := h.asset(code)
 	t.Account, t.RefundMemo, t.RefundMemoType = account, q.Get("refund_memo"), q.Get("refund_memo_type")
 	t.WithdrawAnchorAccount = a.DistributionAccount
+	var use func(context.Context, *store.Tx, *transfer.Transaction) error
 	if kind == transfer.KindWithdrawalExchange {
 		t.AmountExpected = &transfer.Amount{Amount: q.Get("amount"), Asset: stellarAsset(a)}
+		if use, ok = h.useQuote(w, r, stellarAsset(a), q.Get("destination_asset")); !ok {
+			return
+		}
 	}
-	if !h.create(w, r, &t) {
+	if !h.create(w, r, &t, use) {
 		return
 	}
 	resp := map[string]any{"id": t.ID}
