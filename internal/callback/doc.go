@@ -6,7 +6,10 @@
 //
 // A domain package records a callback with [Outbox.Wallet] or [Outbox.Business] inside the
 // transaction of the change that causes it (transactional outbox): a rolled-back change
-// sends nothing, a committed one is delivered even if the process dies right after. [Engine.Run]
+// sends nothing, a committed one is delivered even if the process dies right after. The
+// outbox writes every callback of one transaction together just before it commits
+// (store.Tx.Deferred): on PostgreSQL one statement (new endpoints, one sequence upsert per
+// subject, the deliveries) whatever their number. [Engine.Run]
 // claims due deliveries, signs and sends them with an SSRF-guarded client, and records each
 // attempt (status, capped response body, Hook0-style error code) with its consequence: done,
 // retried on the schedule, or dead.

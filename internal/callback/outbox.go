@@ -37,8 +37,22 @@ type Message struct {
 
 // Outbox records callbacks inside the caller's transaction (transactional outbox): a rolled
 // back change sends nothing, a committed one is delivered even if the process dies.
+//
+// Wallet and Business check a message at once but write it when the transaction is about
+// to commit, together with every other callback recorded in it (store.Tx.Deferred): a
+// business change that causes four callbacks makes one statement on PostgreSQL, not four,
+// and takes its subject locks only at the end, for the commit's duration (issue 16).
 type Outbox struct {
 	engine *Engine
+}
+
+// record adds it to the callbacks tx writes before it commits.
+func (o *Outbox) record(tx *store.Tx, it item) {
+	items := tx.Deferred(o.engine, func() any { return &[]item{} }, func(ctx context.Context, tx *store.Tx, v any) error {
+		_, err := o.engine.enqueue(ctx, tx, *v.(*[]item))
+		return err
+	}).(*[]item)
+	*items = append(*items, it)
 }
 
 // ErrInvalidMessage is returned (wrapped) for a message that cannot be recorded.
@@ -52,8 +66,8 @@ func (o *Outbox) Wallet(ctx context.Context, tx *store.Tx, rawURL string, m Mess
 	if err != nil {
 		return err
 	}
-	_, err = o.engine.enqueue(ctx, tx, []item{it})
-	return err
+	o.record(tx, it)
+	return nil
 }
 
 // Business records an event for the configured business endpoint; with none configured it
@@ -68,8 +82,8 @@ func (o *Outbox) Business(ctx context.Context, tx *store.Tx, m Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = o.engine.enqueue(ctx, tx, []item{it})
-	return err
+	o.record(tx, it)
+	return nil
 }
 
 // prepare checks a message and fills its defaults (a UUIDv7 event id, occurred now).

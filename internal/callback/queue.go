@@ -82,8 +82,9 @@ type item struct {
 // sequence order is commit order) and reads the subject's head pointer under that lock:
 // the delivery becomes the head ('pending') when the subject has none, else it is 'queued'
 // behind it. Items are written in (endpoint, subject) order, so two business transactions
-// recording for the same subjects lock them in one order. On PostgreSQL each item is one
-// statement; SQLite, in process, runs the steps one by one.
+// recording for the same subjects lock them in one order, and items of one subject keep
+// their order. On PostgreSQL all items are one statement (pgEnqueueMany); SQLite, in
+// process, runs the steps item by item.
 func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) ([]enqueued, error) {
 	order := make([]int, len(items))
 	for i := range order {
@@ -93,6 +94,11 @@ func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS i
 		slices.SortStableFunc(order, func(a, b int) int {
 			return cmp.Or(cmp.Compare(items[a].endpointID, items[b].endpointID), cmp.Compare(items[a].m.Subject, items[b].m.Subject))
 		})
+	}
+	if q.pg() {
+		if out, ok, err := q.enqueueMany(ctx, tx, items, order, nowUS); ok || err != nil {
+			return out, err
+		}
 	}
 	out := make([]enqueued, len(items))
 	for _, i := range order {
@@ -114,12 +120,136 @@ func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS i
 			return nil, fmt.Errorf("callback: record delivery: %w", err)
 		}
 		out[i].duplicate = true
-		if err := tx.QueryRowContext(ctx, `SELECT id, seq FROM callback_deliveries WHERE endpoint_id = ? AND event_id = ?`,
-			it.endpointID, it.m.EventID).Scan(&out[i].id, &out[i].seq); err != nil {
-			return nil, fmt.Errorf("callback: read repeated delivery: %w", err)
+		if err := q.readRepeat(ctx, tx, it, &out[i]); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// readRepeat fills e with the delivery already recorded under it's event id.
+func (q *queue) readRepeat(ctx context.Context, tx *store.Tx, it item, e *enqueued) error {
+	if err := tx.QueryRowContext(ctx, `SELECT id, seq FROM callback_deliveries WHERE endpoint_id = ? AND event_id = ?`,
+		it.endpointID, it.m.EventID).Scan(&e.id, &e.seq); err != nil {
+		return fmt.Errorf("callback: read repeated delivery: %w", err)
+	}
+	return nil
+}
+
+// pgEnqueueMany records any number of deliveries in one statement: the new wallet
+// endpoints; one upsert per subject that moves its sequence by the number of its
+// deliveries (n) and sets its head pointer to the first of them when it has none, keeping
+// the row locked; and the deliveries, the r-th of a subject (1-based) taking sequence
+// last_seq - n + r and status 'pending' when that is the head. Arrays keep the text one
+// whatever the batch, so the driver's statement cache sees one statement.
+const pgEnqueueMany = `WITH ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+	SELECT u.id, u.kind, u.url, u.at, u.at
+	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(id, kind, url, at)
+	ON CONFLICT (id) DO NOTHING),
+g AS (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) WITH ORDINALITY AS g(endpoint_id, subject, n, o)),
+s AS (INSERT INTO callback_subjects AS c (endpoint_id, subject, last_seq, head)
+	SELECT g.endpoint_id, g.subject, g.n, 1 FROM g ORDER BY g.o
+	ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq,
+	  head = CASE WHEN c.head = 0 THEN c.last_seq + 1 ELSE c.head END
+	RETURNING c.endpoint_id, c.subject, c.last_seq, c.head),
+x AS (SELECT d.k, d.id, d.endpoint_id, d.subject, s.last_seq - g.n + d.r AS seq, s.head, d.eid, d.et, d.oc, d.b1, d.b2, d.sp
+	FROM unnest(CAST(? AS INT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]),
+	            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS BYTEA[]), CAST(? AS INT[]))
+	  AS d(k, id, endpoint_id, subject, r, eid, et, oc, b1, b2, sp)
+	JOIN g ON g.endpoint_id = d.endpoint_id AND g.subject = d.subject
+	JOIN s ON s.endpoint_id = d.endpoint_id AND s.subject = d.subject),
+i AS (INSERT INTO callback_deliveries
+	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
+	SELECT x.id, x.endpoint_id, x.subject, x.seq, x.eid, x.et, x.oc, ?,
+	  CASE WHEN x.sp = 1 THEN x.b1 || convert_to(CAST(x.seq AS TEXT), 'UTF8') || x.b2 ELSE x.b1 END,
+	  CASE WHEN x.head = x.seq THEN 'pending' ELSE 'queued' END, ?
+	FROM x ON CONFLICT DO NOTHING RETURNING id)
+SELECT x.k, x.seq, EXISTS (SELECT 1 FROM i WHERE i.id = x.id) FROM x`
+
+// enqueueMany is enqueue on PostgreSQL in one statement (pgEnqueueMany); ok is false when
+// some body cannot have its sequence spliced in by the database (then the caller goes item by
+// item). Repeated event ids are not inserted; the subjects they would have headed get
+// their next delivery as head (promote), as item by item.
+func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, order []int, nowUS int64) ([]enqueued, bool, error) {
+	n := len(items)
+	var epIDs, epKinds, epURLs []string
+	var epAts []int64
+	var gEPs, gSubs []string
+	var gNs []int64
+	ks, ids, dEPs, dSubs := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+	rs, eids, ets, ocs := make([]int64, n), make([]string, n), make([]string, n), make([]int64, n)
+	b1s, b2s, sps := make([][]byte, n), make([][]byte, n), make([]int64, n)
+	for j, i := range order {
+		it := items[i]
+		if it.ep != nil && !slices.Contains(epIDs, it.ep.id) {
+			epIDs, epKinds, epURLs, epAts = append(epIDs, it.ep.id), append(epKinds, it.ep.kind), append(epURLs, it.ep.url), append(epAts, it.ep.at)
+		}
+		if g := len(gEPs) - 1; g >= 0 && gEPs[g] == it.endpointID && gSubs[g] == it.m.Subject {
+			gNs[g]++
+		} else {
+			gEPs, gSubs, gNs = append(gEPs, it.endpointID), append(gSubs, it.m.Subject), append(gNs, 1)
+		}
+		ks[j], ids[j], dEPs[j], dSubs[j] = int64(i), uuid.Must(uuid.NewV7()).String(), it.endpointID, it.m.Subject
+		rs[j], eids[j], ets[j], ocs[j] = gNs[len(gNs)-1], it.m.EventID, it.m.Type, store.Micros(it.m.OccurredAt)
+		if it.pl.fixed != nil {
+			b1s[j], b2s[j] = it.pl.fixed, []byte{}
+			continue
+		}
+		before, after, split, err := it.pl.split()
+		if err != nil {
+			return nil, true, fmt.Errorf("callback: envelope: %w", err)
+		}
+		if !split {
+			return nil, false, nil
+		}
+		b1s[j], b2s[j], sps[j] = before, after, 1
+	}
+	rows, err := tx.QueryContext(ctx, pgEnqueueMany, epIDs, epKinds, epURLs, epAts, gEPs, gSubs, gNs,
+		ks, ids, dEPs, dSubs, rs, eids, ets, ocs, b1s, b2s, sps, nowUS, nowUS)
+	if err != nil {
+		return nil, true, fmt.Errorf("callback: record deliveries: %w", err)
+	}
+	out := make([]enqueued, n)
+	var repeats []int
+	func() {
+		defer rows.Close()
+		for rows.Next() {
+			var k, seq int64
+			var inserted bool
+			if err = rows.Scan(&k, &seq, &inserted); err != nil {
+				return
+			}
+			out[k] = enqueued{seq: seq, duplicate: !inserted}
+			if !inserted {
+				repeats = append(repeats, int(k))
+			}
+		}
+		err = rows.Err()
+	}()
+	if err != nil {
+		return nil, true, fmt.Errorf("callback: record deliveries: %w", err)
+	}
+	for j, i := range order {
+		if !out[i].duplicate {
+			out[i].id = ids[j]
+		}
+	}
+	if len(repeats) == 0 {
+		return out, true, nil
+	}
+	var keys []subjectKey
+	for _, i := range repeats {
+		keys = append(keys, subjectKey{items[i].endpointID, items[i].m.Subject})
+		if err := q.readRepeat(ctx, tx, items[i], &out[i]); err != nil {
+			return nil, true, err
+		}
+	}
+	// tx holds these subject rows since the statement above, whose deliveries the promotion
+	// sees: a repeat that took the head's sequence leaves the head to the next one.
+	if err := q.promote(ctx, tx, sortKeys(keys), nowUS); err != nil {
+		return nil, true, err
+	}
+	return out, true, nil
 }
 
 // enqueued is what enqueue did with one item: the delivery's id and sequence, or those of

@@ -68,3 +68,70 @@ func TestCommitHook(t *testing.T) {
 		}
 	})
 }
+
+// TestDeferred checks that writes gathered with Tx.Deferred run once per key, in the order
+// keys were first used, just before the commit, and share the transaction's fate.
+func TestDeferred(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		type keyA struct{}
+		type keyB struct{}
+		gather := func(tx *store.Tx, key any, row string) {
+			rows := tx.Deferred(key, func() any { return &[]string{} }, func(ctx context.Context, tx *store.Tx, v any) error {
+				for _, r := range *v.(*[]string) {
+					if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value, created_at) VALUES (?, ?, ?)", r, "deferred", 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}).(*[]string)
+			*rows = append(*rows, row)
+		}
+		count := func(prefix string) int {
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM meta WHERE key LIKE ?", prefix+"%").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, tc := range []struct {
+			name string
+			fail error
+			want int
+		}{
+			{"committed", nil, 3},
+			{"rolled back", errors.New("boom"), 0},
+		} {
+			prefix := "deferred-" + tc.name + "-"
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				gather(tx, keyA{}, prefix+"a1")
+				gather(tx, keyB{}, prefix+"b1")
+				gather(tx, keyA{}, prefix+"a2")
+				// Nothing is written before the function returns.
+				var n int
+				if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM meta WHERE key LIKE ?", prefix+"%").Scan(&n); err != nil || n != 0 {
+					t.Errorf("%s: %d rows before the end (err %v), want 0", tc.name, n, err)
+				}
+				return tc.fail
+			})
+			if !errors.Is(err, tc.fail) {
+				t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.fail)
+			}
+			if got := count(prefix); got != tc.want {
+				t.Fatalf("%s: %d rows, want %d", tc.name, got, tc.want)
+			}
+		}
+		// A failing flush rolls the transaction back with the work.
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value, created_at) VALUES (?, ?, ?)", "deferred-fail-work", "work", 1); err != nil {
+				return err
+			}
+			gather(tx, keyA{}, "deferred-committed-a1") // already there: the flush fails
+			return nil
+		})
+		if err == nil || count("deferred-fail-") != 0 {
+			t.Fatalf("a failing flush: err %v, work kept %d", err, count("deferred-fail-"))
+		}
+	})
+}

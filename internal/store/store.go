@@ -168,8 +168,45 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // Tx is a transaction of either engine. Everything a change causes (its outbox rows, its
 // jobs) is written through the same Tx, so it commits or rolls back as one.
 type Tx struct {
-	tx *sql.Tx
-	db *DB
+	tx       *sql.Tx
+	db       *DB
+	deferred []*deferred
+}
+
+// deferred is one package's gathered writes in a transaction (see Tx.Deferred).
+type deferred struct {
+	key   any
+	v     any
+	flush func(ctx context.Context, tx *Tx, v any) error
+}
+
+// Deferred returns the value tx keeps under key, made by create on the first call with that
+// key; that first call also arranges for flush(ctx, tx, value) to run in tx after InTx's
+// function (and the commit hook) returned nil, just before the commit, in the order keys
+// were first used. An error from flush rolls tx back. It lets a package gather what one
+// transaction records through it and write it in one statement at the end (the callback
+// outbox: every delivery a business change causes in one round trip). A Tx is used by one
+// goroutine at a time, so this needs no lock.
+func (tx *Tx) Deferred(key any, create func() any, flush func(ctx context.Context, tx *Tx, v any) error) any {
+	for _, d := range tx.deferred {
+		if d.key == key {
+			return d.v
+		}
+	}
+	d := &deferred{key: key, v: create(), flush: flush}
+	tx.deferred = append(tx.deferred, d)
+	return d.v
+}
+
+// flushDeferred runs the deferred writes in order (a flush may defer more: they run too).
+func (tx *Tx) flushDeferred(ctx context.Context) error {
+	for i := 0; i < len(tx.deferred); i++ {
+		d := tx.deferred[i]
+		if err := d.flush(ctx, tx, d.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SQL returns the underlying transaction, for libraries that take a *sql.Tx (River's
@@ -195,8 +232,8 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 // InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise (and
-// on panic, which is re-raised). A hook set with WithCommitHook on ctx runs in the
-// transaction just before the commit.
+// on panic, which is re-raised). A hook set with WithCommitHook on ctx, then the writes
+// deferred with Tx.Deferred, run in the transaction just before the commit.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -217,6 +254,10 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		_ = sqlTx.Rollback()
 		return fmt.Errorf("store: commit hook: %w", err)
+	}
+	if err := tx.flushDeferred(ctx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)

@@ -133,6 +133,19 @@ func TestPublishAPI(t *testing.T) {
 		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries`).Scan(&n); err != nil || n != 4 {
 			t.Fatalf("deliveries recorded: %d %v (a refused batch must record nothing)", n, err)
 		}
+		// Once subject a has nothing open, a repeat that would have been its head, batched
+		// with a new message of a, leaves the head to the new one (sent, not stuck queued).
+		waitFor(t, "the four recorded as delivered", func() bool {
+			var open int
+			err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries WHERE status <> 'delivered'`).Scan(&open)
+			return err == nil && open == 0
+		})
+		code, out = post(t, u, "admin-secret", `[{"destination":"`+dest+`","subject":"a","type":"order.created","payload":{"s":"a","n":99},"idempotency_key":"k1"},
+			{"destination":"`+dest+`","subject":"a","type":"order.closed","payload":{"s":"a","n":4}}]`)
+		if msgs, _ := out["messages"].([]any); code != http.StatusAccepted || len(msgs) != 2 || msgs[0].(map[string]any)["duplicate"] != true {
+			t.Fatalf("repeat in a batch: %d %v", code, out)
+		}
+		waitFor(t, "the message after the repeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(arrived) >= 5 })
 		mu.Lock()
 		defer mu.Unlock()
 		if badSig != 0 {
@@ -144,7 +157,7 @@ func TestPublishAPI(t *testing.T) {
 				order = append(order, g.body)
 			}
 		}
-		want := []string{`{"s":"a","n":1}`, `{"s":"a","n":2}`, `{"s":"a","n":3}`}
+		want := []string{`{"s":"a","n":1}`, `{"s":"a","n":2}`, `{"s":"a","n":3}`, `{"s":"a","n":4}`}
 		if strings.Join(order, " ") != strings.Join(want, " ") {
 			t.Errorf("subject a arrived as %v, want %v", order, want)
 		}
