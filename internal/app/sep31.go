@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -41,7 +40,10 @@ func quotesOn(cfg config.Config) bool {
 	if !cfg.Quotes.Enabled() {
 		return false
 	}
-	if reflect.DeepEqual(cfg.Quotes, config.Default().Quotes) {
+	// The development default is its assets and prices: a deployment that only picks the
+	// rate source or the quote life (VASPGATE_QUOTES_*) still has the development section.
+	def := config.Default().Quotes
+	if reflect.DeepEqual(cfg.Quotes.Assets, def.Assets) && reflect.DeepEqual(cfg.Quotes.StaticRates, def.StaticRates) {
 		if cfg.Production() {
 			return false // development rates and limits are never served in production
 		}
@@ -144,13 +146,13 @@ func (a *App) buildQuotes(outbox quote.Outbox) (*quote.Service, error) {
 			signer = callback.APJWT{Secret: []byte(b.Auth.Secret),
 				Lifetime: time.Duration(b.Auth.ExpirationMilliseconds) * time.Millisecond}
 		}
-		rates = quote.BusinessRates{BaseURL: b.BaseURL, Signer: signer,
-			// The operator configured this URL (usually on a private network): every
-			// address is allowed; redirects and proxies are still refused.
-			Client: callback.NewHTTPClient(callback.ClientOptions{
-				Guard:   callback.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}},
-				Timeout: timeout,
-			})}
+		// The business server is the operator's destination, dialled as the KYC back end
+		// dials it: the internal scope's SSRF guard, no proxy, no redirects.
+		client, err := internalClient(a.Config, timeout)
+		if err != nil {
+			return nil, err
+		}
+		rates = quote.BusinessRates{BaseURL: b.BaseURL, Signer: signer, Client: client}
 	default:
 		st := quote.StaticRates{TTL: qc.QuoteTTL, Decimals: func(id string) int {
 			if d, ok := decimals[id]; ok {

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/config"
@@ -90,5 +93,65 @@ func TestDevelopmentServesSEP31AndSEP38(t *testing.T) {
 	prod.FillDevAssetIssuer(a.Config.Transfer.Assets[0].Issuer)
 	if quotesOn(prod) || sep31On(prod) || len(sepServers(prod)) != 0 {
 		t.Error("the development SEP-31 and SEP-38 sections are served in production")
+	}
+}
+
+// quotes.rates: business through the assembled service: SEP-38 prices come from the business
+// server's GET /rate at kyc.business.base_url (Anchor Platform's callback API, its API key,
+// vaspgate's additive context), dialled through the internal scope's guard (its loopback
+// range opened in callback.allow_cidrs, as an operator opens its private network).
+func TestBusinessRatesThroughConfig(t *testing.T) {
+	t.Parallel()
+	var asked []url.Values
+	var mu sync.Mutex
+	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/rate" || r.Header.Get("X-Api-Key") != "rate-secret" {
+			http.Error(w, `{"error":"unexpected"}`, http.StatusTeapot)
+			return
+		}
+		mu.Lock()
+		asked = append(asked, r.URL.Query())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"rate":{"price":"0.9","sell_amount":"100","buy_amount":"110","fee":{"total":"1","asset":"`+
+			r.URL.Query().Get("sell_asset")+`"}}}`)
+	}))
+	defer biz.Close()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "vaspgate.db")
+	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Stellar.Ledger = config.LedgerNone
+	cfg.TravelRule.SpoolDir = filepath.Join(dir, "spool")
+	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Quotes.Rates = config.RatesBusiness
+	cfg.KYC.Business.BaseURL = biz.URL
+	cfg.KYC.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "rate-secret"}
+	a, err := New(context.Background(), cfg, quiet(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	usdc := "stellar:USDC:" + a.Config.Transfer.Assets[0].Issuer
+	resp, err := http.Get("http://" + a.Server.PublicAddr() + "/sep38/price?context=sep31&sell_asset=" + usdc +
+		"&buy_asset=iso4217:USD&sell_amount=100&buy_delivery_method=SEPA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"price":"0.9"`) || !strings.Contains(string(body), `"buy_amount":"110"`) {
+		t.Fatalf("/sep38/price with business rates: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 || asked[0].Get("type") != "indicative" || asked[0].Get("context") != "sep31" || asked[0].Get("sell_asset") != usdc {
+		t.Errorf("GET /rate asked %v", asked)
 	}
 }

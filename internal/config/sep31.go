@@ -67,6 +67,24 @@ func (q *Quotes) Enabled() bool { return len(q.Assets) > 0 }
 
 var quoteAssetRe = regexp.MustCompile(`^(iso4217:[A-Z]{3}|stellar:native|stellar:[A-Za-z0-9]{1,12}(:G[A-Z2-7]{55})?)$`)
 
+// applyEnv reads the SEP-38 keys that are set per deployment; the asset and rate lists are
+// configured in the file (as transfer.assets are).
+func (q *Quotes) applyEnv(lookup func(string) (string, bool)) []Problem {
+	var probs []Problem
+	if v, ok := lookup("VASPGATE_QUOTES_RATES"); ok {
+		q.Rates = v
+	}
+	if v, ok := lookup("VASPGATE_QUOTES_QUOTE_TTL"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			probs = append(probs, Problem{"quotes.quote_ttl (VASPGATE_QUOTES_QUOTE_TTL)", "not a duration: " + strconv.Quote(v), "10m"})
+		} else {
+			q.QuoteTTL = d
+		}
+	}
+	return probs
+}
+
 func (q *Quotes) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("quotes."+format, a...)) }

@@ -72,6 +72,32 @@ func TestRESTPlatformAPI(t *testing.T) {
 		if status, _ := restCall(t, s, "GET", "/transactions", key, ""); status != http.StatusBadRequest {
 			t.Fatalf("GET /transactions without sep: %d", status)
 		}
+		// SEP-31 receives are listed under sep=31 only, with SEP-31's statuses.
+		recv := s.NewTransactionWith(t, transfer.KindReceive, transfer.StatusPendingReceiver, nil)
+		s.NewTransactionWith(t, transfer.KindReceive, transfer.StatusPendingSender, nil)
+		status, got = restCall(t, s, "GET", "/transactions?sep=31&statuses=pending_receiver&order_by=created_at&order=desc", key, "")
+		if recs, _ := got["records"].([]any); status != 200 || len(recs) != 1 || recs[0].(map[string]any)["id"] != recv.ID ||
+			recs[0].(map[string]any)["sep"] != "31" || recs[0].(map[string]any)["kind"] != "receive" {
+			t.Fatalf("GET /transactions?sep=31: %d %v", status, got)
+		}
+		status, got = restCall(t, s, "GET", "/transactions?sep=31", key, "")
+		if recs, _ := got["records"].([]any); status != 200 || len(recs) != 2 {
+			t.Fatalf("GET /transactions?sep=31 (all): %d %v", status, got)
+		}
+		status, got = restCall(t, s, "GET", "/transactions?sep=6", key, "")
+		if status != 200 {
+			t.Fatalf("GET /transactions?sep=6: %d %v", status, got)
+		}
+		for _, r := range got["records"].([]any) {
+			if r.(map[string]any)["sep"] != "6" {
+				t.Fatalf("GET /transactions?sep=6 lists %v", r)
+			}
+		}
+		// A known status of another protocol matches nothing (Anchor Platform reads statuses
+		// as one enum for every SEP).
+		if status, got := restCall(t, s, "GET", "/transactions?sep=31&statuses=pending_anchor", key, ""); status != 200 || len(got["records"].([]any)) != 0 {
+			t.Fatalf("GET /transactions?sep=31 with a SEP-6 status: %d %v", status, got)
+		}
 
 		// A status no method leads to from here is refused and changes nothing.
 		status, got = restCall(t, s, "PATCH", "/transactions", key, `{"records":[{"transaction":{"id":"`+a.ID+`","status":"completed"}}]}`)
