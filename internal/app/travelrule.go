@@ -13,7 +13,8 @@ import (
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
 
-// trDirectory gives the travel-rule responder our customers, from the builtin SEP-12 store.
+// trDirectory gives the travel-rule responder our customers through the KYC back end (the
+// builtin store, or the business server's values).
 type trDirectory struct{ kyc *kyc.Service }
 
 func (d trDirectory) Lookup(ctx context.Context, account, memo string) (travelrule.Customer, error) {

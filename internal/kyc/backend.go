@@ -43,9 +43,10 @@ type backend interface {
 	decide(ctx context.Context, id string, d Decision) (Customer, error)
 	// list answers the operators' customer list (q is checked).
 	list(ctx context.Context, q ListQuery) ([]Summary, error)
-	// profile reads a customer's text fields for the Travel Rule (ErrNotFound when they
-	// live elsewhere).
-	profile(ctx context.Context, id, typ string) (Profile, error)
+	// profile reads a customer's status for typ and text fields for the Travel Rule: by
+	// t.id, else by t.owner (ErrNotFound when there is no such customer, or its values are
+	// not to be had).
+	profile(ctx context.Context, t target, typ string) (Profile, error)
 }
 
 // builtin keeps customers in vaspgate's database, sealed, with operator decisions.
@@ -167,9 +168,20 @@ func (s business) list(ctx context.Context, q ListQuery) ([]Summary, error) {
 	return s.listKnown(ctx, q)
 }
 
-// profile: the values live on the business server.
-func (business) profile(context.Context, string, string) (Profile, error) {
-	return Profile{}, ErrNotFound
+// profile asks the business server for the customer with its values (GET /customer with
+// include_values=true; see businessClient.profile): Anchor Platform's API gives statuses and
+// field descriptors only, so a business server that wants the Travel Rule decided answers
+// the values too. One that does not is ErrNotFound, as before: never a name check passed
+// on nothing.
+func (s business) profile(ctx context.Context, t target, typ string) (Profile, error) {
+	cust, values, err := s.client.profile(ctx, s.query(t, typ, ""))
+	if err != nil {
+		return Profile{}, err
+	}
+	if cust.ID == "" || len(values) == 0 {
+		return Profile{}, ErrNotFound
+	}
+	return Profile{ID: cust.ID, Status: cust.Status, Fields: values}, nil
 }
 
 // query is the GET /customer query sent to the business server for a target.

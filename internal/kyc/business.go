@@ -108,6 +108,32 @@ func (b *businessClient) do(ctx context.Context, method, path string, query url.
 
 // get calls GET /customer with the non-empty parameters.
 func (b *businessClient) get(ctx context.Context, q Query) (Customer, error) {
+	var c Customer
+	if err := b.getInto(ctx, q, nil, &c, &c); err != nil {
+		return Customer{}, err
+	}
+	return c, nil
+}
+
+// profile calls GET /customer asking for the customer's SEP-9 text values as well
+// (include_values=true, a vaspgate addition to Anchor Platform's callback API): the answer's
+// additive "values" object, {"first_name": "…", …}, is read for the Travel Rule (names to
+// match, IVMS101 fields to return) and never passed on; a server that ignores the parameter
+// answers no values.
+func (b *businessClient) profile(ctx context.Context, q Query) (Customer, map[string]string, error) {
+	var out struct {
+		Customer
+		Values map[string]string `json:"values"`
+	}
+	if err := b.getInto(ctx, q, url.Values{"include_values": {"true"}}, &out, &out.Customer); err != nil {
+		return Customer{}, nil, err
+	}
+	return out.Customer, out.Values, nil
+}
+
+// getInto calls GET /customer with the non-empty parameters of q and extra, decodes the
+// answer into out and checks the status of c, the customer within out.
+func (b *businessClient) getInto(ctx context.Context, q Query, extra url.Values, out any, c *Customer) error {
 	v := url.Values{}
 	for k, x := range map[string]string{"id": q.ID, "account": q.Account, "memo": q.Memo, "type": q.Type,
 		"transaction_id": q.TransactionID, "lang": q.Lang} {
@@ -118,15 +144,17 @@ func (b *businessClient) get(ctx context.Context, q Query) (Customer, error) {
 	if q.Memo != "" {
 		v.Set("memo_type", "id")
 	}
-	var c Customer
-	if err := b.do(ctx, http.MethodGet, "/customer", v, "", nil, &c); err != nil {
-		return Customer{}, err
+	for k, x := range extra {
+		v[k] = x
+	}
+	if err := b.do(ctx, http.MethodGet, "/customer", v, "", nil, out); err != nil {
+		return err
 	}
 	if !validStatus(c.Status) {
-		return Customer{}, fmt.Errorf("%w: result from the business server is invalid (status %q)", ErrUnavailable, c.Status)
+		return fmt.Errorf("%w: result from the business server is invalid (status %q)", ErrUnavailable, c.Status)
 	}
 	c.Type = q.Type
-	return c, nil
+	return nil
 }
 
 // put calls PUT /customer: JSON, or multipart/form-data (text parts first) when binary

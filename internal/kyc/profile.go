@@ -5,42 +5,49 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/vaspgate/vaspgate/internal/wallet"
 	"strings"
+
+	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
-// Profile is a builtin customer as compliance checks need it: its SEP-12 status for a type
-// and its SEP-9 text fields, opened (personal data: never log it).
+// Profile is a customer as compliance checks need it: its SEP-12 status for a type and its
+// SEP-9 text fields, opened (personal data: never log it). Both back ends give one: the
+// builtin one from its sealed rows, the business one from the business server (see
+// business.profile).
 type Profile struct {
 	ID     string
 	Status string
 	Fields map[string]string
 }
 
-// ProfileByOwner returns the builtin customer of the identity (account, memo) for typ (""
-// for the default type), or ErrNotFound when the identity has none. Binary fields (photos)
-// are left out. With the business back end the values live on the business server:
-// ErrNotFound.
+// ProfileByOwner returns the customer of the identity (account, memo) for typ ("" for the
+// default type), or ErrNotFound when the identity has none (or, with the business back end,
+// when the business server does not hand vaspgate the values). Binary fields (photos) are
+// left out.
 func (s *Service) ProfileByOwner(ctx context.Context, account, memo, typ string) (Profile, error) {
 	t := target{owner: wallet.Identity{Account: account, Memo: memo}}
 	if err := s.backend.find(ctx, s.db, &t); err != nil {
 		return Profile{}, err
 	}
-	if t.id == "" {
-		return Profile{}, ErrNotFound
+	if typ == "" {
+		typ = s.defaultType()
 	}
-	return s.ProfileByID(ctx, t.id, typ)
+	return s.backend.profile(ctx, t, typ)
 }
 
 // ProfileByID is ProfileByOwner for a customer id.
 func (s *Service) ProfileByID(ctx context.Context, id, typ string) (Profile, error) {
-	return s.backend.profile(ctx, id, typ)
-}
-
-func (s builtin) profile(ctx context.Context, id, typ string) (Profile, error) {
 	if typ == "" {
 		typ = s.defaultType()
 	}
+	return s.backend.profile(ctx, target{id: id}, typ)
+}
+
+func (s builtin) profile(ctx context.Context, t target, typ string) (Profile, error) {
+	if t.id == "" {
+		return Profile{}, ErrNotFound
+	}
+	id := t.id
 	p := Profile{ID: id, Status: StatusNeedsInfo, Fields: map[string]string{}}
 	err := s.db.QueryRowContext(ctx, `SELECT status FROM kyc_customer_types WHERE customer_id = ? AND type = ?`, id, typ).Scan(&p.Status)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
