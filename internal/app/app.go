@@ -180,6 +180,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Transfer = transfer.New(transfer.Options{DB: a.DB, Outbox: outbox, Clients: wallets(cfg.Clients), Gate: gate, Ledger: ledger,
 		PendingPerIdentity: lim.pending})
+	// A transaction expires with the firm quote it took when its funds never arrived.
+	a.Transfer.RegisterExpiry(a.Jobs, 30*time.Second, a.Log)
 
 	// KYC comes after transfer: it resolves transaction ownership through it, and a
 	// customer's status change moves the transactions waiting on it.
