@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +27,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
+	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/observer"
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/rpc"
@@ -113,6 +113,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Wri
 	if err := a.build(ctx); err != nil {
 		return nil, err
 	}
+	// Every worker and periodic job is registered: the client can be created, and with it
+	// enqueueing works before Run (a spool replay, a request served as Run starts).
+	if err := a.Jobs.Open(); err != nil {
+		return nil, err
+	}
 	if err := a.Server.Listen(); err != nil {
 		return nil, err
 	}
@@ -134,7 +139,7 @@ func (a *App) build(ctx context.Context) error {
 	guard := scopes.Wallet
 	outboundHTTP := callback.NewHTTPClient(callback.ClientOptions{Guard: guard, ConnectTimeout: cfg.Callback.ConnectTimeout, Timeout: cfg.Callback.Timeout})
 
-	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log})
+	a.Jobs = job.New(a.DB, job.Options{Logger: a.Log, StopTimeout: cfg.ShutdownTimeout})
 
 	deliveryOpts := []callback.Option{callback.WithConfiguredURLs(scopes.Configured...)}
 	if a.DB.Dialect() == store.Postgres {
@@ -224,8 +229,8 @@ func (a *App) build(ctx context.Context) error {
 				"file", old, "spool_dir", spool)
 		}
 	}
-	// travelrule.New registers its workers and periodic jobs: it must come before the job
-	// engine opens (in Run).
+	// travelrule.New registers its workers and maintenance tasks: it must come before the
+	// job engine opens (in New).
 	beneficiary, err := a.beneficiary(tr)
 	if err != nil {
 		return err
@@ -249,7 +254,7 @@ func (a *App) build(ctx context.Context) error {
 		AdminExemptPaths:  []string{tr.CallbackPath, tr.AccountAPIPath, tr.VerifyAPIPath, tr.TransactionAPIPath},
 		// SEP-12 carries binary KYC fields; its handlers enforce kyc.max_file_size themselves.
 		BodyLimits: map[string]int64{"/sep12/customer": a.KYC.MaxFileSize() + 1<<20},
-		PublicEdge: lim.publicEdge(),
+		PublicEdge: lim.publicEdge(), ShutdownTimeout: cfg.ShutdownTimeout,
 	})
 	sep := stellarhttp.New(a.Auth, a.Log)
 	sep.Register(a.Server.Public)
@@ -298,6 +303,8 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildObserver(); err != nil {
 		return err
 	}
+	a.Jobs.Every("delivery_purge", time.Hour, a.Delivery.PurgeRetained)
+	a.Jobs.Every("kyc_file_purge", time.Hour, a.KYC.PurgeExpiredFiles)
 	return a.registerEnclaveAPI(tr)
 }
 
@@ -343,60 +350,40 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Run serves and works until ctx is cancelled, then shuts down gracefully within the
-// configured timeout: listeners stop accepting and finish in-flight requests, the delivery
-// engine finishes in-flight attempts, running jobs finish (or are cancelled and retried).
+// Run serves and works until ctx is cancelled, then shuts down in this order, each stage
+// once the one before it has returned (see internal/lifecycle):
+//
+//  1. the listeners stop accepting, and in-flight requests finish (shutdown_timeout);
+//  2. the travel-rule receiver answers the callbacks it queued and closes its spool, job
+//     workers drain (running jobs get shutdown_timeout, then are cancelled and retried),
+//     the payment observer releases its lease;
+//  3. the delivery engine finishes and records the attempts in flight;
+//  4. the database closes.
+//
+// Requests enqueue jobs and record callbacks, jobs record callbacks: each stage stops after
+// the ones that feed it. Hourly maintenance is not here: it runs as River periodic jobs
+// (job.Engine.Every), once per cluster.
 func (a *App) Run(ctx context.Context) error {
 	defer a.DB.Close()
 	if a.deliveryPool != nil {
 		defer a.deliveryPool.Close()
 	}
-	grace := a.Config.ShutdownTimeout
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-
-	if err := a.Jobs.Start(workCtx); err != nil {
-		return err
-	}
-	// Replays the spool (callbacks acknowledged while the database was away) before serving.
-	if err := a.TravelRule.Start(workCtx); err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := a.Delivery.Run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("delivery engine: %w", err)
-		}
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.KYC.RunPurge(workCtx, time.Hour)
-	}()
-	wg.Go(func() { a.runObserver(workCtx) })
+	stopLog := context.AfterFunc(ctx, func() {
+		a.Log.Info("shutting down: finishing in-flight work", "grace", a.Config.ShutdownTimeout.String())
+	})
+	defer stopLog()
 	a.Log.Info("vaspgate started", "engine", a.DB.Dialect().String(), "public", a.Server.PublicAddr(), "admin", a.Server.AdminAddr())
-
-	serveErr := a.Server.Serve(ctx, grace)
-
-	// Requests are done; now the background work, bounded by the same grace period.
-	a.Log.Info("shutting down: finishing in-flight work", "grace", grace.String())
-	stopCtx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	trErr := a.TravelRule.Stop(stopCtx)
-	stopWork()
-	jobErr := a.Jobs.Stop(stopCtx)
-	wg.Wait()
-	close(errc)
-	var errs []error
-	for err := range errc {
-		errs = append(errs, err)
-	}
-	errs = append(errs, serveErr, trErr, jobErr)
+	err := lifecycle.Run(ctx,
+		lifecycle.Stage{{Name: "server", Run: a.Server.Run}},
+		lifecycle.Stage{
+			{Name: "travel rule receiver", Run: a.TravelRule.Run},
+			{Name: "jobs", Run: a.Jobs.Run},
+			{Name: "observer", Run: a.runObserver},
+		},
+		lifecycle.Stage{{Name: "delivery engine", Run: a.Delivery.Run}},
+	)
 	a.Log.Info("vaspgate stopped")
-	return errors.Join(errs...)
+	return err
 }
 
 func fileExists(path string) bool {

@@ -38,18 +38,16 @@ func (a *App) buildObserver() error {
 
 // runObserver watches the network until ctx ends; transactions stored before the observer
 // existed are indexed for matching first.
-func (a *App) runObserver(ctx context.Context) {
+func (a *App) runObserver(ctx context.Context) error {
 	if a.Observer == nil {
-		return
+		return nil
 	}
 	if n, err := a.Transfer.IndexPayments(ctx); err != nil {
 		a.Log.Warn("observer: index waiting withdrawals", "error", err)
 	} else if n > 0 {
 		a.Log.Info("observer: indexed waiting withdrawals", "count", n)
 	}
-	if err := a.Observer.Run(ctx); err != nil {
-		a.Log.Error("observer stopped", "error", err)
-	}
+	return a.Observer.Run(ctx)
 }
 
 // readyDetail is the admin /readyz detail: the observer's leader and lag.

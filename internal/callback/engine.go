@@ -273,8 +273,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	wg.Add(1)
-	go func() { defer wg.Done(); e.purgeLoop(ctx) }()
 	// On PostgreSQL two claim loops overlap their round trips (SKIP LOCKED keeps them off
 	// each other's rows); SQLite's single writer gains nothing from a second.
 	claimers := 2

@@ -7,9 +7,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// purgeEvery is how often Run deletes delivered deliveries past the retention period.
-const purgeEvery = time.Hour
-
 // Purge deletes deliveries delivered before cutoff, with their attempts, and returns how many
 // went. Dead letters (failed) and everything still open are kept whatever their age: a dead
 // letter is an operator's to replay or to look at. Several instances may purge at once; a
@@ -25,25 +22,13 @@ func (ad *Admin) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 	}
 }
 
-// purgeLoop applies the retention period every purgeEvery until ctx ends.
-func (e *Engine) purgeLoop(ctx context.Context) {
+// PurgeRetained deletes the deliveries delivered longer than the retention period ago (none
+// when it is negative: kept forever) and returns how many went. The application runs it as
+// an hourly maintenance task, once per cluster.
+func (e *Engine) PurgeRetained(ctx context.Context) (int, error) {
 	if e.cfg.Retention < 0 {
-		return // kept forever
+		return 0, nil
 	}
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := e.Purge(ctx, e.now().Add(-e.cfg.Retention))
-			switch {
-			case err != nil && ctx.Err() == nil:
-				e.log.Error("purge delivered deliveries", "err", err)
-			case n > 0:
-				e.log.Info("purged delivered deliveries past retention", "deliveries", n, "retention", e.cfg.Retention.String())
-			}
-		}
-	}
+	n, err := e.Purge(ctx, e.now().Add(-e.cfg.Retention))
+	return int(n), err
 }

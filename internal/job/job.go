@@ -9,8 +9,9 @@
 // bounded by FetchPollInterval; work that needs lower latency (callback delivery) wakes its
 // own workers in-process.
 //
-// Use: register workers and periodic jobs, Open (creates the client; enough to enqueue),
-// Start (runs workers), Stop (lets running jobs finish, bounded).
+// Use: register workers, periodic jobs and maintenance tasks (Every), Open (creates the
+// client; enough to enqueue), then Run (works until its context ends, then lets running jobs
+// finish, bounded by Options.StopTimeout).
 package job
 
 import (
@@ -38,6 +39,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives River's logs (default slog.Default()).
 	Logger *slog.Logger
+	// StopTimeout bounds how long Run waits, once its context ends, for running jobs to
+	// finish before cancelling them (they are retried); default 10 s.
+	StopTimeout time.Duration
 }
 
 // Engine owns the River client.
@@ -48,6 +52,7 @@ type Engine struct {
 	periodic []*river.PeriodicJob
 	queues   map[string]river.QueueConfig
 	working  bool // a worker is registered; River refuses queues without workers
+	tasks    map[string]task
 
 	mu     sync.Mutex
 	client *river.Client[*sql.Tx]
@@ -64,11 +69,15 @@ func New(db *store.DB, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 10 * time.Second
+	}
 	return &Engine{
 		db:      db,
 		opts:    opts,
 		workers: river.NewWorkers(),
 		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		tasks:   map[string]task{},
 	}
 }
 
@@ -126,36 +135,35 @@ func (e *Engine) Open() error {
 	return nil
 }
 
-// Start runs the workers until Stop. Open is called if needed.
-func (e *Engine) Start(ctx context.Context) error {
+// Run works until ctx ends (Open is called if needed), then stops fetching and waits for
+// running jobs to finish; after Options.StopTimeout they are cancelled (and retried) and Run
+// waits for them to return.
+func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Open(); err != nil {
 		return err
 	}
 	if !e.working {
+		<-ctx.Done()
 		return nil
 	}
-	if err := e.client.Start(ctx); err != nil {
+	// The client's own context outlives ctx: cancelling it would cancel running jobs at
+	// once, where a stop lets them finish.
+	if err := e.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("job: start: %w", err)
 	}
-	return nil
-}
-
-// Stop stops fetching new jobs and waits for running ones to finish; when ctx ends first,
-// running jobs are cancelled (they will be retried) and Stop waits for them to return.
-func (e *Engine) Stop(ctx context.Context) error {
-	e.mu.Lock()
-	client := e.client
-	e.mu.Unlock()
-	if client == nil || !e.working {
-		return nil
-	}
-	err := client.Stop(ctx)
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.StopTimeout)
+	defer cancel()
+	err := e.client.Stop(stopCtx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		return client.StopAndCancel(hardCtx)
+		err = e.client.StopAndCancel(hardCtx)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("job: stop: %w", err)
+	}
+	return nil
 }
 
 // Enqueue inserts a job inside tx: it runs only if tx commits.

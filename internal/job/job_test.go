@@ -65,9 +65,9 @@ func TestEnqueueFollowsTransaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := eng.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		runCtx, stop := context.WithCancel(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- eng.Run(runCtx) }()
 		select {
 		case tag := <-w.done:
 			if tag != "committed" {
@@ -76,11 +76,10 @@ func TestEnqueueFollowsTransaction(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("committed job did not run")
 		}
-		// Stop waits for the engine to go idle; anything else queued would have run by then
-		// or been left in the table, which we check directly.
-		stopCtx, stopCancel := context.WithTimeout(ctx, 10*time.Second)
-		defer stopCancel()
-		if err := eng.Stop(stopCtx); err != nil {
+		// Stopping waits for the engine to go idle; anything else queued would have run by
+		// then or been left in the table, which we check directly.
+		stop()
+		if err := <-ran; err != nil {
 			t.Fatal(err)
 		}
 		if n := w.runs["committed"].Load(); n != 1 {

@@ -136,31 +136,15 @@ func (s *Service) takeFile(ctx context.Context, tx *store.Tx, c wallet.Identity,
 	return u, attachFile(ctx, tx, fileID, customerID)
 }
 
-// PurgeExpiredFiles deletes uploads that no PUT /customer referenced in time.
-func (s *Service) PurgeExpiredFiles(ctx context.Context) (int64, error) {
+// PurgeExpiredFiles deletes uploads that no PUT /customer referenced in time and returns how
+// many went. The application runs it as an hourly maintenance task, once per cluster (the
+// DELETE is idempotent all the same).
+func (s *Service) PurgeExpiredFiles(ctx context.Context) (int, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM kyc_files WHERE expires_at IS NOT NULL AND expires_at < ?`,
 		store.Micros(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("kyc: purge files: %w", err)
 	}
-	return res.RowsAffected()
-}
-
-// RunPurge deletes expired uploads every interval until ctx ends (one instance or many:
-// the DELETE is idempotent).
-func (s *Service) RunPurge(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.PurgeExpiredFiles(ctx); err != nil {
-				s.log.WarnContext(ctx, "kyc: purge expired files", "err", err)
-			} else if n > 0 {
-				s.log.InfoContext(ctx, "kyc: purged expired files", "count", n)
-			}
-		}
-	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

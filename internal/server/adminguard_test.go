@@ -27,6 +27,7 @@ func guarded(t *testing.T, opts server.Options) *server.Server {
 	t.Helper()
 	opts.PublicAddr, opts.AdminAddr, opts.AdminToken = "127.0.0.1:0", "127.0.0.1:0", token
 	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	opts.ShutdownTimeout = 2 * time.Second
 	srv := server.New(opts)
 	ok := func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body); w.Write([]byte("ok")) }
 	srv.Admin.HandleFunc("POST /rpc", ok)
@@ -38,7 +39,7 @@ func guarded(t *testing.T, opts server.Options) *server.Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { srv.Serve(ctx, 2*time.Second); close(done) }()
+	go func() { srv.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return srv
 }

@@ -67,8 +67,11 @@ type Options struct {
 	// ReadTimeout bounds reading a whole request, body included; a body still arriving
 	// then is answered 408. 0 means 30 s.
 	ReadTimeout time.Duration
-	Logger      *slog.Logger
-	Registry    *prometheus.Registry
+	// ShutdownTimeout is how long Run lets in-flight requests finish once its context ends
+	// (shutdown_timeout).
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Registry        *prometheus.Registry
 }
 
 // Server holds the two listeners and their routes.
@@ -295,9 +298,9 @@ func (s *Server) httpServer(name string, h http.Handler) *http.Server {
 	}
 }
 
-// Serve serves both listeners until ctx is cancelled, then shuts down gracefully: no new
-// connections, in-flight requests get up to grace to finish.
-func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
+// Run serves both listeners (bound by Listen) until ctx is cancelled, then shuts down
+// gracefully: no new connections, in-flight requests get up to ShutdownTimeout to finish.
+func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
@@ -308,7 +311,7 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(s.public.Shutdown(shutCtx), s.admin.Shutdown(shutCtx))
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

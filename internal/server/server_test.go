@@ -31,7 +31,7 @@ func setup(t *testing.T, ready func(context.Context) error) *bundle {
 	srv := server.New(server.Options{
 		PublicAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AdminToken: token,
 		MaxBodyBytes: 1024, BodyLimits: map[string]int64{"/upload": 8192}, Ready: ready, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
+		Registry: prometheus.NewRegistry(), ShutdownTimeout: 2 * time.Second,
 	})
 	srv.AdminAPI.HandleFunc("GET /admin/v1/ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("pong"))
@@ -60,7 +60,7 @@ func setup(t *testing.T, ready func(context.Context) error) *bundle {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &bundle{srv: srv, cancel: cancel, done: make(chan struct{})}
-	go func() { b.err = srv.Serve(ctx, 2*time.Second); close(b.done) }()
+	go func() { b.err = srv.Run(ctx); close(b.done) }()
 	t.Cleanup(func() { cancel(); <-b.done })
 	return b
 }

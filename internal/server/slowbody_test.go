@@ -24,7 +24,7 @@ import (
 func TestSlowBodyIs408(t *testing.T) {
 	t.Parallel()
 	srv := server.New(server.Options{PublicAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AdminToken: token,
-		ReadTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+		ReadTimeout: 300 * time.Millisecond, ShutdownTimeout: time.Second, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	decode := func(w http.ResponseWriter, r *http.Request) {
 		var v map[string]any
 		if err := httpjson.Decode(r, 1<<20, &v); err != nil {
@@ -46,7 +46,7 @@ func TestSlowBodyIs408(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { srv.Serve(ctx, time.Second); close(done) }()
+	go func() { srv.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	// send writes the request's head announcing 100 bytes and only part of them; the

@@ -6,32 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/vaspgate/vaspgate/internal/store"
 )
-
-// RetentionArgs is the periodic job that redacts IVMS101 data older than the retention period.
-type RetentionArgs struct{}
-
-// Kind implements river.JobArgs.
-func (RetentionArgs) Kind() string { return "travel_rule_retention" }
-
-type retentionWorker struct {
-	river.WorkerDefaults[RetentionArgs]
-	s *Service
-}
-
-func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs]) error {
-	n, err := w.s.RedactExpired(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		w.s.log.Info("travel rule IVMS101 redacted", "callbacks", n, "retention_days", w.s.opts.RetentionDays)
-	}
-	return nil
-}
 
 // RedactExpired removes the IVMS101 payload from every callback received more than
 // RetentionDays before now (the rest of each body stays, so the verification keeps its

@@ -44,11 +44,12 @@ type Options struct {
 	Committers int
 	// RetentionDays is after how many days IVMS101 data is redacted. Default 1825 (5 years).
 	RetentionDays int
-	// RetentionInterval is how often the redaction job runs. Default 1h.
+	// RetentionInterval is how often the redaction runs (a maintenance task, once per
+	// cluster). Default 1h.
 	RetentionInterval time.Duration
 	// SweepInterval is how often, and after how long, callbacks still pending are processed
-	// by the sweep (a safety net for callbacks a killed process had not folded yet; other
-	// instances pick those up after this long). Default 1m.
+	// by the sweep (a maintenance task, once per cluster: a safety net for callbacks a
+	// killed process had not folded yet). Default 1m.
 	SweepInterval time.Duration
 	// Logger; default slog.Default(). Bodies and personal data are never logged.
 	Logger *slog.Logger
@@ -71,11 +72,11 @@ type Service struct {
 	log   *slog.Logger
 
 	queue    chan *pending
-	stop     chan struct{}
+	ready    chan struct{} // closed by Run once the spool is open: Accept may store
+	stop     chan struct{} // closed by Run when its context ends: committers drain and leave
 	wg       sync.WaitGroup
 	kick     chan struct{}
 	downTill atomic.Int64 // unix nanos until which the database is considered down
-	started  atomic.Bool
 	replayMu sync.Mutex
 
 	// toFold holds the verifications whose callbacks were committed and wait for the folder
@@ -98,8 +99,8 @@ type pendingResult struct {
 // JobQueue is the River queue of travel-rule jobs, so they cannot starve other work.
 const JobQueue = "travel_rule"
 
-// New builds the service and registers its queue, workers and periodic retention job on jobs;
-// call it before jobs.Open. Start it after jobs.Open.
+// New builds the service and registers its queue, workers and maintenance tasks (the sweep
+// and the retention) on jobs; call it before jobs.Open. Run it after jobs.Open.
 func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.SpoolDir == "" {
 		return nil, errors.New("travelrule: spool directory is required")
@@ -137,32 +138,42 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	}
 	s := &Service{
 		db: db, jobs: jobs, opts: opts, log: opts.Logger.With("component", "travelrule"),
-		queue: make(chan *pending, 4096), stop: make(chan struct{}), kick: make(chan struct{}, 1),
+		queue: make(chan *pending, 4096), ready: make(chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1),
 		toFold: map[string]struct{}{}, foldKick: make(chan struct{}, 1),
 	}
 	jobs.AddQueue(JobQueue, 2)
 	// Received callbacks are processed by the folder, not River; the job remains for an
 	// operator's reprocessing (rare, and then durable with the change that asks for it).
 	job.AddWorker(jobs, &processWorker{s: s})
-	job.AddWorker(jobs, &retentionWorker{s: s})
 	s.registerOriginator()
 	s.registerBeneficiary()
 	s.registerReconcile()
-
-	jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, &river.InsertOpts{Queue: JobQueue} },
-		&river.PeriodicJobOpts{RunOnStart: true}))
+	jobs.Every("travel_rule_retention", opts.RetentionInterval, func(ctx context.Context) (int, error) {
+		return s.RedactExpired(ctx, time.Now())
+	})
+	jobs.Every("travel_rule_sweep", opts.SweepInterval, func(ctx context.Context) (int, error) {
+		return s.Sweep(ctx, time.Now().Add(-opts.SweepInterval))
+	})
 	return s, nil
 }
 
-// Start opens the spool, replays what it holds into the database (when it answers) and
-// starts the group committers. The job engine must be open.
-func (s *Service) Start(ctx context.Context) error {
+// Run opens the spool, starts the group committers and the folder, replays what the spool holds into the
+// database (when it answers) and sweeps the callbacks a previous process left pending. When
+// ctx ends it stops the committers after the queued callbacks are answered and closes the
+// spool. The job engine must be open.
+func (s *Service) Run(ctx context.Context) error {
 	sp, err := OpenSpool(s.opts.SpoolDir, s.opts.Sealer)
 	if err != nil {
 		return err
 	}
 	s.spool = sp
+	for range s.opts.Committers {
+		s.wg.Add(1)
+		go s.committer()
+	}
+	s.wg.Add(1)
+	go s.folder()
+	close(s.ready)
 	if sp.Pending() {
 		if n, err := s.replay(ctx); err != nil {
 			s.log.Warn("travel rule spool not replayed at start; will retry", "replayed", n, "err", err)
@@ -170,31 +181,12 @@ func (s *Service) Start(ctx context.Context) error {
 			s.log.Info("travel rule spool replayed", "records", n)
 		}
 	}
-	for range s.opts.Committers {
-		s.wg.Add(1)
-		go s.committer()
-	}
-	s.wg.Add(3)
-	go s.replayLoop()
-	go s.sweepLoop(time.Now())
-	go s.folder()
-	s.started.Store(true)
-	return nil
-}
-
-// Stop stops the committers after the queued callbacks are answered, and closes the spool.
-func (s *Service) Stop(ctx context.Context) error {
-	if !s.started.CompareAndSwap(true, false) {
-		return nil
-	}
+	s.wg.Add(2)
+	go s.replayLoop(ctx)
+	go s.startSweep(ctx, time.Now())
+	<-ctx.Done()
 	close(s.stop)
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.wg.Wait()
 	return s.spool.Close()
 }
 
@@ -214,8 +206,8 @@ var ErrNotDurable = errors.New("travelrule: callback could not be stored durably
 // answers within the store budget (group-committed with concurrent callbacks), else in the
 // spool. truncated marks a body cut at the size limit; size is the number of bytes read.
 func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size int64) (Ack, error) {
-	if !s.started.Load() {
-		return Ack{}, fmt.Errorf("%w: service not started", ErrNotDurable)
+	if err := s.waitReady(ctx); err != nil {
+		return Ack{}, err
 	}
 	rec := Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: time.Now().UTC(), Body: body, Truncated: truncated, Size: size}
 	it, err := s.prepare(rec)
@@ -249,6 +241,26 @@ func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size 
 	case <-timer.C:
 		// The batch may still commit; the spool replay recognises the record by its id.
 		return s.toSpool(rec, ack)
+	}
+}
+
+// waitReady waits, within the store budget, for Run to have opened the spool: the listeners
+// and Run start together.
+func (s *Service) waitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(s.opts.StoreBudget)
+	defer timer.Stop()
+	select {
+	case <-s.ready:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("%w: service not running", ErrNotDurable)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrNotDurable, ctx.Err())
 	}
 }
 
@@ -385,8 +397,8 @@ func (s *Service) noteFold(uuids []string) {
 // fold per group commit rather than per round, cost the acknowledgement path about half its
 // throughput on PostgreSQL (issue 16). Nothing is lost by keeping the work in memory: the
 // inbox rows stay pending until folded, a round that fails is retried, and a process that
-// dies leaves them to the sweep (at its restart for what it had received; on other
-// instances after SweepInterval).
+// dies leaves them to the sweep (at its restart for what it had received; the cluster's
+// periodic sweep after SweepInterval).
 func (s *Service) folder() {
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -440,13 +452,13 @@ func (s *Service) enqueueProcess(ctx context.Context, tx *store.Tx, uuids []stri
 // replayLoop drains the spool whenever it holds records and the database answers: when
 // kicked (a callback was spooled, or a commit succeeded while the spool is not empty) and
 // every second.
-func (s *Service) replayLoop() {
+func (s *Service) replayLoop(ctx context.Context) {
 	defer s.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-ctx.Done():
 			return
 		case <-s.kick:
 		case <-tick.C:
@@ -454,7 +466,7 @@ func (s *Service) replayLoop() {
 		if !s.spool.Pending() || time.Now().UnixNano() < s.downTill.Load() {
 			continue
 		}
-		if n, err := s.replay(context.Background()); err != nil {
+		if n, err := s.replay(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("travel rule spool replay stopped; will retry", "replayed", n, "err", err)
 			s.downTill.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
 		} else if n > 0 {
@@ -463,31 +475,17 @@ func (s *Service) replayLoop() {
 	}
 }
 
-// sweepLoop processes callbacks left pending: at start those received before it (their jobs
-// may have died with the previous process: the job engine rescues a job that was running at a
-// SIGKILL only after its own long timeout, and periodic jobs wait for leader election), then
-// every SweepInterval those pending for longer than it. It runs on every instance: processing
-// is idempotent and serialised per verification.
-func (s *Service) sweepLoop(started time.Time) {
+// startSweep processes the callbacks received before started and still pending: the folder
+// of the previous process may have died before folding them, and the periodic sweep waits
+// for a leader to be elected (a killed leader's lease time) and for them to be SweepInterval
+// old. Every instance does it once at start:
+// processing is idempotent and serialised per verification.
+func (s *Service) startSweep(ctx context.Context, started time.Time) {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-s.stop; cancel() }()
-	olderThan := started
-	tick := time.NewTicker(s.opts.SweepInterval)
-	defer tick.Stop()
-	for {
-		if n, err := s.Sweep(ctx, olderThan); err != nil && ctx.Err() == nil {
-			s.log.Warn("travel rule sweep failed; will retry", "err", err)
-		} else if n > 0 {
-			s.log.Info("travel rule pending callbacks processed by the sweep", "verifications", n)
-		}
-		select {
-		case <-s.stop:
-			return
-		case <-tick.C:
-			olderThan = time.Now().Add(-s.opts.SweepInterval)
-		}
+	if n, err := s.Sweep(ctx, started); err != nil && ctx.Err() == nil {
+		s.log.Warn("travel rule start-up sweep failed; the periodic sweep will retry", "err", err)
+	} else if n > 0 {
+		s.log.Info("travel rule pending callbacks processed by the sweep", "verifications", n)
 	}
 }
 
@@ -518,4 +516,11 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 }
 
 // SpoolPending reports whether acknowledged callbacks wait in the spool.
-func (s *Service) SpoolPending() bool { return s.spool != nil && s.spool.Pending() }
+func (s *Service) SpoolPending() bool {
+	select {
+	case <-s.ready:
+		return s.spool.Pending()
+	default:
+		return false
+	}
+}

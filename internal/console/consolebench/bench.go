@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// console's own queries touches the database during the measurement.
 	srvCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- a.Server.Serve(srvCtx, 5*time.Second) }()
+	go func() { served <- a.Server.Run(srvCtx) }()
 	defer func() { stop(); <-served }()
 
 	base := "http://" + a.Server.AdminAddr()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/job"
+	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
@@ -47,9 +48,9 @@ type Server struct {
 	DB      *store.DB
 	Service *travelrule.Service
 
-	srv  *http.Server
 	jobs *job.Engine
 	stop context.CancelFunc
+	done chan error // Run's result
 }
 
 // StartServer opens and migrates the database, starts the job engine and the service, and
@@ -76,18 +77,11 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{DB: db, stop: cancel}
+	s := &Server{DB: db}
 	s.jobs = job.New(db, job.Options{Logger: o.Logger})
 	s.Service, err = travelrule.New(db, s.jobs, travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger})
 	if err == nil {
 		err = s.jobs.Open()
-	}
-	if err == nil {
-		err = s.jobs.Start(runCtx)
-	}
-	if err == nil {
-		err = s.Service.Start(runCtx)
 	}
 	h, herr := travelrulehttp.NewCallbackHandler(s.Service, travelrulehttp.CallbackConfig{Tokens: []string{o.Token}, Logger: o.Logger})
 	if err == nil {
@@ -98,25 +92,38 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 		ln, err = net.Listen("tcp", o.Addr)
 	}
 	if err != nil {
-		cancel()
 		db.Close()
 		return nil, fmt.Errorf("travelrulebench: start server: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+CallbackPath, h)
 	travelrulehttp.Register(mux, s.Service)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.URL = "http://" + ln.Addr().String()
-	go func() { _ = s.srv.Serve(ln) }()
+	serve := func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shut)
+		}()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.done = stop, make(chan error, 1)
+	// In the application's order: HTTP first, then the service and the jobs.
+	go func() {
+		s.done <- lifecycle.Run(runCtx, lifecycle.Stage{{Name: "http", Run: serve}},
+			lifecycle.Stage{{Name: "travel rule", Run: s.Service.Run}, {Name: "jobs", Run: s.jobs.Run}})
+	}()
 	return s, nil
 }
 
 // Close stops serving, lets the service answer what it holds, and stops the jobs.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	err = errors.Join(err, s.Service.Stop(ctx), s.jobs.Stop(ctx))
 	s.stop()
-	return errors.Join(err, s.DB.Close())
+	return errors.Join(<-s.done, s.DB.Close())
 }

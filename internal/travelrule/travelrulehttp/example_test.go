@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/vaspgate/vaspgate/internal/job"
+	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
@@ -14,7 +15,7 @@ import (
 )
 
 // Example shows how `serve` wires the receiver: the service before the job engine opens,
-// started after it; the enclave path on the admin listener without admin auth; the admin
+// run beside it; the enclave path on the admin listener without admin auth; the admin
 // routes on the mux behind admin auth.
 func Example() {
 	ctx := context.Background()
@@ -28,12 +29,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := jobs.Start(ctx); err != nil { // Start opens the engine
+	if err := jobs.Open(); err != nil {
 		log.Fatal(err)
 	}
-	if err := svc.Start(ctx); err != nil { // replays the spool, starts the group commit
-		log.Fatal(err)
-	}
+	go func() {
+		// The service replays the spool and runs the group commit; both stop when ctx ends,
+		// after the listeners (app.Run's order).
+		_ = lifecycle.Run(ctx, lifecycle.Stage{{Name: "travel rule", Run: svc.Run}, {Name: "jobs", Run: jobs.Run}})
+	}()
 	adminListener, adminAPI := http.NewServeMux(), http.NewServeMux()
 	h, err := travelrulehttp.NewCallbackHandler(svc, travelrulehttp.CallbackConfig{
 		Tokens: []string{os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_TOKEN")},

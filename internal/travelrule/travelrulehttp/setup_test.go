@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/job"
+	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
@@ -98,12 +99,10 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if err := eng.Open(); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ran := make(chan error, 1)
+	go func() {
+		ran <- lifecycle.Run(ctx, lifecycle.Stage{{Name: "travel rule", Run: svc.Run}, {Name: "jobs", Run: eng.Run}})
+	}()
 	o.cfg.Logger = quiet
 	if o.cfg.Tokens == nil {
 		o.cfg.Tokens = []string{token}
@@ -118,11 +117,8 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
-		stopCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-		_ = eng.Stop(stopCtx)
 		cancel()
+		<-ran
 	})
 	return &bundle{db: db, svc: svc, srv: srv, events: ev}
 }
