@@ -92,12 +92,16 @@ func (it item) inboxArgs(rev int, now int64) []any {
 // content: only the counter of the stored row moves), a revision (same natural key, other
 // content) or already stored (replayed). Uniqueness is the database's: a concurrent copy waits
 // on the unique index and then finds the row. Whatever the batch size it costs a few
-// statements: receipts and first inserts are multi-row.
+// statements: receipts and first inserts are multi-row; on PostgreSQL, receipts, inserts
+// and the usual repeats are one statement (storePG).
 //
 // Rows are written in natural-key order so that concurrent batches take the unique-index
 // locks in the same order (no deadlock between them); rows of one key keep their arrival
 // order, which numbers their revisions.
 func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) ([]Outcome, error) {
+	if tx.Dialect() == store.Postgres {
+		return s.storePG(ctx, tx, items)
+	}
 	order := make([]int, len(items))
 	for i := range order {
 		order[i] = i
@@ -140,15 +144,24 @@ func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) (
 	if err != nil {
 		return nil, fmt.Errorf("travelrule: inbox insert: %w", err)
 	}
-	// What was not inserted repeats a stored content (a duplicate) or a stored key with
-	// other content (a revision); one statement per distinct content.
-	byHash := map[[32]byte][]int{}
-	var hashes [][32]byte
+	var rest []int
 	for _, i := range live {
 		if inserted[items[i].rec.ID] {
 			outs[i] = OutcomeNew
-			continue
+		} else {
+			rest = append(rest, i)
 		}
+	}
+	return outs, s.resolveRepeats(ctx, tx, items, rest, outs, now)
+}
+
+// resolveRepeats decides, in tx, what the items at idx are that were not inserted: repeats
+// of a stored content (only the counter of the stored row moves) or new content under a
+// stored key (a revision); one statement per distinct content.
+func (s *Service) resolveRepeats(ctx context.Context, tx *store.Tx, items []item, idx []int, outs []Outcome, now int64) error {
+	byHash := map[[32]byte][]int{}
+	var hashes [][32]byte
+	for _, i := range idx {
 		h := items[i].dec.ContentHash
 		if byHash[h] == nil {
 			hashes = append(hashes, h)
@@ -159,7 +172,7 @@ func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) (
 		group := byHash[h]
 		n, err := s.countDuplicates(ctx, tx, h, len(group), now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n == 1 {
 			for _, i := range group {
@@ -169,18 +182,105 @@ func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) (
 		}
 		// New content under a taken key: the first is a revision, the rest repeat it.
 		if outs[group[0]], err = s.insertRevision(ctx, tx, items[group[0]], now); err != nil {
-			return nil, err
+			return err
 		}
 		if len(group) > 1 {
 			if _, err := s.countDuplicates(ctx, tx, h, len(group)-1, now); err != nil {
-				return nil, err
+				return err
 			}
 			for _, i := range group[1:] {
 				outs[i] = OutcomeDuplicate
 			}
 		}
 	}
-	return outs, nil
+	return nil
+}
+
+// pgStoreFast is the whole of a group commit on PostgreSQL in the common case, one
+// statement: the receipts (first, so that a request stored twice at once, by a late batch
+// and by the spool's replay, waits for the other and counts once); the inbox rows of the
+// fresh requests, in natural-key order; and, for the fresh requests not inserted whose
+// content the statement's snapshot already holds, the repeat counters (those rows locked in
+// content order, so that concurrent commits take them in one order). What it cannot settle
+// (new content under a stored key, or a content committed by another transaction after its
+// snapshot) resolveRepeats settles in the same transaction.
+const pgStoreFast = `WITH v AS (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]),
+	CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]),
+	CAST(? AS BOOLEAN[]), CAST(? AS BIGINT[])) WITH ORDINALITY
+	AS v(id, natural_key, content_sha256, callback_type, verification_uuid, state, problem, body, body_size, truncated, received_at, o)),
+r AS (INSERT INTO travel_rule_receipts (id, received_at) SELECT v.id, v.received_at FROM v ORDER BY v.o
+	ON CONFLICT DO NOTHING RETURNING id),
+i AS (INSERT INTO travel_rule_inbox (id, natural_key, revision, content_sha256, callback_type, verification_uuid, state, problem,
+	body, body_size, truncated, duplicates, received_at, last_seen_at)
+	SELECT v.id, v.natural_key, 0, v.content_sha256, v.callback_type, v.verification_uuid, v.state, v.problem,
+	  v.body, v.body_size, v.truncated, 0, v.received_at, ?
+	FROM v JOIN r ON r.id = v.id ORDER BY v.o
+	ON CONFLICT DO NOTHING RETURNING id),
+d AS (SELECT v.content_sha256 AS h, COUNT(*) AS k FROM v JOIN r ON r.id = v.id
+	WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.id = v.id) GROUP BY v.content_sha256),
+l AS (SELECT t.id, d.k FROM travel_rule_inbox t JOIN d ON t.content_sha256 = d.h
+	ORDER BY t.content_sha256 FOR UPDATE OF t),
+u AS (UPDATE travel_rule_inbox t SET duplicates = t.duplicates + l.k, last_seen_at = ?
+	FROM l WHERE t.id = l.id RETURNING t.content_sha256)
+SELECT v.o, EXISTS (SELECT 1 FROM r WHERE r.id = v.id), EXISTS (SELECT 1 FROM i WHERE i.id = v.id),
+	EXISTS (SELECT 1 FROM u WHERE u.content_sha256 = v.content_sha256) FROM v`
+
+// storePG stores items on PostgreSQL in tx: pgStoreFast, then what it left.
+func (s *Service) storePG(ctx context.Context, tx *store.Tx, items []item) ([]Outcome, error) {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(items[a].dec.NaturalKey, items[b].dec.NaturalKey)
+	})
+	n := len(items)
+	ids, keys, types, uuids, states, problems := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hashes, bodies, sizes, truncs, at := make([][]byte, n), make([][]byte, n), make([]int64, n), make([]bool, n), make([]int64, n)
+	for j, i := range order {
+		it := items[i]
+		d := it.dec
+		state := statePending
+		if d.Problem != ProblemNone {
+			state = stateQuarantined
+		}
+		ids[j], keys[j], hashes[j], types[j], uuids[j], states[j], problems[j] = it.rec.ID, d.NaturalKey, d.ContentHash[:], d.Type, d.VerificationUUID, state, string(d.Problem)
+		bodies[j], sizes[j], truncs[j], at[j] = it.sealed, it.rec.Size, it.rec.Truncated, store.Micros(it.rec.ReceivedAt)
+	}
+	now := store.Micros(time.Now())
+	rows, err := tx.QueryContext(ctx, pgStoreFast, ids, keys, hashes, types, uuids, states, problems, bodies, sizes, truncs, at, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: inbox insert: %w", err)
+	}
+	outs := make([]Outcome, n)
+	var rest []int
+	func() {
+		defer rows.Close()
+		for rows.Next() {
+			var o int
+			var fresh, inserted, counted bool
+			if err = rows.Scan(&o, &fresh, &inserted, &counted); err != nil {
+				return
+			}
+			i := order[o-1]
+			switch {
+			case !fresh:
+				outs[i] = outcomeReplayed
+			case inserted:
+				outs[i] = OutcomeNew
+			case counted:
+				outs[i] = OutcomeDuplicate
+			default:
+				rest = append(rest, i)
+			}
+		}
+		err = rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: inbox insert: %w", err)
+	}
+	slices.Sort(rest)
+	return outs, s.resolveRepeats(ctx, tx, items, rest, outs, now)
 }
 
 // countDuplicates adds k repeats to the row holding content h; it returns 0 when there is none.

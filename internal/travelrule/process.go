@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,7 +57,10 @@ func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 	if err != nil {
 		return err
 	}
-	for len(uuids) > 0 {
+	// A chunk that fails does not hold back the chunks after it (the caller retries them all;
+	// folding twice changes nothing).
+	var errs []error
+	for len(uuids) > 0 && ctx.Err() == nil {
 		chunk := uuids[:min(s.refoldChunk(), len(uuids))]
 		uuids = uuids[len(chunk):]
 		if err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -67,10 +71,10 @@ func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 			}
 			return nil
 		}); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(append(errs, ctx.Err())...)
 }
 
 // withPending keeps the verifications that have callbacks still pending. The others were

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +33,8 @@ func runChild(dbURL string) {
 	budget, _ := time.ParseDuration(os.Getenv("VASPGATE_TRAVELRULE_CHILD_BUDGET"))
 	s, err := travelrulebench.StartServer(context.Background(), travelrulebench.ServerOptions{
 		DatabaseURL: dbURL, SpoolDir: os.Getenv("VASPGATE_TRAVELRULE_CHILD_SPOOL"), Token: token, StoreBudget: budget, SweepInterval: time.Second,
+		// Warnings (a fold or replay that failed and will be retried) explain a failure.
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
