@@ -443,3 +443,35 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestUpdatedAtFromCreation: a delivery's last change is its creation until something
+// happens to it, whichever way the outbox wrote it (several in one business transaction go
+// in one statement on PostgreSQL); its first attempt moves it.
+func TestUpdatedAtFromCreation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rc := newReceiver(t)
+		rc.setRespond(func(received, http.Header) int { return 500 })
+		b := setup(t, db, testConfig())
+		u := rc.url("/u")
+		if err := db.InTx(context.Background(), func(tx *store.Tx) error {
+			for _, id := range []string{"u1", "u2", "u3"} {
+				if err := b.eng.Outbox().Wallet(context.Background(), tx, u, Message{EventID: id, Type: "t", Subject: "s", Body: []byte(`{}`)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the head's first attempt", func() bool { return deliveryOf(t, b.eng, "u1").Attempts == 1 })
+		for _, id := range []string{"u2", "u3"} {
+			if d := deliveryOf(t, b.eng, id); d.Status != StatusQueued || !d.UpdatedAt.Equal(d.CreatedAt) || d.CreatedAt.IsZero() {
+				t.Errorf("%s (%s): updated %v, created %v; want its creation", id, d.Status, d.UpdatedAt, d.CreatedAt)
+			}
+		}
+		if d := deliveryOf(t, b.eng, "u1"); d.UpdatedAt.Before(d.CreatedAt) || d.UpdatedAt.IsZero() {
+			t.Errorf("u1 after an attempt: updated %v, created %v", d.UpdatedAt, d.CreatedAt)
+		}
+	})
+}

@@ -159,8 +159,8 @@ x AS (SELECT d.k, d.id, d.endpoint_id, d.subject, s.last_seq - g.n + d.r AS seq,
 	JOIN g ON g.endpoint_id = d.endpoint_id AND g.subject = d.subject
 	JOIN s ON s.endpoint_id = d.endpoint_id AND s.subject = d.subject),
 i AS (INSERT INTO callback_deliveries
-	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, body, status, next_at)
-	SELECT x.id, x.endpoint_id, x.subject, x.seq, x.eid, x.et, x.oc, ?,
+	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
+	SELECT x.id, x.endpoint_id, x.subject, x.seq, x.eid, x.et, x.oc, ?, ?,
 	  CASE WHEN x.sp = 1 THEN x.b1 || convert_to(CAST(x.seq AS TEXT), 'UTF8') || x.b2 ELSE x.b1 END,
 	  CASE WHEN x.head = x.seq THEN 'pending' ELSE 'queued' END, ?
 	FROM x ON CONFLICT DO NOTHING RETURNING id)
@@ -205,7 +205,7 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 		b1s[j], b2s[j], sps[j] = before, after, 1
 	}
 	rows, err := tx.QueryContext(ctx, pgEnqueueMany, epIDs, epKinds, epURLs, epAts, gEPs, gSubs, gNs,
-		ks, ids, dEPs, dSubs, rs, eids, ets, ocs, b1s, b2s, sps, nowUS, nowUS)
+		ks, ids, dEPs, dSubs, rs, eids, ets, ocs, b1s, b2s, sps, nowUS, nowUS, nowUS)
 	if err != nil {
 		return nil, true, fmt.Errorf("callback: record deliveries: %w", err)
 	}
