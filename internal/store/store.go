@@ -43,7 +43,13 @@ type DB struct {
 	dialect Dialect
 	url     string
 	rebinds sync.Map // query text -> rebound text (PostgreSQL only)
+
+	warmOnce sync.Once
+	stopWarm context.CancelFunc // ends KeepWarm's rounds (nil when never started)
 }
+
+// poolSize is how many connections a PostgreSQL pool opens at most (and keeps idle).
+const poolSize = 32
 
 // Querier is what DB and Tx have in common: run a statement with `?` placeholders.
 type Querier interface {
@@ -99,8 +105,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqlDB.SetConnMaxLifetime(0)
 		sqlDB.SetConnMaxIdleTime(0)
 	} else {
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetMaxOpenConns(poolSize)
+		sqlDB.SetMaxIdleConns(poolSize)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	db := &DB{sql: sqlDB, dialect: dialect, url: rawURL}
@@ -119,8 +125,14 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // SQL returns the underlying pool, for libraries that take a *sql.DB (River, goose).
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close closes the pool (and ends KeepWarm).
+func (db *DB) Close() error {
+	db.warmOnce.Do(func() {}) // no KeepWarm starts after this
+	if db.stopWarm != nil {
+		db.stopWarm()
+	}
+	return db.sql.Close()
+}
 
 // Ping checks that the database answers; readiness probes use it.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
