@@ -45,6 +45,7 @@ Usage:
   vaspgate keys generate                   print a new Stellar signing keypair
   vaspgate deliveries list|show|replay …   inspect and replay callback deliveries
   vaspgate import anchor-platform --from … copy SEP-6 transactions from an Anchor Platform database
+                                           (and, with --customers FILE, its customers' owners)
   vaspgate bench delivery|travelrule|rpc|console|observer … load tools
 
 Configuration: defaults, then the YAML file given with --config, then VASPGATE_* variables
