@@ -240,15 +240,13 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.TravelRule, err = travelrule.New(a.DB, a.Jobs, travelrule.Options{
-		Sealer: keyring, Events: outbox, Policy: &policy, SpoolDir: spool,
-		StoreBudget: tr.StoreBudget, RetentionDays: tr.RetentionDays, Logger: a.Log,
-		Originator: a.originator(tr), Beneficiary: beneficiary,
-	})
+	tro := travelRuleSettings(tr)
+	tro.Sealer, tro.Events, tro.Policy, tro.SpoolDir, tro.Logger, tro.Registerer = keyring, outbox, &policy, spool, a.Log, a.Registry
+	tro.Originator, tro.Beneficiary = a.originator(tr), beneficiary
+	a.TravelRule, err = travelrule.New(a.DB, a.Jobs, tro)
 	if err != nil {
 		return err
 	}
-	a.Registry.MustRegister(travelrule.Collectors()...)
 
 	a.Server = server.New(server.Options{
 		PublicAddr: cfg.PublicAddr, AdminAddr: cfg.AdminAddr, AdminToken: cfg.AdminToken,
@@ -289,10 +287,7 @@ func (a *App) build(ctx context.Context) error {
 		"travel_rule.transaction_api_path": tr.TransactionAPIPath}); err != nil {
 		return err
 	}
-	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, travelrulehttp.CallbackConfig{
-		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),
-		MaxBodyBytes: tr.MaxBodyBytes, Logger: a.Log,
-	})
+	enclave, err := travelrulehttp.NewCallbackHandler(a.TravelRule, enclaveSettings(tr, a.Log))
 	switch {
 	case err == nil:
 		// On the admin listener without admin auth (the enclave has its own token) and

@@ -25,12 +25,12 @@ func (a *App) buildObserver() error {
 		Transfers: a.Transfer, Events: a.Delivery.Outbox(), Hashes: a.Transfer, LeaseTTL: cfg.Observer.LeaseTTL,
 		StartCursor: cfg.Observer.StartCursor, LagInterval: cfg.Observer.LagInterval,
 		MinBackoff: cfg.Observer.MinBackoff, MaxBackoff: cfg.Observer.MaxBackoff, Logger: a.Log,
+		Registerer: a.Registry,
 	})
 	if err != nil {
 		return err
 	}
 	a.Observer = o
-	a.Registry.MustRegister(o.Collectors()...)
 	observerhttp.Register(a.Server.AdminAPI, o)
 	observerhttp.RegisterChecks(a.Server.AdminAPI, a.Transfer)
 	return nil

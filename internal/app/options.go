@@ -14,6 +14,8 @@ import (
 	"github.com/vaspgate/vaspgate/internal/rpc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
+	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
 
 // This file is where configuration stops: each function turns a complete section (config.Load
@@ -89,4 +91,19 @@ func transferSettings(t config.Transfer) transferhttp.Options {
 			Deposit:             transferhttp.Op(a.Deposit), Withdraw: transferhttp.Op(a.Withdraw)})
 	}
 	return o
+}
+
+// travelRuleSettings configures the Travel Rule receiver's settings (app adds what it builds:
+// sealer, events, policy, spool, originator and beneficiary sides).
+func travelRuleSettings(tr config.TravelRule) travelrule.Options {
+	return travelrule.Options{StoreBudget: tr.StoreBudget, RetentionDays: tr.RetentionDays}
+}
+
+// enclaveSettings configures the enclave's endpoints: the callback and the APIs it calls,
+// with one token check and one body limit.
+func enclaveSettings(tr config.TravelRule, log *slog.Logger) travelrulehttp.CallbackConfig {
+	return travelrulehttp.CallbackConfig{
+		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),
+		MaxBodyBytes: tr.MaxBodyBytes, Logger: log,
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/testkit"
+	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
 
 // TestTestkitHasTheDefaults: the settings tests get from testkit are production's defaults,
@@ -34,6 +36,13 @@ func TestTestkitHasTheDefaults(t *testing.T) {
 
 	if got, want := testkit.KYCOptions(kyc.Options{}), kycSettings(cfg.KYC); !reflect.DeepEqual(got, want) {
 		t.Errorf("testkit.KYCOptions:\n got %+v\nwant %+v", got, want)
+	}
+
+	if got, want := testkit.TravelRuleOptions(travelrule.Options{}), travelRuleSettings(cfg.TravelRule); !reflect.DeepEqual(got, want) {
+		t.Errorf("testkit.TravelRuleOptions:\n got %+v\nwant %+v", got, want)
+	}
+	if got, want := testkit.EnclaveConfig(travelrulehttp.CallbackConfig{}).MaxBodyBytes, enclaveSettings(cfg.TravelRule, nil).MaxBodyBytes; got != want {
+		t.Errorf("testkit.EnclaveConfig: MaxBodyBytes %d, want %d", got, want)
 	}
 
 	st := stellarSettings(cfg.Stellar)

@@ -47,10 +47,7 @@ func (a *App) registerEnclaveAPI(tr config.TravelRule) error {
 		Matcher:      travelrule.NameMatcher{Threshold: tr.NameMatchThreshold},
 		DenyAccounts: tr.DenyAccounts, DenyNames: tr.DenyNames, Symbols: tr.Symbols,
 	})
-	err := travelrulehttp.RegisterEnclaveAPI(a.Server.Admin, r, travelrulehttp.CallbackConfig{
-		Tokens: tr.Tokens(), Header: tr.AuthorizationKey, AllowCIDRs: tr.Prefixes(),
-		MaxBodyBytes: tr.MaxBodyBytes, Logger: a.Log,
-	}, travelrulehttp.APIPaths{Account: tr.AccountAPIPath, User: tr.VerifyAPIPath, Transaction: tr.TransactionAPIPath})
+	err := travelrulehttp.RegisterEnclaveAPI(a.Server.Admin, r, enclaveSettings(tr, a.Log), travelrulehttp.APIPaths{Account: tr.AccountAPIPath, User: tr.VerifyAPIPath, Transaction: tr.TransactionAPIPath})
 	if errors.Is(err, travelrulehttp.ErrNoToken) {
 		return nil
 	}

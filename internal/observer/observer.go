@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -78,6 +80,8 @@ type Options struct {
 	// account's whole history).
 	StartCursor string
 	Logger      *slog.Logger
+	// Registerer receives the observer's metrics; nil counts them unregistered.
+	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Committed, when set, is called after each operation's commit (tests, benchmarks).
@@ -122,6 +126,13 @@ func New(o Options) (*Observer, error) {
 		holder: o.Instance, ttl: o.LeaseTTL, minB: o.MinBackoff, maxB: o.MaxBackoff, lagEvery: o.LagInterval,
 		start: o.StartCursor, log: o.Logger, now: o.Now, committed: o.Committed, metrics: newMetrics(),
 		state: map[string]*AccountStatus{}}
+	if o.Registerer != nil {
+		for _, c := range ob.metrics.collectors() {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("observer: register metrics: %w", err)
+			}
+		}
+	}
 	if ob.holder == "" {
 		host, _ := os.Hostname()
 		b := make([]byte, 4)

@@ -101,8 +101,7 @@ func newMetrics() *metrics {
 	}
 }
 
-// Collectors are the observer's metrics, for the process registry.
-func (o *Observer) Collectors() []prometheus.Collector {
-	m := o.metrics
+// collectors are the observer's metrics, for Options.Registerer.
+func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.leader, m.lagLedgers, m.lagSeconds, m.payments, m.reconnects, m.replayed, m.delay}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/stellar"
+	"github.com/vaspgate/vaspgate/internal/travelrule"
+	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
 
 // CallbackOptions returns the delivery engine's production settings with loopback allowed
@@ -135,4 +137,24 @@ func FastCallbackOptions(seed string) callback.Options {
 	o.PollInterval = 10 * time.Millisecond
 	o.SigningSeed = seed
 	return o
+}
+
+// TravelRuleOptions returns o with the operator's settings at their production defaults
+// where zero: a 250 ms store budget, IVMS101 kept 1825 days.
+func TravelRuleOptions(o travelrule.Options) travelrule.Options {
+	if o.StoreBudget <= 0 {
+		o.StoreBudget = 250 * time.Millisecond
+	}
+	if o.RetentionDays <= 0 {
+		o.RetentionDays = 1825
+	}
+	return o
+}
+
+// EnclaveConfig returns c with the body limit at its production default (1 MiB) where zero.
+func EnclaveConfig(c travelrulehttp.CallbackConfig) travelrulehttp.CallbackConfig {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	return c
 }

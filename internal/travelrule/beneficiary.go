@@ -172,6 +172,10 @@ type Responder struct {
 	log *slog.Logger
 }
 
+// CountRejected counts an enclave API call refused before it was read (the HTTP layer calls
+// it), with the callbacks refused.
+func (b *Responder) CountRejected(reason string) { b.s.CountRejected(reason) }
+
 // Responder returns the enclave-facing APIs of s.
 func (s *Service) Responder(o ResponderOptions) *Responder {
 	if o.AccountBudget <= 0 {
@@ -337,7 +341,7 @@ func (b *Responder) finish(api, uuid, withdrawalID string, raw []byte, ans Answe
 		c.Error = err.Error()
 		b.log.Warn("travel rule answer fell back to DENIED", "api", api, "verification", uuid, "timed_out", late, "err", err)
 	}
-	observeAnswer(api, ans.Result, late, time.Since(start).Seconds())
+	b.s.metrics.answer(api, ans.Result, late, time.Since(start).Seconds())
 	b.record(c, wait)
 }
 
@@ -599,7 +603,7 @@ func (b *Responder) TransactionStatus(ctx context.Context, raw []byte) (StatusAn
 	if err != nil {
 		c.Error = err.Error()
 	}
-	observeAnswer(APITransactionStatus, c.Result, late, time.Since(start).Seconds())
+	b.s.metrics.answer(APITransactionStatus, c.Result, late, time.Since(start).Seconds())
 	b.record(c, recordWait(start, 850*time.Millisecond, 150*time.Millisecond))
 	if errors.Is(err, ErrNotFound) {
 		return StatusAnswer{}, ErrNotFound

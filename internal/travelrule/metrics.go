@@ -1,47 +1,67 @@
 package travelrule
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-var (
-	metricReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_callbacks_total",
-		Help: "Enclave callbacks acknowledged, by callback type and outcome (new, duplicate, revision, spooled, quarantined).",
-	}, []string{"type", "outcome"})
-	metricReplayed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_spool_replayed_total",
-		Help: "Spooled callbacks replayed into the database, by outcome.",
-	}, []string{"outcome"})
-	metricRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_callbacks_rejected_total",
-		Help: "Callback requests refused before storing (reason: missing_token, wrong_token, source_not_allowed, not_durable).",
-	}, []string{"reason"})
-	metricAckSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "vaspgate_travel_rule_ack_seconds",
-		Help:    "Time from request to acknowledgement of enclave callbacks.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-	})
-	metricVerificationUpdates = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_verification_updates_total",
-		Help: "Changes of verification records (each records a travel_rule.verification_updated event).",
-	})
-	metricHolds = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_holds_total",
-		Help: "Withdrawals put on_hold because a linked verification's risk reached travel_rule.hold_at.",
-	})
-	metricReleases = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "vaspgate_travel_rule_releases_total",
-		Help: "Travel Rule holds released (by an operator or the business).",
-	})
-)
+// metrics are one Service's Prometheus metrics, registered on Options.Registerer (each test
+// gets its own registry, or none).
+type metrics struct {
+	received, replayed, rejected *prometheus.CounterVec
+	ack                          prometheus.Histogram
+	updates, holds, releases     prometheus.Counter
+	answers                      *prometheus.HistogramVec
+}
 
-// Collectors returns the package's Prometheus metrics, for the server to register.
-func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{metricReceived, metricReplayed, metricRejected, metricAckSeconds, metricVerificationUpdates, metricAnswers,
-		metricHolds, metricReleases}
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_callbacks_total",
+			Help: "Enclave callbacks acknowledged, by callback type and outcome (new, duplicate, revision, spooled, quarantined).",
+		}, []string{"type", "outcome"}),
+		replayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_spool_replayed_total",
+			Help: "Spooled callbacks replayed into the database, by outcome.",
+		}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_callbacks_rejected_total",
+			Help: "Callback requests refused before storing (reason: missing_token, wrong_token, source_not_allowed, not_durable).",
+		}, []string{"reason"}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vaspgate_travel_rule_ack_seconds",
+			Help:    "Time from request to acknowledgement of enclave callbacks.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		updates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_verification_updates_total",
+			Help: "Changes of verification records (each records a travel_rule.verification_updated event).",
+		}),
+		holds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_holds_total",
+			Help: "Withdrawals put on_hold because a linked verification's risk reached travel_rule.hold_at.",
+		}),
+		releases: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vaspgate_travel_rule_releases_total",
+			Help: "Travel Rule holds released (by an operator or the business).",
+		}),
+		answers: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vaspgate_travel_rule_enclave_answer_seconds",
+			Help:    "Time to answer the enclave's Verify User Account, Verify User and Check Transaction Status, by api, result and whether the answer was the timeout fallback.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 2.5, 5},
+		}, []string{"api", "result", "timed_out"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.received, m.replayed, m.rejected, m.ack, m.updates, m.holds, m.releases, m.answers} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("travelrule: register metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // typeLabel bounds the label values to the known types.
@@ -54,28 +74,20 @@ func typeLabel(t string) string {
 	return "other"
 }
 
-func countStored(a Ack) {
+func (m *metrics) stored(a Ack) {
 	o := string(a.Outcome)
 	if a.Problem != ProblemNone && a.Outcome == OutcomeNew {
 		o = "quarantined"
 	}
-	metricReceived.WithLabelValues(typeLabel(a.Type), o).Inc()
+	m.received.WithLabelValues(typeLabel(a.Type), o).Inc()
 }
 
-func countReplayed(o Outcome) { metricReplayed.WithLabelValues(string(o)).Inc() }
+func (m *metrics) answer(api, result string, late bool, seconds float64) {
+	m.answers.WithLabelValues(api, result, strconv.FormatBool(late)).Observe(seconds)
+}
 
 // CountRejected counts a request refused before storing (the HTTP layer calls it).
-func CountRejected(reason string) { metricRejected.WithLabelValues(reason).Inc() }
+func (s *Service) CountRejected(reason string) { s.metrics.rejected.WithLabelValues(reason).Inc() }
 
 // ObserveAck records the acknowledgement latency of one callback.
-func ObserveAck(seconds float64) { metricAckSeconds.Observe(seconds) }
-
-var metricAnswers = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-	Name:    "vaspgate_travel_rule_enclave_answer_seconds",
-	Help:    "Time to answer the enclave's Verify User Account, Verify User and Check Transaction Status, by api, result and whether the answer was the timeout fallback.",
-	Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 2.5, 5},
-}, []string{"api", "result", "timed_out"})
-
-func observeAnswer(api, result string, late bool, seconds float64) {
-	metricAnswers.WithLabelValues(api, result, strconv.FormatBool(late)).Observe(seconds)
-}
+func (s *Service) ObserveAck(seconds float64) { s.metrics.ack.Observe(seconds) }

@@ -204,7 +204,7 @@ func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, 
 		if err := s.recordEvent(ctx, tx, v, version, now); err != nil {
 			return false, err
 		}
-		metricVerificationUpdates.Inc()
+		s.metrics.updates.Inc()
 	}
 	if s.opts.Originator != nil && v.Status != old.Status && (v.Status == StatusDenied || v.Status == StatusError) {
 		// The transactions held for this verification are failed by a job: the transfer

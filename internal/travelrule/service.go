@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
@@ -35,14 +36,15 @@ type Options struct {
 	// SpoolDir holds the spool file. Required.
 	SpoolDir string
 	// StoreBudget is how long a request waits for the database before its callback goes to
-	// the spool instead. Default 250ms (the enclave allows 1 s in all).
+	// the spool instead (travel_rule.store_budget; the enclave allows 1 s in all). Required.
 	StoreBudget time.Duration
 	// MaxBatch caps the callbacks committed in one transaction. Default 256.
 	MaxBatch int
 	// Committers is the number of group commits in flight. Default 1 on SQLite (one writer),
 	// 4 on PostgreSQL.
 	Committers int
-	// RetentionDays is after how many days IVMS101 data is redacted. Default 1825 (5 years).
+	// RetentionDays is after how many days IVMS101 data is redacted
+	// (travel_rule.retention_days). Required.
 	RetentionDays int
 	// RetentionInterval is how often the redaction runs (a maintenance task, once per
 	// cluster). Default 1h.
@@ -53,6 +55,8 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger; default slog.Default(). Bodies and personal data are never logged.
 	Logger *slog.Logger
+	// Registerer receives the service's metrics; nil counts them unregistered.
+	Registerer prometheus.Registerer
 	// Originator, when set, makes vaspgate the originating VASP for deposits to other VASPs'
 	// customers (see OriginatorOptions).
 	Originator *OriginatorOptions
@@ -65,11 +69,12 @@ type Options struct {
 // Service receives enclave callbacks, stores them durably (database, else spool) and
 // processes them into verification records in background jobs.
 type Service struct {
-	db    *store.DB
-	jobs  *job.Engine
-	opts  Options
-	spool *Spool
-	log   *slog.Logger
+	db      *store.DB
+	jobs    *job.Engine
+	opts    Options
+	spool   *Spool
+	log     *slog.Logger
+	metrics *metrics
 
 	queue    chan *pending
 	ready    chan struct{} // closed by Run once the spool is open: Accept may store
@@ -112,8 +117,13 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if err := opts.Policy.Validate(); err != nil {
 		return nil, err
 	}
+	// The budget and the retention are the operator's (travel_rule.store_budget,
+	// retention_days: config is their one home); without them the service cannot run.
 	if opts.StoreBudget <= 0 {
-		opts.StoreBudget = 250 * time.Millisecond
+		return nil, errors.New("travelrule: StoreBudget must be positive")
+	}
+	if opts.RetentionDays <= 0 {
+		return nil, errors.New("travelrule: RetentionDays must be positive")
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
@@ -124,9 +134,6 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 			opts.Committers = 4
 		}
 	}
-	if opts.RetentionDays <= 0 {
-		opts.RetentionDays = 1825
-	}
 	if opts.RetentionInterval <= 0 {
 		opts.RetentionInterval = time.Hour
 	}
@@ -136,8 +143,12 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		db: db, jobs: jobs, opts: opts, log: opts.Logger.With("component", "travelrule"),
+		db: db, jobs: jobs, opts: opts, metrics: m, log: opts.Logger.With("component", "travelrule"),
 		queue: make(chan *pending, 4096), ready: make(chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1),
 		toFold: map[string]struct{}{}, foldKick: make(chan struct{}, 1),
 	}
@@ -236,7 +247,7 @@ func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size 
 			return s.toSpool(rec, ack)
 		}
 		ack.Outcome = r.outcome
-		countStored(ack)
+		s.metrics.stored(ack)
 		return ack, nil
 	case <-timer.C:
 		// The batch may still commit; the spool replay recognises the record by its id.
@@ -270,7 +281,7 @@ func (s *Service) toSpool(rec Record, ack Ack) (Ack, error) {
 		return ack, fmt.Errorf("%w: %v", ErrNotDurable, err)
 	}
 	ack.Outcome = OutcomeSpooled
-	countStored(ack)
+	s.metrics.stored(ack)
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -509,7 +520,7 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, o := range outs {
-			countReplayed(o)
+			s.metrics.replayed.WithLabelValues(string(o)).Inc()
 		}
 		return nil
 	})

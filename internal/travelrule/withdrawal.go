@@ -271,7 +271,7 @@ func (s *Service) hold(ctx context.Context, id string) error {
 		msg := fmt.Sprintf("Travel Rule: verification %s has risk %s (KYT/WCO screening); the withdrawal is on hold until an operator or the business releases it", id, risk)
 		herr := b.Withdrawals.Hold(ctx, l.TransactionID, msg)
 		if herr == nil {
-			metricHolds.Inc()
+			s.metrics.holds.Inc()
 			s.log.Info("travel rule hold", "transaction", l.TransactionID, "verification", id, "risk", risk)
 			continue
 		}
@@ -365,7 +365,7 @@ func (s *Service) markReleased(ctx context.Context, transactionID, by, note stri
 		return fmt.Errorf("travelrule: release %s: %w", transactionID, err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		metricReleases.Inc()
+		s.metrics.releases.Inc()
 		s.log.Info("travel rule hold released", "transaction", transactionID, "by", by)
 	}
 	return nil

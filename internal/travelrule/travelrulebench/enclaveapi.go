@@ -136,7 +136,7 @@ func RunAPI(ctx context.Context, o APIOptions) (engine string, out []APIResult, 
 		}
 	}
 	jobs := job.New(db, job.Options{Logger: log})
-	svc, err := travelrule.New(db, jobs, travelrule.Options{Sealer: keys, SpoolDir: path.Join(dir, "spool"), Logger: log})
+	svc, err := travelrule.New(db, jobs, testkit.TravelRuleOptions(travelrule.Options{Sealer: keys, SpoolDir: path.Join(dir, "spool"), Logger: log}))
 	if err != nil {
 		return engine, nil, err
 	}
@@ -145,7 +145,7 @@ func RunAPI(ctx context.Context, o APIOptions) (engine string, out []APIResult, 
 	mux := http.NewServeMux()
 	paths := travelrulehttp.APIPaths{Account: "/travel-rule/verify-user-account", User: "/travel-rule/verify-user",
 		Transaction: "/travel-rule/transaction-status"}
-	if err := travelrulehttp.RegisterEnclaveAPI(mux, r, travelrulehttp.CallbackConfig{Tokens: []string{localToken}, Logger: log}, paths); err != nil {
+	if err := travelrulehttp.RegisterEnclaveAPI(mux, r, testkit.EnclaveConfig(travelrulehttp.CallbackConfig{Tokens: []string{localToken}, Logger: log}), paths); err != nil {
 		return engine, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -19,6 +19,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
@@ -79,11 +80,11 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	}
 	s := &Server{DB: db}
 	s.jobs = job.New(db, job.Options{Logger: o.Logger})
-	s.Service, err = travelrule.New(db, s.jobs, travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger})
+	s.Service, err = travelrule.New(db, s.jobs, testkit.TravelRuleOptions(travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger}))
 	if err == nil {
 		err = s.jobs.Open()
 	}
-	h, herr := travelrulehttp.NewCallbackHandler(s.Service, travelrulehttp.CallbackConfig{Tokens: []string{o.Token}, Logger: o.Logger})
+	h, herr := travelrulehttp.NewCallbackHandler(s.Service, testkit.EnclaveConfig(travelrulehttp.CallbackConfig{Tokens: []string{o.Token}, Logger: o.Logger}))
 	if err == nil {
 		err = herr
 	}

@@ -27,8 +27,8 @@ type CallbackConfig struct {
 	Header string
 	// AllowCIDRs, when not empty, are the only source networks accepted (the enclave hosts).
 	AllowCIDRs []netip.Prefix
-	// MaxBodyBytes is the size limit; larger bodies are kept truncated and quarantined.
-	// Default 1 MiB.
+	// MaxBodyBytes is the size limit (travel_rule.max_body_bytes); larger bodies are kept
+	// truncated and quarantined. Required.
 	MaxBodyBytes int64
 	// Logger; default slog.Default(). Bodies and tokens are never logged.
 	Logger *slog.Logger
@@ -60,7 +60,8 @@ func NewCallbackHandler(svc *travelrule.Service, cfg CallbackConfig) (http.Handl
 		return nil, ErrNoToken
 	}
 	if h.cfg.MaxBodyBytes <= 0 {
-		h.cfg.MaxBodyBytes = 1 << 20
+		// travel_rule.max_body_bytes: config is the one home of its default.
+		return nil, errors.New("travelrulehttp: MaxBodyBytes must be positive")
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -77,7 +78,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reason := h.refuse(r); reason != "" {
-		travelrule.CountRejected(reason)
+		h.svc.CountRejected(reason)
 		h.log.Warn("travel rule callback refused", "reason", reason, "remote", r.RemoteAddr)
 		w.Header().Set("Connection", "close")
 		status := http.StatusUnauthorized
@@ -102,7 +103,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ack, err := h.svc.Accept(context.WithoutCancel(r.Context()), body, truncated, size)
 	if err != nil {
-		travelrule.CountRejected("not_durable")
+		h.svc.CountRejected("not_durable")
 		h.log.Error("travel rule callback not acknowledged: not stored", "err", err)
 		http.Error(w, `{"error":"not stored, retry","code":"unavailable"}`, http.StatusServiceUnavailable)
 		return
@@ -113,7 +114,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, ResponseOK)
-	travelrule.ObserveAck(time.Since(start).Seconds())
+	h.svc.ObserveAck(time.Since(start).Seconds())
 }
 
 // refuse returns why r is not accepted ("" when it is).

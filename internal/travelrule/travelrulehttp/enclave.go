@@ -50,7 +50,7 @@ type enclaveAPI struct {
 func (h *enclaveAPI) handle(answer func(context.Context, []byte) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if reason := h.auth.refuse(r); reason != "" {
-			travelrule.CountRejected(reason)
+			h.r.CountRejected(reason)
 			h.auth.log.Warn("travel rule enclave API call refused", "reason", reason, "path", r.URL.Path, "remote", r.RemoteAddr)
 			status := http.StatusUnauthorized
 			if reason == "source_not_allowed" {

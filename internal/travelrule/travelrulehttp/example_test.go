@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
@@ -25,7 +26,8 @@ func Example() {
 	}
 	keys, _ := seal.New(make([]byte, seal.KeySize))
 	jobs := job.New(db, job.Options{})
-	svc, err := travelrule.New(db, jobs, travelrule.Options{Sealer: keys, SpoolDir: "."})
+	svc, err := travelrule.New(db, jobs, travelrule.Options{Sealer: keys, SpoolDir: ".",
+		StoreBudget: 250 * time.Millisecond, RetentionDays: 1825})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,8 +41,9 @@ func Example() {
 	}()
 	adminListener, adminAPI := http.NewServeMux(), http.NewServeMux()
 	h, err := travelrulehttp.NewCallbackHandler(svc, travelrulehttp.CallbackConfig{
-		Tokens: []string{os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_TOKEN")},
-		Header: os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_KEY"),
+		Tokens:       []string{os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_TOKEN")},
+		Header:       os.Getenv("VEGA_VERIFICATION_AUTHORIZATION_KEY"),
+		MaxBodyBytes: 1 << 20,
 	})
 	switch err {
 	case nil:

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
@@ -319,6 +322,11 @@ func TestAuthentication(t *testing.T) {
 	if _, err := travelrulehttp.NewCallbackHandler(nil, travelrulehttp.CallbackConfig{}); err == nil {
 		t.Fatal("a receiver without a token must be off")
 	}
+	// The body limit is the operator's (config is its one home): none is no guess.
+	if _, err := travelrulehttp.NewCallbackHandler(nil, travelrulehttp.CallbackConfig{Tokens: []string{token}}); err == nil ||
+		!strings.Contains(err.Error(), "MaxBodyBytes") {
+		t.Fatalf("a receiver without a body limit: %v", err)
+	}
 }
 
 func TestRetentionRedactsIVMS101(t *testing.T) {
@@ -473,5 +481,62 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	}
 	if got := a.count(t, "SELECT COUNT(*) FROM travel_rule_events"); got != n {
 		t.Fatalf("%d events, want one per verification (%d)", got, n)
+	}
+}
+
+// TestMetricsOnTheInjectedRegistry: the receiver counts on the registry it is given (each
+// test its own: no package-level collectors), the refusals included.
+func TestMetricsOnTheInjectedRegistry(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		reg := prometheus.NewRegistry()
+		b := setup(t, db, setupOpts{metrics: reg})
+		b.mustAck(t, []byte(`{"callbackType":"ERROR_REPORT","data":{"verificationUuid":"00000000-0000-4000-9000-000000000001","result":"ERROR","reason":"USER-CANCELED"}}`))
+		if code, _ := b.postWith(t, []byte(`{}`), "Authorization", "Bearer wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token: %d", code)
+		}
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				switch {
+				case m.GetCounter() != nil:
+					got[f.GetName()] += m.GetCounter().GetValue()
+				case m.GetHistogram() != nil:
+					got[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+		for _, name := range []string{"vaspgate_travel_rule_callbacks_total", "vaspgate_travel_rule_ack_seconds", "vaspgate_travel_rule_callbacks_rejected_total"} {
+			if got[name] != 1 {
+				t.Errorf("%s = %v, want 1 (all: %v)", name, got[name], got)
+			}
+		}
+	})
+}
+
+// TestNewRefusesMissingSettings: the store budget and the retention are the operator's
+// (config is their one home); the service refuses to guess them.
+func TestNewRefusesMissingSettings(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, store.SQLite)
+	for _, tc := range []struct {
+		name string
+		opts travelrule.Options
+		want string
+	}{
+		{"no store budget", travelrule.Options{RetentionDays: 1}, "StoreBudget"},
+		{"no retention", travelrule.Options{StoreBudget: time.Millisecond}, "RetentionDays"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.SpoolDir = t.TempDir()
+			_, err := travelrule.New(db, job.New(db, job.Options{}), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, want a refusal naming %s", err, tc.want)
+			}
+		})
 	}
 }

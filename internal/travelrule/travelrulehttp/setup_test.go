@@ -14,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
@@ -75,6 +78,7 @@ type setupOpts struct {
 	spoolDir  string
 	budget    time.Duration
 	retention int
+	metrics   prometheus.Registerer // nil: the service's metrics stay unregistered
 }
 
 func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
@@ -90,9 +94,10 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	quiet := slog.New(slog.DiscardHandler)
 	eng := job.New(db, job.Options{PollInterval: 20 * time.Millisecond, Logger: quiet})
 	ev := &events{}
-	svc, err := travelrule.New(db, eng, travelrule.Options{
+	svc, err := travelrule.New(db, eng, testkit.TravelRuleOptions(travelrule.Options{
 		Sealer: keys, Events: ev, Logger: quiet, SpoolDir: o.spoolDir, StoreBudget: o.budget, RetentionDays: o.retention,
-	})
+		Registerer: o.metrics,
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +112,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 	if o.cfg.Tokens == nil {
 		o.cfg.Tokens = []string{token}
 	}
-	h, err := travelrulehttp.NewCallbackHandler(svc, o.cfg)
+	h, err := travelrulehttp.NewCallbackHandler(svc, testkit.EnclaveConfig(o.cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
