@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/httpjson"
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // Engine is what the handlers need; *callback.Admin (and so *callback.Engine) implements it.
@@ -73,8 +74,26 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	// The console's orders: sort=status|updated|attempts (creation when absent), order=asc
+	// (newest or highest first when absent); the cursor continues the same order.
+	f.Sort = q.Get("sort")
+	switch q.Get("order") {
+	case "", "desc":
+	case "asc":
+		f.Oldest = true
+	default:
+		httpjson.Error(w, http.StatusBadRequest, "invalid_order", "order must be asc or desc")
+		return
+	}
 	list, next, err := h.e.Deliveries(r.Context(), f)
-	if err != nil {
+	switch {
+	case errors.Is(err, callback.ErrBadSort):
+		httpjson.Error(w, http.StatusBadRequest, "invalid_sort", "sort must be status, updated or attempts (or absent: by creation)")
+		return
+	case errors.Is(err, store.ErrBadCursor):
+		httpjson.Error(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this list made")
+		return
+	case err != nil:
 		h.fail(w, err)
 		return
 	}

@@ -108,6 +108,24 @@ func TestAdminAPI(t *testing.T) {
 		}
 		call(t, api, "GET", "/admin/v1/deliveries/nope", 404, nil)
 		call(t, api, "GET", "/admin/v1/deliveries?status=bogus", 400, nil)
+		// The console's orders, a page of one at a time: each delivery once.
+		seen := map[string]bool{}
+		for u := "/admin/v1/deliveries?sort=attempts&order=asc&limit=1"; ; {
+			call(t, api, "GET", u, 200, &list)
+			for _, d := range list.Deliveries {
+				seen[d.ID] = true
+			}
+			if list.Next == "" {
+				break
+			}
+			u = "/admin/v1/deliveries?sort=attempts&order=asc&limit=1&cursor=" + list.Next
+		}
+		if len(seen) != 3 {
+			t.Fatalf("by attempts, a page at a time: %d deliveries, want 3", len(seen))
+		}
+		call(t, api, "GET", "/admin/v1/deliveries?sort=size", 400, nil)
+		call(t, api, "GET", "/admin/v1/deliveries?order=sideways", 400, nil)
+		call(t, api, "GET", "/admin/v1/deliveries?sort=status&cursor=edited", 400, nil)
 
 		code.Store(200)
 		call(t, api, "POST", "/admin/v1/deliveries/"+id+"/replay", 202, nil)
