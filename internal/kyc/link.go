@@ -46,7 +46,8 @@ var ErrOtherOwner = errors.New("kyc: the customer belongs to another owner than 
 // customer for) as the owner of a customer id vaspgate never created (one created under
 // Anchor Platform, which kept no customers), so that its status changes reach the owner's
 // wallet. A customer already recorded for another owner is refused with ErrOtherOwner:
-// one wallet's customer never becomes another's. Call it inside tx.
+// one wallet's customer never becomes another's (a customer under a memo of the owner's own
+// account is the owner's). Call it inside tx.
 func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, customerID string, owner wallet.Identity, clientDomain string) error {
 	now := store.Micros(s.now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO kyc_customers (id, account, memo, client_domain, created_at, updated_at)
@@ -57,7 +58,10 @@ func (s *Service) AdoptForTransaction(ctx context.Context, tx *store.Tx, custome
 	if err != nil {
 		return err
 	}
-	if o.Account != owner.Account || o.Memo != owner.Memo {
+	// The SEP-12 rule of who owns a customer (owns): an account signed in without a memo
+	// owns the customers it registered under memos of its own (a SEP-31 sending anchor's
+	// senders and receivers, a custodial wallet's users).
+	if !owns(owner, o) {
 		return ErrOtherOwner
 	}
 	return nil

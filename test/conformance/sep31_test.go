@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -184,6 +185,11 @@ func sep31(t *testing.T, a *anchor) {
 		for ty := range s12[role].(map[string]any)["types"].(map[string]any) {
 			fields["type"] = ty
 		}
+		// Each of the sending anchor's customers under its own hash memo, the token's
+		// account without one (as the suite registers them).
+		memo := make([]byte, 32)
+		_, _ = rand.Read(memo)
+		fields["memo"], fields["memo_type"] = base64.StdEncoding.EncodeToString(memo), "hash"
 		body, _ := json.Marshal(fields)
 		status, hdr, b := a.do(t, "PUT", kycServer+"/customer", tok, "application/json", strings.NewReader(string(body)))
 		id, _ := jsonBody(t, hdr, b)["id"].(string)

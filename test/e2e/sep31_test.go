@@ -35,12 +35,14 @@ func sendingAnchor(t *testing.T, ctx context.Context, s *stack) *sendinganchor.A
 // TestSendingAnchorPaysThroughSEP31 is SEP-31's receive flow through the assembled service on
 // both engines, driven by a sending anchor written from the SEPs: SEP-10, the sender
 // registered through SEP-12 in two steps (NEEDS_INFO, then ACCEPTED by an operator) and the
-// receiver in one, a firm SEP-38 quote, POST /transactions (refused with customer_info_needed
-// while the sender needs info, and a quote used once), the callback URL, the payment on
-// Stellar seen by the observer, the business's RPC calls — while the sending anchor's
-// callback endpoint is down — and every SEP-12 and SEP-31 callback verified against
-// stellar.toml's SIGNING_KEY and heard once, in order. A second sending anchor reads and uses
-// none of the first one's customers, quotes or transactions.
+// receiver in one (each under its own memo of the sending anchor's account), a firm SEP-38
+// quote, POST /transactions (refused with customer_info_needed while the sender needs info,
+// and a quote used once), the callback URL, the payment on Stellar seen by the observer, the
+// business's RPC calls — while the sending anchor's callback endpoint is down — including a
+// pending_customer_info_update round (the receiver's account refused, sent again through
+// SEP-12), and every SEP-12 and SEP-31 callback verified against stellar.toml's SIGNING_KEY
+// and heard once, in order. A second sending anchor reads and uses none of the first one's
+// customers, quotes or transactions.
 func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
@@ -177,11 +179,37 @@ func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 			if p := o.platform(t, created.ID); p.Status != "pending_receiver" || len(p.StellarTxs) != 1 || p.StellarTxs[0].ID != sub.Hash {
 				t.Fatalf("after the payment: %+v, want pending_receiver with %s", p, sub.Hash)
 			}
-			o.rpc(t, "notify_offchain_funds_pending", map[string]any{"transaction_id": created.ID, "external_transaction_id": "sepa-1"})
-			o.rpc(t, "notify_offchain_funds_sent", map[string]any{"transaction_id": created.ID, "external_transaction_id": "sepa-1"})
+			// The receiver's bank refuses the account: an operator asks for it again, the
+			// business tells vaspgate (pending_customer_info_update for the sending anchor).
+			o.do(t, "PUT", o.admin+"/admin/v1/customers/"+receiver+"/status", adminToken, map[string]any{"status": "NEEDS_INFO",
+				"type": "sep31-receiver", "fields": []string{"bank_account_number"}, "message": "account closed"}, 200)
+			o.rpc(t, "notify_customer_info_updated", map[string]any{"transaction_id": created.ID, "customer_id": receiver,
+				"customer_type": "sep31-receiver"})
 			recv.SetDown(false)
 
-			want := []string{"pending_receiver", "pending_external", "completed"}
+			// The sending anchor hears it, reads what is needed and sends it again through
+			// SEP-12; the operator accepts and the business resumes the payout.
+			if _, err := recv.Wait(ctx, "/sep31", 2); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := sa.GetCustomer(ctx, receiver, "sep31-receiver"); err != nil || c.Status != "NEEDS_INFO" || c.Fields["bank_account_number"] == nil {
+				t.Fatalf("the receiver as the sending anchor reads it: %+v %v", c, err)
+			}
+			// The registration ended when the receiver was ACCEPTED (a final status): the
+			// sending anchor registers again to hear this round.
+			if err := sa.PutCustomerCallback(ctx, receiver, recv.URL("/receiver")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sa.PutCustomer(ctx, map[string]string{"id": receiver, "type": "sep31-receiver", "bank_account_number": "DE02120300000000202051"}); err != nil {
+				t.Fatal(err)
+			}
+			o.do(t, "PUT", o.admin+"/admin/v1/customers/"+receiver+"/status", adminToken, map[string]any{"status": "ACCEPTED", "type": "sep31-receiver"}, 200)
+			o.rpc(t, "notify_customer_info_updated", map[string]any{"transaction_id": created.ID, "customer_id": receiver,
+				"customer_type": "sep31-receiver"})
+			o.rpc(t, "notify_offchain_funds_pending", map[string]any{"transaction_id": created.ID, "external_transaction_id": "sepa-1"})
+			o.rpc(t, "notify_offchain_funds_sent", map[string]any{"transaction_id": created.ID, "external_transaction_id": "sepa-1"})
+
+			want := []string{"pending_receiver", "pending_customer_info_update", "pending_receiver", "pending_external", "completed"}
 			got, err := recv.Wait(ctx, "/sep31", len(want))
 			if err != nil {
 				t.Fatal(err)
@@ -195,10 +223,12 @@ func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 			if last := got[len(got)-1]; !strings.Contains(string(last.Body), `"stellar_transaction_id":"`+sub.Hash+`"`) {
 				t.Errorf("the completed callback does not name the payment %s: %s", sub.Hash, last.Body)
 			}
-			for path, statuses := range map[string][]string{"/sender": {"PROCESSING", "ACCEPTED"}, "/receiver": {"ACCEPTED"}} {
+			for path, statuses := range map[string][]string{"/sender": {"PROCESSING", "ACCEPTED"},
+				"/receiver": {"ACCEPTED", "PROCESSING", "ACCEPTED"}} {
 				got, err := recv.Wait(ctx, path, len(statuses))
 				if err != nil {
-					t.Fatal(err)
+					_, b := o.do(t, "GET", o.admin+"/admin/v1/deliveries?limit=200", adminToken, nil, 200)
+					t.Fatalf("%v\n%s", err, b)
 				}
 				for i, c := range got {
 					var body struct{ ID, Status string }
@@ -220,7 +250,7 @@ func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 					t.Errorf("delivery status %q, want delivered", st)
 				}
 			}
-			for path, n := range map[string]int{"/sep31": 3, "/sender": 2, "/receiver": 1} {
+			for path, n := range map[string]int{"/sep31": 5, "/sender": 2, "/receiver": 3} {
 				if all := recv.All(path); len(all) != n {
 					t.Errorf("%d callbacks on %s, want %d", len(all), path, n)
 				}

@@ -11,10 +11,13 @@ package sendinganchor
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -243,8 +246,19 @@ type Customer struct {
 }
 
 // PutCustomer registers or updates a customer (SEP-12 PUT /customer, JSON): fields are SEP-9
-// fields plus "type" and, for an update, "id". It returns the customer's id (202).
+// fields plus "type" and, for an update, "id". A new customer (no id, no memo given) gets a
+// random hash memo of its own: one sending anchor signs in as one account, and SEP-12 tells
+// the people it registers apart by memo. It returns the customer's id (202).
 func (a *Anchor) PutCustomer(ctx context.Context, fields map[string]string) (string, error) {
+	if fields["id"] == "" && fields["memo"] == "" {
+		memo := make([]byte, 32)
+		if _, err := rand.Read(memo); err != nil {
+			return "", err
+		}
+		withMemo := maps.Clone(fields)
+		withMemo["memo"], withMemo["memo_type"] = base64.StdEncoding.EncodeToString(memo), "hash"
+		fields = withMemo
+	}
 	var out struct {
 		ID string `json:"id"`
 	}
