@@ -722,5 +722,14 @@ func TestCustomerUpdatedOnLink(t *testing.T) {
 		if cur, _ := s.Transfers.Get(context.Background(), other.ID); cur.Version != other.Version {
 			t.Fatal("the refused call changed the transaction")
 		}
+		// A customer under a memo of the owner's account is the account's own (SEP-12: a
+		// sending anchor registers its senders and receivers under memos of its account).
+		s.Business.SetCustomer(kyc.Customer{ID: "c-memo", Status: kyc.StatusAccepted}, s.User.Account, "7")
+		underMemo := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
+			tx.Owner.Memo = "7"
+		})
+		resultTx(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": underMemo.ID, "customer_id": "c-memo", "customer_type": "sep6"}))
+		account := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
+		resultTx(t, s.Do(t, "notify_customer_info_updated", map[string]any{"transaction_id": account.ID, "customer_id": "c-memo", "customer_type": "sep6"}))
 	})
 }
