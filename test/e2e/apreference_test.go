@@ -122,6 +122,35 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			// notify_offchain_funds_pending, then notify_offchain_funds_sent.
 			until(t, "the reference server completes the withdrawal", func() bool { return status(wd.ID) == "completed" })
 
+			// A depositor without an address (and a memo: a shared account's user), the same
+			// way: asked for it, waits, completes once it is sent.
+			other := keypair.MustRandom()
+			memoToken := s.loginMemo(t, other, "7")
+			fields["first_name"] = "Grace"
+			delete(fields, "address")
+			s.do(t, "PUT", s.public+"/sep12/customer", memoToken, fields, 202)
+			q = url.Values{"asset_code": {"USDC"}, "account": {other.Address()}, "memo": {"7"}, "funding_method": {"SEPA"}, "amount": {"20"}}
+			_, b = s.do(t, "GET", s.public+"/sep6/deposit?"+q.Encode(), memoToken, nil, 200)
+			var dep2 struct{ ID string }
+			json.Unmarshal(b, &dep2)
+			until(t, "the reference server asks the second depositor for an address", func() bool {
+				for _, c := range sim.Calls() {
+					if c.RPCMethod == "notify_customer_info_updated" && strings.Contains(string(c.Body), dep2.ID) {
+						return true
+					}
+				}
+				return false
+			})
+			// Every event that call caused handled (the handlers answer once done), so that
+			// only the address's customer_updated asks for the funds.
+			s.settled(t)
+			cust = sim.CustomerByAccount(other.Address(), "7")
+			if cust == nil {
+				t.Fatal("the business has no customer for the second wallet's memo")
+			}
+			s.do(t, "PUT", s.public+"/sep12/customer", memoToken, map[string]string{"id": cust.ID, "type": "sep6", "address": "2 Main St"}, 202)
+			until(t, "the reference server completes the second deposit", func() bool { return status(dep2.ID) == "completed" })
+
 			// Its other calls: the list it reads when a customer changes, and PATCH.
 			if _, err := sim.GetTransactions("pending_customer_info_update", "pending_anchor"); err != nil {
 				t.Fatal(err)

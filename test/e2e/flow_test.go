@@ -183,7 +183,17 @@ func (s *stack) do(t *testing.T, method, u, bearer string, body any, want int) (
 // login runs SEP-10 as a wallet: fetch the challenge, sign it, exchange it for a JWT.
 func (s *stack) login(t *testing.T, kp *keypair.Full) string {
 	t.Helper()
-	_, b := s.do(t, "GET", s.public+"/auth?account="+kp.Address(), "", nil, 200)
+	return s.loginMemo(t, kp, "")
+}
+
+// loginMemo is login for one user of a shared account (SEP-10 memo; none when empty).
+func (s *stack) loginMemo(t *testing.T, kp *keypair.Full, memo string) string {
+	t.Helper()
+	q := url.Values{"account": {kp.Address()}}
+	if memo != "" {
+		q.Set("memo", memo)
+	}
+	_, b := s.do(t, "GET", s.public+"/auth?"+q.Encode(), "", nil, 200)
 	var c struct {
 		Transaction       string `json:"transaction"`
 		NetworkPassphrase string `json:"network_passphrase"`
