@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/url"
 	"slices"
@@ -291,6 +292,62 @@ func sep31(t *testing.T, a *anchor) {
 	// returns 404 for a non-existent transaction.
 	if status, _, b := a.do(t, "GET", dps+"/transactions/not-an-id", tok, "", nil); status != 404 {
 		t.Errorf("returns 404 for a non-existent transaction: %d %s", status, b)
+	}
+
+	if receive[code].(map[string]any)["quotes_supported"] == true {
+		sep31WithQuote(t, a, tok, code, senderID, receiverID)
+	}
+}
+
+// sep31WithQuote is the suite's "[with SEP-38]" SEP-31 group (sep31and38/transactions.ts):
+// a transaction on a firm quote, then fetched. The suite asks the quote with another
+// account's token than the sending anchor's; here the sending anchor asks for its own, as
+// vaspgate lets only the quote's owner use it.
+func sep31WithQuote(t *testing.T, a *anchor, tok, code, senderID, receiverID string) {
+	qs, dps := serverURL(t, a, "ANCHOR_QUOTE_SERVER"), a.str("DIRECT_PAYMENT_SERVER")
+	_, hdr, b := a.do(t, "GET", qs+"/info", "", "", nil)
+	var sell, buy, method string
+	for _, x := range jsonBody(t, hdr, b)["assets"].([]any) {
+		asset := x.(map[string]any)
+		id, _ := asset["asset"].(string)
+		switch {
+		case strings.HasPrefix(id, "stellar:"+code+":"):
+			sell = id
+		case strings.HasPrefix(id, "iso4217:") && buy == "":
+			buy = id
+			if m, _ := asset["buy_delivery_methods"].([]any); len(m) > 0 {
+				method, _ = m[0].(map[string]any)["name"].(string)
+			}
+		}
+	}
+	if sell == "" || buy == "" {
+		t.Fatalf("[with SEP-38] no quote pair for %s in %s", code, b)
+	}
+	body, _ := json.Marshal(map[string]any{"sell_asset": sell, "buy_asset": buy, "sell_amount": "100", "context": "sep31", "buy_delivery_method": method})
+	status, hdr, b := a.do(t, "POST", qs+"/quote", tok, "application/json", strings.NewReader(string(body)))
+	q := jsonBody(t, hdr, b)
+	if status != 201 {
+		t.Fatalf("[with SEP-38] POST /quote: %d %s", status, b)
+	}
+	body, _ = json.Marshal(map[string]any{"sender_id": senderID, "receiver_id": receiverID, "amount": 100, "asset_code": code,
+		"quote_id": q["id"], "funding_method": "SEPA", "fields": map[string]any{"transaction": map[string]any{}}})
+	status, hdr, b = a.do(t, "POST", dps+"/transactions", tok, "application/json", strings.NewReader(string(body)))
+	created := jsonBody(t, hdr, b)
+	id, _ := created["id"].(string)
+	if extra := onlyKeys(created, "id", "stellar_account_id", "stellar_memo_type", "stellar_memo"); status != 201 || id == "" || len(extra) > 0 {
+		t.Fatalf("[with SEP-38, quotes_required] can create a transaction: %d %s", status, b)
+	}
+	if mt, _ := created["stellar_memo_type"].(string); !validMemo(mt, fmt.Sprint(created["stellar_memo"])) {
+		t.Errorf("[with SEP-38] invalid 'stellar_memo' for 'stellar_memo_type': %s", b)
+	}
+	status, hdr, b = a.do(t, "GET", dps+"/transactions/"+id, tok, "", nil)
+	txn, _ := jsonBody(t, hdr, b)["transaction"].(map[string]any)
+	if status != 200 || txn["id"] != id {
+		t.Fatalf("[with SEP-38, quotes_required] can fetch a created transaction: %d %s", status, b)
+	}
+	// The transaction carries the quote's terms (vaspgate's own check, beyond the suite's).
+	if txn["quote_id"] != q["id"] || txn["amount_out"] != q["buy_amount"] || txn["amount_out_asset"] != buy {
+		t.Errorf("[with SEP-38] the transaction does not carry the quote's terms: %s (quote %v)", b, q)
 	}
 }
 
