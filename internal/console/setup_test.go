@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -149,6 +150,9 @@ func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 	cfg.Callback.Jitter = -1
 	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
 	cfg.ShutdownTimeout = 10 * time.Second
+	// Each test its own spool: the default (./vaspgate-spool on PostgreSQL) would be shared by
+	// the parallel tests, which would then replay each other's acknowledged callbacks.
+	cfg.TravelRule.SpoolDir = filepath.Join(t.TempDir(), "spool")
 	cfg.Console.Operators = []config.ConsoleOperator{
 		{Name: "vera", Role: config.RoleViewer, TokenSHA256: sum(viewerToken)},
 		{Name: "otto", Role: config.RoleOperator, TokenSHA256: sum(operatorToken)},
