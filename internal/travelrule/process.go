@@ -61,7 +61,6 @@ func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 	// folding twice changes nothing).
 	var errs []error
 	for len(uuids) > 0 && ctx.Err() == nil {
-		s.yieldToAcks(ctx)
 		chunk := uuids[:min(s.refoldChunk(), len(uuids))]
 		uuids = uuids[len(chunk):]
 		if err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -76,29 +75,6 @@ func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 		}
 	}
 	return errors.Join(append(errs, ctx.Err())...)
-}
-
-// maxYield bounds how long processing waits for a gap in the acknowledgements.
-const maxYield = time.Second
-
-// yieldToAcks lets callbacks waiting for their group commit go first on SQLite, whose one
-// connection a processing transaction would otherwise hold while they wait (their
-// acknowledgement has a 1 s budget; processing has none): it waits, up to maxYield, until
-// none is queued. PostgreSQL commits them beside processing.
-func (s *Service) yieldToAcks(ctx context.Context) {
-	if s.db.Dialect() != store.SQLite || s.queue == nil {
-		return
-	}
-	deadline := time.Now().Add(maxYield)
-	for len(s.queue) > 0 && time.Now().Before(deadline) {
-		t := time.NewTimer(2 * time.Millisecond) // a scheduling pause, checked again after
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // withPending keeps the verifications that have callbacks still pending. The others were
