@@ -83,8 +83,8 @@ type item struct {
 // the delivery becomes the head ('pending') when the subject has none, else it is 'queued'
 // behind it. Items are written in (endpoint, subject) order, so two business transactions
 // recording for the same subjects lock them in one order, and items of one subject keep
-// their order. On PostgreSQL all items are one statement (pgEnqueueMany); SQLite, in
-// process, runs the steps item by item.
+// their order. On PostgreSQL all items are one statement (pgEnqueueMany, or for a single
+// item the one-row statement of enqueueOne); SQLite, in process, runs the steps item by item.
 func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) ([]enqueued, error) {
 	order := make([]int, len(items))
 	for i := range order {
@@ -95,7 +95,8 @@ func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS i
 			return cmp.Or(cmp.Compare(items[a].endpointID, items[b].endpointID), cmp.Compare(items[a].m.Subject, items[b].m.Subject))
 		})
 	}
-	if q.pg() {
+	// One delivery keeps its one-row statement (simpler to plan than the array one).
+	if q.pg() && len(items) > 1 {
 		if out, ok, err := q.enqueueMany(ctx, tx, items, order, nowUS); ok || err != nil {
 			return out, err
 		}
