@@ -258,3 +258,63 @@ func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 		})
 	}
 }
+
+// TestSEP31TransactionExpiresWithItsQuote: a SEP-31 transaction on a firm quote that is never
+// paid expires when the quote does (SEP-31), through the assembled service's periodic sweep,
+// and the sending anchor hears "expired" by a signed callback. Both engines.
+func TestSEP31TransactionExpiresWithItsQuote(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			recv := sendinganchor.NewReceiver()
+			defer recv.Close()
+			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+				c.Transfer.CallbackHTTPHosts = append(c.Transfer.CallbackHTTPHosts, recv.Host())
+				c.Quotes.QuoteTTL = 2 * time.Second
+			})
+			sa := sendingAnchor(t, ctx, s)
+			recv.Trust(sa.TOML.SigningKey)
+			customer := func(typ string, fields map[string]string) string {
+				t.Helper()
+				fields["type"] = typ
+				id, err := sa.PutCustomer(ctx, fields)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.do(t, "PUT", s.admin+"/admin/v1/customers/"+id+"/status", adminToken, map[string]any{"status": "ACCEPTED", "type": typ}, 200)
+				return id
+			}
+			sender := customer("sep31-sender", map[string]string{"first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com"})
+			receiver := customer("sep31-receiver", map[string]string{"first_name": "Grace", "last_name": "Hopper", "bank_account_number": "DE89370400440532013000"})
+			usdc := "stellar:USDC:" + s.app.Config.Transfer.Assets[0].Issuer
+			q, err := sa.FirmQuote(ctx, sendinganchor.QuoteRequest{SellAsset: usdc, BuyAsset: "iso4217:USD", SellAmount: "100",
+				BuyDeliveryMethod: "SEPA", Context: "sep31"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			created, err := sa.Send(ctx, sendinganchor.Payment{Amount: "100", AssetCode: "USDC", FundingMethod: "SEPA",
+				SenderID: sender, ReceiverID: receiver, QuoteID: q.ID, DestinationAsset: "iso4217:USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sa.PutTransactionCallback(ctx, created.ID, recv.URL("/sep31")); err != nil {
+				t.Fatal(err)
+			}
+			got, err := recv.Wait(ctx, "/sep31", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct{ Transaction sendinganchor.Transaction }
+			if got[0].Err != nil || json.Unmarshal(got[0].Body, &body) != nil || body.Transaction.ID != created.ID ||
+				body.Transaction.Status != "expired" || body.Transaction.StatusMessage == "" {
+				t.Fatalf("callback %s (%v), want %s expired with a message", got[0].Body, got[0].Err, created.ID)
+			}
+			if tx, err := sa.Transaction(ctx, created.ID); err != nil || tx.Status != "expired" {
+				t.Fatalf("after the quote expired: %+v %v", tx, err)
+			}
+		})
+	}
+}
