@@ -15,6 +15,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // fakeClock is the injected clock: scheduling decisions follow it, the test moves it.
@@ -160,20 +161,6 @@ func (b *bundle) wallet(t *testing.T, u string, m Message) {
 	}
 }
 
-// waitFor polls cond until it holds or 60 s pass (a condition with a deadline, not a sleep
-// standing in for synchronisation; generous because the package's tests run in parallel
-// with -race on a shared 2-core machine, where SQLite's pure-Go engine runs instrumented).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func deliveryOf(t *testing.T, e *Engine, eventID string) Delivery {
 	t.Helper()
 	var id string
@@ -206,7 +193,7 @@ func TestWalletCallbackSignedAndLogged(t *testing.T) {
 		if r.Header.Get("Vaspgate-Event-Id") != "evt-1" || r.Header.Get("Vaspgate-Event-Time") != "2026-02-01T10:00:00Z" {
 			t.Fatalf("event headers %v", r.Header)
 		}
-		waitFor(t, "delivered", func() bool { return deliveryOf(t, b.eng, "evt-1").Status == StatusDelivered })
+		wait.For(t, "delivered", func() bool { return deliveryOf(t, b.eng, "evt-1").Status == StatusDelivered })
 		d := deliveryOf(t, b.eng, "evt-1")
 		if len(d.AttemptLog) != 1 || d.AttemptLog[0].StatusCode != 200 || d.AttemptLog[0].ResponseBody != `{"answer":200}` {
 			t.Fatalf("attempt log %+v", d.AttemptLog)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 func endpointOf(t *testing.T, e *Engine, u string) Endpoint {
@@ -61,7 +62,7 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 		for _, s := range []string{"a", "b", "c"} {
 			b.wallet(t, u, Message{EventID: "ev-" + s, Type: "t", Subject: s, Body: []byte(`{}`)})
 		}
-		waitFor(t, "circuit open", func() bool { ep := endpointOf(t, b.eng, u); return ep.Failures == 3 && ep.CircuitOpen })
+		wait.For(t, "circuit open", func() bool { ep := endpointOf(t, b.eng, u); return ep.Failures == 3 && ep.CircuitOpen })
 		if n := drainReceived(rc); n != 3 {
 			t.Fatalf("%d requests, want 3", n)
 		}
@@ -74,7 +75,7 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 		b.clock.Advance(time.Minute)
 		b.eng.Wake()
 		rc.next(t)
-		waitFor(t, "probe recorded", func() bool { return endpointOf(t, b.eng, u).Failures == 4 })
+		wait.For(t, "probe recorded", func() bool { return endpointOf(t, b.eng, u).Failures == 4 })
 		ep := endpointOf(t, b.eng, u)
 		if !ep.CircuitOpen || !ep.CircuitUntil.Equal(b.clock.Now().Add(2*time.Minute)) {
 			t.Fatalf("after a failed probe: %+v", ep)
@@ -89,7 +90,7 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 		up.Store(true)
 		b.clock.Advance(2 * time.Minute)
 		b.eng.Wake()
-		waitFor(t, "all delivered", func() bool {
+		wait.For(t, "all delivered", func() bool {
 			for _, s := range []string{"a", "b", "c"} {
 				if deliveryOf(t, b.eng, "ev-"+s).Status != StatusDelivered {
 					b.eng.Wake()
@@ -126,12 +127,12 @@ func TestEndpointDisabledAfterDaysAndOn410(t *testing.T) {
 		b.wallet(t, u, Message{EventID: "d2", Type: "t", Subject: "s2", Body: []byte(`{}`)})
 		rc.next(t)
 		rc.next(t)
-		waitFor(t, "failures counted", func() bool { return endpointOf(t, b.eng, u).Failures == 2 })
+		wait.For(t, "failures counted", func() bool { return endpointOf(t, b.eng, u).Failures == 2 })
 		b.clock.Advance(2 * time.Hour)
 		b.eng.Wake()
 		rc.next(t)
-		waitFor(t, "disabled", func() bool { return endpointOf(t, b.eng, u).State == "disabled" })
-		waitFor(t, "paused", func() bool {
+		wait.For(t, "disabled", func() bool { return endpointOf(t, b.eng, u).State == "disabled" })
+		wait.For(t, "paused", func() bool {
 			return deliveryOf(t, b.eng, "d1").Status == StatusPaused && deliveryOf(t, b.eng, "d2").Status == StatusPaused
 		})
 		// New deliveries to a disabled endpoint are kept, paused.
@@ -141,7 +142,7 @@ func TestEndpointDisabledAfterDaysAndOn410(t *testing.T) {
 		}
 		// Let the attempt still in flight when the endpoint was disabled finish (it would
 		// otherwise reschedule its delivery after the enable).
-		waitFor(t, "nothing in flight", func() bool {
+		wait.For(t, "nothing in flight", func() bool {
 			var n int
 			_ = db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries WHERE lease_token <> ''`).Scan(&n)
 			return n == 0
@@ -151,14 +152,14 @@ func TestEndpointDisabledAfterDaysAndOn410(t *testing.T) {
 		if err := b.eng.SetEndpointEnabled(context.Background(), WalletEndpointID(u), true); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "delivered after enable", func() bool {
+		wait.For(t, "delivered after enable", func() bool {
 			return deliveryOf(t, b.eng, "d1").Status == StatusDelivered && deliveryOf(t, b.eng, "d2").Status == StatusDelivered &&
 				deliveryOf(t, b.eng, "d3").Status == StatusDelivered
 		})
 
 		g := rc.url("/gone")
 		b.wallet(t, g, Message{EventID: "g1", Type: "t", Subject: "s", Body: []byte(`{}`)})
-		waitFor(t, "410 disables", func() bool { return endpointOf(t, b.eng, g).State == "disabled" })
+		wait.For(t, "410 disables", func() bool { return endpointOf(t, b.eng, g).State == "disabled" })
 		if ep := endpointOf(t, b.eng, g); ep.DisabledReason != "410 Gone" {
 			t.Fatalf("reason %q", ep.DisabledReason)
 		}
@@ -182,7 +183,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 			b.wallet(t, u, Message{EventID: id, Type: "t", Subject: id, Body: []byte(`{}`)})
 			b.clock.Advance(time.Minute)
 		}
-		waitFor(t, "dead letters", func() bool {
+		wait.For(t, "dead letters", func() bool {
 			l, _, err := b.eng.Deliveries(context.Background(), Filter{Status: StatusFailed})
 			return err == nil && len(l) == 3
 		})
@@ -212,7 +213,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 		if err := b.eng.Replay(context.Background(), deliveryOf(t, b.eng, "f1").ID); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "replayed", func() bool { return deliveryOf(t, b.eng, "f1").Status == StatusDelivered })
+		wait.For(t, "replayed", func() bool { return deliveryOf(t, b.eng, "f1").Status == StatusDelivered })
 		if d := deliveryOf(t, b.eng, "f1"); len(d.AttemptLog) != 2 || d.AttemptLog[0].StatusCode != 400 || d.AttemptLog[1].StatusCode != 200 {
 			t.Fatalf("attempt log %+v", d.AttemptLog)
 		}
@@ -224,7 +225,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("replayed %d (%v), want 1", n, err)
 		}
-		waitFor(t, "f3 replayed", func() bool { return deliveryOf(t, b.eng, "f3").Status == StatusDelivered })
+		wait.For(t, "f3 replayed", func() bool { return deliveryOf(t, b.eng, "f3").Status == StatusDelivered })
 		if st := deliveryOf(t, b.eng, "f2").Status; st != StatusFailed {
 			t.Fatalf("f2 is %s", st)
 		}
@@ -307,7 +308,7 @@ func TestEngineRefusesForbiddenDestinations(t *testing.T) {
 	b := setup(t, db, cfg)
 	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":"):]
 	b.wallet(t, "http://localhost"+port+"/w", Message{EventID: "ssrf", Type: "t", Subject: "s", Body: []byte(`{}`)})
-	waitFor(t, "refused", func() bool { return deliveryOf(t, b.eng, "ssrf").Status == StatusFailed })
+	wait.For(t, "refused", func() bool { return deliveryOf(t, b.eng, "ssrf").Status == StatusFailed })
 	d := deliveryOf(t, b.eng, "ssrf")
 	if d.AttemptLog[0].ErrorCode != CodeInvalidTarget {
 		t.Fatalf("attempt %+v", d.AttemptLog[0])
@@ -330,7 +331,7 @@ func TestSSRFScopes(t *testing.T) {
 	b := setup(t, db, cfg, WithConfiguredURLs(configured))
 
 	b.wallet(t, rc.url("/registered"), Message{EventID: "registered", Type: "t", Subject: "s1", Body: []byte(`{}`)})
-	waitFor(t, "the registered URL refused", func() bool { return deliveryOf(t, b.eng, "registered").Status == StatusFailed })
+	wait.For(t, "the registered URL refused", func() bool { return deliveryOf(t, b.eng, "registered").Status == StatusFailed })
 	if d := deliveryOf(t, b.eng, "registered"); d.AttemptLog[0].ErrorCode != CodeInvalidTarget {
 		t.Fatalf("registered URL attempt %+v", d.AttemptLog[0])
 	}
@@ -338,7 +339,7 @@ func TestSSRFScopes(t *testing.T) {
 	if r := rc.next(t); r.Path != "/client" {
 		t.Fatalf("received %s, want /client only", r.Path)
 	}
-	waitFor(t, "the configured URL delivered", func() bool { return deliveryOf(t, b.eng, "configured").Status == StatusDelivered })
+	wait.For(t, "the configured URL delivered", func() bool { return deliveryOf(t, b.eng, "configured").Status == StatusDelivered })
 
 	// The rule URLPolicy applies at registration is the same: the wallet scope.
 	for _, g := range []struct {
@@ -383,8 +384,8 @@ func TestRefusedBusinessEndpointIsAnEndpointProblem(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an attempt", func() bool { return len(deliveryOf(t, eng, "biz").AttemptLog) > 0 })
-	waitFor(t, "the circuit open", func() bool {
+	wait.For(t, "an attempt", func() bool { return len(deliveryOf(t, eng, "biz").AttemptLog) > 0 })
+	wait.For(t, "the circuit open", func() bool {
 		var until int64
 		_ = db.QueryRowContext(context.Background(), `SELECT circuit_until FROM callback_endpoints WHERE id = ?`, BusinessEndpointID).Scan(&until)
 		return until > 0
@@ -464,7 +465,7 @@ func TestUpdatedAtFromCreation(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the head's first attempt", func() bool { return deliveryOf(t, b.eng, "u1").Attempts == 1 })
+		wait.For(t, "the head's first attempt", func() bool { return deliveryOf(t, b.eng, "u1").Attempts == 1 })
 		for _, id := range []string{"u2", "u3"} {
 			if d := deliveryOf(t, b.eng, id); d.Status != StatusQueued || !d.UpdatedAt.Equal(d.CreatedAt) || d.CreatedAt.IsZero() {
 				t.Errorf("%s (%s): updated %v, created %v; want its creation", id, d.Status, d.UpdatedAt, d.CreatedAt)

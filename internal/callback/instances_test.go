@@ -17,6 +17,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // seqChecker is a receiver's view of one ordered stream per (path, subject): sequence
@@ -159,7 +160,7 @@ func TestInstancesNeverWaitForALease(t *testing.T) {
 				t.Errorf("%d violations: %v", len(sc.violations), sc.violations[:min(5, len(sc.violations))])
 			}
 			sc.mu.Unlock()
-			waitFor(t, "an attempt recorded for every request and nothing left open", func() bool {
+			wait.For(t, "an attempt recorded for every request and nothing left open", func() bool {
 				var attempts, open int
 				_ = db.QueryRowContext(context.Background(), `SELECT (SELECT COUNT(*) FROM callback_attempts),
 					(SELECT COUNT(*) FROM callback_deliveries WHERE status <> 'delivered')`).Scan(&attempts, &open)

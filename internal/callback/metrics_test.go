@@ -9,6 +9,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 func TestMetrics(t *testing.T) {
@@ -39,7 +40,7 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "both attempted", func() bool {
+	wait.For(t, "both attempted", func() bool {
 		return deliveryOf(t, eng, "/up").Status == StatusDelivered && deliveryOf(t, eng, "/down").Attempts == 1
 	})
 	// eng2 only reports (it never ran): counters are per instance, gauges read the database.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // TestMain doubles as the child process of TestKill9LosesNothing: with
@@ -199,14 +200,14 @@ func TestKill9LosesNothing(t *testing.T) {
 			// A new instance takes over once the dead one's lease expires.
 			cfg := testConfig()
 			start(t, db, cfg, WithInstance("survivor"))
-			waitFor(t, "every event acknowledged", func() bool { return oc.total() == subjects*per })
+			wait.For(t, "every event acknowledged", func() bool { return oc.total() == subjects*per })
 			oc.mu.Lock()
 			defer oc.mu.Unlock()
 			if len(oc.violations) > 0 {
 				t.Fatalf("violations: %v", oc.violations)
 			}
 			oc.mu.Unlock()
-			waitFor(t, "every delivery recorded as delivered", func() bool {
+			wait.For(t, "every delivery recorded as delivered", func() bool {
 				var left int
 				_ = db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries WHERE status <> 'delivered'`).Scan(&left)
 				return left == 0
@@ -272,7 +273,7 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, "everything acknowledged", func() bool { return oc.total() == subjects*per })
+	wait.For(t, "everything acknowledged", func() bool { return oc.total() == subjects*per })
 	oc.mu.Lock()
 	defer oc.mu.Unlock()
 	if len(oc.violations) > 0 {
@@ -354,7 +355,7 @@ func TestThreeProcessesOnePostgres(t *testing.T) {
 			enqueueSeq(t, db, writer.Outbox(), rc.url(paths[s%3]), fmt.Sprintf("s%d", s), n)
 		}
 	}
-	waitFor(t, "everything acknowledged", func() bool { return oc.total() == subjects*per })
+	wait.For(t, "everything acknowledged", func() bool { return oc.total() == subjects*per })
 	oc.mu.Lock()
 	if len(oc.violations) > 0 {
 		t.Fatalf("%d violations: %v", len(oc.violations), oc.violations[:min(5, len(oc.violations))])
@@ -365,7 +366,7 @@ func TestThreeProcessesOnePostgres(t *testing.T) {
 		}
 	}
 	oc.mu.Unlock()
-	waitFor(t, "every process recorded attempts", func() bool {
+	wait.For(t, "every process recorded attempts", func() bool {
 		var n int
 		_ = db.QueryRowContext(context.Background(), `SELECT COUNT(DISTINCT instance) FROM callback_attempts`).Scan(&n)
 		return n == 3

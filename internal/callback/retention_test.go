@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // TestPurgeKeepsDeadLetters: retention removes delivered deliveries (and their attempts)
@@ -28,7 +29,7 @@ func TestPurgeKeepsDeadLetters(t *testing.T) {
 		b.wallet(t, rc.url("/ok"), Message{EventID: "old-2", Type: "t", Subject: "s2", Body: []byte(`{}`)})
 		b.wallet(t, rc.url("/gone-wrong"), Message{EventID: "dead", Type: "t", Subject: "s3", Body: []byte(`{}`)})
 		for _, id := range []string{"old-1", "old-2", "dead"} {
-			waitFor(t, id+" final", func() bool {
+			wait.For(t, id+" final", func() bool {
 				st := deliveryOf(t, b.eng, id).Status
 				return st == StatusDelivered || st == StatusFailed
 			})

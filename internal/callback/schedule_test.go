@@ -12,6 +12,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 func TestRetryScheduleWithInjectedClock(t *testing.T) {
@@ -38,7 +39,7 @@ func TestRetryScheduleWithInjectedClock(t *testing.T) {
 		expect := func(attempts int, next time.Time) {
 			t.Helper()
 			rc.next(t)
-			waitFor(t, fmt.Sprintf("attempt %d recorded", attempts), func() bool { return deliveryOf(t, b.eng, "r1").Attempts == attempts })
+			wait.For(t, fmt.Sprintf("attempt %d recorded", attempts), func() bool { return deliveryOf(t, b.eng, "r1").Attempts == attempts })
 			d := deliveryOf(t, b.eng, "r1")
 			if d.Status != StatusPending || d.NextAt == nil || !d.NextAt.Equal(next) {
 				t.Fatalf("after attempt %d: status %s, next %v, want %v", attempts, d.Status, d.NextAt, next)
@@ -55,7 +56,7 @@ func TestRetryScheduleWithInjectedClock(t *testing.T) {
 		expect(2, t0.Add(5*time.Second+10*time.Minute))                // 429 + Retry-After 600 s
 		expect(3, t0.Add(5*time.Second+10*time.Minute+30*time.Minute)) // 500: third step
 		rc.next(t)
-		waitFor(t, "delivered", func() bool { return deliveryOf(t, b.eng, "r1").Status == StatusDelivered })
+		wait.For(t, "delivered", func() bool { return deliveryOf(t, b.eng, "r1").Status == StatusDelivered })
 		d := deliveryOf(t, b.eng, "r1")
 		var codes []int
 		for _, a := range d.AttemptLog {
@@ -79,7 +80,7 @@ func TestScheduleExhaustedIsDeadLetter(t *testing.T) {
 	b.wallet(t, rc.url("/w"), Message{EventID: "x1", Type: "t", Subject: "s", Body: []byte(`{}`)})
 	for i := 1; i <= 3; i++ {
 		rc.next(t)
-		waitFor(t, "attempt recorded", func() bool { return deliveryOf(t, b.eng, "x1").Attempts == i })
+		wait.For(t, "attempt recorded", func() bool { return deliveryOf(t, b.eng, "x1").Attempts == i })
 		b.clock.Advance(time.Second)
 		b.eng.Wake()
 	}
@@ -143,7 +144,7 @@ func TestOrderingUnderFailures(t *testing.T) {
 				}
 			}
 		}
-		waitFor(t, "everything delivered", func() bool {
+		wait.For(t, "everything delivered", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			total := 0
@@ -192,7 +193,7 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 			b.wallet(t, rc.url("/up"), Message{EventID: fmt.Sprintf("good-%d", i), Type: "t", Subject: fmt.Sprintf("g%d", i), Body: []byte(`{}`)})
 		}
 		for i := range 20 {
-			waitFor(t, "good subjects delivered", func() bool { return deliveryOf(t, b.eng, fmt.Sprintf("good-%d", i)).Status == StatusDelivered })
+			wait.For(t, "good subjects delivered", func() bool { return deliveryOf(t, b.eng, fmt.Sprintf("good-%d", i)).Status == StatusDelivered })
 		}
 		// The failing subject's later event waits for it (ordering), nothing else does.
 		var after string

@@ -14,6 +14,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -283,7 +284,7 @@ func (s *stack) seedPages(t *testing.T, customerID string) pageIDs {
 	if _, err := s.app.TravelRule.Accept(ctx, bad, false, int64(len(bad))); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the verification is derived", func() bool {
+	wait.For(t, "the verification is derived", func() bool {
 		list, _, err := s.app.TravelRule.ListVerifications(ctx, travelruleFilter())
 		if err != nil {
 			t.Fatal(err)

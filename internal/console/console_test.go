@@ -10,6 +10,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // engines are the databases every console test runs on.
@@ -138,7 +139,7 @@ func deadLetter(t *testing.T, s *stack) (string, callback.Delivery) {
 	s.wallet.setFailing(true)
 	id := s.customer(t, "Ada", "Lovelace", "ada@example.org")
 	var d callback.Delivery
-	waitUntil(t, "the callback is a dead letter", func() bool {
+	wait.For(t, "the callback is a dead letter", func() bool {
 		list, _, err := s.app.Delivery.Deliveries(context.Background(), callback.Filter{Subject: kyc.Subject(id, "sep6"), Status: callback.StatusFailed})
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vaspgate/vaspgate/internal/actor"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/wallet"
@@ -57,7 +58,7 @@ func testEndpointHealth(t *testing.T, s *stack) {
 	c := s.client(t)
 	c.signIn(viewerToken)
 	lastSuccess := regexp.MustCompile(`class="last-success">(\d{4}-\d\d-\d\d [0-9:]+Z)<`)
-	waitUntil(t, "the overview shows a last success", func() bool {
+	wait.For(t, "the overview shows a last success", func() bool {
 		_, page := c.get("/console/")
 		return lastSuccess.MatchString(page)
 	})

@@ -271,18 +271,6 @@ func csrfOf(t *testing.T, page string) string {
 	return m[1]
 }
 
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline, not standing in for a signal
-	}
-}
-
 // regexpAll returns the first group of every match of expr in s, in order, without repeats.
 func regexpAll(expr, s string) []string {
 	var out []string

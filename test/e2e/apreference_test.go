@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/test/apreference"
 )
 
@@ -79,7 +80,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			}
 			// request_offchain_funds, notify_offchain_funds_received, notify_onchain_funds_sent:
 			// each from the event of the status before.
-			until(t, "the reference server completes the deposit", func() bool { return status(dep.ID) == "completed" })
+			wait.For(t, "the reference server completes the deposit", func() bool { return status(dep.ID) == "completed" })
 
 			// A withdrawer without bank details: the reference server asks for them
 			// (notify_customer_info_updated with the customer id) and waits.
@@ -93,7 +94,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			// Its own two ways to ask for funds (this status's event and customer_updated)
 			// would race for the same call once the details are in: let the first be
 			// handled (nothing to ask yet) before the wallet sends them.
-			until(t, "the reference server asks for the withdrawer's bank details and handles the wait", func() bool {
+			wait.For(t, "the reference server asks for the withdrawer's bank details and handles the wait", func() bool {
 				waiting, updated := false, false
 				for _, e := range sim.Events() {
 					waiting = waiting || (e.TransactionID == wd.ID && e.Status == "pending_customer_info_update")
@@ -111,7 +112,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			s.do(t, "PUT", s.public+"/sep12/customer", token, map[string]string{"id": cust.ID, "type": "sep6",
 				"bank_account_number": "13719713158835300", "bank_account_type": "checking", "bank_number": "121122676",
 				"bank_branch_number": "001"}, 202)
-			until(t, "the reference server asks for the withdrawal's funds once the details are in", func() bool {
+			wait.For(t, "the reference server asks for the withdrawal's funds once the details are in", func() bool {
 				return status(wd.ID) == "pending_user_transfer_start"
 			})
 			// The user's payment, as the platform's observer reports it.
@@ -120,7 +121,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			// notify_offchain_funds_pending, then notify_offchain_funds_sent.
-			until(t, "the reference server completes the withdrawal", func() bool { return status(wd.ID) == "completed" })
+			wait.For(t, "the reference server completes the withdrawal", func() bool { return status(wd.ID) == "completed" })
 
 			// A depositor without an address (and a memo: a shared account's user), the same
 			// way: asked for it, waits, completes once it is sent.

@@ -14,6 +14,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // observed is a vaspgate watching a simulated Horizon for payments to its distribution
@@ -192,7 +193,7 @@ func TestObservedWithdrawalMovesOnce(t *testing.T) {
 
 			sub := o.pay(t, user, "100", memo)
 			var p platformTx
-			until(t, "the withdrawal reaches pending_anchor", func() bool {
+			wait.For(t, "the withdrawal reaches pending_anchor", func() bool {
 				p = o.platform(t, id)
 				return p.Status == "pending_anchor"
 			})
@@ -220,7 +221,7 @@ func TestObservedWithdrawalMovesOnce(t *testing.T) {
 			var strays []string
 			for i := range 3 {
 				strays = append(strays, o.pay(t, user, "5", strconv.Itoa(424242+i)).OperationID)
-				until(t, "the stray payment is listed as unmatched", func() bool { return len(o.unmatched(t)) == i+1 })
+				wait.For(t, "the stray payment is listed as unmatched", func() bool { return len(o.unmatched(t)) == i+1 })
 			}
 			for _, u := range o.unmatched(t) {
 				if !slices.Contains(strays, u.OperationID) || u.Reason == "" {
@@ -301,10 +302,10 @@ func TestObserverFailoverAndRestart(t *testing.T) {
 			pays := func(o *observed, id, memo string) {
 				t.Helper()
 				o.pay(t, user, "100", memo)
-				until(t, "withdrawal "+id+" reaches pending_anchor", func() bool { return o.platform(t, id).Status == "pending_anchor" })
+				wait.For(t, "withdrawal "+id+" reaches pending_anchor", func() bool { return o.platform(t, id).Status == "pending_anchor" })
 			}
 			id1, memo1 := a.withdrawal(t, user, "100")
-			until(t, "one instance leads", func() bool {
+			wait.For(t, "one instance leads", func() bool {
 				la, _ := a.observerStatus(t)
 				lb, _ := b.observerStatus(t)
 				return la != lb
@@ -328,7 +329,7 @@ func TestObserverFailoverAndRestart(t *testing.T) {
 			other.stop()
 			c := startObservedWith(t, d, w, sim, dist, same)
 			other.pay(t, user, "100", memo3) // in the asset other made the withdrawal in
-			until(t, "withdrawal "+id3+" reaches pending_anchor", func() bool { return c.platform(t, id3).Status == "pending_anchor" })
+			wait.For(t, "withdrawal "+id3+" reaches pending_anchor", func() bool { return c.platform(t, id3).Status == "pending_anchor" })
 
 			for _, id := range []string{id1, id2, id3} {
 				if p := c.platform(t, id); p.Status != "pending_anchor" || len(p.StellarTxs) != 1 {

@@ -10,6 +10,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
 
@@ -46,16 +47,16 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 			if r, err := verifyUser(ctx, enc, req); err != nil || r.JSON()["result"] != "VERIFIED" {
 				t.Fatalf("Verify User: %v %d %s", err, r.Status, r.Body)
 			}
-			until(t, "the verification is linked", func() bool { return len(o.travelRuleOf(t, held)) == 1 })
+			wait.For(t, "the verification is linked", func() bool { return len(o.travelRuleOf(t, held)) == 1 })
 			if r, err := enc.SendKYT(ctx, u, "HIGH"); err != nil || r.Status != 200 {
 				t.Fatalf("KYT: %v %d", err, r.Status)
 			}
-			until(t, "the withdrawal is on hold", func() bool { return o.platform(t, held).Status == "on_hold" })
+			wait.For(t, "the withdrawal is on hold", func() bool { return o.platform(t, held).Status == "on_hold" })
 			seq := o.platform(t, held).Sequence
 
 			// The user pays: the observer sees it, and the hold stands.
 			sub := o.pay(t, user, "1500", memo)
-			until(t, "the held withdrawal's payment is listed", func() bool {
+			wait.For(t, "the held withdrawal's payment is listed", func() bool {
 				for _, p := range o.unmatched(t) {
 					if p.OperationID == sub.OperationID {
 						if !strings.Contains(p.Reason, held) || !strings.Contains(p.Reason, "on_hold") {
@@ -70,7 +71,7 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 			// moves it; the observer is past the held one's payment once this one is in.
 			free, memo2 := o.withdrawal(t, user, "20")
 			o.pay(t, user, "20", memo2)
-			until(t, "the other withdrawal is matched", func() bool { return o.platform(t, free).Status == "pending_anchor" })
+			wait.For(t, "the other withdrawal is matched", func() bool { return o.platform(t, free).Status == "pending_anchor" })
 			if p := o.platform(t, held); p.Status != "on_hold" || p.Sequence != seq || len(p.StellarTxs) != 0 {
 				t.Fatalf("the held withdrawal after its payment: %+v", p)
 			}
@@ -83,7 +84,7 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 			if r, err := enc.SendTxReport(ctx, u); err != nil || r.Status != 200 {
 				t.Fatalf("TX_REPORT: %v %d", err, r.Status)
 			}
-			until(t, "the TX_REPORT is folded in", func() bool { return o.travelRuleOf(t, held)[0]["tx_hash"] == sub.Hash })
+			wait.For(t, "the TX_REPORT is folded in", func() bool { return o.travelRuleOf(t, held)[0]["tx_hash"] == sub.Hash })
 			o.do(t, "POST", o.admin+"/admin/v1/travel-rule/holds/"+held+"/release", adminToken,
 				map[string]string{"operator": "alice", "note": "checked"}, 200)
 			if p := o.platform(t, held); p.Status != "pending_anchor" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 	"github.com/vaspgate/vaspgate/test/sendinganchor"
 )
@@ -74,7 +75,7 @@ func TestSEP31PaymentFromAnotherVASPHeldOnRisk(t *testing.T) {
 			if r, err := verifyUser(ctx, sim, req); err != nil || r.JSON()["result"] != "VERIFIED" {
 				t.Fatalf("Verify User: %v %s", err, r.Body)
 			}
-			until(t, "the verification is linked to the SEP-31 transaction", func() bool {
+			wait.For(t, "the verification is linked to the SEP-31 transaction", func() bool {
 				tr := s.travelRuleOf(t, created.ID)
 				return len(tr) >= 1 && tr[len(tr)-1]["verification_uuid"] == u1 && tr[len(tr)-1]["role"] == "beneficiary"
 			})
@@ -97,7 +98,7 @@ func TestSEP31PaymentFromAnotherVASPHeldOnRisk(t *testing.T) {
 				}
 				return nil
 			}
-			until(t, "the SEP-31 transaction is held", func() bool { v := held(); return v != nil && v["hold"] == "held" })
+			wait.For(t, "the SEP-31 transaction is held", func() bool { v := held(); return v != nil && v["hold"] == "held" })
 			if v := held(); v["risk_level"] != "high" || v["tx_hash"] != h1 {
 				t.Fatalf("travel_rule on the held transaction: %v", v)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
 
@@ -32,18 +33,6 @@ func (s *stack) rpcCall(t *testing.T, method string, params map[string]any) (map
 		return nil, resp[0].Error.Message
 	}
 	return resp[0].Result, ""
-}
-
-// until polls cond every 50 ms until it holds or 60 s pass.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // custodialDeposit makes a custodial VASP's account (listed as a counterparty) with a
@@ -128,7 +117,7 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 				t.Fatalf("notify_onchain_funds_sent before the result: %q, want a Travel Rule refusal", msg)
 			}
 			var uuid string
-			until(t, "the verification is linked to the deposit", func() bool {
+			wait.For(t, "the verification is linked to the deposit", func() bool {
 				verifs := sim.Got("/v1/verifications")
 				if len(verifs) != 1 {
 					return false
@@ -139,7 +128,7 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 			if r, err := sim.Send(ctx, uuid); err != nil || r.Status != 200 {
 				t.Fatalf("callback: %v %d %s", err, r.Status, r.Body)
 			}
-			until(t, "notify_onchain_funds_sent accepted once VERIFIED", func() bool {
+			wait.For(t, "notify_onchain_funds_sent accepted once VERIFIED", func() bool {
 				_, msg := s.rpcCall(t, "notify_onchain_funds_sent", sent)
 				return msg == ""
 			})
@@ -159,7 +148,7 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 				t.Fatalf("travel_rule on the transaction: %s", got)
 			}
 			var view string
-			until(t, "the report is recorded on the verification", func() bool {
+			wait.For(t, "the report is recorded on the verification", func() bool {
 				_, b := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/"+uuid, adminToken, nil, 200)
 				view = string(b)
 				return strings.Contains(view, `"api":"report_transaction"`)
@@ -175,11 +164,11 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 				t.Fatal(err)
 			}
 			var deniedUUID string
-			until(t, "the denied verification is linked", func() bool { deniedUUID = s.verificationOf(t, denied); return deniedUUID != "" })
+			wait.For(t, "the denied verification is linked", func() bool { deniedUUID = s.verificationOf(t, denied); return deniedUUID != "" })
 			if _, err := sim.Send(ctx, deniedUUID); err != nil {
 				t.Fatal(err)
 			}
-			until(t, "the denied deposit is in error", func() bool { return s.transaction(t, denied)["status"] == "error" })
+			wait.For(t, "the denied deposit is in error", func() bool { return s.transaction(t, denied)["status"] == "error" })
 			if msg := s.transaction(t, denied)["message"]; !strings.Contains(msg.(string), "DENIED") || !strings.Contains(msg.(string), "UNKNOWN-ADDRESS") {
 				t.Errorf("denied deposit message %q", msg)
 			}
@@ -189,11 +178,11 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 
 			// Lost callback: reconciliation asks the enclave and the deposit may go.
 			lost := s.custodialDeposit(t, accounts["lost"], "1000")
-			until(t, "reconciliation asked the enclave", func() bool {
+			wait.For(t, "reconciliation asked the enclave", func() bool {
 				u := s.verificationOf(t, lost)
 				return u != "" && len(sim.Got("/v1/verifications/"+u)) > 0
 			})
-			until(t, "the reconciled deposit may be sent", func() bool {
+			wait.For(t, "the reconciled deposit may be sent", func() bool {
 				_, msg := s.rpcCall(t, "notify_onchain_funds_sent", map[string]any{"transaction_id": lost, "stellar_transaction_id": hash[:60] + "0001"})
 				return msg == ""
 			})
@@ -201,9 +190,9 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 			// Verified, then cancelled before sending: Report Error.
 			cancelled := s.custodialDeposit(t, accounts["cancelled"], "1200")
 			var cu string
-			until(t, "linked", func() bool { cu = s.verificationOf(t, cancelled); return cu != "" })
+			wait.For(t, "linked", func() bool { cu = s.verificationOf(t, cancelled); return cu != "" })
 			sim.Send(ctx, cu)
-			until(t, "VERIFIED", func() bool {
+			wait.For(t, "VERIFIED", func() bool {
 				_, b := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/"+cu, adminToken, nil, 200)
 				return strings.Contains(string(b), `"status":"VERIFIED"`)
 			})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
 
@@ -127,7 +128,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			if err != nil || r.Status != 200 || r.JSON()["result"] != "VERIFIED" {
 				t.Fatalf("Verify User: %v %d %s", err, r.Status, r.Body)
 			}
-			until(t, "the verification is linked to the withdrawal", func() bool {
+			wait.For(t, "the verification is linked to the withdrawal", func() bool {
 				tr := s.travelRuleOf(t, wid)
 				return len(tr) == 1 && tr[0]["verification_uuid"] == u1 && tr[0]["role"] == "beneficiary"
 			})
@@ -141,7 +142,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			if r, err := sim.SendKYT(ctx, u1, "HIGH"); err != nil || r.Status != 200 {
 				t.Fatalf("KYT: %v %d", err, r.Status)
 			}
-			until(t, "the withdrawal is on hold", func() bool { return s.transaction(t, wid)["status"] == "on_hold" })
+			wait.For(t, "the withdrawal is on hold", func() bool { return s.transaction(t, wid)["status"] == "on_hold" })
 			tx := s.transaction(t, wid)
 			if msg, _ := tx["message"].(string); !strings.Contains(msg, "Travel Rule") || !strings.Contains(msg, "high") || !strings.Contains(msg, u1) {
 				t.Fatalf("on_hold message %q", msg)
@@ -168,20 +169,20 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			u2 := "5a0e1f59-8c1b-4c3e-9d7a-0b1c2d3e4f02"
 			req.VerificationUUID, req.Amount, req.Address = u2, "2750.50", account2
 			if r, err := verifyUser(ctx, sim, req); err != nil || r.JSON()["result"] != "VERIFIED" {
-				until(t, "the call is recorded", func() bool {
+				wait.For(t, "the call is recorded", func() bool {
 					_, b := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/"+u2, adminToken, nil, 200)
 					return strings.Contains(string(b), `"api":"verify_user"`)
 				})
 				_, b := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/"+u2, adminToken, nil, 200)
 				t.Fatalf("Verify User without memo: %v %s; recorded: %s", err, r.Body, b)
 			}
-			until(t, "the memo-less verification is linked by amount", func() bool {
+			wait.For(t, "the memo-less verification is linked by amount", func() bool {
 				tr := s.travelRuleOf(t, wid2)
 				return len(tr) == 1 && tr[0]["verification_uuid"] == u2
 			})
 			h2 := "2f3e5c7b9a1d3f5e7c9b1a3d5f7e9c1b3a5d7f9e1c3b5a7d9f1e3c5b7a9d1f3e"
 			sim.Incoming(u2, h2) // the TX_REPORT callback is never sent
-			until(t, "the status query recovered the hash", func() bool {
+			wait.For(t, "the status query recovered the hash", func() bool {
 				tr := s.travelRuleOf(t, wid2)
 				return len(tr) == 1 && tr[0]["tx_hash"] == h2
 			})
@@ -195,7 +196,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 				t.Fatalf("no Transaction Status Query for %s: %v", u2, sim.Got("/v1/verifications/tx/inquiry"))
 			}
 			sim.SendKYT(ctx, u2, "SEVERE")
-			until(t, "the second withdrawal is on hold", func() bool { return s.transaction(t, wid2)["status"] == "on_hold" })
+			wait.For(t, "the second withdrawal is on hold", func() bool { return s.transaction(t, wid2)["status"] == "on_hold" })
 			s.rpc(t, "notify_onchain_funds_received", map[string]any{"transaction_id": wid2, "stellar_transaction_id": h2})
 			if tr := s.travelRuleOf(t, wid2); tr[0]["hold"] != "released" {
 				t.Fatalf("travel_rule after the business's release: %v", tr)
@@ -213,12 +214,12 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			u3 := "5a0e1f59-8c1b-4c3e-9d7a-0b1c2d3e4f03"
 			sim.Incoming(u3, h3)
 			sim.SendTxReport(ctx, u3)
-			until(t, "the verification is linked by the payment's hash", func() bool {
+			wait.For(t, "the verification is linked by the payment's hash", func() bool {
 				tr := s.travelRuleOf(t, wid3)
 				return len(tr) == 1 && tr[0]["verification_uuid"] == u3
 			})
 			sim.SendKYT(ctx, u3, "HIGH")
-			until(t, "the paid withdrawal is on hold", func() bool { return s.transaction(t, wid3)["status"] == "on_hold" })
+			wait.For(t, "the paid withdrawal is on hold", func() bool { return s.transaction(t, wid3)["status"] == "on_hold" })
 			s.rpc(t, "notify_offchain_funds_available", map[string]any{"transaction_id": wid3})
 			if tr := s.travelRuleOf(t, wid3); tr[0]["hold"] != "released" {
 				t.Fatalf("travel_rule after notify_offchain_funds_available: %v", tr)
@@ -226,7 +227,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 
 			// Every verification_updated event names its withdrawal; the holds reached the
 			// business as transaction status changes.
-			until(t, "the business got the events", func() bool {
+			wait.For(t, "the business got the events", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				held := 0

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // business is the business server's event endpoint on loopback: it keeps, per subject, the
@@ -185,11 +187,11 @@ func TestKillDuringDelivery(t *testing.T) {
 			for round := range scale(2, 6) {
 				// Kill once a share of the messages has arrived, while the rest are in flight.
 				target := total * int64(round+1) / int64(scale(2, 6)+1)
-				waitUntil(t, 3*time.Minute, "deliveries before the kill", func() bool { return biz.n.Load() >= target })
+				wait.Within(t, 3*time.Minute, "deliveries before the kill", func() bool { return biz.n.Load() >= target })
 				in.kill()
 				in.start()
 			}
-			waitUntil(t, 5*time.Minute, "every acknowledged message delivered", func() bool { return biz.complete(published) })
+			wait.Within(t, 5*time.Minute, "every acknowledged message delivered", func() bool { return biz.complete(published) })
 			dups := biz.check(t, published)
 			t.Logf("%s: %d messages on %d subjects, %d kills, %d delivered again after a kill", engine, total, subjects, in.started-1, dups)
 		})
@@ -209,12 +211,12 @@ func TestTwoInstancesOneKilled(t *testing.T) {
 	published, mu := map[string]int{}, &sync.Mutex{}
 	subjects, per := 10, scale(40, 300)
 	publish(t, t.Context(), a.admin, subjects, per/2, published, mu)
-	waitUntil(t, 3*time.Minute, "deliveries before the kill", func() bool { return biz.n.Load() >= int64(subjects*per/8) })
+	wait.Within(t, 3*time.Minute, "deliveries before the kill", func() bool { return biz.n.Load() >= int64(subjects*per/8) })
 	a.kill()
 	// More messages, now through the survivor.
 	more := map[string]int{}
 	publish(t, t.Context(), b.admin, subjects, per, more, mu)
-	waitUntil(t, 5*time.Minute, "every acknowledged message delivered by the survivor", func() bool { return biz.complete(more) })
+	wait.Within(t, 5*time.Minute, "every acknowledged message delivered by the survivor", func() bool { return biz.complete(more) })
 	biz.check(t, more)
 }
 
@@ -297,7 +299,7 @@ func stored(t *testing.T, admin string, ids []string) {
 	t.Helper()
 	sort.Strings(ids)
 	missing := ids
-	waitUntil(t, 5*time.Minute, "every acknowledged callback stored", func() bool {
+	wait.Within(t, 5*time.Minute, "every acknowledged callback stored", func() bool {
 		var still []string
 		for _, id := range missing {
 			code, _, err := request(t.Context(), http.MethodGet, admin+"/admin/v1/travel-rule/verifications/"+id, adminToken, nil)
@@ -330,7 +332,7 @@ func TestKillDuringEnclaveLoad(t *testing.T) {
 			load := enclaveLoad(t, in.Admin, 8, stop)
 			for round := range scale(2, 6) {
 				target := (round + 1) * scale(100, 500)
-				waitUntil(t, 3*time.Minute, "acknowledgements before the kill", func() bool { return load.count() >= target })
+				wait.Within(t, 3*time.Minute, "acknowledgements before the kill", func() bool { return load.count() >= target })
 				in.kill()
 				in.start()
 			}
@@ -364,14 +366,14 @@ func TestPostgresFailuresDuringEnclaveLoad(t *testing.T) {
 	}
 	for i, f := range faults {
 		before := load.count()
-		waitUntil(t, 3*time.Minute, "acknowledgements before "+f.name, func() bool { return load.count() >= before+scale(50, 300) })
+		wait.Within(t, 3*time.Minute, "acknowledgements before "+f.name, func() bool { return load.count() >= before+scale(50, 300) })
 		f.down()
 		during := load.count()
 		// Acknowledgements go on while the database is away (the spool): wait for some, with
 		// a deadline, then give the outage its time.
-		waitUntil(t, 2*time.Minute, "acknowledgements while PostgreSQL is "+f.name, func() bool { return load.count() >= during+scale(20, 100) })
+		wait.Within(t, 2*time.Minute, "acknowledgements while PostgreSQL is "+f.name, func() bool { return load.count() >= during+scale(20, 100) })
 		deadline := time.Now().Add(outage)
-		waitUntil(t, outage+time.Minute, "outage", func() bool { return time.Now().After(deadline) })
+		wait.Within(t, outage+time.Minute, "outage", func() bool { return time.Now().After(deadline) })
 		f.start()
 		t.Logf("fault %d (%s): %d acknowledged while down", i+1, f.name, load.count()-during)
 	}
@@ -398,10 +400,10 @@ func TestFullSpoolDisk(t *testing.T) {
 	in.start()
 	stop := make(chan struct{})
 	load := enclaveLoad(t, in.Admin, 4, stop)
-	waitUntil(t, 3*time.Minute, "acknowledgements before the outage", func() bool { return load.count() >= 20 })
+	wait.Within(t, 3*time.Minute, "acknowledgements before the outage", func() bool { return load.count() >= 20 })
 	db.stopImmediate()
 	before := load.refused.Load()
-	waitUntil(t, 3*time.Minute, "the spool's disk full (callbacks refused)", func() bool { return load.refused.Load() >= before+int64(scale(50, 500)) })
+	wait.Within(t, 3*time.Minute, "the spool's disk full (callbacks refused)", func() bool { return load.refused.Load() >= before+int64(scale(50, 500)) })
 	db.start()
 	close(stop)
 	load.wg.Wait()

@@ -16,6 +16,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 const seed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"
@@ -35,17 +36,6 @@ func call(t *testing.T, srv *httptest.Server, method, path string, want int, out
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -81,7 +71,7 @@ func TestAdminAPI(t *testing.T) {
 			Deliveries []callback.Delivery `json:"deliveries"`
 			Next       string              `json:"next_cursor"`
 		}
-		waitFor(t, "three dead letters", func() bool {
+		wait.For(t, "three dead letters", func() bool {
 			call(t, api, "GET", "/admin/v1/deliveries?status=failed", 200, &list)
 			return len(list.Deliveries) == 3
 		})
@@ -129,12 +119,12 @@ func TestAdminAPI(t *testing.T) {
 
 		code.Store(200)
 		call(t, api, "POST", "/admin/v1/deliveries/"+id+"/replay", 202, nil)
-		waitFor(t, "replayed", func() bool {
+		wait.For(t, "replayed", func() bool {
 			call(t, api, "GET", "/admin/v1/deliveries/"+id, 200, &one)
 			return one.Status == callback.StatusDelivered
 		})
 		call(t, api, "POST", "/admin/v1/deliveries/"+id+"/replay", 202, nil) // a delivered one may be sent again
-		waitFor(t, "sent again", func() bool {
+		wait.For(t, "sent again", func() bool {
 			call(t, api, "GET", "/admin/v1/deliveries/"+id, 200, &one)
 			return one.Status == callback.StatusDelivered && len(one.AttemptLog) == 3
 		})
@@ -164,7 +154,7 @@ func TestAdminAPI(t *testing.T) {
 			t.Fatalf("paused while disabled: %+v", list)
 		}
 		call(t, api, "POST", "/admin/v1/endpoints/"+ep+"/enable", 200, &ed)
-		waitFor(t, "all delivered", func() bool {
+		wait.For(t, "all delivered", func() bool {
 			call(t, api, "GET", "/admin/v1/deliveries?status=delivered", 200, &list)
 			return len(list.Deliveries) == 3
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 func post(t *testing.T, url, token, body string) (int, map[string]any) {
@@ -128,14 +129,14 @@ func TestPublishAPI(t *testing.T) {
 				t.Errorf("%s: %d %v", bad.why, code, out)
 			}
 		}
-		waitFor(t, "four deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(arrived) >= 4 })
+		wait.For(t, "four deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(arrived) >= 4 })
 		var n int
 		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries`).Scan(&n); err != nil || n != 4 {
 			t.Fatalf("deliveries recorded: %d %v (a refused batch must record nothing)", n, err)
 		}
 		// Once subject a has nothing open, a repeat that would have been its head, batched
 		// with a new message of a, leaves the head to the new one (sent, not stuck queued).
-		waitFor(t, "the four recorded as delivered", func() bool {
+		wait.For(t, "the four recorded as delivered", func() bool {
 			var open int
 			err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM callback_deliveries WHERE status <> 'delivered'`).Scan(&open)
 			return err == nil && open == 0
@@ -145,7 +146,7 @@ func TestPublishAPI(t *testing.T) {
 		if msgs, _ := out["messages"].([]any); code != http.StatusAccepted || len(msgs) != 2 || msgs[0].(map[string]any)["duplicate"] != true {
 			t.Fatalf("repeat in a batch: %d %v", code, out)
 		}
-		waitFor(t, "the message after the repeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(arrived) >= 5 })
+		wait.For(t, "the message after the repeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(arrived) >= 5 })
 		mu.Lock()
 		defer mu.Unlock()
 		if badSig != 0 {

@@ -23,10 +23,14 @@ func For(t testing.TB, what string, cond func() bool) {
 func Within(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	// The poll interval starts short, for conditions that hold at once, and grows, so that a
+	// condition querying a database or a server does not load the machine while it waits.
+	poll := 5 * time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(5 * time.Millisecond) // the poll interval of a condition with a deadline
+		time.Sleep(poll)
+		poll = min(2*poll, 100*time.Millisecond)
 	}
 }

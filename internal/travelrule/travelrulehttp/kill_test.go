@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulebench"
 )
 
@@ -138,7 +139,7 @@ func TestKill9LosesNothing(t *testing.T) {
 				}
 				return n
 			}
-			waitFor(t, "every acknowledged callback stored", func() bool { return missing() == 0 })
+			wait.For(t, "every acknowledged callback stored", func() bool { return missing() == 0 })
 			defer func() {
 				if t.Failed() {
 					t.Logf("acked %d; verifications %d; pending %d; jobs %s", len(got),
@@ -146,7 +147,7 @@ func TestKill9LosesNothing(t *testing.T) {
 						b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'pending'"), jobStates(t, db))
 				}
 			}()
-			waitFor(t, "every acknowledged callback processed", func() bool {
+			wait.For(t, "every acknowledged callback processed", func() bool {
 				return b.count(t, "SELECT COUNT(*) FROM travel_rule_verifications WHERE status = 'ERROR' AND version > 0") >= len(got)
 			})
 			t.Logf("%d acknowledged before SIGKILL, all stored and processed after restart", len(got))

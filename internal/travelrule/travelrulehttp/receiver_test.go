@@ -16,6 +16,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
@@ -104,7 +105,7 @@ func TestConcurrentIdenticalMakeOneRecord(t *testing.T) {
 		close(start)
 		wg.Wait()
 		// A request that outlived its store budget is in the spool: wait until it is replayed.
-		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+		wait.For(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); n != 1 {
 			t.Fatalf("%d inbox rows, want 1", n)
 		}
@@ -223,7 +224,7 @@ func TestQuarantine(t *testing.T) {
 			b.mustAck(t, body)
 		}
 		b.mustAck(t, bodies["malformed"]) // a repeat is recognised in the quarantine too
-		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+		wait.For(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 		var page struct {
 			Items []travelrule.StoredCallback `json:"items"`
 		}
@@ -353,7 +354,7 @@ func TestRetentionRedactsIVMS101(t *testing.T) {
 		}
 		// A repeat of the redacted callback is still recognised as a duplicate.
 		b.mustAck(t, fixture(t, "verification_result_denied.json"))
-		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+		wait.For(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 		if n := b.count(t, "SELECT duplicates FROM travel_rule_inbox WHERE verification_uuid = ?", u); n != 1 {
 			t.Fatalf("duplicates %d", n)
 		}
@@ -436,7 +437,7 @@ func TestHostileTextIsStorable(t *testing.T) {
 			go func() { defer wg.Done(); b.mustAck(t, body) }()
 		}
 		wg.Wait()
-		waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+		wait.For(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 		if n := b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); n != len(bodies) {
 			t.Fatalf("%d stored, want %d", n, len(bodies))
 		}
@@ -467,7 +468,7 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	waitFor(t, "spools replayed", func() bool { return !a.svc.SpoolPending() && !b.svc.SpoolPending() })
+	wait.For(t, "spools replayed", func() bool { return !a.svc.SpoolPending() && !b.svc.SpoolPending() })
 	if got := a.count(t, "SELECT COUNT(*) FROM travel_rule_inbox"); got != n {
 		t.Fatalf("%d stored, want %d", got, n)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/testkit"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulehttp"
 )
@@ -194,23 +195,11 @@ func (b *bundle) admin(t testing.TB, method, path string, v any) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond until it holds or the deadline passes (processing runs in jobs).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitProcessed waits until no callback of the verification is pending and returns its view.
 func (b *bundle) waitProcessed(t testing.TB, uuid string, callbacks int) travelrule.VerificationView {
 	t.Helper()
 	var v travelrule.VerificationView
-	waitFor(t, "verification "+uuid+" processed", func() bool {
+	wait.For(t, "verification "+uuid+" processed", func() bool {
 		if b.svc.SpoolPending() {
 			return false // a callback that outlived its store budget is not in yet
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
 // outage makes the database unavailable and brings it back, for real: PostgreSQL is reached
@@ -175,7 +176,7 @@ func TestSpoolKeepsEverythingWhileTheDatabaseIsDown(t *testing.T) {
 				t.Fatal("database down but nothing in the spool")
 			}
 			o.start(t)
-			waitFor(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
+			wait.For(t, "spool replayed", func() bool { return !b.svc.SpoolPending() })
 			for i := range n {
 				v := b.waitProcessed(t, uuids[i], 1)
 				if v.Status != "VERIFIED" || v.Callbacks[0].Duplicates != 1 {
