@@ -15,18 +15,18 @@ import (
 	"github.com/stellar/go-stellar-sdk/xdr"
 
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // rig is an observer's world: a database with the transfer service, a simulated Horizon,
 // the distribution account and the outcomes of every commit.
 type rig struct {
 	db     *store.DB
-	stack  *transfertest.Stack
+	stack  *rpctest.Stack
 	sim    *horizonsim.Sim
 	dist   *keypair.Full
 	issuer string
@@ -51,7 +51,7 @@ func newGatedRig(t *testing.T, db *store.DB, gate transfer.Gate) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{db: db, stack: transfertest.New(t, db, transfertest.Options{Ledger: transfer.HorizonLedger(h), Gate: gate}), sim: sim,
+	r := &rig{db: db, stack: rpctest.New(t, db, rpctest.Options{Ledger: transfer.HorizonLedger(h), Gate: gate}), sim: sim,
 		dist: keypair.MustRandom(), issuer: keypair.MustRandom().Address(), outs: map[string][]Outcome{}, new: make(chan struct{}, 1024)}
 	r.usdc = txnbuild.CreditAsset{Code: "USDC", Issuer: r.issuer}
 	return r

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // Anchor Platform's test values (essential-tests PlatformAPITestBase and its test config).
@@ -104,7 +104,7 @@ func TestAnchorPlatformSEP6Flows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true, User: apWallet, ClientName: "referenceCustodial",
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true, User: apWallet, ClientName: "referenceCustodial",
 			Ledger: transfer.HorizonLedger(horizon)})
 		payment := []string{
 			"%TESTPAYMENT_ID%", sim.opID, "%TESTPAYMENT_AMOUNT%", "0.0002", "%TESTPAYMENT_TXN_HASH%", sim.hash,
@@ -148,7 +148,7 @@ func TestAnchorPlatformSEP6Flows(t *testing.T) {
 // for the flow's wallet request (Sep6Service: asset, funding method as type, amount as
 // amount_expected, the wallet's account, the client's name and IP address; withdrawals get
 // the asset's distribution account and an id memo).
-func createAPTransaction(t *testing.T, s *transfertest.Stack, f apFlow, request string) transfer.Transaction {
+func createAPTransaction(t *testing.T, s *rpctest.Stack, f apFlow, request string) transfer.Transaction {
 	t.Helper()
 	var q map[string]string
 	if err := json.Unmarshal([]byte(request), &q); err != nil {

@@ -7,16 +7,16 @@ import (
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // A body over the limit is 413. (A body that does not arrive before the listener's read
 // timeout is 408 on every route, /rpc included: server's middleware, TestSlowBodyIs408.)
 func TestBigBodyIs413(t *testing.T) {
 	t.Parallel()
-	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{})
+	s := rpctest.New(t, storetest.New(t, store.SQLite), rpctest.Options{})
 	h, err := rpc.New(rpc.Options{BatchSizeLimit: 40, Transfers: s.Transfers, MaxBodyBytes: 4096})
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // FuzzServe feeds the JSON-RPC endpoint arbitrary bodies, as a broken or hostile business
@@ -17,7 +17,7 @@ import (
 // array of at most the batch limit, each item with exactly one of result and error.
 func FuzzServe(f *testing.F) {
 	db := storetest.New(f, store.SQLite)
-	s := transfertest.New(f, db, transfertest.Options{Quiet: true, BatchSizeLimit: 5})
+	s := rpctest.New(f, db, rpctest.Options{Quiet: true, BatchSizeLimit: 5})
 	txn := s.NewTransaction(f, transfer.KindDeposit, transfer.StatusPendingAnchor)
 	for _, seed := range []string{
 		``, `[]`, `{}`, `null`, `[null]`, `"x"`, `[1,2,3]`, `{"jsonrpc":"2.0"}`,

@@ -25,7 +25,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 var (
@@ -129,8 +128,8 @@ func seedRaceProcess(t *testing.T, d store.Dialect) {
 	signer, _ := keypair.Random()
 	user, _ := keypair.Random()
 	issuer, _ := keypair.Random()
-	wallet := transfertest.NewWallet(t, signer.Address())
-	biz := transfertest.NewBusiness(t)
+	wallet := testkit.NewWallet(t, signer.Address())
+	biz := testkit.NewBusiness(t)
 	walletHost, _ := url.Parse(wallet.URL)
 	const apiKey = "e2e-business-api-key-0123456789"
 	const jwtSecret = "e2e-sep10-jwt-secret-0123456789abcdef"
@@ -259,7 +258,7 @@ clients:
 			waitFailedAttempt(t, db)
 			wallet.SetDown(false)
 		}
-		var sep12 []transfertest.Received
+		var sep12 []testkit.Received
 		for _, r := range wallet.Wait("/sep12", base12+3, waitFor) {
 			var m map[string]any
 			_ = json.Unmarshal(r.Body, &m)
@@ -275,7 +274,7 @@ clients:
 			if path == "/sep6" {
 				n += base6
 			}
-			var mine []transfertest.Received
+			var mine []testkit.Received
 			for _, r := range wallet.Wait(path, n, waitFor) {
 				if strings.Contains(string(r.Body), txID) {
 					mine = append(mine, r)

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
-func restCall(t *testing.T, s *transfertest.Stack, method, path, key, body string) (int, map[string]any) {
+func restCall(t *testing.T, s *rpctest.Stack, method, path, key, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.RPCURL+path, strings.NewReader(body))
 	if key != "" {
@@ -42,7 +42,7 @@ func TestRESTPlatformAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: key}})
+		s := rpctest.New(t, db, rpctest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: key}})
 		a := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
 		b := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
@@ -29,7 +30,7 @@ type platformTx struct {
 	Sequence int64  `json:"sequence"`
 }
 
-func resultTx(t *testing.T, r transfertest.RPCResult) platformTx {
+func resultTx(t *testing.T, r rpctest.RPCResult) platformTx {
 	t.Helper()
 	if r.Error != nil {
 		t.Fatalf("unexpected error %+v", r.Error)
@@ -41,7 +42,7 @@ func resultTx(t *testing.T, r transfertest.RPCResult) platformTx {
 	return p
 }
 
-func wantError(t *testing.T, r transfertest.RPCResult, code int, msgPart string) {
+func wantError(t *testing.T, r rpctest.RPCResult, code int, msgPart string) {
 	t.Helper()
 	if r.Error == nil {
 		t.Fatalf("want error %d %q, got result %s", code, msgPart, r.Result)
@@ -54,7 +55,7 @@ func wantError(t *testing.T, r transfertest.RPCResult, code int, msgPart string)
 func TestEnvelope(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		s := transfertest.New(t, db, transfertest.Options{BatchSizeLimit: 3})
+		s := rpctest.New(t, db, rpctest.Options{BatchSizeLimit: 3})
 		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		get := fmt.Sprintf(`{"jsonrpc":"2.0","id":"a","method":"get_transaction","params":{"id":%q}}`, txn.ID)
 
@@ -101,8 +102,8 @@ func TestAuth(t *testing.T) {
 	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	db := storetest.New(t, store.SQLite)
-	apiKey := transfertest.New(t, db, transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: secret}})
-	jwtStack := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthJWT, Secret: secret}})
+	apiKey := rpctest.New(t, db, rpctest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthAPIKey, Secret: secret}})
+	jwtStack := rpctest.New(t, storetest.New(t, store.SQLite), rpctest.Options{RPCAuth: rpc.Auth{Type: rpc.AuthJWT, Secret: secret}})
 	body := `[{"jsonrpc":"2.0","id":1,"method":"get_transactions","params":{"sep":"6"}}]`
 	tok := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
@@ -115,7 +116,7 @@ func TestAuth(t *testing.T) {
 	good := jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
 	tests := []struct {
 		name   string
-		stack  *transfertest.Stack
+		stack  *rpctest.Stack
 		header http.Header
 		want   int
 	}{
@@ -205,7 +206,7 @@ func TestTransitions(t *testing.T) {
 
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		ctx := context.Background()
 		type tcase struct {
 			txn   transfer.Transaction
@@ -242,9 +243,9 @@ func TestTransitions(t *testing.T) {
 			for len(cases) > 0 {
 				batch := cases[:min(len(cases), 40)]
 				cases = cases[len(batch):]
-				calls := make([]transfertest.Call, len(batch))
+				calls := make([]rpctest.Call, len(batch))
 				for i, c := range batch {
-					calls[i] = transfertest.Call{Method: method, Params: validParams(method, c.txn.ID)}
+					calls[i] = rpctest.Call{Method: method, Params: validParams(method, c.txn.ID)}
 				}
 				for i, res := range s.Batch(t, calls) {
 					c := batch[i]
@@ -282,7 +283,7 @@ func TestValidation(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		dep := func(st transfer.Status) string { return s.NewTransaction(t, transfer.KindDeposit, st).ID }
 		wd := func(st transfer.Status) string { return s.NewTransaction(t, transfer.KindWithdrawal, st).ID }
 		funded := func(st transfer.Status) string {
@@ -355,7 +356,7 @@ func TestValidation(t *testing.T) {
 // refunded, with the sums kept.
 func TestPartialRefund(t *testing.T) {
 	t.Parallel()
-	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{})
+	s := rpctest.New(t, storetest.New(t, store.SQLite), rpctest.Options{})
 	txn := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusPendingAnchor, func(tx *transfer.Transaction) {
 		now := time.Now().UTC()
 		tx.TransferReceivedAt = &now
@@ -382,7 +383,7 @@ func TestNoChangeNoEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		txn := fundedTx(t, s, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		p := map[string]any{"transaction_id": txn.ID, "amount_out": usdc, "fee_details": fee}
 		first := resultTx(t, s.Do(t, "notify_amounts_updated", p))
@@ -410,7 +411,7 @@ func TestGetTransactions(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		a := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		b := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusIncomplete)
 		c := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingAnchor)
@@ -440,11 +441,11 @@ func TestConcurrentChanges(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		txn := fundedTx(t, s, transfer.KindDeposit, transfer.StatusPendingAnchor)
 		const n = 16
 		var wg sync.WaitGroup
-		results := make([]transfertest.RPCResult, n)
+		results := make([]rpctest.RPCResult, n)
 		start := make(chan struct{})
 		for i := range n {
 			wg.Add(1)
@@ -485,7 +486,7 @@ func TestNotifyCustomerInfoUpdated(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		tests := []struct {
 			from    transfer.Status
 			status  string
@@ -576,7 +577,7 @@ func TestCustomerReadRace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingCustomerInfoUpdate)
 		s.Business.SetCustomer(kyc.Customer{ID: "c-race", Status: kyc.StatusProcessing}, s.User.Account, "")
 		var before int // deliveries once the concurrent change (and its business event) committed
@@ -603,7 +604,7 @@ func TestCustomerReadRace(t *testing.T) {
 // TestFundsSentAt: the business's funds_sent_at becomes completed_at.
 func TestFundsSentAt(t *testing.T) {
 	t.Parallel()
-	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{Quiet: true})
+	s := rpctest.New(t, storetest.New(t, store.SQLite), rpctest.Options{Quiet: true})
 	txn := fundedTx(t, s, transfer.KindWithdrawal, transfer.StatusPendingAnchor)
 	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	resultTx(t, s.Do(t, "notify_offchain_funds_sent", map[string]any{"transaction_id": txn.ID, "funds_sent_at": sent.Format(time.RFC3339)}))
@@ -614,7 +615,7 @@ func TestFundsSentAt(t *testing.T) {
 }
 
 // fundedTx is a transaction of kind in status whose 100 USD were received.
-func fundedTx(t *testing.T, s *transfertest.Stack, kind transfer.Kind, st transfer.Status) transfer.Transaction {
+func fundedTx(t *testing.T, s *rpctest.Stack, kind transfer.Kind, st transfer.Status) transfer.Transaction {
 	t.Helper()
 	return s.NewTransactionWith(t, kind, st, func(tx *transfer.Transaction) {
 		now := time.Now().UTC()
@@ -628,7 +629,7 @@ func fundedTx(t *testing.T, s *transfertest.Stack, kind transfer.Kind, st transf
 // customer types from kyc.types, a memo without memo_type.
 func TestAnchorPlatformParams(t *testing.T) {
 	t.Parallel()
-	s := transfertest.New(t, storetest.New(t, store.SQLite), transfertest.Options{Quiet: true, CustomerTypes: []string{"individual-plus"}})
+	s := rpctest.New(t, storetest.New(t, store.SQLite), rpctest.Options{Quiet: true, CustomerTypes: []string{"individual-plus"}})
 	dep := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
 		tx.AssetIssuer = stellarG
 		tx.AmountExpected = &transfer.Amount{Amount: "100", Asset: "iso4217:USD"}
@@ -680,7 +681,7 @@ func TestCustomerUpdatedOnLink(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{})
+		s := rpctest.New(t, db, rpctest.Options{})
 		s.Business.SetCustomer(kyc.Customer{ID: "c-acc", Status: kyc.StatusAccepted}, s.User.Account, "")
 		customerEvents := func() int {
 			n := 0

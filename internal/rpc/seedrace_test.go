@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
 const waitFor = 20 * time.Second
 
-func customerStatuses(t *testing.T, got []transfertest.Received) []string {
+func customerStatuses(t *testing.T, got []testkit.Received) []string {
 	t.Helper()
 	var out []string
 	for _, r := range got {
@@ -31,7 +32,7 @@ func customerStatuses(t *testing.T, got []transfertest.Received) []string {
 	return out
 }
 
-func transactionStatuses(t *testing.T, got []transfertest.Received) []string {
+func transactionStatuses(t *testing.T, got []testkit.Received) []string {
 	t.Helper()
 	var out []string
 	for _, r := range got {
@@ -83,7 +84,7 @@ func TestSeedRace(t *testing.T) {
 
 func seedRace(t *testing.T, db *store.DB, walletDown bool) {
 	ctx := context.Background()
-	s := transfertest.New(t, db, transfertest.Options{})
+	s := rpctest.New(t, db, rpctest.Options{})
 	txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
 
 	// The wallet asks for the customer of the transaction (SEP-12 GET /customer?transaction_id),

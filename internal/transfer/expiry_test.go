@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/quote"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // A transaction that took a firm quote expires with it when its funds never arrived (SEP-6
@@ -21,7 +21,7 @@ func TestExpireQuoted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		const issuer = "GDRHDSTZ4PK6VI3WL224XBJFEB6CUXQESTQPXYIB3KGITRLL7XVE4NWV"
 		usdc := "stellar:USDC:" + issuer
 		qs := quote.New(quote.Options{DB: db, Outbox: s.Engine.Outbox(),

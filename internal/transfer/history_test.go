@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/actor"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 // TestHistory: every status a transaction takes is recorded with the actor of the change's
@@ -19,7 +19,7 @@ func TestHistory(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		bg := context.Background()
 		w := actor.Actor{Kind: actor.Wallet, Name: s.User.Account}
 		biz := actor.Actor{Kind: actor.Business, Name: "platform API"}

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/limit"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -24,7 +24,7 @@ func TestPendingPerIdentity(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true,
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true,
 			PendingPerIdentity: limit.Quota{Name: "limits.pending_transactions_per_identity", Max: 3}})
 		create := func(o wallet.Identity) (transfer.Transaction, error) {
 			tx := transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete, Owner: o,

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -23,7 +23,7 @@ func TestOwnerScope(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		mine := s.NewTransactionWith(t, transfer.KindDeposit, transfer.StatusIncomplete, func(tx *transfer.Transaction) {
 			tx.StellarTransactionID, tx.ExternalTransactionID = "stx-1", "ext-1"
 		})
@@ -54,7 +54,7 @@ func TestListFilters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		var ids []string
 		for i := range 5 {
 			kind := transfer.KindDeposit
@@ -150,7 +150,7 @@ func TestBuiltinDecisionsMoveTransactions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Builtin: true})
+		s := rpctest.New(t, db, rpctest.Options{Builtin: true})
 		caller := wallet.Identity{Account: s.User.Account}
 		a := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusPendingCustomerInfoUpdate)
 		b := s.NewTransaction(t, transfer.KindWithdrawal, transfer.StatusIncomplete)
@@ -203,7 +203,7 @@ func TestBuiltinDecisionsMoveTransactions(t *testing.T) {
 func TestOwnerForKYC(t *testing.T) {
 	t.Parallel()
 	db := storetest.New(t, store.SQLite)
-	s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+	s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 	txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
 	o, err := s.Transfers.Owner(context.Background(), db, txn.ID)
 	if err != nil || o.Account != s.User.Account || o.Memo != "" {
@@ -240,7 +240,7 @@ func TestAllow(t *testing.T) {
 func TestOwnerInsideATransaction(t *testing.T) {
 	t.Parallel()
 	db := storetest.New(t, store.SQLite)
-	s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+	s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 	txn := s.NewTransaction(t, transfer.KindDeposit, transfer.StatusIncomplete)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

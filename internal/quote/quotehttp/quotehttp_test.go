@@ -17,11 +17,11 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/quote/quotehttp"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -31,13 +31,13 @@ type bench struct {
 	url   string
 	auth  *stellar.Auth
 	svc   *quote.Service
-	stack *transfertest.Stack
+	stack *rpctest.Stack
 	now   *time.Time
 }
 
 func setup(t *testing.T, db *store.DB) *bench {
 	t.Helper()
-	s := transfertest.New(t, db, transfertest.Options{})
+	s := rpctest.New(t, db, rpctest.Options{})
 	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
 		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {

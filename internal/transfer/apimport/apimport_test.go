@@ -17,11 +17,11 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/apimport"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -128,7 +128,7 @@ func TestImportAnchorPlatform(t *testing.T) {
 	apRows(t, src)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		count := func() int {
 			var n int
 			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM transfer_transactions").Scan(&n); err != nil {
@@ -199,7 +199,7 @@ func TestImportCustomers(t *testing.T) {
 	src := apDatabase(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := transfertest.New(t, db, transfertest.Options{Quiet: true})
+		s := rpctest.New(t, db, rpctest.Options{Quiet: true})
 		other := "GBN4NNCDGJO4XW4KQU3CBIESUJWFVBUZPOKUZHT7W7WRB7CWOA7BXVQF"
 		// Recorded before the import, for another identity than the export says.
 		if _, _, err := kyc.RecordOwner(ctx, db, "ap-cust-taken", wallet.Identity{Account: other}, "", time.Now()); err != nil {

@@ -23,13 +23,13 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
 	"github.com/vaspgate/vaspgate/internal/quote"
 	"github.com/vaspgate/vaspgate/internal/rpc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer/sep31http"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -40,7 +40,7 @@ var usdc = "stellar:USDC:" + issuer
 type bench struct {
 	url    string
 	auth   *stellar.Auth
-	stack  *transfertest.Stack
+	stack  *rpctest.Stack
 	quotes *quote.Service
 	kyc    *kyc.Service
 	rpcURL string
@@ -48,7 +48,7 @@ type bench struct {
 
 func setup(t *testing.T, db *store.DB) *bench {
 	t.Helper()
-	s := transfertest.New(t, db, transfertest.Options{})
+	s := rpctest.New(t, db, rpctest.Options{})
 	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
 		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {

@@ -10,13 +10,13 @@ import (
 	"github.com/stellar/go-stellar-sdk/network"
 
 	"github.com/vaspgate/vaspgate/internal/quote"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -30,7 +30,7 @@ type exchangeBundle struct {
 
 func setupExchange(t *testing.T, db *store.DB, withQuotes bool) *exchangeBundle {
 	t.Helper()
-	s := transfertest.New(t, db, transfertest.Options{})
+	s := rpctest.New(t, db, rpctest.Options{})
 	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
 		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {

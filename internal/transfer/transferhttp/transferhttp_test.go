@@ -19,19 +19,19 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/rpc/rpctest"
 	"github.com/vaspgate/vaspgate/internal/stellar"
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/transfer/transferhttp"
-	"github.com/vaspgate/vaspgate/internal/transfer/transfertest"
 )
 
 const issuer = "GBDBRZWIOSZE5NTUUDBKHXFXXHCZSGGOJU3FDMMNVZPDF4L3BSUE27CR"
 
 type bundle struct {
-	stack *transfertest.Stack
+	stack *rpctest.Stack
 	url   string
 	auth  *stellar.Auth
 }
@@ -45,7 +45,7 @@ func setup(t *testing.T, db *store.DB) *bundle {
 // the given transfer.request_kyc ("" is the default, sep6); setup itself reads no KYC.
 func setupKYC(t *testing.T, db *store.DB, requestKYC string) *bundle {
 	t.Helper()
-	s := transfertest.New(t, db, transfertest.Options{})
+	s := rpctest.New(t, db, rpctest.Options{})
 	auth, err := stellar.New(testkit.StellarOptions(stellar.Options{NetworkPassphrase: network.TestNetworkPassphrase, SigningSeed: s.SigningSeed,
 		PublicURL: "http://localhost:8000", LedgerMode: stellar.LedgerNone}))
 	if err != nil {
@@ -69,7 +69,7 @@ func setupKYC(t *testing.T, db *store.DB, requestKYC string) *bundle {
 	return &bundle{stack: s, url: srv.URL, auth: auth}
 }
 
-func customers(s *transfertest.Stack, requestKYC string) transferhttp.Customers {
+func customers(s *rpctest.Stack, requestKYC string) transferhttp.Customers {
 	if requestKYC == "none" {
 		return nil
 	}

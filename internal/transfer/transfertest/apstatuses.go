@@ -1,3 +1,6 @@
+// Package transfertest holds Anchor Platform 4.3.0's SEP-6 status tables, transcribed from
+// its Java handlers, for tests to hold transfer.Machine against. The assembled RPC stack is
+// rpc/rpctest; the wallet and business server are the test kit's.
 package transfertest
 
 import "github.com/vaspgate/vaspgate/internal/transfer"

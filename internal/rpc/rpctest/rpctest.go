@@ -1,13 +1,13 @@
-// Package transfertest assembles a working SEP-6 + SEP-12 + business RPC stack for tests: a
+// Package rpctest assembles a working SEP-6 + SEP-12 + business RPC stack for tests: a
 // migrated database, the real callback engine delivering over loopback, the transfer and
-// kyc services, the JSON-RPC on a real HTTP server, a wallet that verifies every callback's
-// Stellar signature, and an Anchor Platform-style business server (GET /customer,
-// POST /event).
-package transfertest
+// kyc services, the JSON-RPC on a real HTTP server, the test kit's wallet (which verifies
+// every callback's Stellar signature) and its Anchor Platform-style business server
+// (GET /customer, POST /event). It sits beside rpc, the highest package it assembles, so no
+// test helper of a lower package imports upward.
+package rpctest
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -16,18 +16,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stellar/go-stellar-sdk/keypair"
-	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/rpc"
@@ -37,209 +32,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/transfer"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
-
-// Received is one callback as the wallet got it.
-type Received struct {
-	Path string
-	Body []byte
-}
-
-// Wallet is a loopback wallet backend: it verifies the Stellar Signature header of every
-// callback as a wallet does (stellar-seps.md 4.7) and records the valid ones in arrival order.
-// While down it answers 503 and records nothing.
-type Wallet struct {
-	URL  string
-	pub  ed25519.PublicKey
-	host string
-	t    testing.TB
-
-	down    atomic.Bool
-	mu      sync.Mutex
-	got     []Received
-	changed chan struct{}
-}
-
-// NewWallet starts a wallet that trusts the anchor's SIGNING_KEY (a G… address).
-func NewWallet(t testing.TB, signingKey string) *Wallet {
-	raw, err := strkey.Decode(strkey.VersionByteAccountID, signingKey)
-	if err != nil {
-		t.Fatalf("transfertest: signing key: %v", err)
-	}
-	w := &Wallet{pub: ed25519.PublicKey(raw), t: t, changed: make(chan struct{})}
-	srv := httptest.NewServer(http.HandlerFunc(w.serve))
-	t.Cleanup(srv.Close)
-	w.URL = srv.URL
-	u, _ := url.Parse(srv.URL)
-	w.host = u.Host
-	return w
-}
-
-// SetDown makes the wallet refuse (503) or accept callbacks.
-func (w *Wallet) SetDown(down bool) { w.down.Store(down) }
-
-func (w *Wallet) serve(rw http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if w.down.Load() {
-		http.Error(rw, "down", http.StatusServiceUnavailable)
-		return
-	}
-	if err := callbacktest.VerifyStellar(r.Header.Get("Signature"), w.host, body, w.pub, time.Now()); err != nil {
-		w.t.Errorf("wallet: callback to %s with a bad signature: %v", r.URL.Path, err)
-		http.Error(rw, err.Error(), http.StatusUnauthorized)
-		return
-	}
-	w.mu.Lock()
-	w.got = append(w.got, Received{Path: r.URL.Path, Body: body})
-	close(w.changed)
-	w.changed = make(chan struct{})
-	w.mu.Unlock()
-	rw.WriteHeader(http.StatusOK)
-}
-
-// Got returns the callbacks received so far on path (all paths when empty).
-func (w *Wallet) Got(path string) []Received {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []Received
-	for _, r := range w.got {
-		if path == "" || r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Wait waits until n callbacks arrived on path and returns them; it fails the test after
-// timeout.
-func (w *Wallet) Wait(path string, n int, timeout time.Duration) []Received {
-	w.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		w.mu.Lock()
-		ch := w.changed
-		w.mu.Unlock()
-		if got := w.Got(path); len(got) >= n {
-			return got
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			got := w.Got(path)
-			w.t.Fatalf("wallet: %d callbacks on %s after %v, want %d", len(got), path, timeout, n)
-			return got
-		}
-	}
-}
-
-// Business is an Anchor Platform business server: GET /customer answers from the customers
-// set with SetCustomer; POST /event records events.
-type Business struct {
-	URL string
-
-	unavailable atomic.Bool
-	onGet       atomic.Pointer[func()]
-	mu          sync.Mutex
-	customers   map[string]kyc.Customer // by id
-	owners      map[string]string       // account:memo -> id
-	events      []json.RawMessage
-	changed     chan struct{}
-}
-
-// NewBusiness starts a business server.
-func NewBusiness(t testing.TB) *Business {
-	b := &Business{customers: map[string]kyc.Customer{}, owners: map[string]string{}, changed: make(chan struct{})}
-	srv := httptest.NewServer(http.HandlerFunc(b.serve))
-	t.Cleanup(srv.Close)
-	b.URL = srv.URL
-	return b
-}
-
-// SetCustomer sets (or replaces) a customer and the account and memo it belongs to.
-func (b *Business) SetCustomer(c kyc.Customer, account, memo string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.customers[c.ID] = c
-	b.owners[account+":"+memo] = c.ID
-}
-
-// OnGet runs fn (once) inside the next GET /customer, before it answers: tests use it to
-// change things while an RPC is reading the customer.
-func (b *Business) OnGet(fn func()) { b.onGet.Store(&fn) }
-
-// SetUnavailable makes GET /customer answer 503.
-func (b *Business) SetUnavailable(v bool) { b.unavailable.Store(v) }
-
-// Events returns the business events received so far.
-func (b *Business) Events() []json.RawMessage {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]json.RawMessage(nil), b.events...)
-}
-
-// WaitEvents waits for at least n events.
-func (b *Business) WaitEvents(t testing.TB, n int, timeout time.Duration) []json.RawMessage {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		b.mu.Lock()
-		ch := b.changed
-		got := len(b.events)
-		b.mu.Unlock()
-		if got >= n {
-			return b.Events()
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("business: %d events after %v, want %d", got, timeout, n)
-			return nil
-		}
-	}
-}
-
-func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/customer":
-		if b.unavailable.Load() {
-			http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
-			return
-		}
-		if fn := b.onGet.Swap(nil); fn != nil {
-			(*fn)()
-		}
-		q := r.URL.Query()
-		b.mu.Lock()
-		id := q.Get("id")
-		if id == "" {
-			id = b.owners[q.Get("account")+":"+q.Get("memo")]
-		}
-		c, ok := b.customers[id]
-		b.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if !ok {
-			if id == "" {
-				// A new customer: what fields are needed.
-				_ = json.NewEncoder(w).Encode(map[string]any{"status": "NEEDS_INFO",
-					"fields": map[string]any{"first_name": map[string]string{"type": "string", "description": "first name"}}})
-				return
-			}
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"error":"customer not found"}`))
-			return
-		}
-		_ = json.NewEncoder(w).Encode(c)
-	case r.Method == http.MethodPost && r.URL.Path == "/event":
-		body, _ := io.ReadAll(r.Body)
-		b.mu.Lock()
-		b.events = append(b.events, body)
-		close(b.changed)
-		b.changed = make(chan struct{})
-		b.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	default:
-		http.NotFound(w, r)
-	}
-}
 
 // Options adjust a Stack.
 type Options struct {
@@ -277,8 +69,8 @@ type Stack struct {
 	KYC         *kyc.Service
 	RPC         *rpc.Server
 	RPCURL      string
-	Wallet      *Wallet
-	Business    *Business
+	Wallet      *testkit.Wallet
+	Business    *testkit.Business
 	SigningSeed string
 	// User is the wallet's user (custodial client account) that owns transactions.
 	User wallet.Identity
@@ -302,8 +94,8 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 		name = o.ClientName
 	}
 	s := &Stack{DB: db, SigningSeed: signer.Seed(), User: wallet.Identity{Account: account}}
-	s.Wallet = NewWallet(t, signer.Address())
-	s.Business = NewBusiness(t)
+	s.Wallet = testkit.NewWallet(t, signer.Address())
+	s.Business = testkit.NewBusiness(t)
 	s.Clients = wallet.Clients{{Name: name, Type: wallet.Custodial, SigningKeys: []string{account},
 		CallbackURLs: wallet.CallbackURLs{SEP6: s.Wallet.URL + "/sep6", SEP12: s.Wallet.URL + "/sep12"}}}
 	businessURL := s.Business.URL + "/event"
@@ -329,7 +121,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	eng, err := callback.New(ctx, db, co)
 	if err != nil {
 		cancel()
-		t.Fatalf("transfertest: callback engine: %v", err)
+		t.Fatalf("rpctest: callback engine: %v", err)
 	}
 	s.Engine = eng
 	s.Transfers = transfer.New(transfer.Options{DB: db, Outbox: eng.Outbox(), Clients: s.Clients, Ledger: o.Ledger, Gate: o.Gate,
@@ -352,7 +144,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	k, err := kyc.New(testkit.KYCOptions(ko))
 	if err != nil {
 		cancel()
-		t.Fatalf("transfertest: kyc: %v", err)
+		t.Fatalf("rpctest: kyc: %v", err)
 	}
 	s.KYC = k
 	batch := o.BatchSizeLimit
@@ -369,7 +161,7 @@ func New(t testing.TB, db *store.DB, o Options) *Stack {
 	s.RPC, err = rpc.New(rpc.Options{BatchSizeLimit: batch, Auth: rpcAuth, Transfers: s.Transfers, Customers: k, CustomerTypes: o.CustomerTypes, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()
-		t.Fatalf("transfertest: rpc: %v", err)
+		t.Fatalf("rpctest: rpc: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /{$}", s.RPC)
@@ -404,7 +196,7 @@ func (s *Stack) NewTransaction(t testing.TB, kind transfer.Kind, st transfer.Sta
 	tx := transfer.Transaction{Kind: kind, Status: st, Owner: s.User, AssetCode: "USDC",
 		Account: s.User.Account, CustomerType: "sep6", FundingMethod: "SEPA"}
 	if err := s.Transfers.Create(context.Background(), &tx); err != nil {
-		t.Fatalf("transfertest: create transaction: %v", err)
+		t.Fatalf("rpctest: create transaction: %v", err)
 	}
 	return tx
 }
@@ -479,7 +271,7 @@ func (s *Stack) NewTransactionWith(t testing.TB, kind transfer.Kind, st transfer
 		edit(&tx)
 	}
 	if err := s.Transfers.Create(context.Background(), &tx); err != nil {
-		t.Fatalf("transfertest: create transaction: %v", err)
+		t.Fatalf("rpctest: create transaction: %v", err)
 	}
 	return tx
 }
