@@ -134,7 +134,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			_, b = s.do(t, "GET", s.public+"/sep6/deposit?"+q.Encode(), memoToken, nil, 200)
 			var dep2 struct{ ID string }
 			json.Unmarshal(b, &dep2)
-			until(t, "the reference server asks the second depositor for an address", func() bool {
+			wait.For(t, "the reference server asks the second depositor for an address", func() bool {
 				for _, c := range sim.Calls() {
 					if c.RPCMethod == "notify_customer_info_updated" && strings.Contains(string(c.Body), dep2.ID) {
 						return true
@@ -150,7 +150,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 				t.Fatal("the business has no customer for the second wallet's memo")
 			}
 			s.do(t, "PUT", s.public+"/sep12/customer", memoToken, map[string]string{"id": cust.ID, "type": "sep6", "address": "2 Main St"}, 202)
-			until(t, "the reference server completes the second deposit", func() bool { return status(dep2.ID) == "completed" })
+			wait.For(t, "the reference server completes the second deposit", func() bool { return status(dep2.ID) == "completed" })
 
 			// Its other calls: the list it reads when a customer changes, and PATCH.
 			if _, err := sim.GetTransactions("pending_customer_info_update", "pending_anchor"); err != nil {
