@@ -9,7 +9,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/vaspgate/vaspgate/internal/console/consolebench"
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/consolebench"
 )
 
 func benchConsoleCmd(args []string) error {

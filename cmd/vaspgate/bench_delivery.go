@@ -11,7 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/callback/callbackbench"
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/callbackbench"
 )
 
 // benchDeliveryCmd runs `vaspgate bench delivery …`; args are what follows "delivery".

@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/rpc/rpcbench"
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/rpcbench"
 )
 
 // benchRPCCmd runs `vaspgate bench rpc …`; args are what follows "rpc".

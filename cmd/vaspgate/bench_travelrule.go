@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulebench"
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/travelrulebench"
 )
 
 // benchTravelRuleCmd runs `vaspgate bench travelrule …`; args are what follows "travelrule".

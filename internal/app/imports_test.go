@@ -21,10 +21,6 @@ func TestConfigStopsAtApp(t *testing.T) {
 		case pkg == module+"/internal/app", pkg == module+"/internal/config",
 			pkg == module+"/cmd/vaspgate", strings.HasPrefix(pkg, module+"/cmd/vaspgate/"):
 			return true
-		case pkg == module+"/internal/console/consolebench":
-			// A load tool that starts the whole app from a configuration, as the binary
-			// does; it moves under cmd/vaspgate/bench (issue 10, finding 6).
-			return true
 		}
 		return false
 	}

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/travelrulebench"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
-	"github.com/vaspgate/vaspgate/internal/travelrule/travelrulebench"
 )
 
 // TestMain doubles as the child process of TestKill9LosesNothing: with

@@ -19,7 +19,7 @@ func TestFixturesMatchShared(t *testing.T) {
 		t.Fatalf("embedded fixtures: %d, %v", len(entries), err)
 	}
 	for _, e := range entries {
-		want, err := os.ReadFile(filepath.Join("../../../../shared/fixtures/travel-rule", e.Name()))
+		want, err := os.ReadFile(filepath.Join("../../../../../shared/fixtures/travel-rule", e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/vaspgate/vaspgate/internal/console/consolebench"
+	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/consolebench"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
 
