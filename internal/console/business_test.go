@@ -106,6 +106,21 @@ func TestCustomersBusinessBackend(t *testing.T) {
 			if len(listed) != 2 || listed[0] != ids[0] || listed[1] != ids[1] {
 				t.Fatalf("listed %v, want %v", listed, ids)
 			}
+			// The business back end lists by creation only (kyc.Service.Sorts): the status and
+			// updated headers are plain text, not links to a 400; creation stays sortable.
+			if strings.Contains(page, `id="sort-status"`) || strings.Contains(page, `id="sort-updated"`) ||
+				strings.Contains(page, `sort=status`) || strings.Contains(page, `sort=updated`) ||
+				!strings.Contains(page, "<th>Status</th>") || !strings.Contains(page, "<th>Updated</th>") ||
+				!strings.Contains(page, `id="sort-created" href="/console/customers?order=newest"`) {
+				t.Fatal("customers list: want plain status and updated headers and a creation-order link")
+			}
+			// A hand-written link to a sort the back end lacks is still refused, saying why.
+			for _, sort := range []string{"status", "updated"} {
+				resp, page := c.get("/console/customers?sort=" + sort)
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "sorted by creation only") {
+					t.Fatalf("customers?sort=%s = %d, want 400 saying the list is sorted by creation only", sort, resp.StatusCode)
+				}
+			}
 			_, page = c.get("/console/customers?account=" + url.QueryEscape(owners[1].Account))
 			if listed := regexpAll(`/console/customers/([^"?]+)`, page); len(listed) != 1 || listed[0] != ids[1] {
 				t.Fatalf("filtered by the second owner: %v", listed)

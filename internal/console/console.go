@@ -49,6 +49,8 @@ type Deliveries interface {
 // Customers is what the console needs of SEP-12 customers (*kyc.Service).
 type Customers interface {
 	List(ctx context.Context, q kyc.ListQuery) ([]kyc.Summary, error)
+	// Sorts are the orders List offers besides creation (they depend on the KYC back end).
+	Sorts() []string
 	Fetch(ctx context.Context, q kyc.Query) (kyc.Customer, error)
 	OwnerOf(ctx context.Context, id string) (wallet.Identity, string, error)
 	FieldValue(ctx context.Context, id, name string) ([]byte, string, error)

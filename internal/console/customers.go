@@ -33,7 +33,9 @@ func (c *Console) customers(w http.ResponseWriter, r *http.Request, s *Session) 
 	q := r.URL.Query()
 	d := customersData{Status: q.Get("status"), Type: q.Get("type"), Account: strings.TrimSpace(q.Get("account")),
 		Memo: strings.TrimSpace(q.Get("memo")), Statuses: kycStatuses}
-	order, bad := readOrder(q, "/console/customers", ascFirst, []string{kyc.SortStatus, kyc.SortUpdated},
+	// The columns offered for sorting are those the KYC back end can list by (the business
+	// back end by creation only): a header the back end cannot sort by is no link.
+	order, bad := readOrder(q, "/console/customers", ascFirst, c.opts.Customers.Sorts(),
 		"account", d.Account, "memo", d.Memo, "status", d.Status, "type", d.Type)
 	if bad != "" {
 		c.fail(w, r, s, http.StatusBadRequest, bad)

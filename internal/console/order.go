@@ -40,7 +40,9 @@ type listOrder struct {
 	Asc  bool
 	// defaultAsc is the page's direction without ?order= (every column's first click).
 	defaultAsc bool
-	keep       url.Values
+	// sorts are the columns besides creation the list can be sorted by.
+	sorts []string
+	keep  url.Values
 }
 
 // Newest first is the default of every list but the customers' (a queue of decisions,
@@ -55,13 +57,16 @@ const (
 // filters as name, value pairs (empty values left out). A sort or order the page does not
 // offer is refused with the message to show.
 func readOrder(q url.Values, path string, first bool, sorts []string, keep ...string) (listOrder, string) {
-	o := listOrder{path: path, Sort: q.Get("sort"), Asc: first, defaultAsc: first, keep: url.Values{}}
+	o := listOrder{path: path, Sort: q.Get("sort"), Asc: first, defaultAsc: first, sorts: sorts, keep: url.Values{}}
 	for i := 0; i+1 < len(keep); i += 2 {
 		if keep[i+1] != "" {
 			o.keep.Set(keep[i], keep[i+1])
 		}
 	}
 	if o.Sort != "" && !slices.Contains(sorts, o.Sort) {
+		if len(sorts) == 0 {
+			return o, "This list is sorted by creation only."
+		}
 		return o, "Sort must be one of: " + strings.Join(sorts, ", ") + " (or nothing, by creation)."
 	}
 	switch q.Get("order") {
@@ -107,6 +112,12 @@ func (o listOrder) url(v url.Values) template.URL {
 		return template.URL(o.path)
 	}
 	return template.URL(o.path + "?" + v.Encode())
+}
+
+// Sortable reports whether the list can be sorted by col ("" is creation, always), so a
+// template shows that column's header as a link (or as plain text when it cannot).
+func (o listOrder) Sortable(col string) bool {
+	return col == "" || slices.Contains(o.sorts, col)
 }
 
 // Link is a column header's link: that column in the page's default direction, or the

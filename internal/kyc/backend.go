@@ -41,7 +41,9 @@ type backend interface {
 	erase(ctx context.Context, t *target) error
 	// decide applies an operator decision.
 	decide(ctx context.Context, id string, d Decision) (Customer, error)
-	// list answers the operators' customer list (q is checked).
+	// sorts are the orders list offers besides creation (SortCreated, always offered).
+	sorts() []string
+	// list answers the operators' customer list (q is checked, its Sort among sorts).
 	list(ctx context.Context, q ListQuery) ([]Summary, error)
 	// profile reads a customer's status for typ and text fields for the Travel Rule: by
 	// t.id, else by t.owner (ErrNotFound when there is no such customer, or its values are
@@ -162,6 +164,11 @@ func (s business) erase(ctx context.Context, t *target) error {
 func (business) decide(context.Context, string, Decision) (Customer, error) {
 	return Customer{}, badRequest("customer decisions are made by the business server with the business back end")
 }
+
+// sorts: none besides creation. The business back end lists the customers vaspgate knows
+// of (listKnown), whose status is the last one recorded, if any, so there is no index of
+// statuses or update times to walk.
+func (business) sorts() []string { return nil }
 
 // list: the customers vaspgate knows of (owners recorded, last recorded status).
 func (s business) list(ctx context.Context, q ListQuery) ([]Summary, error) {

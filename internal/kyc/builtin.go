@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -514,8 +515,9 @@ type ListQuery struct {
 	Status, Type, After, AfterType string
 	// Account (and Memo, when Account is set) keep the customers of one owner.
 	Account, Memo string
-	// Sort is SortCreated (by id: creation order), SortStatus or SortUpdated; Desc lists
-	// newest (last) first. The business back end lists in creation order only.
+	// Sort is SortCreated (by id: creation order) or one of Sorts (SortStatus, SortUpdated
+	// with the builtin back end); Desc lists newest (last) first. The business back end
+	// lists in creation order only.
 	Sort   string
 	Desc   bool
 	Cursor string
@@ -532,8 +534,21 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Summary, error) {
 	if q.Status != "" && !validStatus(q.Status) {
 		return nil, badRequest("status must be ACCEPTED, REJECTED, NEEDS_INFO or PROCESSING")
 	}
+	if sorts := s.Sorts(); q.Sort != SortCreated && !slices.Contains(sorts, q.Sort) {
+		if len(sorts) == 0 {
+			return nil, badRequest("with this KYC back end customers are listed in creation order only")
+		}
+		return nil, badRequest("sort must be " + strings.Join(sorts, " or ") + " (or nothing: by creation)")
+	}
 	return s.backend.list(ctx, q)
 }
+
+// Sorts are the orders List offers besides creation (ListQuery.Sort), which depend on the
+// back end: callers such as the console ask rather than guess, so they offer only these.
+func (s *Service) Sorts() []string { return s.backend.sorts() }
+
+// sorts: every order pageOf walks an index for.
+func (builtin) sorts() []string { return []string{SortStatus, SortUpdated} }
 
 // list reads the builtin customers' statuses.
 func (s builtin) list(ctx context.Context, q ListQuery) ([]Summary, error) {

@@ -9,11 +9,8 @@ import (
 // so what can be listed is the customers vaspgate knows of — every id whose owner it
 // recorded (kyc_customers) — with the last status recorded for each type (kyc_snapshots;
 // empty while none was). Their fields stay at the business server: a customer's page asks
-// it (Fetch).
+// it (Fetch). List has checked q.Sort: creation order only (business.sorts).
 func (s *Service) listKnown(ctx context.Context, q ListQuery) ([]Summary, error) {
-	if q.Sort != SortCreated {
-		return nil, badRequest("with the business back end customers are listed in creation order only")
-	}
 	page, err := pageOf(q, "c.id", "COALESCE(s.type, '')", "", "")
 	if err != nil {
 		return nil, err
