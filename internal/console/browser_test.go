@@ -272,7 +272,7 @@ func (s *stack) seedPages(t *testing.T, customerID string) pageIDs {
 	}
 	var uuid string
 	for _, f := range []string{"tx_report.json", "verification_result_denied.json", "chainalysis_kyt_result.json"} {
-		b, err := os.ReadFile(filepath.Join("../travelrule/travelrulebench/fixtures", f))
+		b, err := os.ReadFile(filepath.Join("../../cmd/vaspgate/bench/travelrulebench/fixtures", f))
 		if err != nil {
 			t.Fatal(err)
 		}
