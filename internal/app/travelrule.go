@@ -193,6 +193,7 @@ func (l trLinked) TransactionVerifications(ctx context.Context, ids []string) (m
 // receives; holds and releases go through the state machine (with their wallet callbacks
 // and business events).
 type trWithdrawals struct {
+	app       *App
 	transfers *transfer.Service
 	// receiverTypes are the SEP-12 receiver types of each SEP-31 asset (by code): the KYC
 	// types a SEP-31 beneficiary is checked under.
@@ -276,6 +277,18 @@ func (w trWithdrawals) Hold(ctx context.Context, id, message string) error {
 }
 
 func (w trWithdrawals) Release(ctx context.Context, id, txHash, message string) error {
+	// The user's payment the observer kept for the held withdrawal moves it as the observer
+	// would have (amounts, received time, stellar_transactions); bound late: the observer is
+	// built after the travel-rule service.
+	if o := w.app.Observer; o != nil {
+		applied, err := o.ApplyHeld(ctx, id, message)
+		if applied || (err != nil && !errors.Is(err, transfer.ErrPaymentNotApplicable)) {
+			return err
+		}
+	}
+	if txHash == "" {
+		return errors.New("no Stellar payment is known yet (none observed, no TX_REPORT): the business releases it with notify_onchain_funds_received")
+	}
 	_, err := w.transfers.Apply(ctx, "notify_onchain_funds_received",
 		transfer.Params{TransactionID: id, StellarTransactionID: txHash, Message: message})
 	return err
@@ -293,7 +306,7 @@ func (a *App) beneficiary(tr config.TravelRule) (*travelrule.BeneficiaryOptions,
 	}
 	return &travelrule.BeneficiaryOptions{
 		Client:      a.enclaveClient(tr),
-		Withdrawals: trWithdrawals{transfers: a.Transfer, receiverTypes: sep31ReceiverTypes(a.Config)}, Profiles: trProfiles{kyc: a.KYC},
+		Withdrawals: trWithdrawals{app: a, transfers: a.Transfer, receiverTypes: sep31ReceiverTypes(a.Config)}, Profiles: trProfiles{kyc: a.KYC},
 		HoldAt: level, InquireAfter: tr.InquireAfter, InquireInterval: tr.ReconcileInterval,
 	}, nil
 }

@@ -37,6 +37,8 @@ type Transfers interface {
 	AdmitPayment(ctx context.Context, p transfer.Payment) (transfer.PaymentAdmission, error)
 	ReceivePaymentTx(ctx context.Context, tx *store.Tx, p transfer.Payment, a transfer.PaymentAdmission) (transfer.Receipt, error)
 	PaymentReceived(ctx context.Context, r transfer.Receipt)
+	// ReceiveHeldPaymentTx applies a payment kept for a held transaction (ApplyHeld).
+	ReceiveHeldPaymentTx(ctx context.Context, tx *store.Tx, id string, p transfer.Payment, message string) (transfer.Receipt, error)
 }
 
 // Events records business events in the caller's transaction; *callback.Outbox satisfies it.

@@ -438,10 +438,11 @@ func (g *holdGate) After(_ context.Context, method string, prev, t *transfer.Tra
 
 // TestPaymentsGoThroughTheGate runs, on both engines, a backlog of payments committed as one
 // page (one database transaction) through the transfer gate: a payment for a transaction the
-// gate holds leaves it as it was and is recorded unmatched, flagged held and naming it (and
+// gate holds leaves it as it was and is kept for it (status held, flagged held, naming it,
 // announced to the business); the others move their transactions and the gate hears each
 // change once, after the commit, with the status before and after; the page replayed changes
-// nothing.
+// nothing. Once the hold is released, ApplyHeld applies the kept payment once (the gate
+// hears it), and a second ApplyHeld finds nothing.
 func TestPaymentsGoThroughTheGate(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -475,7 +476,7 @@ func TestPaymentsGoThroughTheGate(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i == 2 {
-				if out.Status != StatusUnmatched || out.Flag != FlagHeld || out.Transaction != ws[i].ID || !strings.Contains(out.Reason, "held for review") {
+				if out.Status != StatusHeld || out.Flag != FlagHeld || out.Transaction != ws[i].ID || !strings.Contains(out.Reason, "held for review") {
 					t.Errorf("held payment: %+v", out)
 				}
 				if tx.Status != transfer.StatusPendingUserTransferStart || tx.Version != ws[i].Version {
@@ -507,9 +508,31 @@ func TestPaymentsGoThroughTheGate(t *testing.T) {
 			}
 		}
 		gate.mu.Lock()
-		defer gate.mu.Unlock()
 		if len(gate.after) != len(want) {
 			t.Errorf("gate heard the replay: %v", gate.after)
+		}
+		gate.held[ws[2].ID] = false
+		gate.mu.Unlock()
+
+		for i, wantApplied := range []bool{true, false} {
+			applied, err := o.ApplyHeld(context.Background(), ws[2].ID, "hold released")
+			if err != nil || applied != wantApplied {
+				t.Fatalf("ApplyHeld #%d: %v %v, want %v", i+1, applied, err, wantApplied)
+			}
+		}
+		tx, err := r.stack.Transfers.Get(context.Background(), ws[2].ID)
+		if err != nil || tx.Status != transfer.StatusPendingAnchor || tx.StellarTransactionID != subs[2].Hash ||
+			tx.AmountIn == nil || tx.AmountIn.Amount != "100" || tx.Message != "hold released" {
+			t.Errorf("released transaction: %+v (%v)", tx, err)
+		}
+		if p, err := o.Payment(context.Background(), subs[2].OperationID); err != nil || p.Status != StatusMatched || p.TransactionID != ws[2].ID {
+			t.Errorf("applied payment %+v (%v)", p, err)
+		}
+		want = append(want, fmt.Sprintf("notify_onchain_funds_received %s pending_user_transfer_start→pending_anchor", ws[2].ID))
+		gate.mu.Lock()
+		defer gate.mu.Unlock()
+		if !slices.Equal(gate.after, want) {
+			t.Errorf("gate heard %v, want %v", gate.after, want)
 		}
 	})
 }

@@ -22,6 +22,11 @@ import (
 const (
 	StatusMatched   = "matched"
 	StatusUnmatched = "unmatched"
+	// StatusHeld: a payment for a transaction that could not take it yet (on_hold, or the
+	// transfer gate refused it: flag held), kept for it (transaction_id) until the hold is
+	// released (ApplyHeld: then matched) or the verification ends DENIED (Unhold: then
+	// unmatched).
+	StatusHeld = "held"
 	// StatusOutgoing: a payment from the watched account (the anchor paying out), kept so a
 	// reported hash can be checked against it.
 	StatusOutgoing = "outgoing"
@@ -31,9 +36,11 @@ const (
 // matched no transaction, or that the transfer gate held back (flag held).
 const EventPaymentUnmatched = "stellar_payment_unmatched"
 
-// FlagHeld flags an unmatched payment that was for a transaction the transfer gate did not
-// let move (a Travel Rule hold): transaction_id names it, reason says why; the transaction
-// is left as it was, for the operator or the business to decide.
+// FlagHeld flags a payment that was for a transaction that could not take it when it arrived
+// (on_hold, or the transfer gate did not let it move: a Travel Rule hold): transaction_id
+// names it, reason says why; the transaction is left as it was. The payment is kept (status
+// held) and applied when the hold is released; if the verification ends DENIED it stays,
+// unmatched, for the operator or the business to decide.
 const FlagHeld = "held"
 
 // direction of an operation relative to the watched account.
@@ -222,30 +229,41 @@ func (o *Observer) match(ctx context.Context, tx *store.Tx, p transfer.Payment, 
 	if r.TransactionID != "" {
 		out.Status = StatusMatched
 	}
+	envelope := ""
 	if r.Held != "" {
-		// The payment is for this transaction, but the gate kept it where it is.
-		out.Transaction, out.Flag = r.Held, FlagHeld
+		// The payment is for this transaction, which could not take it yet: kept for it,
+		// with what applying it later needs (ApplyHeld).
+		out.Status, out.Transaction, out.Flag, envelope = StatusHeld, r.Held, FlagHeld, p.Envelope
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, transaction_id = ?, flag = ?, reason = ? WHERE operation_id = ?",
-		out.Status, out.Transaction, out.Flag, out.Reason, p.OperationID)
+	_, err = tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, transaction_id = ?, flag = ?, reason = ?, envelope = ? WHERE operation_id = ?",
+		out.Status, out.Transaction, out.Flag, out.Reason, envelope, p.OperationID)
 	if err != nil {
 		return r, fmt.Errorf("observer: record match of %s: %w", p.OperationID, err)
 	}
-	if r.TransactionID != "" || o.events == nil {
+	if r.TransactionID != "" {
 		return r, nil
+	}
+	return r, o.announce(ctx, tx, paymentOf(p, out))
+}
+
+// announce records the business event of a payment that did not move its transaction
+// (unmatched, or held) in tx.
+func (o *Observer) announce(ctx context.Context, tx *store.Tx, p Payment) error {
+	if o.events == nil {
+		return nil
 	}
 	body, err := json.Marshal(struct {
 		Payment Payment `json:"payment"`
-	}{paymentOf(p, out)})
+	}{p})
 	if err != nil {
-		return r, fmt.Errorf("observer: event: %w", err)
+		return fmt.Errorf("observer: event: %w", err)
 	}
 	err = o.events.Business(ctx, tx, callback.Message{EventID: uuid.Must(uuid.NewV7()).String(), Type: EventPaymentUnmatched,
 		Subject: "stellar_account:" + p.To, OccurredAt: p.ClosedAt, Body: body})
 	if err != nil {
-		return r, fmt.Errorf("observer: record %s event: %w", EventPaymentUnmatched, err)
+		return fmt.Errorf("observer: record %s event: %w", EventPaymentUnmatched, err)
 	}
-	return r, nil
+	return nil
 }
 
 func sourceAsset(op *stellar.Operation) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,15 +121,7 @@ func (s *Service) PaymentReceived(ctx context.Context, r Receipt) {
 // as an id memo), waiting for its payment and in the payment's asset. It returns nil and
 // why when there is none.
 func (s *Service) expecting(ctx context.Context, q store.Querier, p Payment) (*Transaction, string, error) {
-	keys := []string{}
-	if p.Memo != "" {
-		if k, ok := memoKey(p.MemoType, p.Memo); ok {
-			keys = append(keys, k)
-		}
-	}
-	if p.ToMuxedID != "" {
-		keys = append(keys, "id:"+p.ToMuxedID)
-	}
+	keys := p.memoKeys()
 	if len(keys) == 0 {
 		return nil, unmatchedReason(p, "the payment has no memo"), nil
 	}
@@ -145,7 +138,7 @@ func (s *Service) expecting(ctx context.Context, q store.Querier, p Payment) (*T
 	}
 	var t *Transaction
 	for i := range found {
-		if found[i].awaitsPayment() {
+		if found[i].awaitsPayment() || found[i].holdsPayment() {
 			t = &found[i]
 			break
 		}
@@ -178,6 +171,12 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment,
 	if t == nil {
 		return Receipt{Reason: why}, nil
 	}
+	if t.Status == StatusOnHold {
+		// Put on hold before its payment arrived (a Travel Rule hold): the payment is the
+		// transaction's, kept for it, and applied when the hold is released
+		// (ReceiveHeldPaymentTx), never moving it out of on_hold on its own.
+		return Receipt{Held: t.ID, Reason: unmatchedReason(p, fmt.Sprintf("transaction %s is on_hold: the payment is kept for it and applied when the hold is released", t.ID))}, nil
+	}
 	if s.gate != nil && (a.TransactionID != t.ID || a.Refusal != "") {
 		why := a.Refusal
 		if why == "" {
@@ -185,7 +184,42 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment,
 		}
 		return Receipt{Held: t.ID, Reason: unmatchedReason(p, why)}, nil
 	}
+	return s.receive(ctx, tx, t, p, "")
+}
 
+// ErrPaymentNotApplicable: a payment kept for a held transaction can no longer be applied to
+// it (the transaction received funds otherwise, or moved on).
+var ErrPaymentNotApplicable = errors.New("transfer: the kept payment cannot be applied")
+
+// ReceiveHeldPaymentTx applies, inside the caller's database transaction, a payment that was
+// kept for transaction id while it was held (Receipt.Held): the transaction moves as
+// ReceivePaymentTx would have moved it (amount_in, transfer_received_at at the ledger's
+// close, stellar_transactions, its wallet callback and business event), with message (why it
+// moves now) before the amount's own note. The caller asked the gate already (it is the
+// hold's release) and tells it afterwards (PaymentReceived). A transaction that can no
+// longer receive this payment (it received funds, or moved on) is a *TransitionError and
+// nothing changes.
+func (s *Service) ReceiveHeldPaymentTx(ctx context.Context, tx *store.Tx, id string, p Payment, message string) (Receipt, error) {
+	t, err := getQ(ctx, tx, id)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("transfer: apply held payment %s: %w", p.OperationID, err)
+	}
+	if !t.holdsPayment() && !t.awaitsPayment() {
+		return Receipt{}, fmt.Errorf("%w: transaction %s is %s, not waiting for a payment", ErrPaymentNotApplicable, t.ID, t.Status)
+	}
+	if to, memo := t.payKey(); to != p.To || !slices.Contains(p.memoKeys(), memo) {
+		return Receipt{}, fmt.Errorf("%w: payment %s is not to transaction %s's account and memo", ErrPaymentNotApplicable, p.OperationID, t.ID)
+	}
+	r, err := s.receive(ctx, tx, &t, p, message)
+	if err == nil && r.TransactionID == "" {
+		err = fmt.Errorf("%w: %s", ErrPaymentNotApplicable, r.Reason)
+	}
+	return r, err
+}
+
+// receive moves t as a received payment p (see ReceivePaymentTx); note, when set, goes
+// before the amount's own note in the transaction's message.
+func (s *Service) receive(ctx context.Context, tx *store.Tx, t *Transaction, p Payment, note string) (Receipt, error) {
 	amount := p.Amount
 	if r, ok := ParseDecimal(amount); ok {
 		amount = ratString(r)
@@ -198,6 +232,9 @@ func (s *Service) ReceivePaymentTx(ctx context.Context, tx *store.Tx, p Payment,
 		TransactionID: t.ID, StellarTransactionID: p.TransactionHash,
 		AmountIn: &AmountParam{Amount: Decimal(amount)},
 		Message:  receivedMessage(t, flag, amount),
+	}
+	if note != "" {
+		params.Message = strings.TrimSuffix(note+"; "+params.Message, "; ")
 	}
 	params.ledgerTx = &StellarTransaction{
 		ID: p.TransactionHash, CreatedAt: p.ClosedAt, Memo: p.Memo, MemoType: p.MemoType, Envelope: p.Envelope,
@@ -329,6 +366,29 @@ func (t *Transaction) awaitsPayment() bool {
 		return t.Status == StatusPendingSender
 	}
 	return t.Kind.Withdrawal() && t.Status == StatusPendingUserTransferStart
+}
+
+// holdsPayment says whether the transaction was put on_hold before its payment arrived (a
+// withdrawal held while it waited for its user's payment): a payment for it is kept and
+// applied when the hold is released. No Stellar transaction recorded is the test, not
+// transfer_received_at, which notify_transaction_on_hold sets (as Anchor Platform does).
+func (t *Transaction) holdsPayment() bool {
+	return t.Kind.Withdrawal() && t.Status == StatusOnHold && t.StellarTransactionID == "" && len(t.StellarTransactions) == 0
+}
+
+// memoKeys are the pay_memo keys the payment may be for: its memo (normalised, as payKey's),
+// and for a muxed destination the muxed id as an id memo.
+func (p Payment) memoKeys() []string {
+	keys := []string{}
+	if p.Memo != "" {
+		if k, ok := memoKey(p.MemoType, p.Memo); ok {
+			keys = append(keys, k)
+		}
+	}
+	if p.ToMuxedID != "" {
+		keys = append(keys, "id:"+p.ToMuxedID)
+	}
+	return keys
 }
 
 // payKey is where and with which memo the transaction is paid on Stellar (a withdrawal or a

@@ -50,7 +50,9 @@ type Withdrawals interface {
 	// does not allow it.
 	Hold(ctx context.Context, id, message string) error
 	// Release takes a held withdrawal out of on_hold as the business would
-	// (notify_onchain_funds_received with the user's payment txHash), with message.
+	// (notify_onchain_funds_received), with message: with the user's payment the observer
+	// kept for it when there is one, else with txHash (the TX_REPORT's); an error when
+	// neither is known ("" txHash and no payment kept).
 	Release(ctx context.Context, id, txHash, message string) error
 }
 
@@ -314,8 +316,9 @@ var ErrNoHold = errors.New("travelrule: the transaction has no Travel Rule hold 
 
 // Release ends the Travel Rule hold of a withdrawal on an operator's decision: the
 // withdrawal leaves on_hold as the business would take it out (notify_onchain_funds_received
-// with the user's payment, from the transaction or the TX_REPORT), and the hold records
-// who released it and why. A hold whose transaction is no longer on_hold is only marked.
+// with the user's payment: the one the payment observer kept for it, else the hash on the
+// transaction or the TX_REPORT; Withdrawals.Release), and the hold records who released it
+// and why. A hold whose transaction is no longer on_hold is only marked.
 func (s *Service) Release(ctx context.Context, transactionID, operator, note string) error {
 	b := s.opts.Beneficiary
 	if b == nil {
@@ -342,9 +345,6 @@ func (s *Service) Release(ctx context.Context, transactionID, operator, note str
 	if w.Status == "on_hold" {
 		if w.StellarTxHash != "" {
 			hash = w.StellarTxHash
-		}
-		if hash == "" {
-			return &ReleaseError{Err: errors.New("no Stellar payment is known yet (no TX_REPORT): the business releases it with notify_onchain_funds_received")}
 		}
 		msg := "Travel Rule hold released by the operator"
 		if note != "" {

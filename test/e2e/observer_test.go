@@ -129,24 +129,31 @@ func (o *observed) platform(t *testing.T, id string) platformTx {
 }
 
 // unmatched lists the observer's unmatched payments as operators see them.
-func (s *stack) unmatched(t *testing.T) []struct{ OperationID, Reason, Memo string } {
+func (s *stack) unmatched(t *testing.T) []observedPayment {
 	t.Helper()
-	_, b := s.do(t, "GET", s.admin+"/admin/v1/observer/payments?matched=false", adminToken, nil, 200)
-	var list struct {
-		Payments []struct {
-			OperationID string `json:"operation_id"`
-			Reason      string
-			Memo        string
-		}
-	}
+	return s.observedPayments(t, "matched=false")
+}
+
+// observedPayment is the part of an observed payment the tests read.
+type observedPayment struct {
+	OperationID   string `json:"operation_id"`
+	Status        string
+	Flag          string
+	TransactionID string `json:"transaction_id"`
+	Reason        string
+	Memo          string
+}
+
+// observedPayments lists the observer's payments as operators see them (query: the admin
+// API's filter, e.g. status=held).
+func (s *stack) observedPayments(t *testing.T, query string) []observedPayment {
+	t.Helper()
+	_, b := s.do(t, "GET", s.admin+"/admin/v1/observer/payments?"+query, adminToken, nil, 200)
+	var list struct{ Payments []observedPayment }
 	if err := json.Unmarshal(b, &list); err != nil {
 		t.Fatal(err)
 	}
-	out := make([]struct{ OperationID, Reason, Memo string }, len(list.Payments))
-	for i, p := range list.Payments {
-		out[i] = struct{ OperationID, Reason, Memo string }{p.OperationID, p.Reason, p.Memo}
-	}
-	return out
+	return list.Payments
 }
 
 // businessEvents are the business events received so far, by type.

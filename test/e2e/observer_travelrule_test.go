@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
@@ -18,9 +19,12 @@ import (
 // with the Travel Rule on (so the transfer gate is in place): a withdrawal the Travel Rule
 // put on_hold (a HIGH KYT result on the verification linked at Verify User) receives its
 // user's payment on the network, and stays on_hold with its hold not released — the
-// payment is listed as unmatched with the reason — until the operator releases it; a
-// withdrawal without a verification is matched through the same gate and moves to
-// pending_anchor, leaving the hold alone.
+// payment is kept for it (status held, flag held, announced once) — until the operator
+// releases it: the release applies that payment as the observer would have (no TX_REPORT
+// needed: amount_in, transfer_received_at at the ledger's close, stellar_transactions, the
+// wallet and the business hear pending_anchor once), exactly once. A withdrawal without a
+// verification is matched through the same gate and moves to pending_anchor, leaving the
+// hold alone.
 func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
@@ -54,19 +58,17 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 			wait.For(t, "the withdrawal is on hold", func() bool { return o.platform(t, held).Status == "on_hold" })
 			seq := o.platform(t, held).Sequence
 
-			// The user pays: the observer sees it, and the hold stands.
+			// The user pays: the observer sees it, keeps it for the withdrawal, and the hold
+			// stands.
 			sub := o.pay(t, user, "1500", memo)
-			wait.For(t, "the held withdrawal's payment is listed", func() bool {
-				for _, p := range o.unmatched(t) {
-					if p.OperationID == sub.OperationID {
-						if !strings.Contains(p.Reason, held) || !strings.Contains(p.Reason, "on_hold") {
-							t.Fatalf("unmatched reason %q", p.Reason)
-						}
-						return true
-					}
-				}
-				return false
-			})
+			wait.For(t, "the held withdrawal's payment is kept", func() bool { return len(o.observedPayments(t, "status=held")) == 1 })
+			if p := o.observedPayments(t, "status=held")[0]; p.OperationID != sub.OperationID || p.TransactionID != held ||
+				p.Flag != "held" || !strings.Contains(p.Reason, "on_hold") {
+				t.Fatalf("held payment %+v", p)
+			}
+			if u := o.unmatched(t); len(u) != 0 {
+				t.Fatalf("unmatched payments %+v, want none (the held one is kept for its transaction)", u)
+			}
 			// A payment to a transaction that is not held goes through the same gate and
 			// moves it; the observer is past the held one's payment once this one is in.
 			free, memo2 := o.withdrawal(t, user, "20")
@@ -79,19 +81,55 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 				t.Fatalf("travel_rule after the payment: %v", tr)
 			}
 
-			// The operator releases it with the payment the observer saw.
-			enc.Incoming(u, sub.Hash)
-			if r, err := enc.SendTxReport(ctx, u); err != nil || r.Status != 200 {
-				t.Fatalf("TX_REPORT: %v %d", err, r.Status)
-			}
-			wait.For(t, "the TX_REPORT is folded in", func() bool { return o.travelRuleOf(t, held)[0]["tx_hash"] == sub.Hash })
+			// The operator releases it (no TX_REPORT came): the kept payment is applied.
 			o.do(t, "POST", o.admin+"/admin/v1/travel-rule/holds/"+held+"/release", adminToken,
 				map[string]string{"operator": "alice", "note": "checked"}, 200)
-			if p := o.platform(t, held); p.Status != "pending_anchor" {
+			p := o.platform(t, held)
+			if p.Status != "pending_anchor" || p.AmountIn.Amount != "1500" || p.AmountIn.Asset != "stellar:USDC:"+o.issuer ||
+				!strings.Contains(p.Message, "Travel Rule hold released by the operator: checked") {
 				t.Fatalf("released withdrawal: %+v", p)
+			}
+			if got, _ := time.Parse(time.RFC3339Nano, p.TransferReceivedAt); !got.Equal(sub.ClosedAt) {
+				t.Errorf("transfer_received_at %s, want the ledger close %s", p.TransferReceivedAt, sub.ClosedAt)
+			}
+			if len(p.StellarTxs) != 1 || p.StellarTxs[0].ID != sub.Hash || len(p.StellarTxs[0].Payments) != 1 ||
+				p.StellarTxs[0].Payments[0].ID != sub.OperationID {
+				t.Errorf("stellar_transactions %+v, want %s / %s", p.StellarTxs, sub.Hash, sub.OperationID)
 			}
 			if tr := o.travelRuleOf(t, held); tr[0]["hold"] != "released" {
 				t.Fatalf("travel_rule after release: %v", tr)
+			}
+			if h := o.observedPayments(t, "status=held"); len(h) != 0 {
+				t.Errorf("held payments after the release: %+v", h)
+			}
+			matched := false
+			for _, m := range o.observedPayments(t, "status=matched") {
+				matched = matched || (m.OperationID == sub.OperationID && m.TransactionID == held && m.Flag == "")
+			}
+			if !matched {
+				t.Errorf("the applied payment is not listed as matched to %s: %+v", held, o.observedPayments(t, "status=matched"))
+			}
+			// A second release finds no hold and changes nothing.
+			o.do(t, "POST", o.admin+"/admin/v1/travel-rule/holds/"+held+"/release", adminToken,
+				map[string]string{"operator": "alice"}, 404)
+			if q := o.platform(t, held); q.Sequence != p.Sequence {
+				t.Errorf("a second release changed the withdrawal: %+v", q)
+			}
+
+			// The business heard the payment kept once and the withdrawal's pending_anchor once.
+			o.settled(t)
+			ev := o.wallet.businessEvents(t)
+			if n := len(ev["stellar_payment_unmatched"]); n != 1 {
+				t.Errorf("business heard %d unmatched/held payments, want 1", n)
+			}
+			received := 0
+			for _, e := range ev["transaction_status_changed"] {
+				if tx, _ := e["transaction"].(map[string]any); tx["id"] == held && tx["status"] == "pending_anchor" {
+					received++
+				}
+			}
+			if received != 1 {
+				t.Errorf("business heard the released withdrawal reach pending_anchor %d times, want 1", received)
 			}
 		})
 	}

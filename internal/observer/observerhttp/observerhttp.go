@@ -33,9 +33,9 @@ func Register(mux *http.ServeMux, s Source) {
 			f.Status = observer.StatusMatched
 		}
 		switch f.Status {
-		case "", observer.StatusMatched, observer.StatusUnmatched, observer.StatusOutgoing:
+		case "", observer.StatusMatched, observer.StatusUnmatched, observer.StatusHeld, observer.StatusOutgoing:
 		default:
-			httpjson.Error(w, http.StatusBadRequest, "invalid_status", "status must be matched, unmatched or outgoing")
+			httpjson.Error(w, http.StatusBadRequest, "invalid_status", "status must be matched, unmatched, held or outgoing")
 			return
 		}
 		if l := q.Get("limit"); l != "" {

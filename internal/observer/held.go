@@ -1,0 +1,73 @@
+package observer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/transfer"
+)
+
+// ApplyHeld applies the payment kept for transaction id (status held, the oldest first) now
+// that the transaction's hold is released: in one database transaction the observed payment
+// becomes matched (only while it is still held, so it is applied once however many releases
+// race) and the transaction moves as the observer would have moved it on arrival
+// (transfer.Service.ReceiveHeldPaymentTx: amount_in, transfer_received_at,
+// stellar_transactions, callbacks and business event through the outbox), with message
+// first in its message; the gate hears of it after the commit, with ctx. It returns false
+// (and no error) when the transaction has no held payment, and
+// transfer.ErrPaymentNotApplicable (nothing changed) when the transaction can no longer
+// take it.
+func (o *Observer) ApplyHeld(ctx context.Context, id, message string) (bool, error) {
+	var (
+		r       transfer.Receipt
+		applied bool
+	)
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		applied = false
+		var envelope string
+		p, err := scanPayment(extra{tx.QueryRowContext(ctx, "SELECT "+paymentColumns+`, envelope FROM observed_payments
+		WHERE transaction_id = ? AND status = ? ORDER BY closed_at, operation_id LIMIT 1`, id, StatusHeld), []any{&envelope}})
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// Claim it first: a second release waits here for this one and finds it matched.
+		res, err := tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, envelope = '' WHERE operation_id = ? AND status = ?",
+			StatusMatched, p.OperationID, StatusHeld)
+		if err != nil {
+			return fmt.Errorf("observer: apply held payment %s: %w", p.OperationID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		r, err = o.transfers.ReceiveHeldPaymentTx(ctx, tx, id, transfer.Payment{OperationID: p.OperationID,
+			TransactionHash: p.TransactionHash, Type: p.Type, From: p.From, To: p.To, ToMuxedID: p.ToMuxedID,
+			Asset: p.Asset, Amount: p.Amount, Memo: p.Memo, MemoType: p.MemoType, ClosedAt: p.ClosedAt, Envelope: envelope}, message)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE observed_payments SET flag = ?, reason = '' WHERE operation_id = ?", r.Flag, p.OperationID); err != nil {
+			return fmt.Errorf("observer: apply held payment %s: %w", p.OperationID, err)
+		}
+		applied = true
+		return nil
+	})
+	if err != nil || !applied {
+		return false, err
+	}
+	o.transfers.PaymentReceived(ctx, r)
+	return true, nil
+}
+
+// extra scans a row into a payment's columns and then into more destinations.
+type extra struct {
+	row  interface{ Scan(...any) error }
+	dest []any
+}
+
+func (e extra) Scan(d ...any) error { return e.row.Scan(append(d, e.dest...)...) }
