@@ -294,6 +294,16 @@ func (w trWithdrawals) Release(ctx context.Context, id, txHash, message string) 
 	return err
 }
 
+// Denied gives up the payment the observer kept for the withdrawal: it becomes unmatched
+// and is announced to the business (nothing to do without the observer).
+func (w trWithdrawals) Denied(ctx context.Context, id, reason string) error {
+	if o := w.app.Observer; o != nil {
+		_, err := o.Unhold(ctx, id, reason)
+		return err
+	}
+	return nil
+}
+
 // beneficiary returns the travel-rule beneficiary options: on whenever the enclave may call
 // (a token is configured).
 func (a *App) beneficiary(tr config.TravelRule) (*travelrule.BeneficiaryOptions, error) {

@@ -64,6 +64,47 @@ func (o *Observer) ApplyHeld(ctx context.Context, id, message string) (bool, err
 	return true, nil
 }
 
+// Unhold gives up the payments kept for transaction id (its Travel Rule verification ended
+// DENIED: they will not be applied): each becomes unmatched (flag held, transaction_id kept)
+// with reason, and is announced to the business as an unmatched payment is, in one database
+// transaction. It returns how many there were.
+func (o *Observer) Unhold(ctx context.Context, id, reason string) (int, error) {
+	var n int
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, "SELECT "+paymentColumns+" FROM observed_payments WHERE transaction_id = ? AND status = ? ORDER BY closed_at, operation_id", id, StatusHeld)
+		if err != nil {
+			return fmt.Errorf("observer: held payments of %s: %w", id, err)
+		}
+		var held []Payment
+		for rows.Next() {
+			p, err := scanPayment(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			held = append(held, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("observer: held payments of %s: %w", id, err)
+		}
+		for _, p := range held {
+			p.Status, p.Reason = StatusUnmatched, reason
+			if _, err := tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, reason = ?, envelope = '' WHERE operation_id = ? AND status = ?",
+				p.Status, p.Reason, p.OperationID, StatusHeld); err != nil {
+				return fmt.Errorf("observer: unhold payment %s: %w", p.OperationID, err)
+			}
+			if err := o.announce(ctx, tx, p); err != nil {
+				return err
+			}
+		}
+		n = len(held)
+		return nil
+	})
+	return n, err
+}
+
 // extra scans a row into a payment's columns and then into more destinations.
 type extra struct {
 	row  interface{ Scan(...any) error }

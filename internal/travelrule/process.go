@@ -213,6 +213,13 @@ func (s *Service) refoldTx(ctx context.Context, tx *store.Tx, id string) (bool, 
 			return false, fmt.Errorf("enqueue apply: %w", err)
 		}
 	}
+	if s.opts.Beneficiary != nil && v.Status != old.Status && v.Status == StatusDenied {
+		// The payments kept for the withdrawals this verification is about will not be
+		// applied: a job gives them up (the observer's store, transactions of its own).
+		if err := s.jobs.Enqueue(ctx, tx, DeniedArgs{VerificationUUID: id}, &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25}); err != nil {
+			return false, fmt.Errorf("enqueue denied: %w", err)
+		}
+	}
 	if s.opts.Beneficiary != nil && ((v.TxHash != "" && old.TxHash == "") || (len(v.IVMS101) > 0 && len(old.IVMS101) == 0)) {
 		// Something to link the verification by: the link job looks (and leaves a linked
 		// verification alone).

@@ -54,6 +54,10 @@ type Withdrawals interface {
 	// kept for it when there is one, else with txHash (the TX_REPORT's); an error when
 	// neither is known ("" txHash and no payment kept).
 	Release(ctx context.Context, id, txHash, message string) error
+	// Denied tells that the verification about the withdrawal ended DENIED (reason says so):
+	// a user payment kept for it while it was held will not be applied, and is left to the
+	// operator or the business as an unmatched payment. The withdrawal itself is not moved.
+	Denied(ctx context.Context, id, reason string) error
 }
 
 // ErrNotHoldable: the withdrawal's state does not allow a hold (it was paid out or ended).
@@ -99,6 +103,34 @@ type LinkArgs struct {
 // Kind implements river.JobArgs.
 func (LinkArgs) Kind() string { return "travel_rule_link" }
 
+// DeniedArgs hands the withdrawals linked to a verification that ended DENIED to
+// Withdrawals.Denied. Idempotent: a payment given up once is no longer kept.
+type DeniedArgs struct {
+	VerificationUUID string `json:"verification_uuid"`
+}
+
+// Kind implements river.JobArgs.
+func (DeniedArgs) Kind() string { return "travel_rule_denied" }
+
+// denied runs DeniedArgs: each withdrawal linked to verification id as beneficiary.
+func (s *Service) denied(ctx context.Context, id string) error {
+	var reason, message string
+	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(reason, ''), COALESCE(message, '') FROM travel_rule_verifications WHERE verification_uuid = ?", id).Scan(&reason, &message); err != nil {
+		return fmt.Errorf("travelrule: denied %s: %w", id, err)
+	}
+	ids, err := s.verificationIDs(ctx, "SELECT transaction_id FROM travel_rule_links WHERE verification_uuid = ? AND role = ?", id, RoleBeneficiary)
+	if err != nil {
+		return err
+	}
+	why := strings.TrimSpace(fmt.Sprintf("Travel Rule: verification %s was DENIED (%s %s)", id, reason, message))
+	for _, t := range ids {
+		if err := s.opts.Beneficiary.Withdrawals.Denied(ctx, t, why+"; the payment kept for this transaction will not be applied: the operator or the business decides"); err != nil {
+			return fmt.Errorf("travelrule: denied %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
 func (s *Service) registerBeneficiary() {
 	b := s.opts.Beneficiary
 	if b == nil {
@@ -118,6 +150,9 @@ func (s *Service) registerBeneficiary() {
 	}
 	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[HoldArgs]) error {
 		return s.hold(ctx, j.Args.VerificationUUID)
+	}))
+	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[DeniedArgs]) error {
+		return s.denied(ctx, j.Args.VerificationUUID)
 	}))
 	job.AddWorker(s.jobs, river.WorkFunc(func(ctx context.Context, j *river.Job[LinkArgs]) error {
 		return s.linkLate(ctx, j.Args.VerificationUUID)

@@ -22,7 +22,9 @@ import (
 // payment is kept for it (status held, flag held, announced once) — until the operator
 // releases it: the release applies that payment as the observer would have (no TX_REPORT
 // needed: amount_in, transfer_received_at at the ledger's close, stellar_transactions, the
-// wallet and the business hear pending_anchor once), exactly once. A withdrawal without a
+// wallet and the business hear pending_anchor once), exactly once. Another held withdrawal
+// whose verification then ends DENIED has its kept payment given up: listed unmatched
+// (flag held, naming it) and announced again; it stays on_hold. A withdrawal without a
 // verification is matched through the same gate and moves to pending_anchor, leaving the
 // hold alone.
 func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
@@ -116,11 +118,44 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 				t.Errorf("a second release changed the withdrawal: %+v", q)
 			}
 
-			// The business heard the payment kept once and the withdrawal's pending_anchor once.
+			// Another withdrawal is held the same way and paid; its verification then ends
+			// DENIED: the kept payment is given up (unmatched, flag held, naming the
+			// withdrawal, the reason saying DENIED) and announced; the withdrawal stays on_hold.
+			denied, memo3 := o.withdrawal(t, user, "1600")
+			u2 := "6b0e1f59-8c1b-4c3e-9d7a-0b1c2d3e4f02"
+			req.VerificationUUID, req.Amount, req.Address = u2, "1600", o.dist+":"+memo3
+			if r, err := verifyUser(ctx, enc, req); err != nil || r.JSON()["result"] != "VERIFIED" {
+				t.Fatalf("Verify User: %v %d %s", err, r.Status, r.Body)
+			}
+			wait.For(t, "the second verification is linked", func() bool { return len(o.travelRuleOf(t, denied)) == 1 })
+			if r, err := enc.SendKYT(ctx, u2, "HIGH"); err != nil || r.Status != 200 {
+				t.Fatalf("KYT: %v %d", err, r.Status)
+			}
+			wait.For(t, "the second withdrawal is on hold", func() bool { return o.platform(t, denied).Status == "on_hold" })
+			sub3 := o.pay(t, user, "1600", memo3)
+			wait.For(t, "the second payment is kept", func() bool { return len(o.observedPayments(t, "status=held")) == 1 })
+			enc.Conclude(u2, enclavesim.Result{Result: "DENIED", Reason: "BLACKLISTED", Message: "sanctioned"})
+			if r, err := enc.Send(ctx, u2); err != nil || r.Status != 200 {
+				t.Fatalf("VERIFICATION_RESULT: %v %d", err, r.Status)
+			}
+			wait.For(t, "the denied withdrawal's payment is given up", func() bool { return len(o.unmatched(t)) == 1 })
+			if u := o.unmatched(t)[0]; u.OperationID != sub3.OperationID || u.TransactionID != denied || u.Flag != "held" ||
+				!strings.Contains(u.Reason, "DENIED") {
+				t.Errorf("given-up payment %+v", u)
+			}
+			if h := o.observedPayments(t, "status=held"); len(h) != 0 {
+				t.Errorf("held payments after DENIED: %+v", h)
+			}
+			if p := o.platform(t, denied); p.Status != "on_hold" || len(p.StellarTxs) != 0 {
+				t.Errorf("the denied withdrawal: %+v", p)
+			}
+
+			// The business heard each payment kept once, the given-up one again, and the
+			// released withdrawal's pending_anchor once.
 			o.settled(t)
 			ev := o.wallet.businessEvents(t)
-			if n := len(ev["stellar_payment_unmatched"]); n != 1 {
-				t.Errorf("business heard %d unmatched/held payments, want 1", n)
+			if n := len(ev["stellar_payment_unmatched"]); n != 3 {
+				t.Errorf("business heard %d unmatched/held payments, want 3 (two kept, one given up)", n)
 			}
 			received := 0
 			for _, e := range ev["transaction_status_changed"] {

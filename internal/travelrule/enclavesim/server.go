@@ -233,6 +233,14 @@ func (s *Server) Incoming(id, txHash string) {
 	s.mu.Unlock()
 }
 
+// Conclude sets the final result of an incoming verification (Incoming starts it VERIFIED),
+// as the counterparty's enclave would revise it; Send then delivers it.
+func (s *Server) Conclude(id string, r Result) {
+	s.mu.Lock()
+	s.results[id] = r
+	s.mu.Unlock()
+}
+
 // SendTxReport delivers the TX_REPORT callback of an incoming verification (the reference
 // page's example shape: verificationUuid, txHash, vout).
 func (s *Server) SendTxReport(ctx context.Context, id string) (Reply, error) {
