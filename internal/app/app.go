@@ -173,9 +173,6 @@ func (a *App) build(ctx context.Context) error {
 
 	lim := newLimits(cfg, a.DB, a.Log)
 	cfg.KYC = withSEP31Types(cfg)
-	if err != nil {
-		return err
-	}
 	var ledger transfer.Ledger
 	if cfg.Stellar.HorizonURL != "" {
 		h, err := stellar.NewHorizon(cfg.Stellar.HorizonURL, nil, cfg.Stellar.HorizonTimeout)
