@@ -147,6 +147,7 @@ func (g trGate) After(ctx context.Context, method string, prev, t *transfer.Tran
 		// must leave the hold to be applied.
 		if prev.Status == transfer.StatusOnHold && t.Status != transfer.StatusOnHold {
 			g.app.TravelRule.AfterWithdrawal(ctx, method, t.ID, string(t.Status))
+			g.settleHeld(ctx, method, t)
 		}
 		return
 	}
@@ -154,6 +155,20 @@ func (g trGate) After(ctx context.Context, method string, prev, t *transfer.Tran
 		return // the beneficiary side; no on_hold to leave (an operator releases a SEP-31 hold)
 	}
 	g.app.TravelRule.After(ctx, method, trTransfer(t))
+}
+
+// settleHeld settles a payment the observer kept for a withdrawal that left on_hold other
+// than by the operator's release (which applies it): the business recorded it (its hash is
+// the transaction's) or moved on without it (then it is unmatched and announced).
+func (g trGate) settleHeld(ctx context.Context, method string, t *transfer.Transaction) {
+	o := g.app.Observer
+	if o == nil {
+		return
+	}
+	reason := fmt.Sprintf("transaction %s left on_hold (%s) without this payment: the operator or the business decides", t.ID, method)
+	if _, err := o.Unhold(ctx, t.ID, t.StellarTransactionID, reason); err != nil {
+		g.app.Log.Error("observer: held payment not settled", "transaction", t.ID, "err", err)
+	}
 }
 
 // originator returns the travel-rule originator options, or nil when vaspgate does not act
@@ -298,7 +313,7 @@ func (w trWithdrawals) Release(ctx context.Context, id, txHash, message string) 
 // and is announced to the business (nothing to do without the observer).
 func (w trWithdrawals) Denied(ctx context.Context, id, reason string) error {
 	if o := w.app.Observer; o != nil {
-		_, err := o.Unhold(ctx, id, reason)
+		_, err := o.Unhold(ctx, id, "", reason)
 		return err
 	}
 	return nil

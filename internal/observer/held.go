@@ -64,11 +64,14 @@ func (o *Observer) ApplyHeld(ctx context.Context, id, message string) (bool, err
 	return true, nil
 }
 
-// Unhold gives up the payments kept for transaction id (its Travel Rule verification ended
-// DENIED: they will not be applied): each becomes unmatched (flag held, transaction_id kept)
-// with reason, and is announced to the business as an unmatched payment is, in one database
-// transaction. It returns how many there were.
-func (o *Observer) Unhold(ctx context.Context, id, reason string) (int, error) {
+// Unhold settles the payments still kept for transaction id once they will not be applied
+// by ApplyHeld: its Travel Rule verification ended DENIED, or the transaction left on_hold
+// another way (the business's own method). A kept payment whose Stellar transaction is
+// recorded (the hash the transaction now records, "" for none) is the one the business
+// applied: it becomes matched. Each other one becomes unmatched (flag held, transaction_id
+// kept) with reason and is announced to the business as an unmatched payment is; all in
+// one database transaction. It returns how many payments it settled.
+func (o *Observer) Unhold(ctx context.Context, id, recorded, reason string) (int, error) {
 	var n int
 	err := o.db.InTx(ctx, func(tx *store.Tx) error {
 		n = 0
@@ -90,13 +93,18 @@ func (o *Observer) Unhold(ctx context.Context, id, reason string) (int, error) {
 			return fmt.Errorf("observer: held payments of %s: %w", id, err)
 		}
 		for _, p := range held {
-			p.Status, p.Reason = StatusUnmatched, reason
-			if _, err := tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, reason = ?, envelope = '' WHERE operation_id = ? AND status = ?",
-				p.Status, p.Reason, p.OperationID, StatusHeld); err != nil {
+			p.Status, p.Flag, p.Reason = StatusUnmatched, FlagHeld, reason
+			if recorded != "" && p.TransactionHash == recorded {
+				p.Status, p.Flag, p.Reason = StatusMatched, "", ""
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE observed_payments SET status = ?, flag = ?, reason = ?, envelope = '' WHERE operation_id = ? AND status = ?",
+				p.Status, p.Flag, p.Reason, p.OperationID, StatusHeld); err != nil {
 				return fmt.Errorf("observer: unhold payment %s: %w", p.OperationID, err)
 			}
-			if err := o.announce(ctx, tx, p); err != nil {
-				return err
+			if p.Status == StatusUnmatched {
+				if err := o.announce(ctx, tx, p); err != nil {
+					return err
+				}
 			}
 		}
 		n = len(held)

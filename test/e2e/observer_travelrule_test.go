@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,9 @@ import (
 // needed: amount_in, transfer_received_at at the ledger's close, stellar_transactions, the
 // wallet and the business hear pending_anchor once), exactly once. Another held withdrawal
 // whose verification then ends DENIED has its kept payment given up: listed unmatched
-// (flag held, naming it) and announced again; it stays on_hold. A withdrawal without a
+// (flag held, naming it) and announced again; it stays on_hold. A held withdrawal the
+// business takes out of on_hold with the payment's hash has its kept payment matched; one it
+// ends in error has it given up. A withdrawal without a
 // verification is matched through the same gate and moves to pending_anchor, leaving the
 // hold alone.
 func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
@@ -150,12 +153,49 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 				t.Errorf("the denied withdrawal: %+v", p)
 			}
 
-			// The business heard each payment kept once, the given-up one again, and the
+			// A third held withdrawal the business takes out of on_hold itself with the
+			// payment's hash: the kept payment is the one it recorded (matched, not announced
+			// again); another the business ends with an error gives its kept payment up.
+			biz, memo4 := o.withdrawal(t, user, "1700")
+			ended, memo5 := o.withdrawal(t, user, "1800")
+			for i, w := range []struct{ id, memo, amount string }{{biz, memo4, "1700"}, {ended, memo5, "1800"}} {
+				v := "6b0e1f59-8c1b-4c3e-9d7a-0b1c2d3e4f1" + strconv.Itoa(i)
+				req.VerificationUUID, req.Amount, req.Address = v, w.amount, o.dist+":"+w.memo
+				if r, err := verifyUser(ctx, enc, req); err != nil || r.JSON()["result"] != "VERIFIED" {
+					t.Fatalf("Verify User: %v %d %s", err, r.Status, r.Body)
+				}
+				wait.For(t, "the verification is linked", func() bool { return len(o.travelRuleOf(t, w.id)) == 1 })
+				if r, err := enc.SendKYT(ctx, v, "HIGH"); err != nil || r.Status != 200 {
+					t.Fatalf("KYT: %v %d", err, r.Status)
+				}
+				wait.For(t, "the withdrawal is on hold", func() bool { return o.platform(t, w.id).Status == "on_hold" })
+			}
+			sub4 := o.pay(t, user, "1700", memo4)
+			sub5 := o.pay(t, user, "1800", memo5)
+			wait.For(t, "both payments are kept", func() bool { return len(o.observedPayments(t, "status=held")) == 2 })
+			o.rpc(t, "notify_onchain_funds_received", map[string]any{"transaction_id": biz, "stellar_transaction_id": sub4.Hash,
+				"amount_in": map[string]any{"amount": "1700"}})
+			o.rpc(t, "notify_transaction_error", map[string]any{"transaction_id": ended, "message": "refused"})
+			wait.For(t, "the kept payments are settled", func() bool { return len(o.observedPayments(t, "status=held")) == 0 })
+			for _, m := range o.observedPayments(t, "") {
+				switch m.OperationID {
+				case sub4.OperationID:
+					if m.Status != "matched" || m.TransactionID != biz || m.Flag != "" {
+						t.Errorf("payment the business recorded: %+v", m)
+					}
+				case sub5.OperationID:
+					if m.Status != "unmatched" || m.TransactionID != ended || m.Flag != "held" || !strings.Contains(m.Reason, "notify_transaction_error") {
+						t.Errorf("payment of the withdrawal ended in error: %+v", m)
+					}
+				}
+			}
+
+			// The business heard each payment kept once, the given-up ones again, and the
 			// released withdrawal's pending_anchor once.
 			o.settled(t)
 			ev := o.wallet.businessEvents(t)
-			if n := len(ev["stellar_payment_unmatched"]); n != 3 {
-				t.Errorf("business heard %d unmatched/held payments, want 3 (two kept, one given up)", n)
+			if n := len(ev["stellar_payment_unmatched"]); n != 6 {
+				t.Errorf("business heard %d unmatched/held payments, want 6 (four kept, two given up)", n)
 			}
 			received := 0
 			for _, e := range ev["transaction_status_changed"] {
