@@ -32,6 +32,19 @@ func sendingAnchor(t *testing.T, ctx context.Context, s *stack) *sendinganchor.A
 	return sa
 }
 
+// acceptedCustomer registers a customer of type typ with fields through the sending anchor's
+// SEP-12 and has an operator accept it through the admin API, returning its id.
+func acceptedCustomer(t *testing.T, ctx context.Context, s *stack, sa *sendinganchor.Anchor, typ string, fields map[string]string) string {
+	t.Helper()
+	fields["type"] = typ
+	id, err := sa.PutCustomer(ctx, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.do(t, "PUT", s.admin+"/admin/v1/customers/"+id+"/status", adminToken, map[string]any{"status": "ACCEPTED", "type": typ}, 200)
+	return id
+}
+
 // TestSendingAnchorPaysThroughSEP31 is SEP-31's receive flow through the assembled service on
 // both engines, driven by a sending anchor written from the SEPs: SEP-10, the sender
 // registered through SEP-12 in two steps (NEEDS_INFO, then ACCEPTED by an operator) and the
@@ -277,18 +290,8 @@ func TestSEP31TransactionExpiresWithItsQuote(t *testing.T) {
 			})
 			sa := sendingAnchor(t, ctx, s)
 			recv.Trust(sa.TOML.SigningKey)
-			customer := func(typ string, fields map[string]string) string {
-				t.Helper()
-				fields["type"] = typ
-				id, err := sa.PutCustomer(ctx, fields)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.do(t, "PUT", s.admin+"/admin/v1/customers/"+id+"/status", adminToken, map[string]any{"status": "ACCEPTED", "type": typ}, 200)
-				return id
-			}
-			sender := customer("sep31-sender", map[string]string{"first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com"})
-			receiver := customer("sep31-receiver", map[string]string{"first_name": "Grace", "last_name": "Hopper", "bank_account_number": "DE89370400440532013000"})
+			sender := acceptedCustomer(t, ctx, s, sa, "sep31-sender", map[string]string{"first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com"})
+			receiver := acceptedCustomer(t, ctx, s, sa, "sep31-receiver", map[string]string{"first_name": "Grace", "last_name": "Hopper", "bank_account_number": "DE89370400440532013000"})
 			usdc := "stellar:USDC:" + s.app.Config.Transfer.Assets[0].Issuer
 			q, err := sa.FirmQuote(ctx, sendinganchor.QuoteRequest{SellAsset: usdc, BuyAsset: "iso4217:USD", SellAmount: "100",
 				BuyDeliveryMethod: "SEPA", Context: "sep31"})

@@ -41,18 +41,8 @@ func TestSEP31PaymentFromAnotherVASPHeldOnRisk(t *testing.T) {
 			sim.VASP = s.enclave()
 
 			sa := sendingAnchor(t, ctx, s)
-			customer := func(typ string, fields map[string]string) string {
-				t.Helper()
-				fields["type"] = typ
-				id, err := sa.PutCustomer(ctx, fields)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.do(t, "PUT", s.admin+"/admin/v1/customers/"+id+"/status", adminToken, map[string]any{"status": "ACCEPTED", "type": typ}, 200)
-				return id
-			}
-			sender := customer("sep31-sender", map[string]string{"first_name": "James", "last_name": "Din", "email_address": "jd@example.com"})
-			receiver := customer("sep31-receiver", map[string]string{"first_name": "Taylor", "last_name": "Robbins", "bank_account_number": "DE89370400440532013000"})
+			sender := acceptedCustomer(t, ctx, s, sa, "sep31-sender", map[string]string{"first_name": "James", "last_name": "Din", "email_address": "jd@example.com"})
+			receiver := acceptedCustomer(t, ctx, s, sa, "sep31-receiver", map[string]string{"first_name": "Taylor", "last_name": "Robbins", "bank_account_number": "DE89370400440532013000"})
 			created, err := sa.Send(ctx, sendinganchor.Payment{Amount: "1500", AssetCode: "USDC", FundingMethod: "SEPA",
 				SenderID: sender, ReceiverID: receiver})
 			if err != nil {
