@@ -2,18 +2,17 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // Out of the box (the development configuration), stellar.toml advertises
@@ -22,23 +21,7 @@ import (
 // are off.
 func TestDevelopmentServesSEP31AndSEP38(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "vaspgate.db")
-	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Stellar.Ledger = config.LedgerNone
-	cfg.TravelRule.SpoolDir = filepath.Join(dir, "spool")
-	a, err := New(context.Background(), cfg, quiet(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	a := startApp(t, store.SQLite, nil)
 	base := "http://" + a.Server.PublicAddr()
 	// The listener is bound in New: a request waits in its queue until Run serves it.
 	get := func(path string) (int, []byte) {
@@ -116,28 +99,13 @@ func TestBusinessRatesThroughConfig(t *testing.T) {
 		_, _ = io.WriteString(w, `{"rate":{"price":"0.9","sell_amount":"100","buy_amount":"110","fee":{"total":"1","asset":"`+
 			r.URL.Query().Get("sell_asset")+`"}}}`)
 	}))
-	defer biz.Close()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "vaspgate.db")
-	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Stellar.Ledger = config.LedgerNone
-	cfg.TravelRule.SpoolDir = filepath.Join(dir, "spool")
-	cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
-	cfg.Quotes.Rates = config.RatesBusiness
-	cfg.KYC.Business.BaseURL = biz.URL
-	cfg.KYC.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "rate-secret"}
-	a, err := New(context.Background(), cfg, quiet(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	t.Cleanup(biz.Close)
+	a := startApp(t, store.SQLite, func(cfg *config.Config) {
+		cfg.Callback.AllowCIDRs = []string{"127.0.0.0/8"}
+		cfg.Quotes.Rates = config.RatesBusiness
+		cfg.KYC.Business.BaseURL = biz.URL
+		cfg.KYC.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "rate-secret"}
+	})
 	usdc := "stellar:USDC:" + a.Config.Transfer.Assets[0].Issuer
 	resp, err := http.Get("http://" + a.Server.PublicAddr() + "/sep38/price?context=sep31&sell_asset=" + usdc +
 		"&buy_asset=iso4217:USD&sell_amount=100&buy_delivery_method=SEPA")

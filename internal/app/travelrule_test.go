@@ -81,12 +81,22 @@ func TestGateAfterReleasesOnlyWhenLeavingOnHold(t *testing.T) {
 // enclave token) against a fresh database of engine d, stopped at the end of the test.
 func startGateApp(t *testing.T, d store.Dialect) *App {
 	t.Helper()
+	return startApp(t, d, func(cfg *config.Config) { cfg.TravelRule.AuthorizationToken = "enclave-token-0123456789" })
+}
+
+// startApp runs the assembled app in the development configuration on loopback listeners
+// (no ledger) against a fresh database of engine d, edited by edit when not nil, and stops
+// it at the end of the test, where Run must return cleanly.
+func startApp(t *testing.T, d store.Dialect, edit func(*config.Config)) *App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL = storetest.URL(t, d)
 	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Stellar.Ledger = config.LedgerNone
 	cfg.TravelRule.SpoolDir = t.TempDir()
-	cfg.TravelRule.AuthorizationToken = "enclave-token-0123456789"
+	if edit != nil {
+		edit(&cfg)
+	}
 	a, err := New(context.Background(), cfg, quiet(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
