@@ -35,32 +35,17 @@ func (s *Sim) getCustomer(r customerRequest) (map[string]any, error) {
 	var required []string
 	switch {
 	case r.TransactionID != "":
-		tx, err := s.getTransaction(r.TransactionID)
+		found, who, err := s.transactionCustomer(r.TransactionID, senderName(r.Type))
 		if err != nil {
 			return nil, err
 		}
-		sender := tx.Customers.Sender
-		if r.Type == "sep31-receiver" {
-			sender = tx.Customers.Receiver
-		}
-		if sender == nil {
-			return nil, fmt.Errorf("transaction %s: customers.%s is null (NullPointerException at `!!`)", r.TransactionID, senderName(r.Type))
-		}
-		memoType := ""
-		if sender.Memo != "" {
-			memoType = "id"
+		c = found
+		if c == nil {
+			c = &who
 		}
 		s.mu.Lock()
-		if sender.ID != "" {
-			c = s.customers[sender.ID]
-		} else {
-			c = s.byIdentity(sender.Account, sender.Memo, memoType)
-		}
 		required = s.txKYC[r.TransactionID]
 		s.mu.Unlock()
-		if c == nil {
-			c = &Customer{Account: sender.Account, Memo: sender.Memo, MemoType: memoType}
-		}
 	case r.ID != "":
 		s.mu.Lock()
 		c = s.customers[r.ID]
@@ -81,6 +66,35 @@ func (s *Sim) getCustomer(r customerRequest) (map[string]any, error) {
 	return response(c, required), nil
 }
 
+// transactionCustomer finds the customer a transaction names as party ("sender" or
+// "receiver", as the platform's customers object has them): by id when the platform gives
+// one, else by account, memo and memo type (an id memo when there is a memo). found is nil
+// when the reference server has no such customer yet; who is that party's identity then.
+func (s *Sim) transactionCustomer(txID, party string) (found *Customer, who Customer, err error) {
+	tx, err := s.getTransaction(txID)
+	if err != nil {
+		return nil, Customer{}, err
+	}
+	id := tx.Customers.Sender
+	if party == "receiver" {
+		id = tx.Customers.Receiver
+	}
+	if id == nil {
+		return nil, Customer{}, fmt.Errorf("transaction %s: customers.%s is null (NullPointerException at `!!`)", txID, party)
+	}
+	who = Customer{Account: id.Account, Memo: id.Memo}
+	if id.Memo != "" {
+		who.MemoType = "id"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id.ID != "" {
+		return s.customers[id.ID], who, nil
+	}
+	return s.byIdentity(who.Account, who.Memo, who.MemoType), who, nil
+}
+
+// senderName is the party of the transaction a customer type is read as.
 func senderName(typ string) string {
 	if typ == "sep31-receiver" {
 		return "receiver"
@@ -155,25 +169,12 @@ func (s *Sim) upsertCustomer(body map[string]any) (map[string]any, error) {
 	var c *Customer
 	switch {
 	case r.TransactionID != "":
-		tx, err := s.getTransaction(r.TransactionID)
+		// Always the sender, whatever the type: upsertCustomer reads customers.sender only.
+		found, _, err := s.transactionCustomer(r.TransactionID, "sender")
 		if err != nil {
 			return nil, err
 		}
-		sender := tx.Customers.Sender
-		if sender == nil {
-			return nil, fmt.Errorf("transaction %s: customers.sender is null (NullPointerException at `!!`)", r.TransactionID)
-		}
-		memoType := ""
-		if sender.Memo != "" {
-			memoType = "id"
-		}
-		s.mu.Lock()
-		if sender.ID != "" {
-			c = s.customers[sender.ID]
-		} else {
-			c = s.byIdentity(sender.Account, sender.Memo, memoType)
-		}
-		s.mu.Unlock()
+		c = found
 	case r.ID != "":
 		s.mu.Lock()
 		c = s.customers[r.ID]
