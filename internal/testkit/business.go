@@ -5,22 +5,28 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 )
 
 // Business is an Anchor Platform business server: GET /customer answers from the customers
-// set with SetCustomer; POST /event records events.
+// set with SetCustomer; POST /event records events. With RequireAuth set, a request without
+// the configured credentials is answered 401 and changes nothing.
 type Business struct {
 	URL string
 
 	unavailable atomic.Bool
 	onGet       atomic.Pointer[func()]
 	mu          sync.Mutex
+	auth        callback.Auth
 	customers   map[string]kyc.Customer // by id
 	owners      map[string]string       // account:memo -> id
 	events      []json.RawMessage
@@ -42,6 +48,35 @@ func (b *Business) SetCustomer(c kyc.Customer, account, memo string) {
 	defer b.mu.Unlock()
 	b.customers[c.ID] = c
 	b.owners[account+":"+memo] = c.ID
+}
+
+// RequireAuth makes the server check every request's credentials as Anchor Platform's
+// callback API does for a: the X-Api-Key header for AuthAPIKey, an HS256 bearer JWT with
+// exp and iat for AuthJWT, nothing for AuthNone.
+func (b *Business) RequireAuth(a callback.Auth) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.auth = a
+}
+
+// authorized reports whether r carries the credentials RequireAuth asks for.
+func (b *Business) authorized(r *http.Request) bool {
+	b.mu.Lock()
+	a := b.auth
+	b.mu.Unlock()
+	switch a.Type {
+	case callback.AuthAPIKey:
+		return r.Header.Get("X-Api-Key") == a.Secret
+	case callback.AuthJWT:
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return false
+		}
+		_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(a.Secret), nil },
+			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		return err == nil
+	}
+	return true
 }
 
 // OnGet runs fn (once) inside the next GET /customer, before it answers: tests use it to
@@ -80,6 +115,12 @@ func (b *Business) WaitEvents(t testing.TB, n int, timeout time.Duration) []json
 }
 
 func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
+	if !b.authorized(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"unauthorized"}`))
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/customer":
 		if b.unavailable.Load() {

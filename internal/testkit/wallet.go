@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,32 +25,64 @@ type Received struct {
 
 // Wallet is a loopback wallet backend: it verifies the Stellar Signature header of every
 // callback as a wallet does (stellar-seps.md 4.7) and records the valid ones in arrival order.
-// While down it answers 503 and records nothing.
+// A callback no trusted key signed fails the test and is answered 401. While down it answers
+// 503 and records nothing.
 type Wallet struct {
 	URL  string
-	pub  ed25519.PublicKey
 	host string
 	t    testing.TB
 
 	down    atomic.Bool
 	mu      sync.Mutex
+	keys    []ed25519.PublicKey
 	got     []Received
 	changed chan struct{}
 }
 
-// NewWallet starts a wallet that trusts the anchor's SIGNING_KEY (a G… address).
-func NewWallet(t testing.TB, signingKey string) *Wallet {
-	raw, err := strkey.Decode(strkey.VersionByteAccountID, signingKey)
-	if err != nil {
-		t.Fatalf("testkit: signing key: %v", err)
+// NewWallet starts a wallet that trusts the anchor SIGNING_KEYs given (G… addresses); a
+// test that learns the key later (from stellar.toml) adds it with Trust.
+func NewWallet(t testing.TB, signingKeys ...string) *Wallet {
+	w := &Wallet{t: t, changed: make(chan struct{})}
+	for _, k := range signingKeys {
+		w.Trust(k)
 	}
-	w := &Wallet{pub: ed25519.PublicKey(raw), t: t, changed: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(w.serve))
 	t.Cleanup(srv.Close)
 	w.URL = srv.URL
 	u, _ := url.Parse(srv.URL)
 	w.host = u.Host
 	return w
+}
+
+// Host is the wallet's host:port, as an anchor's callback host allowlist names it.
+func (w *Wallet) Host() string { return w.host }
+
+// Trust adds an anchor SIGNING_KEY (a G… address) the wallet accepts callbacks signed with:
+// instances of one deployment started with different seeds share one wallet.
+func (w *Wallet) Trust(signingKey string) {
+	w.t.Helper()
+	raw, err := strkey.Decode(strkey.VersionByteAccountID, signingKey)
+	if err != nil {
+		w.t.Fatalf("testkit: signing key: %v", err)
+	}
+	w.mu.Lock()
+	w.keys = append(w.keys, ed25519.PublicKey(raw))
+	w.mu.Unlock()
+}
+
+// verify accepts a signature made by any trusted key; with none matching it returns the
+// last key's error (with one key, that key's reason).
+func (w *Wallet) verify(header string, body []byte) error {
+	w.mu.Lock()
+	keys := append([]ed25519.PublicKey(nil), w.keys...)
+	w.mu.Unlock()
+	err := errors.New("no trusted signing key")
+	for _, pub := range keys {
+		if err = callbacktest.VerifyStellar(header, w.host, body, pub, time.Now()); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // SetDown makes the wallet refuse (503) or accept callbacks.
@@ -61,7 +94,7 @@ func (w *Wallet) serve(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "down", http.StatusServiceUnavailable)
 		return
 	}
-	if err := callbacktest.VerifyStellar(r.Header.Get("Signature"), w.host, body, w.pub, time.Now()); err != nil {
+	if err := w.verify(r.Header.Get("Signature"), body); err != nil {
 		w.t.Errorf("wallet: callback to %s with a bad signature: %v", r.URL.Path, err)
 		http.Error(rw, err.Error(), http.StatusUnauthorized)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/test/apreference"
 )
@@ -33,7 +34,7 @@ func TestAnchorPlatformReferenceServer(t *testing.T) {
 			t.Parallel()
 			sim := apreference.New(apreference.Options{ToPlatformSecret: toPlatform, FromPlatformSecret: fromPlatform})
 			t.Cleanup(sim.Close)
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				auth := config.CallbackAuth{Type: config.AuthJWT, Secret: fromPlatform}
 				c.KYC.Backend = config.KYCBusiness
 				c.KYC.Business.BaseURL, c.KYC.Business.Auth = sim.URL, auth

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,66 +20,14 @@ import (
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
 	"github.com/vaspgate/vaspgate/internal/app"
-	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 const adminToken = "e2e-admin-token-0123456789abcdef"
-
-// received is one callback as the wallet's server got it.
-type received struct {
-	path, signature string
-	body            []byte
-}
-
-// wallet is a wallet's callback receiver on loopback: it keeps every request in arrival
-// order and tells waiters about each.
-type wallet struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []received
-	new chan struct{}
-}
-
-func newWallet(t *testing.T) *wallet {
-	w := &wallet{new: make(chan struct{}, 1024)}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.mu.Lock()
-		w.got = append(w.got, received{path: r.URL.Path, signature: r.Header.Get("Signature"), body: body})
-		w.mu.Unlock()
-		w.new <- struct{}{}
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
-
-// waitFor waits until n callbacks arrived on path and returns them in arrival order.
-func (w *wallet) waitFor(t *testing.T, path string, n int) []received {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		w.mu.Lock()
-		var out []received
-		for _, r := range w.got {
-			if r.path == path {
-				out = append(out, r)
-			}
-		}
-		w.mu.Unlock()
-		if len(out) >= n {
-			return out
-		}
-		select {
-		case <-w.new:
-		case <-deadline:
-			t.Fatalf("%s: %d callbacks after 30s, want %d", path, len(out), n)
-		}
-	}
-}
 
 type stack struct {
 	app        *app.App
@@ -91,15 +38,15 @@ type stack struct {
 	stop func()
 }
 
-func start(t *testing.T, d store.Dialect, w *wallet) *stack {
+func start(t *testing.T, d store.Dialect, w *testkit.Wallet) *stack {
 	t.Helper()
 	return startWith(t, d, w, nil)
 }
 
 // startWith starts vaspgate with the test configuration, adjusted by edit.
-func startWith(t *testing.T, d store.Dialect, w *wallet, edit func(*config.Config)) *stack {
+func startWith(t *testing.T, d store.Dialect, w *testkit.Wallet, edit func(*config.Config)) *stack {
 	t.Helper()
-	walletHost := strings.TrimPrefix(w.srv.URL, "http://")
+	walletHost := w.Host()
 	cfg := config.Default()
 	cfg.DatabaseURL = storetest.URL(t, d)
 	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -148,6 +95,7 @@ func startWith(t *testing.T, d store.Dialect, w *wallet, edit func(*config.Confi
 		t.Fatalf("stellar.toml SIGNING_KEY = %q (%v), want %s", toml.SIGNING_KEY, err, kp.Address())
 	}
 	s.signingKey = toml.SIGNING_KEY
+	w.Trust(s.signingKey)
 	return s
 }
 
@@ -237,20 +185,6 @@ func (s *stack) rpc(t *testing.T, method string, params map[string]any) map[stri
 	return resp[0].Result
 }
 
-// verify checks a callback's Signature as a wallet must, with the SIGNING_KEY from
-// stellar.toml and the host of the URL the wallet registered.
-func verify(t *testing.T, signingKey, callbackURL string, r received) {
-	t.Helper()
-	pub, err := callbacktest.PublicKey(signingKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(callbackURL)
-	if err := callbacktest.VerifyStellar(r.signature, u.Host, r.body, pub, time.Now()); err != nil {
-		t.Fatalf("callback to %s: %v", callbackURL, err)
-	}
-}
-
 // TestWalletHearsEveryStep is the flow vaspgate exists for, through the assembled service:
 // a SEP-6 deposit waits on KYC, the wallet provides it through SEP-12 with a callback
 // registered, an operator decides, the business moves the deposit on by RPC. The wallet's
@@ -261,11 +195,11 @@ func TestWalletHearsEveryStep(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
-			w := newWallet(t)
+			w := testkit.NewWallet(t)
 			s := start(t, d, w)
 			user := keypair.MustRandom()
 			token := s.login(t, user)
-			sep6URL, sep12URL := w.srv.URL+"/sep6", w.srv.URL+"/sep12"
+			sep6URL, sep12URL := w.URL+"/sep6", w.URL+"/sep12"
 
 			// A deposit before any KYC: SEP-6's answer is the fields to send, and nothing is
 			// created (transfer.Admit).
@@ -316,18 +250,17 @@ func TestWalletHearsEveryStep(t *testing.T) {
 			// the wallet.
 			wantSEP6 := []string{"pending_anchor", "pending_user_transfer_start", "pending_anchor", "completed"}
 
-			for i, r := range w.waitFor(t, "/sep12", len(wantSEP12)) {
-				verify(t, s.signingKey, sep12URL, r)
+			// The wallet checks each callback's signature with the key from stellar.toml.
+			for i, r := range w.Wait("/sep12", len(wantSEP12), 30*time.Second) {
 				var c struct{ ID, Status string }
-				json.Unmarshal(r.body, &c)
+				json.Unmarshal(r.Body, &c)
 				if c.ID != cust.ID || c.Status != wantSEP12[i] {
 					t.Errorf("SEP-12 callback %d = %s %s, want %s %s", i, c.ID, c.Status, cust.ID, wantSEP12[i])
 				}
 			}
-			for i, r := range w.waitFor(t, "/sep6", len(wantSEP6)) {
-				verify(t, s.signingKey, sep6URL, r)
+			for i, r := range w.Wait("/sep6", len(wantSEP6), 30*time.Second) {
 				var c struct{ Transaction struct{ ID, Status string } }
-				json.Unmarshal(r.body, &c)
+				json.Unmarshal(r.Body, &c)
 				if c.Transaction.ID != dep.ID || c.Transaction.Status != wantSEP6[i] {
 					t.Errorf("SEP-6 callback %d = %s %s, want %s %s", i, c.Transaction.ID, c.Transaction.Status, dep.ID, wantSEP6[i])
 				}

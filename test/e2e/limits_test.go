@@ -12,6 +12,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // TestRateLimitsOnThePublicListener (issue 11, defect 2): through the assembled service, a
@@ -20,7 +21,7 @@ import (
 // loopback itself (health checks, local tools) is not limited by address.
 func TestRateLimitsOnThePublicListener(t *testing.T) {
 	t.Parallel()
-	s := startWith(t, store.SQLite, newWallet(t), func(c *config.Config) {
+	s := startWith(t, store.SQLite, testkit.NewWallet(t), func(c *config.Config) {
 		c.Limits = config.Limits{AddressRatePerMinute: 1, AddressBurst: 5, IdentityRatePerMinute: 1, IdentityBurst: 3}
 	})
 	get := func(path, forwardedFor, token string) (int, http.Header, string) {
@@ -98,8 +99,8 @@ func TestIdentityLimitSharedByInstances(t *testing.T) {
 		// One deployment: a SEP-10 token of one instance is valid on the other.
 		c.Stellar.JWTSecret = "shared-sep10-jwt-secret-0123456789abcdef"
 	}
-	a := startWith(t, store.Postgres, newWallet(t), lim)
-	b := startWith(t, store.Postgres, newWallet(t), func(c *config.Config) {
+	a := startWith(t, store.Postgres, testkit.NewWallet(t), lim)
+	b := startWith(t, store.Postgres, testkit.NewWallet(t), func(c *config.Config) {
 		lim(c)
 		c.DatabaseURL, c.EncryptionKey = a.app.Config.DatabaseURL, a.app.Config.EncryptionKey
 	})

@@ -11,9 +11,11 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 	"github.com/stellar/go-stellar-sdk/txnbuild"
 
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 )
 
@@ -21,10 +23,11 @@ import (
 // account.
 type observed struct {
 	*stack
-	sim    *horizonsim.Sim
-	dist   string
-	issuer string
-	wallet *wallet
+	sim      *horizonsim.Sim
+	dist     string
+	issuer   string
+	wallet   *testkit.Wallet
+	business *testkit.Business
 }
 
 // observerConfig points vaspgate's observer at sim, watching dist, with short timings so
@@ -40,17 +43,18 @@ func observerConfig(sim *horizonsim.Sim, dist string, issuer *string) func(*conf
 
 func startObserved(t *testing.T, d store.Dialect, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
 	t.Helper()
-	return startObservedWith(t, d, newWallet(t), sim, dist, edit)
+	return startObservedWith(t, d, testkit.NewWallet(t), testkit.NewBusiness(t), sim, dist, edit)
 }
 
-// startObservedWith is startObserved with the wallet (and business) receiver w, so that
-// several instances share it.
-func startObservedWith(t *testing.T, d store.Dialect, w *wallet, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
+// startObservedWith is startObserved with the wallet w and the business server biz (which
+// checks the events' API key), so that several instances share them.
+func startObservedWith(t *testing.T, d store.Dialect, w *testkit.Wallet, biz *testkit.Business, sim *horizonsim.Sim, dist string, edit func(*config.Config)) *observed {
 	t.Helper()
-	o := &observed{sim: sim, dist: dist, wallet: w}
+	o := &observed{sim: sim, dist: dist, wallet: w, business: biz}
+	biz.RequireAuth(callback.Auth{Type: callback.AuthAPIKey, Secret: "business-api-key"})
 	o.stack = startWith(t, d, w, func(c *config.Config) {
 		observerConfig(sim, dist, &o.issuer)(c)
-		c.Callback.Business.URL = w.srv.URL + "/business"
+		c.Callback.Business.URL = biz.URL + "/event"
 		c.Callback.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "business-api-key"}
 		if edit != nil {
 			edit(c)
@@ -70,7 +74,7 @@ func (o *observed) withdrawal(t *testing.T, user *keypair.Full, amount string) (
 	json.Unmarshal(b, &cust)
 	o.do(t, "PUT", o.admin+"/admin/v1/customers/"+cust.ID+"/status", adminToken, map[string]any{"status": "ACCEPTED"}, 200)
 	q := url.Values{"asset_code": {"USDC"}, "funding_method": {"SEPA"}, "amount": {amount},
-		"on_change_callback": {o.wallet.srv.URL + "/sep6"}}
+		"on_change_callback": {o.wallet.URL + "/sep6"}}
 	_, b = o.do(t, "GET", o.public+"/sep6/withdraw?"+q.Encode(), token, nil, 200)
 	var wd struct {
 		ID, AccountID, Memo, MemoType string
@@ -157,21 +161,16 @@ func (s *stack) observedPayments(t *testing.T, query string) []observedPayment {
 }
 
 // businessEvents are the business events received so far, by type.
-func (w *wallet) businessEvents(t *testing.T) map[string][]map[string]any {
+func (o *observed) businessEvents(t *testing.T) map[string][]map[string]any {
 	t.Helper()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	out := map[string][]map[string]any{}
-	for _, r := range w.got {
-		if r.path != "/business" {
-			continue
-		}
+	for _, b := range o.business.Events() {
 		var e struct {
 			Type    string
 			Payload map[string]any
 		}
-		if err := json.Unmarshal(r.body, &e); err != nil {
-			t.Fatalf("business event %s: %v", r.body, err)
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("business event %s: %v", b, err)
 		}
 		out[e.Type] = append(out[e.Type], e.Payload)
 	}
@@ -248,15 +247,15 @@ func TestObservedWithdrawalMovesOnce(t *testing.T) {
 			// changes and the unmatched payment once.
 			o.settled(t)
 			var statuses []string
-			for _, r := range o.wallet.waitFor(t, "/sep6", 2) {
+			for _, r := range o.wallet.Wait("/sep6", 2, 30*time.Second) {
 				var c struct{ Transaction struct{ ID, Status string } }
-				json.Unmarshal(r.body, &c)
+				json.Unmarshal(r.Body, &c)
 				statuses = append(statuses, c.Transaction.Status)
 			}
 			if len(statuses) != 2 || statuses[0] != "pending_user_transfer_start" || statuses[1] != "pending_anchor" {
 				t.Errorf("wallet heard %v, want [pending_user_transfer_start pending_anchor]", statuses)
 			}
-			ev := o.wallet.businessEvents(t)
+			ev := o.businessEvents(t)
 			if n := len(ev["stellar_payment_unmatched"]); n != 3 {
 				t.Errorf("business heard %d unmatched payments, want 3", n)
 			}
@@ -300,10 +299,12 @@ func TestObserverFailoverAndRestart(t *testing.T) {
 			sim := horizonsim.New()
 			defer sim.Close()
 			dist := keypair.MustRandom().Address()
-			w := newWallet(t)
-			a := startObservedWith(t, d, w, sim, dist, nil)
+			// One wallet and one business server for the three instances; each instance signs
+			// with its own random seed, and the wallet trusts each key from its stellar.toml.
+			w, biz := testkit.NewWallet(t), testkit.NewBusiness(t)
+			a := startObservedWith(t, d, w, biz, sim, dist, nil)
 			same := func(c *config.Config) { c.DatabaseURL = a.app.Config.DatabaseURL }
-			b := startObservedWith(t, d, w, sim, dist, same)
+			b := startObservedWith(t, d, w, biz, sim, dist, same)
 
 			user := keypair.MustRandom()
 			pays := func(o *observed, id, memo string) {
@@ -334,7 +335,7 @@ func TestObserverFailoverAndRestart(t *testing.T) {
 			// Nothing runs while the third payment is made; a new instance resumes.
 			id3, memo3 := other.withdrawal(t, keypair.MustRandom(), "100")
 			other.stop()
-			c := startObservedWith(t, d, w, sim, dist, same)
+			c := startObservedWith(t, d, w, biz, sim, dist, same)
 			other.pay(t, user, "100", memo3) // in the asset other made the withdrawal in
 			wait.For(t, "withdrawal "+id3+" reaches pending_anchor", func() bool { return c.platform(t, id3).Status == "pending_anchor" })
 
@@ -345,9 +346,9 @@ func TestObserverFailoverAndRestart(t *testing.T) {
 			}
 			c.settled(t)
 			got := map[string][]string{}
-			for _, r := range w.waitFor(t, "/sep6", 6) {
+			for _, r := range w.Wait("/sep6", 6, 30*time.Second) {
 				var cb struct{ Transaction struct{ ID, Status string } }
-				json.Unmarshal(r.body, &cb)
+				json.Unmarshal(r.Body, &cb)
 				got[cb.Transaction.ID] = append(got[cb.Transaction.ID], cb.Transaction.Status)
 			}
 			for _, id := range []string{id1, id2, id3} {

@@ -193,7 +193,7 @@ func TestObservedPaymentKeepsTheTravelRuleHold(t *testing.T) {
 			// The business heard each payment kept once, the given-up ones again, and the
 			// released withdrawal's pending_anchor once.
 			o.settled(t)
-			ev := o.wallet.businessEvents(t)
+			ev := o.businessEvents(t)
 			if n := len(ev["stellar_payment_unmatched"]); n != 6 {
 				t.Errorf("business heard %d unmatched/held payments, want 6 (four kept, two given up)", n)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/observer/horizonsim"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/test/sendinganchor"
 )
 
@@ -68,7 +69,7 @@ func TestSendingAnchorPaysThroughSEP31(t *testing.T) {
 			sim := horizonsim.New()
 			defer sim.Close()
 			dist := keypair.MustRandom().Address()
-			o := startObservedWith(t, d, newWallet(t), sim, dist, func(c *config.Config) {
+			o := startObserved(t, d, sim, dist, func(c *config.Config) {
 				c.KYC.CallbackHTTPHosts = append(c.KYC.CallbackHTTPHosts, recv.Host())
 				c.Transfer.CallbackHTTPHosts = append(c.Transfer.CallbackHTTPHosts, recv.Host())
 				// The endpoint comes back within the test: retry soon, and never open the
@@ -284,7 +285,7 @@ func TestSEP31TransactionExpiresWithItsQuote(t *testing.T) {
 			defer cancel()
 			recv := sendinganchor.NewReceiver()
 			defer recv.Close()
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				c.Transfer.CallbackHTTPHosts = append(c.Transfer.CallbackHTTPHosts, recv.Host())
 				c.Quotes.QuoteTTL = 2 * time.Second
 			})

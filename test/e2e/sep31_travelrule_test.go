@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 	"github.com/vaspgate/vaspgate/test/sendinganchor"
@@ -33,7 +34,7 @@ func TestSEP31PaymentFromAnotherVASPHeldOnRisk(t *testing.T) {
 			sim := enclavesim.NewServer()
 			t.Cleanup(sim.Close)
 			anchor := keypair.MustRandom().Address()
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
 				c.TravelRule.Enclave.URL = sim.URL
 				c.Transfer.Assets[0].DistributionAccount = anchor

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/httpjson"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // TestBrokenTextRefusedAtTheEdge (issue 11, defect 7): a NUL or invalid UTF-8 in any text
@@ -26,7 +27,7 @@ func TestBrokenTextRefusedAtTheEdge(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
-			s := start(t, d, newWallet(t))
+			s := start(t, d, testkit.NewWallet(t))
 			user := keypair.MustRandom()
 			token := s.login(t, user)
 			g := user.Address()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
 
@@ -93,7 +94,7 @@ func TestEnclaveAsksTheBeneficiaryBusinessKYC(t *testing.T) {
 				pending: {id: "biz-2", status: "PROCESSING", values: map[string]string{"first_name": "Min", "last_name": "Kim"}},
 				plain:   {id: "biz-3", status: "ACCEPTED", values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}},
 			}, map[string]bool{plain: true})
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
 				c.KYC.Backend = config.KYCBusiness
 				c.KYC.Business.BaseURL = biz.URL

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
@@ -87,7 +88,7 @@ func TestDepositToAnotherVASPWaitsForTheTravelRule(t *testing.T) {
 				}
 				return enclavesim.Result{Result: "VERIFIED", Reason: "OK"}
 			}
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
 				c.TravelRule.Enclave.URL = sim.URL
 				c.TravelRule.Threshold = map[string]string{"USDC": "1000"}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
@@ -84,7 +85,7 @@ func TestEnclaveAsksTheBeneficiary(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
-			s := startWith(t, d, newWallet(t), enclaveConfig)
+			s := startWith(t, d, testkit.NewWallet(t), enclaveConfig)
 			ctx := context.Background()
 			jose := s.customer(t, "José", "García", true)
 			pending := s.customer(t, "Min", "Kim", false)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // TestEnclaveCallbackReachesBusiness follows a Travel Rule callback through the assembled
@@ -56,7 +57,7 @@ func TestEnclaveCallbackReachesBusiness(t *testing.T) {
 			}))
 			defer biz.Close()
 
-			s := startWith(t, d, newWallet(t), func(cfg *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(cfg *config.Config) {
 				cfg.Callback.Business.URL = biz.URL + "/event"
 				cfg.Callback.Business.Auth = config.CallbackAuth{Type: config.AuthAPIKey, Secret: "business-api-key"}
 				cfg.TravelRule.AuthorizationToken = "enclave-token-0123456789abcdef"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
@@ -103,7 +104,7 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			}))
 			t.Cleanup(biz.Close)
 			anchor := keypair.MustRandom().Address()
-			s := startWith(t, d, newWallet(t), func(c *config.Config) {
+			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
 				c.Callback.Business.URL = biz.URL + "/event"
 				c.TravelRule.Enclave.URL = sim.URL
