@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/kyc"
@@ -136,7 +137,7 @@ func testSignIn(t *testing.T, s *stack) {
 // and returns the customer id and the failed delivery.
 func deadLetter(t *testing.T, s *stack) (string, callback.Delivery) {
 	t.Helper()
-	s.wallet.setFailing(true)
+	s.wallet.SetDown(true)
 	id := s.customer(t, "Ada", "Lovelace", "ada@example.org")
 	var d callback.Delivery
 	wait.For(t, "the callback is a dead letter", func() bool {
@@ -201,7 +202,7 @@ func auditCount(t *testing.T, s *stack, target string) int {
 }
 
 func testViewer(t *testing.T, s *stack) {
-	s.wallet.setFailing(false)
+	s.wallet.SetDown(false)
 	id := s.customer(t, "Grace", "Hopper", "grace@example.org")
 	c := s.client(t)
 	csrf := c.signIn(viewerToken)
@@ -252,7 +253,7 @@ func testSessionEnds(t *testing.T, s *stack) {
 }
 
 func testDecision(t *testing.T, s *stack) {
-	s.wallet.setFailing(false)
+	s.wallet.SetDown(false)
 	id := s.customer(t, "Alan", "Turing", "alan@example.org")
 	c := s.client(t)
 	csrf := c.signIn(operatorToken)
@@ -279,7 +280,7 @@ func testDecision(t *testing.T, s *stack) {
 		t.Fatalf("audit row = %q %q→%q %q (%v)", op, before, after, reason, err)
 	}
 	// The wallet gets the ACCEPTED callback through the same path as the admin API's.
-	s.wallet.waitFor(t, `"status":"ACCEPTED"`)
+	s.wallet.WaitContaining(`"status":"ACCEPTED"`, 30*time.Second)
 	_, page := c.get("/console/audit?target=customer:" + id)
 	if !strings.Contains(page, "documents checked") {
 		t.Error("the audit page does not show the decision")
@@ -287,7 +288,7 @@ func testDecision(t *testing.T, s *stack) {
 }
 
 func testReveal(t *testing.T, s *stack) {
-	s.wallet.setFailing(false)
+	s.wallet.SetDown(false)
 	secret := "Zzyzx-Quintessence"
 	id := s.customer(t, secret, "Hamilton", "margaret@example.org")
 	c := s.client(t)

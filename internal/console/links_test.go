@@ -52,9 +52,9 @@ func testTransactionLinks(t *testing.T, s *stack) {
 // testEndpointHealth: once a delivery succeeds, the overview and the endpoint page show
 // when; a failing endpoint shows its failure streak.
 func testEndpointHealth(t *testing.T, s *stack) {
-	s.wallet.setFailing(false)
+	s.wallet.SetDown(false)
 	s.customer(t, "Ada", "Health", "ada@example.org")
-	s.wallet.waitFor(t, `"PROCESSING"`)
+	s.wallet.WaitContaining(`"PROCESSING"`, 30*time.Second)
 	c := s.client(t)
 	c.signIn(viewerToken)
 	lastSuccess := regexp.MustCompile(`class="last-success">(\d{4}-\d\d-\d\d [0-9:]+Z)<`)
@@ -83,7 +83,7 @@ func testEndpointHealth(t *testing.T, s *stack) {
 // that asked for it, the operator whose KYC decision moved it, the business whose RPC
 // call failed it — from the history transfer records with each change.
 func testTimeline(t *testing.T, s *stack) {
-	s.wallet.setFailing(false)
+	s.wallet.SetDown(false)
 	ctx := context.Background()
 	id := s.customer(t, "Grace", "Hopper", "grace@example.org")
 	owner, _, err := s.app.KYC.OwnerOf(ctx, id)
@@ -93,7 +93,7 @@ func testTimeline(t *testing.T, s *stack) {
 	// What the SEP-6 edge does for an authenticated wallet (stellarhttp puts the actor in
 	// the request's context; its own test checks that).
 	tr := &transfer.Transaction{Kind: transfer.KindDeposit, Status: transfer.StatusIncomplete, AssetCode: "USDC",
-		Owner: owner, CustomerID: id, CustomerType: "sep6", OnChangeCallback: s.wallet.srv.URL + "/sep6"}
+		Owner: owner, CustomerID: id, CustomerType: "sep6", OnChangeCallback: s.wallet.URL + "/sep6"}
 	if err := s.app.Transfer.Create(actor.With(ctx, actor.Actor{Kind: actor.Wallet, Name: owner.Account}), tr); err != nil {
 		t.Fatal(err)
 	}

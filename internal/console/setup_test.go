@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -26,6 +25,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
@@ -37,66 +37,6 @@ const (
 )
 
 func sum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
-
-// received is one callback as the wallet's server got it.
-type received struct {
-	host, signature string
-	body            []byte
-}
-
-// walletServer is a wallet's callback receiver on loopback. It answers 500 while failing is set
-// (a wallet whose server is down), else 200, and keeps what it accepted in arrival order.
-type walletServer struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	failing bool
-	got     []received
-	tried   int
-	news    chan struct{}
-}
-
-func newWallet(t *testing.T) *walletServer {
-	w := &walletServer{news: make(chan struct{}, 4096)}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.mu.Lock()
-		w.tried++
-		failing := w.failing
-		if !failing {
-			w.got = append(w.got, received{host: r.Host, signature: r.Header.Get("Signature"), body: body})
-		}
-		w.mu.Unlock()
-		w.news <- struct{}{}
-		if failing {
-			http.Error(rw, "wallet down", http.StatusInternalServerError)
-		}
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
-
-func (w *walletServer) setFailing(v bool) { w.mu.Lock(); w.failing = v; w.mu.Unlock() }
-
-// waitFor waits until a callback whose body contains want was accepted and returns it.
-func (w *walletServer) waitFor(t *testing.T, want string) received {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		w.mu.Lock()
-		for _, r := range w.got {
-			if bytes.Contains(r.body, []byte(want)) {
-				w.mu.Unlock()
-				return r
-			}
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.news:
-		case <-deadline:
-			t.Fatalf("no callback containing %q within 30s", want)
-		}
-	}
-}
 
 // syncBuffer collects the server's logs (written from many goroutines).
 type syncBuffer struct {
@@ -114,11 +54,9 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 type stack struct {
 	app    *app.App
 	admin  string // http://127.0.0.1:port of the admin listener
-	wallet *walletServer
+	wallet *testkit.Wallet
 	logs   *syncBuffer
-	// signingKey is the anchor's SEP-10/callback signing account.
-	signingKey string
-	dbURL      string
+	dbURL  string
 }
 
 // start runs vaspgate (internal/app, what `vaspgate serve` runs) on the engine, with a
@@ -133,14 +71,13 @@ func start(t *testing.T, d store.Dialect, tweak ...func(*config.Config)) *stack 
 // changes the configuration first.
 func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 	t.Helper()
-	w := newWallet(t)
-	walletHost := strings.TrimPrefix(w.srv.URL, "http://")
+	kp := keypair.MustRandom()
+	w := testkit.NewWallet(t, kp.Address()) // checks every callback's signature
 	cfg := config.Default()
 	cfg.DatabaseURL = dbURL
 	cfg.PublicAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminToken = adminToken
 	cfg.EncryptionKey = seal.NewKey()
-	kp := keypair.MustRandom()
 	cfg.Stellar.SigningSeed = kp.Seed()
 	cfg.Stellar.PublicURL = "http://anchor.test"
 	cfg.Stellar.Ledger = config.LedgerNone
@@ -148,7 +85,7 @@ func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 	cfg.Callback.WalletAllowCIDRs = []string{"127.0.0.0/8"} // the test wallet is on loopback
 	cfg.Callback.RetrySchedule = []time.Duration{5 * time.Millisecond}
 	cfg.Callback.Jitter = -1
-	cfg.KYC.CallbackHTTPHosts = []string{walletHost}
+	cfg.KYC.CallbackHTTPHosts = []string{w.Host()}
 	cfg.ShutdownTimeout = 10 * time.Second
 	// Each test its own spool: the default (./vaspgate-spool on PostgreSQL) would be shared by
 	// the parallel tests, which would then replay each other's acknowledged callbacks.
@@ -178,7 +115,7 @@ func startOn(t *testing.T, dbURL string, tweak ...func(*config.Config)) *stack {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &stack{app: a, admin: "http://" + a.Server.AdminAddr(), wallet: w, logs: logs, signingKey: kp.Address(), dbURL: dbURL}
+	return &stack{app: a, admin: "http://" + a.Server.AdminAddr(), wallet: w, logs: logs, dbURL: dbURL}
 }
 
 // customer makes a builtin customer the way a wallet does (first name, then its callback
@@ -192,7 +129,7 @@ func (s *stack) customer(t *testing.T, first, last, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.app.KYC.SetCallback(ctx, caller, kyc.CallbackRequest{ID: id, URL: s.wallet.srv.URL + "/kyc"}); err != nil {
+	if err := s.app.KYC.SetCallback(ctx, caller, kyc.CallbackRequest{ID: id, URL: s.wallet.URL + "/kyc"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{ID: id, Type: "sep6", Fields: map[string]string{"last_name": last, "email_address": email}}); err != nil {

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"io"
@@ -138,6 +139,29 @@ func (w *Wallet) Wait(path string, n int, timeout time.Duration) []Received {
 			got := w.Got(path)
 			w.t.Fatalf("wallet: %d callbacks on %s after %v, want %d", len(got), path, timeout, n)
 			return got
+		}
+	}
+}
+
+// WaitContaining waits until a callback whose body contains want arrived (on any path) and
+// returns the first such; it fails the test after timeout.
+func (w *Wallet) WaitContaining(want string, timeout time.Duration) Received {
+	w.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		ch := w.changed
+		w.mu.Unlock()
+		for _, r := range w.Got("") {
+			if bytes.Contains(r.Body, []byte(want)) {
+				return r
+			}
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			w.t.Fatalf("wallet: no callback containing %q after %v", want, timeout)
+			return Received{}
 		}
 	}
 }
