@@ -37,6 +37,7 @@ type Wallet struct {
 	mu      sync.Mutex
 	keys    []ed25519.PublicKey
 	got     []Received
+	read    int // how many of got Next has returned
 	changed chan struct{}
 }
 
@@ -161,6 +162,31 @@ func (w *Wallet) WaitContaining(want string, timeout time.Duration) Received {
 		case <-ch:
 		case <-deadline:
 			w.t.Fatalf("wallet: no callback containing %q after %v", want, timeout)
+			return Received{}
+		}
+	}
+}
+
+// Next waits for the first callback (on any path) that Next has not returned yet, in arrival
+// order, and returns it; it fails the test after timeout. Tests that read callbacks one by
+// one use it; Wait and Got see every callback regardless.
+func (w *Wallet) Next(timeout time.Duration) Received {
+	w.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		ch := w.changed
+		if w.read < len(w.got) {
+			r := w.got[w.read]
+			w.read++
+			w.mu.Unlock()
+			return r
+		}
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			w.t.Fatalf("wallet: no new callback after %v", timeout)
 			return Received{}
 		}
 	}

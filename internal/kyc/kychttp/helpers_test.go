@@ -3,7 +3,6 @@ package kychttp_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
@@ -18,10 +17,8 @@ import (
 	"time"
 
 	"github.com/stellar/go-stellar-sdk/keypair"
-	"github.com/stellar/go-stellar-sdk/strkey"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
-	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/kyc/kychttp"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -58,12 +55,14 @@ func (t *txOwners) set(id string, o wallet.Identity) {
 // bundle is one running vaspgate SEP-12 server on loopback (public and admin routes on one
 // server for the tests), with a running callback engine.
 type bundle struct {
-	srv     *httptest.Server
-	db      *store.DB
-	svc     *kyc.Service
-	auth    *stellar.Auth
-	signing ed25519.PublicKey
-	txs     *txOwners
+	srv  *httptest.Server
+	db   *store.DB
+	svc  *kyc.Service
+	auth *stellar.Auth
+	// signingKey is the server's callback signing key (a G… address), what a wallet reads
+	// from stellar.toml.
+	signingKey string
+	txs        *txOwners
 }
 
 type setupOpts struct {
@@ -149,8 +148,7 @@ func setup(t *testing.T, db *store.DB, o setupOpts) *bundle {
 		cancel()
 		<-done
 	})
-	pub, _ := strkey.Decode(strkey.VersionByteAccountID, server.Address())
-	return &bundle{srv: srv, db: db, svc: svc, auth: auth, signing: ed25519.PublicKey(pub), txs: txs}
+	return &bundle{srv: srv, db: db, svc: svc, auth: auth, signingKey: server.Address(), txs: txs}
 }
 
 // token mints a SEP-10 token for sub (tests only; the end-to-end test uses POST /auth).
@@ -254,49 +252,14 @@ func full() map[string]string {
 	return map[string]string{"type": "sep6", "first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com"}
 }
 
-// receivedCallback is one callback a wallet receiver got.
-type receivedCallback struct {
-	body      []byte
-	signature string
-	host      string
-}
+// callbackWait bounds the wait for one callback or business event.
+const callbackWait = 10 * time.Second
 
-// receiver is a wallet's callback endpoint on loopback.
-type receiver struct {
-	srv *httptest.Server
-	ch  chan receivedCallback
-}
-
-func newReceiver(t *testing.T) *receiver {
+// newWallet starts a test kit wallet that trusts this server's signing key, so that every
+// callback it takes is signed as a wallet checks (stellar-seps.md 4.7).
+func (b *bundle) newWallet(t *testing.T) *testkit.Wallet {
 	t.Helper()
-	r := &receiver{ch: make(chan receivedCallback, 64)}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.ch <- receivedCallback{body: body, signature: req.Header.Get("Signature"), host: req.Host}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// next waits for the next callback (with a deadline).
-func (r *receiver) next(t *testing.T) receivedCallback {
-	t.Helper()
-	select {
-	case c := <-r.ch:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("no callback arrived within 10s")
-		return receivedCallback{}
-	}
-}
-
-// verifySignature checks a callback the way a wallet does (callbacktest.VerifyStellar).
-func verifySignature(t *testing.T, pub ed25519.PublicKey, c receivedCallback, host string) {
-	t.Helper()
-	if err := callbacktest.VerifyStellar(c.signature, host, c.body, pub, time.Now()); err != nil {
-		t.Fatalf("callback signature: %v", err)
-	}
+	return testkit.NewWallet(t, b.signingKey)
 }
 
 // walletDeliveries counts the wallet callbacks recorded for a customer and type.

@@ -17,6 +17,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
 
@@ -191,7 +192,7 @@ func TestOwnership(t *testing.T) {
 		otherTok := b.token(t, other)
 		b.txs.set("tx-other", wallet.Identity{Account: other})
 		sameAcctOtherMemo := b.token(t, owner+":6")
-		rcv := newReceiver(t)
+		rcv := b.newWallet(t)
 
 		// The owner reaches it every way.
 		for _, q := range []url.Values{{"id": {id}}, {"account": {owner}}, {"memo": {"5"}}, {"transaction_id": {"tx-own"}, "type": {"sep6"}}} {
@@ -244,9 +245,9 @@ func TestOwnership(t *testing.T) {
 					body   map[string]string
 					strict bool
 				}{
-					{map[string]string{"id": id, "url": rcv.srv.URL}, true},
-					{map[string]string{"account": owner, "url": rcv.srv.URL}, false},
-					{map[string]string{"memo": "5", "url": rcv.srv.URL}, false},
+					{map[string]string{"id": id, "url": rcv.URL}, true},
+					{map[string]string{"account": owner, "url": rcv.URL}, false},
+					{map[string]string{"memo": "5", "url": rcv.URL}, false},
 				} {
 					notOwners("callback", b.doJSON(t, http.MethodPut, "/sep12/customer/callback", tc.tok, c.body), c.strict)
 				}
@@ -448,10 +449,10 @@ func TestCallbackFlow(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
-		rcv := newReceiver(t)
+		rcv := b.newWallet(t)
 		tok := b.token(t, newAccount())
 		id := b.put(t, tok, full()) // PROCESSING, no callback registered yet
-		cbURL := rcv.srv.URL + "/kyc"
+		cbURL := rcv.URL + "/kyc"
 		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": "http://127.0.0.1:1/old"}); r.status != 200 {
 			t.Fatalf("register: %d %s", r.status, r.body)
 		}
@@ -475,24 +476,22 @@ func TestCallbackFlow(t *testing.T) {
 		if r := b.decide(t, id, map[string]any{"status": "NEEDS_INFO", "fields": []string{"last_name"}}); r.status != 200 {
 			t.Fatalf("decision: %d %s", r.status, r.body)
 		}
-		host := strings.TrimPrefix(rcv.srv.URL, "http://")
 		var seen []string
 		for _, want := range []string{kyc.StatusNeedsInfo, kyc.StatusProcessing, kyc.StatusAccepted} {
-			c := rcv.next(t)
-			verifySignature(t, b.signing, c, host)
+			c := rcv.Next(callbackWait) // its signature checked by the wallet
 			var m map[string]any
-			if err := json.Unmarshal(c.body, &m); err != nil {
+			if err := json.Unmarshal(c.Body, &m); err != nil {
 				t.Fatal(err)
 			}
 			if m["id"] != id || m["type"] != "sep6" || m["event_id"] == nil || m["updated_at"] == nil {
-				t.Fatalf("callback body: %s", c.body)
+				t.Fatalf("callback body: %s", c.Body)
 			}
 			if m["status"] != want {
 				t.Fatalf("callback %d status %v, want %s", len(seen), m["status"], want)
 			}
 			if want == kyc.StatusNeedsInfo {
 				if f := m["fields"].(map[string]any); f["email_address"] == nil {
-					t.Fatalf("NEEDS_INFO callback lacks the field to resend: %s", c.body)
+					t.Fatalf("NEEDS_INFO callback lacks the field to resend: %s", c.Body)
 				}
 			}
 			seen = append(seen, want)
@@ -512,9 +511,9 @@ func TestCallbackFlow(t *testing.T) {
 		if r := b.decide(t, id, map[string]any{"status": "REJECTED", "message": "sanctions"}); r.status != 200 {
 			t.Fatalf("decision: %d %s", r.status, r.body)
 		}
-		c := rcv.next(t)
-		if !strings.Contains(string(c.body), `"status":"REJECTED"`) || !strings.Contains(string(c.body), `"message":"sanctions"`) {
-			t.Fatalf("REJECTED callback: %s", c.body)
+		c := rcv.Next(callbackWait)
+		if !strings.Contains(string(c.Body), `"status":"REJECTED"`) || !strings.Contains(string(c.Body), `"message":"sanctions"`) {
+			t.Fatalf("REJECTED callback: %s", c.Body)
 		}
 	})
 }
@@ -523,35 +522,37 @@ func TestCallbackFlow(t *testing.T) {
 func TestStaticClientCallbacks(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		rcv := newReceiver(t)
+		rcv := testkit.NewWallet(t) // trusts the server's key once it exists
 		walletAcct := newAccount()
-		rcv2 := newReceiver(t)
+		rcv2 := testkit.NewWallet(t)
 		b := setup(t, db, setupOpts{clients: wallet.Clients{
 			{Name: "w", Type: wallet.Custodial, SigningKeys: []string{walletAcct},
-				CallbackURLs: wallet.CallbackURLs{SEP12: rcv.srv.URL + "/sep12"}},
+				CallbackURLs: wallet.CallbackURLs{SEP12: rcv.URL + "/sep12"}},
 			{Name: "nc", Type: wallet.Noncustodial, Domains: []string{"wallet.example"},
-				CallbackURLs: wallet.CallbackURLs{SEP12: rcv2.srv.URL + "/sep12"}},
+				CallbackURLs: wallet.CallbackURLs{SEP12: rcv2.URL + "/sep12"}},
 		}})
+		rcv.Trust(b.signingKey)
+		rcv2.Trust(b.signingKey)
 		own := b.put(t, b.token(t, walletAcct+":3"), map[string]string{"first_name": "A"})
 		foreign := b.put(t, b.token(t, newAccount()), map[string]string{"first_name": "B"})
 		b.decide(t, foreign, map[string]any{"status": "ACCEPTED"})
 		b.decide(t, own, map[string]any{"status": "ACCEPTED"})
-		first := rcv.next(t)
+		first := rcv.Next(callbackWait)
 		// The first status of the wallet's customer (NEEDS_INFO at creation), then ACCEPTED.
-		if !strings.Contains(string(first.body), own) || !strings.Contains(string(first.body), kyc.StatusNeedsInfo) {
-			t.Fatalf("first static callback: %s", first.body)
+		if !strings.Contains(string(first.Body), own) || !strings.Contains(string(first.Body), kyc.StatusNeedsInfo) {
+			t.Fatalf("first static callback: %s", first.Body)
 		}
-		second := rcv.next(t)
-		if !strings.Contains(string(second.body), own) || !strings.Contains(string(second.body), kyc.StatusAccepted) {
-			t.Fatalf("second static callback: %s", second.body)
+		second := rcv.Next(callbackWait)
+		if !strings.Contains(string(second.Body), own) || !strings.Contains(string(second.Body), kyc.StatusAccepted) {
+			t.Fatalf("second static callback: %s", second.Body)
 		}
 		if n := walletDeliveries(t, db, foreign, "sep6"); n != 0 {
 			t.Fatalf("foreign customer produced %d wallet callbacks", n)
 		}
 		// Static configuration is not a registration: it goes on after ACCEPTED.
 		b.decide(t, own, map[string]any{"status": "PROCESSING"})
-		if c := rcv.next(t); !strings.Contains(string(c.body), kyc.StatusProcessing) {
-			t.Fatalf("static callback after ACCEPTED: %s", c.body)
+		if c := rcv.Next(callbackWait); !strings.Contains(string(c.Body), kyc.StatusProcessing) {
+			t.Fatalf("static callback after ACCEPTED: %s", c.Body)
 		}
 		// A noncustodial wallet is recognised by the token's verified client_domain.
 		tok, err := b.auth.IssueToken(newAccount(), "wallet.example")
@@ -559,8 +560,8 @@ func TestStaticClientCallbacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		byDomain := b.put(t, tok, full())
-		if c := rcv2.next(t); !strings.Contains(string(c.body), byDomain) || !strings.Contains(string(c.body), kyc.StatusProcessing) {
-			t.Fatalf("client_domain callback: %s", c.body)
+		if c := rcv2.Next(callbackWait); !strings.Contains(string(c.Body), byDomain) || !strings.Contains(string(c.Body), kyc.StatusProcessing) {
+			t.Fatalf("client_domain callback: %s", c.Body)
 		}
 		if n := walletDeliveries(t, db, own, "sep6"); n != 3 {
 			t.Fatalf("custodial wallet got %d callbacks, want 3", n)
@@ -620,10 +621,10 @@ func TestRecordStatus(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
-		rcv := newReceiver(t)
+		rcv := b.newWallet(t)
 		tok := b.token(t, newAccount())
 		id := b.put(t, tok, map[string]string{"first_name": "A"})
-		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": rcv.srv.URL}); r.status != 200 {
+		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": rcv.URL}); r.status != 200 {
 			t.Fatal(r.status)
 		}
 		ctx := context.Background()
@@ -649,9 +650,9 @@ func TestRecordStatus(t *testing.T) {
 		if !rec(c) || rec(c) {
 			t.Fatal("change not detected once")
 		}
-		got := rcv.next(t)
-		if !strings.Contains(string(got.body), `"transaction_id":"tx-1"`) {
-			t.Fatalf("callback: %s", got.body)
+		got := rcv.Next(callbackWait)
+		if !strings.Contains(string(got.Body), `"transaction_id":"tx-1"`) {
+			t.Fatalf("callback: %s", got.Body)
 		}
 		if _, err := b.svc.Fetch(ctx, kyc.Query{ID: "nope"}); err != kyc.ErrNotFound {
 			t.Fatalf("Fetch unknown: %v", err)
@@ -735,10 +736,10 @@ func TestConcurrentChanges(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		b := setup(t, db, setupOpts{})
-		rcv := newReceiver(t)
+		rcv := b.newWallet(t)
 		tok := b.token(t, newAccount())
 		id := b.put(t, tok, full())
-		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": rcv.srv.URL}); r.status != 200 {
+		if r := b.doJSON(t, "PUT", "/sep12/customer/callback", tok, map[string]string{"id": id, "url": rcv.URL}); r.status != 200 {
 			t.Fatal(r.status)
 		}
 		errs := make(chan string, 16)
@@ -797,26 +798,28 @@ func TestConcurrentChanges(t *testing.T) {
 func TestVerificationCodes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		events := newReceiver(t)
-		b := setup(t, db, setupOpts{businessEvents: events.srv.URL + "/event",
+		events := testkit.NewBusiness(t)
+		b := setup(t, db, setupOpts{businessEvents: events.URL + "/event",
 			mutate: func(c *kyc.Options) { c.VerificationFields = []string{"email_address"} }})
+		read := 0 // business events nextCode has looked at
 		nextCode := func() string {
 			t.Helper()
 			for {
-				c := events.next(t)
+				c := events.WaitEvents(t, read+1, callbackWait)[read]
+				read++
 				var ev struct {
 					Type    string `json:"type"`
 					Payload struct {
 						Customer map[string]any `json:"customer"`
 					} `json:"payload"`
 				}
-				if err := json.Unmarshal(c.body, &ev); err != nil {
+				if err := json.Unmarshal(c, &ev); err != nil {
 					t.Fatal(err)
 				}
 				if ev.Type == kyc.EventVerificationCode {
 					code, _ := ev.Payload.Customer["code"].(string)
 					if ev.Payload.Customer["field"] != "email_address" || len(code) != 6 {
-						t.Fatalf("code event: %s", c.body)
+						t.Fatalf("code event: %s", c)
 					}
 					return code
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // clock is a settable time for kyc.Options.Now, safe to read from handlers.
@@ -50,11 +51,12 @@ func TestVerificationCodeLimits(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t.Parallel()
-		events := newReceiver(t)
+		events := testkit.NewBusiness(t)
 		clk := newClock()
-		b := setup(t, db, setupOpts{businessEvents: events.srv.URL + "/event", now: clk.now,
+		b := setup(t, db, setupOpts{businessEvents: events.URL + "/event", now: clk.now,
 			limits: kyc.Limits{CodeCooldown: time.Minute, CodesPerDay: 3},
 			mutate: func(c *kyc.Options) { c.VerificationFields = []string{"email_address"} }})
+		read := 0 // business events nextCode has looked at
 		nextCode := func() string {
 			t.Helper()
 			for {
@@ -64,7 +66,9 @@ func TestVerificationCodeLimits(t *testing.T) {
 						Customer map[string]any `json:"customer"`
 					} `json:"payload"`
 				}
-				if err := json.Unmarshal(events.next(t).body, &ev); err != nil {
+				c := events.WaitEvents(t, read+1, callbackWait)[read]
+				read++
+				if err := json.Unmarshal(c, &ev); err != nil {
 					t.Fatal(err)
 				}
 				if ev.Type == kyc.EventVerificationCode {
