@@ -2,9 +2,12 @@ package testkit
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,9 +20,17 @@ import (
 	"github.com/vaspgate/vaspgate/internal/kyc"
 )
 
-// Business is an Anchor Platform business server: GET /customer answers from the customers
-// set with SetCustomer; POST /event records events. With RequireAuth set, a request without
-// the configured credentials is answered 401 and changes nothing.
+// Business is an Anchor Platform business server (anchor-platform-compat.md section 5): its
+// customer API (GET and PUT /customer, DELETE /customer/{id}) keeps customers in memory and
+// POST /event records business events. It records every request (Requests, Last). With
+// RequireAuth set, a request without the configured credentials is answered 401 and changes
+// nothing.
+//
+// A customer set with SetCustomer is answered as set. A customer made by PUT /customer or
+// SetFields is answered from its fields by this server's rule: it needs first_name,
+// last_name and email_address (NEEDS_INFO naming the missing ones), is REJECTED (message
+// "sanctions") when last_name is "Rejected", else PROCESSING. A PUT with email_address "bad"
+// is refused 400 with a message, one with "unprocessable" 422 without one.
 type Business struct {
 	URL string
 
@@ -27,15 +38,35 @@ type Business struct {
 	onGet       atomic.Pointer[func()]
 	mu          sync.Mutex
 	auth        callback.Auth
-	customers   map[string]kyc.Customer // by id
-	owners      map[string]string       // account:memo -> id
+	idOnly      bool
+	customers   map[string]*businessCustomer // by id
+	owners      map[string]string            // account:memo -> id
+	next        int
+	requests    []Request
 	events      []json.RawMessage
 	changed     chan struct{}
 }
 
+// businessCustomer is one customer the business server keeps.
+type businessCustomer struct {
+	account, memo string
+	set           *kyc.Customer     // the answer SetCustomer fixed; nil: from the fields
+	fields        map[string]string // text fields received
+	files         map[string]int    // binary fields received: size in bytes
+}
+
+// Request is one request the business server received. Body holds a JSON object's string
+// values or a multipart form's text fields.
+type Request struct {
+	Method, Path string
+	Query        url.Values
+	Body         map[string]string
+	ContentType  string
+}
+
 // NewBusiness starts a business server.
 func NewBusiness(t testing.TB) *Business {
-	b := &Business{customers: map[string]kyc.Customer{}, owners: map[string]string{}, changed: make(chan struct{})}
+	b := &Business{customers: map[string]*businessCustomer{}, owners: map[string]string{}, changed: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(srv.Close)
 	b.URL = srv.URL
@@ -46,8 +77,54 @@ func NewBusiness(t testing.TB) *Business {
 func (b *Business) SetCustomer(c kyc.Customer, account, memo string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.customers[c.ID] = c
-	b.owners[account+":"+memo] = c.ID
+	b.store(c.ID, &businessCustomer{account: account, memo: memo, set: &c, fields: map[string]string{}, files: map[string]int{}})
+}
+
+// SetFields sets (or replaces) a customer answered from its fields, as if made by PUT
+// /customer: a customer the business has that vaspgate never saw.
+func (b *Business) SetFields(id, account, memo string, fields map[string]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := map[string]string{}
+	for k, v := range fields {
+		f[k] = v
+	}
+	b.store(id, &businessCustomer{account: account, memo: memo, fields: f, files: map[string]int{}})
+}
+
+// SetOwner gives customer id to another account and memo (a business server that hands one
+// identity's customer to another).
+func (b *Business) SetOwner(id, account, memo string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.customers[id]; c != nil {
+		c.account, c.memo = account, memo
+		b.store(id, c)
+	}
+}
+
+// Files returns the sizes of the binary fields customer id sent, by field.
+func (b *Business) Files(id string) map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]int{}
+	if c := b.customers[id]; c != nil {
+		for k, v := range c.files {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// store keeps c under id and makes it its account and memo's customer. b.mu is held.
+func (b *Business) store(id string, c *businessCustomer) {
+	for k, owner := range b.owners {
+		if owner == id {
+			delete(b.owners, k)
+		}
+	}
+	b.customers[id] = c
+	b.owners[c.account+":"+c.memo] = id
 }
 
 // RequireAuth makes the server check every request's credentials as Anchor Platform's
@@ -59,32 +136,37 @@ func (b *Business) RequireAuth(a callback.Auth) {
 	b.auth = a
 }
 
-// authorized reports whether r carries the credentials RequireAuth asks for.
-func (b *Business) authorized(r *http.Request) bool {
+// SetIDOnly makes PUT /customer answer 202 with only {"id"} (older business servers).
+func (b *Business) SetIDOnly(v bool) {
 	b.mu.Lock()
-	a := b.auth
-	b.mu.Unlock()
-	switch a.Type {
-	case callback.AuthAPIKey:
-		return r.Header.Get("X-Api-Key") == a.Secret
-	case callback.AuthJWT:
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			return false
-		}
-		_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(a.Secret), nil },
-			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
-		return err == nil
-	}
-	return true
+	defer b.mu.Unlock()
+	b.idOnly = v
 }
 
 // OnGet runs fn (once) inside the next GET /customer, before it answers: tests use it to
 // change things while an RPC is reading the customer.
 func (b *Business) OnGet(fn func()) { b.onGet.Store(&fn) }
 
-// SetUnavailable makes GET /customer answer 503.
+// SetUnavailable makes the customer API (every /customer request) answer 503; the requests
+// are still recorded.
 func (b *Business) SetUnavailable(v bool) { b.unavailable.Store(v) }
+
+// Requests returns the requests received so far, in arrival order.
+func (b *Business) Requests() []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Request(nil), b.requests...)
+}
+
+// Last returns the last request received; it is the zero Request before any.
+func (b *Business) Last() Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.requests) == 0 {
+		return Request{}
+	}
+	return b.requests[len(b.requests)-1]
+}
 
 // Events returns the business events received so far.
 func (b *Business) Events() []json.RawMessage {
@@ -114,52 +196,210 @@ func (b *Business) WaitEvents(t testing.TB, n int, timeout time.Duration) []json
 	}
 }
 
+// authorized reports whether r carries the credentials RequireAuth asks for.
+func (b *Business) authorized(r *http.Request) bool {
+	b.mu.Lock()
+	a := b.auth
+	b.mu.Unlock()
+	switch a.Type {
+	case callback.AuthAPIKey:
+		return r.Header.Get("X-Api-Key") == a.Secret
+	case callback.AuthJWT:
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return false
+		}
+		_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(a.Secret), nil },
+			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		return err == nil
+	}
+	return true
+}
+
+// record reads r's body into a Request (files: sizes by field) and appends it.
+func (b *Business) record(r *http.Request) (Request, []byte, map[string]int) {
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: map[string]string{},
+		ContentType: r.Header.Get("Content-Type")}
+	files := map[string]int{}
+	var raw []byte
+	ct, _, _ := mime.ParseMediaType(req.ContentType)
+	if ct == "multipart/form-data" {
+		if err := r.ParseMultipartForm(1 << 20); err == nil {
+			for k, v := range r.MultipartForm.Value {
+				req.Body[k] = v[0]
+			}
+			for k, v := range r.MultipartForm.File {
+				files[k] = int(v[0].Size)
+			}
+		}
+	} else {
+		raw, _ = io.ReadAll(r.Body)
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				if s, ok := v.(string); ok {
+					req.Body[k] = s
+				}
+			}
+		}
+	}
+	b.mu.Lock()
+	b.requests = append(b.requests, req)
+	b.mu.Unlock()
+	return req, raw, files
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
 func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
+	req, raw, files := b.record(r)
+	if b.unavailable.Load() && (r.URL.Path == "/customer" || strings.HasPrefix(r.URL.Path, "/customer/")) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "down"})
+		return
+	}
 	if !b.authorized(r) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"error":"unauthorized"}`))
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
 		return
 	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/customer":
-		if b.unavailable.Load() {
-			http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
-			return
-		}
 		if fn := b.onGet.Swap(nil); fn != nil {
 			(*fn)()
 		}
 		q := r.URL.Query()
 		b.mu.Lock()
-		id := q.Get("id")
-		if id == "" {
-			id = b.owners[q.Get("account")+":"+q.Get("memo")]
+		id, c := b.find(q.Get("id"), q.Get("account"), q.Get("memo"))
+		var answer any
+		if c != nil {
+			answer = c.answer(id)
 		}
-		c, ok := b.customers[id]
 		b.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if !ok {
-			if id == "" {
-				// A new customer: what fields are needed.
-				_ = json.NewEncoder(w).Encode(map[string]any{"status": "NEEDS_INFO",
-					"fields": map[string]any{"first_name": map[string]string{"type": "string", "description": "first name"}}})
-				return
+		switch {
+		case c != nil:
+			writeJSON(w, http.StatusOK, answer)
+		case id != "":
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "customer not found"})
+		default: // a new customer: what fields are needed
+			writeJSON(w, http.StatusOK, map[string]any{"status": "NEEDS_INFO",
+				"fields": map[string]any{"first_name": map[string]string{"type": "string", "description": "first name"}}})
+		}
+	case r.Method == http.MethodPut && r.URL.Path == "/customer":
+		b.put(w, req, files)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/customer/"):
+		id := strings.TrimPrefix(r.URL.Path, "/customer/")
+		b.mu.Lock()
+		_, ok := b.customers[id]
+		if ok {
+			delete(b.customers, id)
+			for k, owner := range b.owners {
+				if owner == id {
+					delete(b.owners, k)
+				}
 			}
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"error":"customer not found"}`))
+		}
+		b.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "customer not found"})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(c)
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPost && r.URL.Path == "/event":
-		body, _ := io.ReadAll(r.Body)
 		b.mu.Lock()
-		b.events = append(b.events, body)
+		b.events = append(b.events, raw)
 		close(b.changed)
 		b.changed = make(chan struct{})
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	default:
-		http.NotFound(w, r)
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no route"})
 	}
+}
+
+// put serves PUT /customer: it makes or updates the customer and answers as GET would.
+func (b *Business) put(w http.ResponseWriter, req Request, files map[string]int) {
+	switch req.Body["email_address"] {
+	case "bad":
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "email_address is not an email address"})
+		return
+	case "unprocessable":
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{})
+		return
+	}
+	b.mu.Lock()
+	id, c := b.find(req.Body["id"], req.Body["account"], req.Body["memo"])
+	if c == nil && id != "" {
+		b.mu.Unlock()
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "customer not found"})
+		return
+	}
+	if c == nil {
+		b.next++
+		id = fmt.Sprintf("biz-%d", b.next)
+		c = &businessCustomer{account: req.Body["account"], memo: req.Body["memo"], fields: map[string]string{}, files: map[string]int{}}
+		b.store(id, c)
+	}
+	for k, v := range req.Body {
+		switch k {
+		case "id", "account", "memo", "memo_type", "type", "transaction_id":
+		default:
+			c.fields[k] = v
+		}
+	}
+	for k, v := range files {
+		c.files[k] = v
+	}
+	idOnly, answer := b.idOnly, c.answer(id)
+	b.mu.Unlock()
+	if idOnly {
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+		return
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// find looks a customer up by id, else by account and memo; with an id it does not know it
+// returns the id and nil. b.mu is held.
+func (b *Business) find(id, account, memo string) (string, *businessCustomer) {
+	if id == "" {
+		id = b.owners[account+":"+memo]
+	}
+	if id == "" {
+		return "", nil
+	}
+	return id, b.customers[id]
+}
+
+// answer is c as GET /customer returns it.
+func (c *businessCustomer) answer(id string) any {
+	if c.set != nil {
+		return *c.set
+	}
+	m := map[string]any{"id": id}
+	missing := map[string]any{}
+	for _, f := range []string{"first_name", "last_name", "email_address"} {
+		if c.fields[f] == "" {
+			missing[f] = map[string]any{"type": "string", "description": f}
+		}
+	}
+	provided := map[string]any{}
+	for f := range c.fields {
+		provided[f] = map[string]any{"type": "string", "description": f, "status": "PROCESSING"}
+	}
+	for f := range c.files {
+		provided[f] = map[string]any{"type": "binary", "description": f, "status": "PROCESSING"}
+	}
+	m["provided_fields"] = provided
+	switch {
+	case c.fields["last_name"] == "Rejected":
+		m["status"], m["message"] = "REJECTED", "sanctions"
+	case len(missing) > 0:
+		m["status"], m["fields"] = "NEEDS_INFO", missing
+	default:
+		m["status"] = "PROCESSING"
+	}
+	return m
 }
