@@ -51,6 +51,7 @@ type Business struct {
 type businessCustomer struct {
 	account, memo string
 	set           *kyc.Customer     // the answer SetCustomer fixed; nil: from the fields
+	values        map[string]string // SEP-9 values answered on include_values=true (SetValues)
 	fields        map[string]string // text fields received
 	files         map[string]int    // binary fields received: size in bytes
 }
@@ -100,6 +101,18 @@ func (b *Business) SetOwner(id, account, memo string) {
 	if c := b.customers[id]; c != nil {
 		c.account, c.memo = account, memo
 		b.store(id, c)
+	}
+}
+
+// SetValues gives customer id the SEP-9 values GET /customer answers (as "values") when
+// asked with include_values=true, vaspgate's addition to Anchor Platform's callback API for
+// the Travel Rule; a customer without values is answered as an unmodified Anchor Platform
+// business server does.
+func (b *Business) SetValues(id string, values map[string]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.customers[id]; c != nil {
+		c.values = values
 	}
 }
 
@@ -276,6 +289,9 @@ func (b *Business) serve(w http.ResponseWriter, r *http.Request) {
 		var answer any
 		if c != nil {
 			answer = c.answer(id)
+			if q.Get("include_values") == "true" && c.values != nil {
+				answer = withValues(answer, c.values)
+			}
 		}
 		b.mu.Unlock()
 		switch {
@@ -401,5 +417,14 @@ func (c *businessCustomer) answer(id string) any {
 	default:
 		m["status"] = "PROCESSING"
 	}
+	return m
+}
+
+// withValues is answer with its "values" object set to values.
+func withValues(answer any, values map[string]string) any {
+	raw, _ := json.Marshal(answer)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	m["values"] = values
 	return m
 }

@@ -3,9 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,66 +11,23 @@ import (
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/travelrule/enclavesim"
 )
 
-// bizCustomer is a customer of the business server below.
-type bizCustomer struct {
-	id, status string
-	values     map[string]string
-}
-
-// businessKYCServer is a business server's customer API (Anchor Platform's callback API,
-// GET /customer by id or by account and memo) that also answers the customer's SEP-9 values
-// when asked with include_values=true, as vaspgate asks for the Travel Rule. Customers of
-// accounts in plain are answered as an unmodified Anchor Platform business server does:
-// status and field descriptors only.
-func businessKYCServer(t *testing.T, byAccount map[string]bizCustomer, plain map[string]bool) (*httptest.Server, func() []string) {
-	var (
-		mu    sync.Mutex
-		asked []string // include_values of each GET /customer
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		q := r.URL.Query()
-		if r.Method != http.MethodGet || r.URL.Path != "/customer" {
-			http.NotFound(w, r)
-			return
-		}
-		mu.Lock()
-		asked = append(asked, q.Get("include_values"))
-		mu.Unlock()
-		account := q.Get("account")
-		if id := q.Get("id"); id != "" {
-			for a, c := range byAccount {
-				if c.id == id {
-					account = a
-				}
-			}
-		}
-		c, ok := byAccount[account]
-		if !ok {
-			w.WriteHeader(http.StatusNotFound)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "customer not found"})
-			return
-		}
-		provided := map[string]any{}
-		for k := range c.values {
-			provided[k] = map[string]string{"description": k, "type": "string", "status": "ACCEPTED"}
-		}
-		body := map[string]any{"id": c.id, "status": c.status, "provided_fields": provided}
-		if q.Get("include_values") == "true" && !plain[account] {
-			body["values"] = c.values
-		}
-		_ = json.NewEncoder(w).Encode(body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), asked...)
+// kycCustomer sets an accepted or processing customer of account at the business server, its
+// values answered when asked with include_values=true unless plain (an unmodified Anchor
+// Platform business server: status and field descriptors only).
+func kycCustomer(biz *testkit.Business, account, id, status string, values map[string]string, plain bool) {
+	provided := map[string]kyc.ProvidedField{}
+	for k := range values {
+		provided[k] = kyc.ProvidedField{Type: "string", Description: k, Status: "ACCEPTED"}
+	}
+	biz.SetCustomer(kyc.Customer{ID: id, Status: status, ProvidedFields: provided}, account, "")
+	if !plain {
+		biz.SetValues(id, values)
 	}
 }
 
@@ -89,11 +44,10 @@ func TestEnclaveAsksTheBeneficiaryBusinessKYC(t *testing.T) {
 			t.Parallel()
 			jose, pending, plain, stranger := keypair.MustRandom().Address(), keypair.MustRandom().Address(),
 				keypair.MustRandom().Address(), keypair.MustRandom().Address()
-			biz, asked := businessKYCServer(t, map[string]bizCustomer{
-				jose:    {id: "biz-1", status: "ACCEPTED", values: map[string]string{"first_name": "José", "last_name": "García"}},
-				pending: {id: "biz-2", status: "PROCESSING", values: map[string]string{"first_name": "Min", "last_name": "Kim"}},
-				plain:   {id: "biz-3", status: "ACCEPTED", values: map[string]string{"first_name": "Ada", "last_name": "Lovelace"}},
-			}, map[string]bool{plain: true})
+			biz := testkit.NewBusiness(t)
+			kycCustomer(biz, jose, "biz-1", "ACCEPTED", map[string]string{"first_name": "José", "last_name": "García"}, false)
+			kycCustomer(biz, pending, "biz-2", "PROCESSING", map[string]string{"first_name": "Min", "last_name": "Kim"}, false)
+			kycCustomer(biz, plain, "biz-3", "ACCEPTED", map[string]string{"first_name": "Ada", "last_name": "Lovelace"}, true)
 			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
 				c.KYC.Backend = config.KYCBusiness
@@ -142,9 +96,12 @@ func TestEnclaveAsksTheBeneficiaryBusinessKYC(t *testing.T) {
 					}
 				}
 			}
-			for _, v := range asked() {
-				if v != "true" {
-					t.Fatalf("a Travel Rule lookup did not ask for the values: %v", asked())
+			for _, r := range biz.Requests() {
+				if r.Method != http.MethodGet || r.Path != "/customer" {
+					t.Fatalf("business server asked %s %s, want only GET /customer", r.Method, r.Path)
+				}
+				if v := r.Query.Get("include_values"); v != "true" {
+					t.Fatalf("a Travel Rule lookup did not ask for the values: %v", r.Query)
 				}
 			}
 		})

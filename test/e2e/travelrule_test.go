@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/testkit"
@@ -36,26 +35,8 @@ func TestEnclaveCallbackReachesBusiness(t *testing.T) {
 				ID, Type, Timestamp string
 				Payload             map[string]any
 			}
-			var mu sync.Mutex
-			var events []event
-			got := make(chan struct{}, 64)
-			biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Header.Get("X-Api-Key") != "business-api-key" {
-					w.WriteHeader(http.StatusUnauthorized)
-					return
-				}
-				var e event
-				b, _ := io.ReadAll(r.Body)
-				if json.Unmarshal(b, &e) != nil {
-					w.WriteHeader(http.StatusBadRequest)
-					return
-				}
-				mu.Lock()
-				events = append(events, e)
-				mu.Unlock()
-				got <- struct{}{}
-			}))
-			defer biz.Close()
+			biz := testkit.NewBusiness(t)
+			biz.RequireAuth(callback.Auth{Type: callback.AuthAPIKey, Secret: "business-api-key"})
 
 			s := startWith(t, d, testkit.NewWallet(t), func(cfg *config.Config) {
 				cfg.Callback.Business.URL = biz.URL + "/event"
@@ -81,11 +62,7 @@ func TestEnclaveCallbackReachesBusiness(t *testing.T) {
 					t.Fatalf("enclave POST = %d %q", code, b)
 				}
 			}
-			select {
-			case <-got:
-			case <-time.After(30 * time.Second):
-				t.Fatal("business received no event")
-			}
+			biz.WaitEvents(t, 1, 30*time.Second)
 			// The verification is recorded; its single change made a single event.
 			_, vb := s.do(t, "GET", s.admin+"/admin/v1/travel-rule/verifications/64ab871b-14a3-47df-9b80-368e29fe8180", adminToken, nil, 200)
 			var v struct {
@@ -99,12 +76,14 @@ func TestEnclaveCallbackReachesBusiness(t *testing.T) {
 			if st := s.settled(t); len(st) != 1 || st[0] != "delivered" {
 				t.Fatalf("deliveries = %v, want one delivered", st)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(events) != 1 {
-				t.Fatalf("business got %d events, want 1: %+v", len(events), events)
+			raw := biz.Events()
+			if len(raw) != 1 {
+				t.Fatalf("business got %d events, want 1: %s", len(raw), raw)
 			}
-			e := events[0]
+			var e event
+			if err := json.Unmarshal(raw[0], &e); err != nil {
+				t.Fatalf("business event %s: %v", raw[0], err)
+			}
 			if e.Type != "travel_rule.verification_updated" || e.ID == "" || e.Timestamp == "" {
 				t.Fatalf("event = %+v", e)
 			}

@@ -3,12 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,20 +85,19 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			ctx := context.Background()
 			sim := enclavesim.NewServer()
 			t.Cleanup(sim.Close)
-			var mu sync.Mutex
-			var events []map[string]any
-			biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var e map[string]any
-				b, _ := io.ReadAll(r.Body)
-				if json.Unmarshal(b, &e) != nil {
-					w.WriteHeader(http.StatusBadRequest)
-					return
+			biz := testkit.NewBusiness(t)
+			// events are the business events so far, each a JSON object.
+			events := func() []map[string]any {
+				var out []map[string]any
+				for _, raw := range biz.Events() {
+					var e map[string]any
+					if err := json.Unmarshal(raw, &e); err != nil {
+						t.Fatalf("business event %s: %v", raw, err)
+					}
+					out = append(out, e)
 				}
-				mu.Lock()
-				events = append(events, e)
-				mu.Unlock()
-			}))
-			t.Cleanup(biz.Close)
+				return out
+			}
 			anchor := keypair.MustRandom().Address()
 			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				enclaveConfig(c)
@@ -229,20 +224,16 @@ func TestWithdrawalFromAnotherVASPHeldOnRisk(t *testing.T) {
 			// Every verification_updated event names its withdrawal; the holds reached the
 			// business as transaction status changes.
 			wait.For(t, "the business got the events", func() bool {
-				mu.Lock()
-				defer mu.Unlock()
 				held := 0
-				for _, e := range events {
+				for _, e := range events() {
 					if mustJSON(e["payload"]) != "" && strings.Contains(mustJSON(e), `"status":"on_hold"`) {
 						held++
 					}
 				}
 				return held >= 3
 			})
-			mu.Lock()
-			defer mu.Unlock()
 			seen := map[string]bool{}
-			for _, e := range events {
+			for _, e := range events() {
 				if e["type"] != "travel_rule.verification_updated" {
 					continue
 				}
