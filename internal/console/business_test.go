@@ -2,75 +2,18 @@ package console_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stellar/go-stellar-sdk/keypair"
 
 	"github.com/vaspgate/vaspgate/internal/config"
 	"github.com/vaspgate/vaspgate/internal/kyc"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 	"github.com/vaspgate/vaspgate/internal/wallet"
 )
-
-// businessKYC is a business server's customer API as Anchor Platform's callback API
-// defines it (PUT /customer answers the id; GET /customer?id= answers the SEP-12 customer:
-// status and provided fields, never their values). It keeps customers in memory.
-type businessKYC struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	customers map[string]map[string]string
-}
-
-func newBusinessKYC(t *testing.T) *businessKYC {
-	b := &businessKYC{customers: map[string]map[string]string{}}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodPut && r.URL.Path == "/customer":
-			var in map[string]string
-			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-				http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
-				return
-			}
-			id := in["id"]
-			if id == "" {
-				id = "biz-" + strconv.Itoa(len(b.customers)+1)
-				b.customers[id] = map[string]string{}
-			}
-			for k, v := range in {
-				if k != "id" && k != "account" && k != "memo" && k != "memo_type" && k != "type" {
-					b.customers[id][k] = v
-				}
-			}
-			_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
-		case r.Method == http.MethodGet && r.URL.Path == "/customer":
-			id := r.URL.Query().Get("id")
-			fields, ok := b.customers[id]
-			if !ok {
-				w.WriteHeader(http.StatusNotFound)
-				_ = json.NewEncoder(w).Encode(map[string]string{"error": "customer not found for id: " + id})
-				return
-			}
-			provided := map[string]any{}
-			for k := range fields {
-				provided[k] = map[string]string{"description": k, "type": "string", "status": "ACCEPTED"}
-			}
-			_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "status": "PROCESSING", "provided_fields": provided})
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(b.srv.Close)
-	return b
-}
 
 // TestCustomersBusinessBackend: with kyc.backend business the customers list shows the
 // customers vaspgate knows of (their owners), a customer's page shows what the business
@@ -80,17 +23,22 @@ func TestCustomersBusinessBackend(t *testing.T) {
 	for _, d := range engines {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
-			biz := newBusinessKYC(t)
+			// The business server as Anchor Platform's callback API defines it: PUT /customer
+			// answers the id; GET /customer?id= the status and provided fields, never values.
+			biz := testkit.NewBusiness(t)
+			biz.SetIDOnly(true)
 			s := start(t, d, func(c *config.Config) {
 				c.KYC.Backend = config.KYCBusiness
-				c.KYC.Business.BaseURL = biz.srv.URL
+				c.KYC.Business.BaseURL = biz.URL
 			})
 			ctx := context.Background()
 			var ids []string
 			var owners []wallet.Identity
 			for _, name := range []string{"Ada", "Grace"} {
 				caller := wallet.Identity{Account: keypair.MustRandom().Address()}
-				id, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": name}})
+				// Every field the business server asks for: it answers PROCESSING.
+				id, err := s.app.KYC.Put(ctx, caller, kyc.PutRequest{Type: "sep6", Fields: map[string]string{"first_name": name,
+					"last_name": "Surname", "email_address": "someone@example.org"}})
 				if err != nil {
 					t.Fatal(err)
 				}
