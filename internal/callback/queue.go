@@ -669,12 +669,18 @@ func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey)
 // that this one's snapshot sees every delivery recorded before the lock was taken) whose
 // head pointer does not name a pending delivery its next head: the queued delivery with the
 // lowest sequence, or none (head 0).
+//
+// The head is read by its key and its status compared after: with status = 'pending' in
+// the lookup, the planner took the unfinished (endpoint_id, status) index and walked every
+// pending row of the endpoint (and each dead one a finished head leaves until vacuum) for
+// every subject, so promotion cost grew with the backlog (issue 16). The key alone fits
+// only the unique (endpoint_id, subject, seq) index: one probe.
 const pgPromote = `WITH l AS (
 	SELECT s.endpoint_id, s.subject FROM callback_subjects s
 	JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS u(endpoint_id, subject)
 	  ON s.endpoint_id = u.endpoint_id AND s.subject = u.subject
-	WHERE NOT EXISTS (SELECT 1 FROM callback_deliveries h WHERE h.endpoint_id = s.endpoint_id
-	                  AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending')),
+	WHERE (SELECT h.status FROM callback_deliveries h WHERE h.endpoint_id = s.endpoint_id
+	       AND h.subject = s.subject AND h.seq = s.head) IS DISTINCT FROM 'pending'),
 nx AS (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.subject = l.subject
                AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id FROM l),
 p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
@@ -699,6 +705,8 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 	for _, k := range ks {
 		// The subject's first queued delivery becomes the head unless its head pointer names
 		// a pending delivery; with nothing queued the pointer is cleared under that same rule.
+		// SQLite's planner takes the unique (endpoint_id, subject, seq) index for the head
+		// lookup here already (EXPLAIN QUERY PLAN), so this keeps the plain form.
 		var seq int64
 		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
 			WHERE id = (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued'
