@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Wri
 	}
 	// A burst (the enclave's Verify User Account, 1 s to answer) must not wait for the pool
 	// to open its connections: they are opened now and kept open (store.KeepWarm).
-	if err := db.KeepWarm(ctx, 32, time.Minute); err != nil {
+	if err := db.KeepWarm(ctx, 32); err != nil {
 		log.Warn("database pool not warmed", "err", err)
 	}
 	if len(res.Applied) > 0 || res.RiverApplied > 0 {

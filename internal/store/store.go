@@ -43,9 +43,6 @@ type DB struct {
 	dialect Dialect
 	url     string
 	rebinds sync.Map // query text -> rebound text (PostgreSQL only)
-
-	warmOnce sync.Once
-	stopWarm context.CancelFunc // ends KeepWarm's rounds (nil when never started)
 }
 
 // poolSize is how many connections a PostgreSQL pool opens at most (and keeps idle).
@@ -107,7 +104,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(poolSize)
 		sqlDB.SetMaxIdleConns(poolSize)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		// No idle limit: the connections KeepWarm opens at start stay open for the next burst,
+		// as a timed re-warm would keep them (and a broken one is replaced on use).
+		sqlDB.SetConnMaxIdleTime(0)
 	}
 	db := &DB{sql: sqlDB, dialect: dialect, url: rawURL}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -125,14 +124,8 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // SQL returns the underlying pool, for libraries that take a *sql.DB (River, goose).
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Close closes the pool (and ends KeepWarm).
-func (db *DB) Close() error {
-	db.warmOnce.Do(func() {}) // no KeepWarm starts after this
-	if db.stopWarm != nil {
-		db.stopWarm()
-	}
-	return db.sql.Close()
-}
+// Close closes the pool.
+func (db *DB) Close() error { return db.sql.Close() }
 
 // Ping checks that the database answers; readiness probes use it.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }

@@ -7,37 +7,18 @@ import (
 	"time"
 )
 
-// KeepWarm keeps n connections of the PostgreSQL pool open (at most the pool's size): it
-// opens them now, all at once, and checks them again every interval until Close. A pool
-// that opens its connections on demand opens them all together when a burst arrives after a
-// quiet spell, and on a busy host each open then takes hundreds of milliseconds: the first
+// KeepWarm opens n connections of the PostgreSQL pool now, all at once (at most the pool's
+// size), and leaves them idle in the pool, which keeps idle connections without a time limit
+// (Open). A pool that opens its connections on demand opens them all together when the first
+// burst arrives, and on a busy host each open then takes hundreds of milliseconds: the first
 // 32 enclave requests of a burst outlived Verify User Account's 600 ms budget (issue 13,
-// docs/benchmarks.md). Idle connections are closed after the pool's idle time, so the
-// interval must be shorter than it. SQLite has one connection, always open: nothing to do.
-// It returns the first round's error (the pool is usable either way).
-func (db *DB) KeepWarm(ctx context.Context, n int, interval time.Duration) error {
+// docs/benchmarks.md). SQLite has one connection, always open: nothing to do. An error
+// leaves the pool usable (it opens the missing connections on demand).
+func (db *DB) KeepWarm(ctx context.Context, n int) error {
 	if db.dialect != Postgres || n <= 0 {
 		return nil
 	}
-	n = min(n, poolSize)
-	err := db.warm(ctx, n)
-	db.warmOnce.Do(func() {
-		wctx, cancel := context.WithCancel(context.Background())
-		db.stopWarm = cancel
-		go func() {
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for {
-				select {
-				case <-wctx.Done():
-					return
-				case <-t.C:
-					_ = db.warm(wctx, n) // a failure shows on the requests; the next round retries
-				}
-			}
-		}()
-	})
-	return err
+	return db.warm(ctx, min(n, poolSize))
 }
 
 // warm takes n connections at once (opening the missing ones), pings each, and puts them

@@ -3,18 +3,17 @@ package store_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
 
 // KeepWarm opens the connections at once and leaves them idle in the pool (PostgreSQL); on
-// SQLite it does nothing; Close ends it.
+// SQLite it does nothing.
 func TestKeepWarm(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		if err := db.KeepWarm(context.Background(), 8, time.Hour); err != nil {
+		if err := db.KeepWarm(context.Background(), 8); err != nil {
 			t.Fatal(err)
 		}
 		st := db.SQL().Stats()

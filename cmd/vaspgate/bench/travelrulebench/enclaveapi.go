@@ -109,7 +109,7 @@ func RunAPI(ctx context.Context, o APIOptions) (engine string, out []APIResult, 
 	}
 	if !o.Cold {
 		// As app does at start: the pool's connections are open before the first request.
-		if err := db.KeepWarm(ctx, 32, time.Minute); err != nil {
+		if err := db.KeepWarm(ctx, 32); err != nil {
 			return "", nil, err
 		}
 	}
