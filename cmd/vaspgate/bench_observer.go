@@ -63,19 +63,11 @@ func runBenchObserver(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	raw, drop, err := store.Scratch(ctx, *dbURL)
+	db, drop, err := store.OpenScratch(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer drop()
-	db, err := store.Open(ctx, raw)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The events and callbacks are recorded as in production (the engine is not run: the

@@ -56,3 +56,24 @@ func Scratch(ctx context.Context, raw string) (string, func(), error) {
 		admin.Close()
 	}, nil
 }
+
+// OpenScratch is Scratch, opened and migrated: the database a load tool fills and throws
+// away. The returned function closes the database before throwing it away (a PostgreSQL
+// schema cannot be dropped cleanly under open connections' feet).
+func OpenScratch(ctx context.Context, raw string) (*DB, func(), error) {
+	u, drop, err := Scratch(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := Open(ctx, u)
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("store: open scratch: %w", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		drop()
+		return nil, nil, fmt.Errorf("store: migrate scratch: %w", err)
+	}
+	return db, func() { db.Close(); drop() }, nil
+}

@@ -187,3 +187,22 @@ func TestScratch(t *testing.T) {
 		t.Fatal("Scratch accepted a mysql URL")
 	}
 }
+
+func TestOpenScratch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, raw := range []string{"", storetest.PostgresURL()} {
+		db, drop, err := store.OpenScratch(ctx, raw)
+		if err != nil {
+			t.Fatalf("OpenScratch(%q): %v", raw, err)
+		}
+		ok, err := db.Migrated(ctx)
+		if err != nil || !ok {
+			t.Fatalf("OpenScratch(%q) %s: migrated = %v, %v", raw, db.Dialect(), ok, err)
+		}
+		drop()
+	}
+	if _, _, err := store.OpenScratch(ctx, "mysql://x"); err == nil {
+		t.Fatal("OpenScratch accepted a mysql URL")
+	}
+}

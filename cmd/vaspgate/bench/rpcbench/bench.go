@@ -182,19 +182,11 @@ func serve(h http.Handler) (string, func(), error) {
 // Run performs both phases.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
-	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
+	db, cleanup, err := store.OpenScratch(ctx, o.DatabaseURL)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
-	db, err := store.Open(ctx, dbURL)
-	if err != nil {
-		return Result{}, err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return Result{}, err
-	}
 	if o.Method != "customer" && o.Method != "hold" && o.Method != "sep31" {
 		return Result{}, fmt.Errorf("bench rpc: method %q, want customer, hold or sep31", o.Method)
 	}
