@@ -16,6 +16,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/stellar/go-stellar-sdk/strkey"
+
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // TestNewcomerFirstTenMinutes does what the README tells a new user: from a clean directory,
@@ -38,7 +40,7 @@ func TestNewcomerFirstTenMinutes(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	cmd := exec.Command(binary(t), "serve")
+	cmd := exec.Command(testkit.Binary(t), "serve")
 	cmd.Dir = dir
 	for _, kv := range os.Environ() { // a newcomer has no VASPGATE_* set
 		if !strings.HasPrefix(kv, "VASPGATE_") {

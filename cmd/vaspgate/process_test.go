@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,35 +16,8 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds vaspgate once for the package's tests, so they run the real program.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vaspgate-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vaspgate")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			binPath = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, binPath)
-	}
-	return binPath
-}
 
 // proc is a running vaspgate serve.
 type proc struct {
@@ -59,7 +30,7 @@ type proc struct {
 
 func startServe(t *testing.T, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), "serve")
+	cmd := exec.Command(testkit.Binary(t), "serve")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), append([]string{
 		"VASPGATE_PUBLIC_ADDR=127.0.0.1:0", "VASPGATE_ADMIN_ADDR=127.0.0.1:0",
@@ -160,7 +131,7 @@ func TestServeStartsAndStops(t *testing.T) {
 // per problem and a non-zero exit.
 func TestServeRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary(t), "serve")
+	cmd := exec.Command(testkit.Binary(t), "serve")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "VASPGATE_DATABASE_URL=mysql://nope", "VASPGATE_LOG_LEVEL=chatty")
 	out, err := cmd.CombinedOutput()
@@ -181,7 +152,7 @@ func TestMigrateCommand(t *testing.T) {
 			t.Parallel()
 			url := storetest.URL(t, d)
 			run := func() string {
-				cmd := exec.Command(binary(t), "migrate")
+				cmd := exec.Command(testkit.Binary(t), "migrate")
 				cmd.Dir = t.TempDir()
 				cmd.Env = append(os.Environ(), "VASPGATE_DATABASE_URL="+url)
 				out, err := cmd.CombinedOutput()
@@ -202,11 +173,11 @@ func TestMigrateCommand(t *testing.T) {
 
 func TestVersionAndKeys(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command(binary(t), "version").CombinedOutput()
+	out, err := exec.Command(testkit.Binary(t), "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "vaspgate ") {
 		t.Fatalf("version: %v %s", err, out)
 	}
-	out, err = exec.Command(binary(t), "keys", "generate").CombinedOutput()
+	out, err = exec.Command(testkit.Binary(t), "keys", "generate").CombinedOutput()
 	if err != nil {
 		t.Fatalf("keys generate: %v %s", err, out)
 	}
@@ -224,7 +195,7 @@ func TestVersionAndKeys(t *testing.T) {
 	if err != nil || kp.Address() != pub {
 		t.Fatalf("seed %q does not match key %q: %v", seed, pub, err)
 	}
-	if err := exec.Command(binary(t), "nonsense").Run(); err == nil {
+	if err := exec.Command(testkit.Binary(t), "nonsense").Run(); err == nil {
 		t.Fatal("unknown command exited 0")
 	}
 }
@@ -233,7 +204,7 @@ func TestVersionAndKeys(t *testing.T) {
 func TestHelpExitsZeroAndPrintsOnlyUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"help"}} {
-		cmd := exec.Command(binary(t), args...)
+		cmd := exec.Command(testkit.Binary(t), args...)
 		cmd.Dir = t.TempDir()
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -251,7 +222,7 @@ func TestHelpExitsZeroAndPrintsOnlyUsage(t *testing.T) {
 		}
 	}
 	// A flag that does not exist is still an error.
-	cmd := exec.Command(binary(t), "serve", "--bogus")
+	cmd := exec.Command(testkit.Binary(t), "serve", "--bogus")
 	cmd.Dir = t.TempDir()
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "bogus") {
 		t.Errorf("serve --bogus: %v %s", err, out)

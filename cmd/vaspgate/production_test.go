@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stellar/go-stellar-sdk/keypair"
+
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // productionProfile is a production configuration with every safe setting: the three
@@ -61,7 +63,7 @@ travel_rule:
 // command runs the binary with only env among VASPGATE_* variables (the caller's, e.g. a
 // developer's VASPGATE_MODE, must not leak in).
 func command(ctx context.Context, t *testing.T, dir string, env map[string]string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, testkit.Binary(t), args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VASPGATE_") && !strings.HasPrefix(kv, "VEGA_") && !strings.HasPrefix(kv, "SECRET_") {

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,31 +25,6 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildOut  []byte
-	buildErr  error
-)
-
-// vaspgateBinary builds cmd/vaspgate once for this package's end-to-end tests.
-func vaspgateBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vaspgate-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vaspgate")
-		buildOut, buildErr = exec.Command("go", "build", "-o", binPath, "github.com/vaspgate/vaspgate/cmd/vaspgate").CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
-	}
-	return binPath
-}
 
 // running is a vaspgate serve process.
 type running struct {
@@ -64,7 +38,7 @@ func startVaspgate(t *testing.T, configYAML string) running {
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(vaspgateBinary(t), "serve", "--config", cfgPath)
+	cmd := exec.Command(testkit.Binary(t), "serve", "--config", cfgPath)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "VASPGATE_PUBLIC_ADDR=127.0.0.1:0", "VASPGATE_ADMIN_ADDR=127.0.0.1:0", "VASPGATE_SHUTDOWN_TIMEOUT=5s")
 	stdout, err := cmd.StdoutPipe()

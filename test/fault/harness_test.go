@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // long selects the long profile: more load, more rounds. The short profile runs in
@@ -35,31 +37,6 @@ func scale(short, longN int) int {
 }
 
 const adminToken = "fault-admin-token-0123456789abcdef"
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildOut  []byte
-)
-
-// binary builds cmd/vaspgate once: the suite runs the real program, as an operator does.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vaspgate-fault-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vaspgate")
-		buildOut, buildErr = exec.Command("go", "build", "-o", binPath, "github.com/vaspgate/vaspgate/cmd/vaspgate").CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
-	}
-	return binPath
-}
 
 // instance is one `vaspgate serve` process. It can be killed with SIGKILL and started again
 // on the same configuration and working directory (same SQLite file, same spool).
@@ -103,12 +80,12 @@ func newInstance(t *testing.T, yaml string, env ...string) *instance {
 func (in *instance) start() {
 	t := in.t
 	t.Helper()
-	cmd := exec.Command(binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
+	cmd := exec.Command(testkit.Binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
 	if in.tmpfs != "" {
 		// sh execs vaspgate, so the process signalled below is vaspgate itself.
 		cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
 			fmt.Sprintf(`mount -t tmpfs -o size=%d tmpfs "$0" && exec "$@"`, in.tmpfsSize),
-			in.tmpfs, binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
+			in.tmpfs, testkit.Binary(t), "serve", "--config", filepath.Join(in.dir, "vaspgate.yaml"))
 	}
 	cmd.Dir = in.dir
 	cmd.Env = append(os.Environ(), "VASPGATE_PUBLIC_ADDR=127.0.0.1:0", "VASPGATE_ADMIN_ADDR=127.0.0.1:0",
