@@ -302,6 +302,9 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Jobs.Every("delivery_purge", time.Hour, a.Delivery.PurgeRetained)
 	a.Jobs.Every("kyc_file_purge", time.Hour, a.KYC.PurgeExpiredFiles)
+	if lim.purgeBuckets != nil {
+		a.Jobs.Every("rate_bucket_purge", time.Hour, lim.purgeBuckets)
+	}
 	return a.registerEnclaveAPI(tr)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vaspgate/vaspgate/internal/config"
+	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/kyc"
 	"github.com/vaspgate/vaspgate/internal/limit"
 	"github.com/vaspgate/vaspgate/internal/stellar"
@@ -23,18 +24,27 @@ import (
 type limits struct {
 	address  *limit.Limiter
 	identity limit.Bucket
-	proxies  []netip.Prefix
-	disk     *limit.Disk
-	kyc      kyc.Limits
-	pending  limit.Quota
+	// purgeBuckets drops the shared identity limit's full buckets (nil when it is in memory).
+	purgeBuckets job.Task
+	proxies      []netip.Prefix
+	disk         *limit.Disk
+	kyc          kyc.Limits
+	pending      limit.Quota
 }
 
 func newLimits(cfg config.Config, db *store.DB, log *slog.Logger) limits {
 	l := cfg.Limits.WithDefaults()
 	identityRate := limit.Rate{PerMinute: l.IdentityRatePerMinute, Burst: l.IdentityBurst}
-	var identity limit.Bucket = limit.NewLimiter(identityRate)
+	var (
+		identity limit.Bucket = limit.NewLimiter(identityRate)
+		purge    job.Task
+	)
 	if db != nil && db.Dialect() == store.Postgres {
-		identity = limit.NewShared(db, "identity", identityRate, log)
+		shared := limit.NewShared(db, "identity", identityRate, log)
+		identity = shared
+		if shared != nil {
+			purge = shared.Purge
+		}
 	}
 	// The guard watches the filesystem of the travel-rule spool (acknowledged enclave
 	// callbacks go there when the database cannot take them) and, on SQLite, the database's.
@@ -48,10 +58,11 @@ func newLimits(cfg config.Config, db *store.DB, log *slog.Logger) limits {
 	}
 	disk := limit.NewDisk(uint64(l.DiskReserve), paths...)
 	return limits{
-		address:  limit.NewLimiter(limit.Rate{PerMinute: l.AddressRatePerMinute, Burst: l.AddressBurst}),
-		identity: identity,
-		proxies:  l.Proxies(),
-		disk:     disk,
+		address:      limit.NewLimiter(limit.Rate{PerMinute: l.AddressRatePerMinute, Burst: l.AddressBurst}),
+		identity:     identity,
+		purgeBuckets: purge,
+		proxies:      l.Proxies(),
+		disk:         disk,
 		kyc: kyc.Limits{
 			FilesPerIdentity:     limit.Quota{Name: "limits.files_per_identity", Max: l.FilesPerIdentity},
 			FileBytesPerIdentity: limit.Quota{Name: "limits.file_bytes_per_identity", Max: l.FileBytesPerIdentity},

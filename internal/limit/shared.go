@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -43,8 +42,6 @@ type Shared struct {
 	now    func() time.Time
 	local  *Limiter
 	log    *slog.Logger
-	takes  atomic.Uint64
-	purges atomic.Bool
 }
 
 // NewShared returns a shared limiter of rate r for scope (the bucket's name space, e.g.
@@ -61,9 +58,6 @@ func NewShared(db *store.DB, scope string, r Rate, log *slog.Logger) *Shared {
 		now: time.Now, local: NewLimiter(r), log: log}
 }
 
-// purgeEvery is how many takes pass between two sweeps of full buckets.
-const purgeEvery = 4096
-
 // Take implements Bucket.
 func (s *Shared) Take(ctx context.Context, key string) (bool, time.Duration) {
 	if s == nil {
@@ -79,9 +73,6 @@ func (s *Shared) Take(ctx context.Context, key string) (bool, time.Duration) {
 	if err != nil {
 		s.log.Warn("shared rate limit: database take failed, limiting in this process", "scope", s.scope, "err", err)
 		return s.local.Allow(key)
-	}
-	if s.takes.Add(1)%purgeEvery == 0 && s.purges.CompareAndSwap(false, true) {
-		go s.purge()
 	}
 	return ok, wait
 }
@@ -121,14 +112,15 @@ func (s *Shared) take(ctx context.Context, key string) (bool, time.Duration, err
 	return false, max(wait, time.Millisecond), nil
 }
 
-// purge deletes the buckets that have refilled completely: they hold nothing a new bucket
-// would not.
-func (s *Shared) purge() {
-	defer s.purges.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// Purge deletes the buckets that have refilled completely (they hold nothing a new bucket
+// would not) and returns how many; app runs it as a periodic maintenance task (job.Every),
+// off the request path.
+func (s *Shared) Purge(ctx context.Context) (int, error) {
 	full := s.now().Add(-time.Duration(s.burst / s.perSec * float64(time.Second)))
-	if _, err := s.db.ExecContext(ctx, "DELETE FROM rate_buckets WHERE scope = ? AND at < ?", s.scope, store.Micros(full)); err != nil {
-		s.log.Warn("shared rate limit: purge", "scope", s.scope, "err", err)
+	res, err := s.db.ExecContext(ctx, "DELETE FROM rate_buckets WHERE scope = ? AND at < ?", s.scope, store.Micros(full))
+	if err != nil {
+		return 0, fmt.Errorf("limit: purge %s buckets: %w", s.scope, err)
 	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -61,7 +61,9 @@ func TestSharedBucket(t *testing.T) {
 		if ok, _ := a.Take(ctx, "G3"); !ok {
 			t.Fatal("new key refused")
 		}
-		a.purge()
+		if _, err := a.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
 		var n int
 		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM rate_buckets WHERE scope = 'identity'").Scan(&n); err != nil || n != 1 {
 			t.Fatalf("after purge: %d identity buckets (%v), want 1 (G3)", n, err)
