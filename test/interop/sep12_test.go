@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/vaspgate/vaspgate/internal/stellar/stellarhttp"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 // kycAnchor is vaspgate with SEP-1, SEP-10 and SEP-12 on the public listener, the operator
