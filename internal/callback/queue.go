@@ -369,28 +369,36 @@ func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item
 }
 
 // claimDue selects due heads. Only a subject's head is 'pending', so this is a short index
-// range scan with no per-row ordering check.
+// range scan with no per-row ordering check. The endpoint's gate (enabled, circuit closed)
+// is an anti-join, not a join: joined, the endpoint's id became a lookup key into the
+// deliveries, and a planner without statistics walked each endpoint's open deliveries
+// through the unfinished index instead of reading the due heads (issue 16).
 const claimDue = `SELECT d.id FROM callback_deliveries d
-	JOIN callback_endpoints e ON e.id = d.endpoint_id
 	WHERE d.status = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
-	  AND e.state = 'enabled' AND e.circuit_until <= ?%s
+	  AND NOT EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = d.endpoint_id
+	                  AND (e.state <> 'enabled' OR e.circuit_until > ?))%s
 	ORDER BY d.next_at LIMIT ?`
+
+// claimStmt is the claim statement for a given number of excluded endpoints.
+func (q *queue) claimStmt(excluded int) string {
+	excl := ""
+	if excluded > 0 {
+		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", excluded-1) + ")"
+	}
+	inner := fmt.Sprintf(claimDue, excl)
+	if q.pg() {
+		inner += " FOR UPDATE OF d SKIP LOCKED"
+	}
+	return `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
+		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
+}
 
 // claim leases up to n due deliveries with token until leaseUntil, skipping the endpoints
 // in exclude. On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
 // instances never claim the same row and a claim never waits; on SQLite the single writer
 // makes the UPDATE atomic.
 func (q *queue) claim(ctx context.Context, n int, token string, leaseUntil, wallUS, nowUS int64, exclude []any) ([]claimed, error) {
-	excl := ""
-	if len(exclude) > 0 {
-		excl = " AND d.endpoint_id NOT IN (?" + strings.Repeat(", ?", len(exclude)-1) + ")"
-	}
-	inner := fmt.Sprintf(claimDue, excl)
-	if q.pg() {
-		inner += " FOR UPDATE OF d SKIP LOCKED"
-	}
-	stmt := `UPDATE callback_deliveries SET lease_token = ?, lease_until = ? WHERE id IN (` + inner + `)
-		RETURNING id, endpoint_id, subject, seq, event_id, event_type, occurred_at, body, tries, attempts`
+	stmt := q.claimStmt(len(exclude))
 	args := []any{token, leaseUntil, nowUS, wallUS, nowUS}
 	args = append(args, exclude...)
 	args = append(args, n)
