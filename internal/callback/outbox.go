@@ -44,6 +44,9 @@ type Message struct {
 // and takes its subject locks only at the end, for the commit's duration (issue 16).
 type Outbox struct {
 	engine *Engine
+	// publishing is the group commit of Engine.Publish, whose messages take this outbox's
+	// path into the queue.
+	publishing publishGroup
 }
 
 // record adds it to the callbacks tx writes before it commits.

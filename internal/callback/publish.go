@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // DestinationBusiness names the configured business endpoint as a publication's destination.
@@ -52,21 +51,33 @@ var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 // check returns why p cannot be published, or nil.
 func (p Publication) check() error {
 	switch {
-	case p.Destination == "":
+	case p.Destination == "" || !utf8.ValidString(p.Destination):
 		return fmt.Errorf("%w: destination is required (\"business\" or an http(s) URL)", ErrInvalidMessage)
-	case p.Subject == "" || len(p.Subject) > 256 || !utf8.ValidString(p.Subject):
-		return fmt.Errorf("%w: subject is required, at most 256 bytes of UTF-8", ErrInvalidMessage)
+	case p.Subject == "" || len(p.Subject) > 256 || !textOK(p.Subject):
+		return fmt.Errorf("%w: subject is required, at most 256 bytes of UTF-8 without NUL", ErrInvalidMessage)
 	case !eventTypeRE.MatchString(p.Type):
 		return fmt.Errorf("%w: type is required: 1-128 of A-Z a-z 0-9 _ . : -", ErrInvalidMessage)
-	case len(p.IdempotencyKey) > 256 || !utf8.ValidString(p.IdempotencyKey):
-		return fmt.Errorf("%w: idempotency_key is at most 256 bytes of UTF-8", ErrInvalidMessage)
+	case len(p.IdempotencyKey) > 256 || !textOK(p.IdempotencyKey):
+		return fmt.Errorf("%w: idempotency_key is at most 256 bytes of UTF-8 without NUL", ErrInvalidMessage)
 	}
 	return nil
 }
 
-// Publish records publications in one transaction — all or none, durable when it returns —
-// and wakes delivery. A batch is written in (destination, subject) order; within a subject
-// the batch's order is the delivery order.
+// textOK reports whether s can be stored as text by both engines: PostgreSQL refuses
+// invalid UTF-8 and NUL, which would fail the transaction (and with it the calls committed
+// together) instead of answering 400.
+func textOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// Publish records publications — all or none, durable when it returns — and wakes
+// delivery. Concurrent calls are committed together (see publishGroup): one transaction for
+// every call waiting while the previous one committed, each call answered with its own
+// results after that commit. Within a subject, messages take sequence numbers in the
+// order of their call's turn in the group, and a call's own messages keep their order.
+//
+// ctx bounds the wait for a turn: a call cancelled before its turn records nothing and
+// returns ctx's error; once its turn has come, the commit runs to its end under its own
+// deadline and the call returns its outcome. The commit does not run a store.WithCommitHook
+// hook of ctx (the transaction is shared).
 func (e *Engine) Publish(ctx context.Context, ps []Publication) ([]Published, error) {
 	if len(ps) == 0 || len(ps) > MaxPublishBatch {
 		return nil, fmt.Errorf("%w: publish 1 to %d messages at a time", ErrInvalidMessage, MaxPublishBatch)
@@ -92,12 +103,7 @@ func (e *Engine) Publish(ctx context.Context, ps []Publication) ([]Published, er
 		}
 		items[i] = it
 	}
-	var done []enqueued
-	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		done, err = e.enqueue(ctx, tx, items)
-		return err
-	})
+	done, err := e.outbox.publishing.record(ctx, e, items)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package callbackhttp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/vaspgate/vaspgate/internal/testkit"
 	"io"
 	"net/http"
@@ -161,6 +162,166 @@ func TestPublishAPI(t *testing.T) {
 		want := []string{`{"s":"a","n":1}`, `{"s":"a","n":2}`, `{"s":"a","n":3}`, `{"s":"a","n":4}`}
 		if strings.Join(order, " ") != strings.Join(want, " ") {
 			t.Errorf("subject a arrived as %v, want %v", order, want)
+		}
+	})
+}
+
+// TestPublishAPIConcurrentPublishers: publishers posting at once over real HTTP (their calls
+// merged into group commits) each get their own results: a publisher's messages take
+// sequences in the order it sent them, every subject's sequences are handed out once, an
+// idempotency key sent by all publishers at once is one delivery, and a call the database
+// refuses fails alone (503) while the calls committed beside it are recorded.
+func TestPublishAPIConcurrentPublishers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		poison := `ALTER TABLE callback_deliveries ADD CONSTRAINT poison CHECK (subject <> 'poison')`
+		if db.Dialect() == store.SQLite {
+			poison = `CREATE TRIGGER poison BEFORE INSERT ON callback_deliveries WHEN NEW.subject = 'poison'
+				BEGIN SELECT RAISE(ABORT, 'poison refused'); END`
+		}
+		if _, err := db.ExecContext(context.Background(), poison); err != nil {
+			t.Fatal(err)
+		}
+		eng, err := callback.New(context.Background(), db, testkit.FastCallbackOptions(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := server.New(server.Options{AdminToken: "admin-secret"})
+		callbackhttp.RegisterPublish(srv.AdminAPI, eng)
+		api := httptest.NewServer(srv.Admin)
+		defer api.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		defer client.CloseIdleConnections()
+
+		const publishers, calls = 24, 10
+		dest := "http://127.0.0.1:1/hook"
+		type sent struct{ subject, key string }
+		type answer struct {
+			code int
+			msgs []callback.Published
+		}
+		plan := func(p, c int) []sent {
+			var ms []sent
+			for m := range 1 + (p+c)%3 {
+				ms = append(ms, sent{subject: fmt.Sprintf("s%d", (p+c+m)%4)})
+			}
+			if c%5 == 0 { // every publisher sends this key at about the same time
+				ms = append(ms, sent{subject: "dup", key: fmt.Sprintf("shared-%d", c/5)})
+			}
+			if p == 0 && c == 7 {
+				ms = append(ms, sent{subject: "poison"})
+			}
+			return ms
+		}
+		answers := make([][]answer, publishers)
+		var wg sync.WaitGroup
+		for p := range publishers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c := range calls {
+					var body []string
+					for m, s := range plan(p, c) {
+						body = append(body, fmt.Sprintf(`{"destination":%q,"subject":%q,"type":"t","payload":{"p":%d,"c":%d,"m":%d},"idempotency_key":%q}`,
+							dest, s.subject, p, c, m, s.key))
+					}
+					req, _ := http.NewRequest(http.MethodPost, api.URL+"/admin/v1/messages", strings.NewReader("["+strings.Join(body, ",")+"]"))
+					req.Header.Set("Authorization", "Bearer admin-secret")
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var out struct{ Messages []callback.Published }
+					_ = json.NewDecoder(resp.Body).Decode(&out)
+					resp.Body.Close()
+					answers[p] = append(answers[p], answer{resp.StatusCode, out.Messages})
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+
+		type seqKey struct {
+			subject string
+			seq     int64
+		}
+		given := map[seqKey]string{} // (subject, sequence) -> delivery, from the answers
+		keyed := map[string]string{} // idempotency key -> delivery
+		firsts := map[string]int{}   // idempotency key -> answers not marked duplicate
+		for p := range publishers {
+			last := map[string]int64{} // subject -> this publisher's latest sequence
+			for c, a := range answers[p] {
+				ms := plan(p, c)
+				if p == 0 && c == 7 {
+					if a.code != http.StatusServiceUnavailable {
+						t.Errorf("the refused call answered %d", a.code)
+					}
+					continue
+				}
+				if a.code != http.StatusAccepted || len(a.msgs) != len(ms) {
+					t.Fatalf("publisher %d call %d: %d with %d messages for %d", p, c, a.code, len(a.msgs), len(ms))
+				}
+				for m, got := range a.msgs {
+					if got.Subject != ms[m].subject || (ms[m].key != "" && got.EventID != ms[m].key) || got.DeliveryID == "" {
+						t.Errorf("publisher %d call %d message %d: %+v for %+v", p, c, m, got, ms[m])
+					}
+					if ms[m].key != "" {
+						if d, ok := keyed[got.EventID]; ok && d != got.DeliveryID {
+							t.Errorf("key %s: delivery %s and %s", got.EventID, d, got.DeliveryID)
+						}
+						keyed[got.EventID] = got.DeliveryID
+						if !got.Duplicate {
+							firsts[got.EventID]++
+						}
+					}
+					if got.Duplicate {
+						continue
+					}
+					if got.Sequence <= last[got.Subject] {
+						t.Errorf("publisher %d call %d message %d: %s sequence %d after %d", p, c, m, got.Subject, got.Sequence, last[got.Subject])
+					}
+					last[got.Subject] = got.Sequence
+					k := seqKey{got.Subject, got.Sequence}
+					if d, ok := given[k]; ok {
+						t.Errorf("%s sequence %d given to %s and %s", k.subject, k.seq, d, got.DeliveryID)
+					}
+					given[k] = got.DeliveryID
+				}
+			}
+		}
+		for k, n := range firsts {
+			if n != 1 {
+				t.Errorf("key %s: %d answers not marked duplicate, want 1", k, n)
+			}
+		}
+		rows, err := db.QueryContext(context.Background(), `SELECT subject, seq, id FROM callback_deliveries`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		recorded := map[seqKey]string{}
+		for rows.Next() {
+			var k seqKey
+			var id string
+			if err := rows.Scan(&k.subject, &k.seq, &id); err != nil {
+				t.Fatal(err)
+			}
+			recorded[k] = id
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(recorded) != len(given) {
+			t.Errorf("%d deliveries recorded, %d answered", len(recorded), len(given))
+		}
+		for k, id := range given {
+			if recorded[k] != id {
+				t.Errorf("%s sequence %d: answered %s, recorded %q", k.subject, k.seq, id, recorded[k])
+			}
 		}
 	})
 }
