@@ -2,7 +2,8 @@
 // events over M subjects (one transaction each, as a business change would) for K loopback
 // receivers that verify every Stellar signature, optionally fail a share of requests, and
 // reports throughput, commit-to-receipt latency and lost, duplicated and out-of-order
-// deliveries. `vaspgate bench delivery` runs it.
+// deliveries. `vaspgate bench delivery` runs it. With Options.Peer it measures another
+// delivery service (Hookdeck Outpost) with the same producers and receivers instead.
 package callbackbench
 
 import (
@@ -14,15 +15,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up on PostgreSQL
@@ -56,7 +52,16 @@ type Options struct {
 	ViaHTTP bool
 	// Instances runs this many engines on the database (default 1), each with its own pool.
 	Instances int
-	Timeout   time.Duration
+	// PayloadBytes pads each event's payload to this many bytes (0: ~30 bytes, unpadded).
+	PayloadBytes int
+	// Peer, when set, measures another delivery service instead of vaspgate's engine, with
+	// the same producers and receivers: PeerOutpost is Hookdeck Outpost's server at PeerURL,
+	// authenticated with PeerAPIKey. DatabaseURL, Workers, Instances and Preload are then
+	// unused (the peer has its own storage and settings).
+	Peer       string
+	PeerURL    string
+	PeerAPIKey string
+	Timeout    time.Duration
 }
 
 // Result is what a run measured.
@@ -71,6 +76,8 @@ type Result struct {
 	Preload       bool    `json:"preload"`
 	ViaHTTP       bool    `json:"via_http"`
 	Instances     int     `json:"instances"`
+	PayloadBytes  int     `json:"payload_bytes,omitempty"`
+	Peer          string  `json:"peer,omitempty"`
 	Seconds       float64 `json:"seconds"`
 	PerSecond     float64 `json:"deliveries_per_second"`
 	EnqueueRate   float64 `json:"recorded_per_second"`
@@ -83,22 +90,6 @@ type Result struct {
 	Duplicated    int     `json:"duplicated"`
 	OutOfOrder    int     `json:"out_of_order"`
 	BadSignatures int64   `json:"bad_signatures"`
-}
-
-type event struct {
-	committed time.Time
-	received  time.Time
-	acks      int
-}
-
-type tracker struct {
-	mu         sync.Mutex
-	events     []event
-	last       []int // per subject: last acknowledged n
-	outOfOrder int
-	duplicated int
-	acked      int
-	done       chan struct{}
 }
 
 func (o *Options) defaults() {
@@ -127,6 +118,13 @@ const benchSeed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"
 // Run performs one benchmark.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
+	switch o.Peer {
+	case "":
+	case PeerOutpost:
+		return runOutpost(ctx, o)
+	default:
+		return Result{}, fmt.Errorf("bench: unknown peer %q (known: %s)", o.Peer, PeerOutpost)
+	}
 	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
 	if err != nil {
 		return Result{}, err
@@ -144,40 +142,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Producers = 1
 	}
 	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
-		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP, Instances: max(1, o.Instances)}
+		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP, Instances: max(1, o.Instances),
+		PayloadBytes: o.PayloadBytes}
 
 	signer, _ := callback.NewStellarSigner(benchSeed)
 	pub := signer.PublicKey()
-	tr := &tracker{events: make([]event, o.Events), last: make([]int, o.Subjects), done: make(chan struct{})}
-	var requests, failed, badSig atomic.Int64
-	var urls []string
-	for range o.Receivers {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return res, err
-		}
-		host := ln.Addr().String()
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			now := time.Now()
-			requests.Add(1)
-			if !verify(r.Header.Get("Signature"), host, body, pub) {
-				badSig.Add(1)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			if o.FailShare > 0 && rand.Float64() < o.FailShare {
-				failed.Add(1)
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			tr.ack(body, now, o.Events)
-			w.WriteHeader(http.StatusNoContent)
-		})}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		urls = append(urls, "http://"+host+"/cb")
+	tr := newTracker(o.Events, o.Subjects)
+	rcv, err := listenReceivers(o.Receivers)
+	if err != nil {
+		return res, err
 	}
+	defer rcv.close()
+	rcv.serve(o.FailShare, tr, func(host string, h http.Header, body []byte) bool {
+		return verify(h.Get("Signature"), host, body, pub)
+	})
+	urls := rcv.urls("/cb")
 
 	// Production's settings (loopback allowed) but for these.
 	cfg := testkit.CallbackOptions()
@@ -230,33 +209,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		startEngine()
 	}
 
-	record := func(ctx context.Context, url, subject string, body []byte) error {
+	record := func(ctx context.Context, e pending) error {
 		return db.InTx(ctx, func(tx *store.Tx) error {
-			return eng.Outbox().Wallet(ctx, tx, url, callback.Message{Type: "bench", Subject: subject, Body: body})
-		})
-	}
-	// A preload only sets the table up before the engine starts, so it records up to
-	// preloadBatch events per transaction: 500,000 due deliveries take minutes, not an hour.
-	batch := 1
-	if o.Preload && !o.ViaHTTP {
-		batch = preloadBatch
-	}
-	type event struct {
-		i            int
-		url, subject string
-		body         []byte
-	}
-	recordMany := func(ctx context.Context, evs []event) error {
-		if len(evs) == 1 {
-			return record(ctx, evs[0].url, evs[0].subject, evs[0].body)
-		}
-		return db.InTx(ctx, func(tx *store.Tx) error {
-			for _, e := range evs {
-				if err := eng.Outbox().Wallet(ctx, tx, e.url, callback.Message{Type: "bench", Subject: e.subject, Body: e.body}); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eng.Outbox().Wallet(ctx, tx, e.dest, callback.Message{Type: "bench", Subject: e.subject, Body: e.body})
 		})
 	}
 	if o.ViaHTTP {
@@ -267,65 +222,31 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		defer closeAPI()
 		record = publish
 	}
+	// A preload only sets the table up before the engine starts, so it records up to
+	// preloadBatch events per transaction: 500,000 due deliveries take minutes, not an hour.
+	batch := 1
+	if o.Preload && !o.ViaHTTP {
+		batch = preloadBatch
+	}
+	recordMany := func(ctx context.Context, evs []pending) error {
+		if len(evs) == 1 {
+			return record(ctx, evs[0])
+		}
+		return db.InTx(ctx, func(tx *store.Tx) error {
+			for _, e := range evs {
+				if err := eng.Outbox().Wallet(ctx, tx, e.dest, callback.Message{Type: "bench", Subject: e.subject, Body: e.body}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 
 	start := time.Now()
-	var interval time.Duration
-	if o.Rate > 0 {
-		interval = time.Second * time.Duration(o.Producers) / time.Duration(o.Rate)
+	if err := produce(ctx, o, tr, urls, batch, recordMany); err != nil {
+		return res, err
 	}
-	var wg sync.WaitGroup
-	errCh := make(chan error, o.Producers)
-	for p := range o.Producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next := time.Now()
-			var pending []event
-			flush := func() bool {
-				if len(pending) == 0 {
-					return true
-				}
-				if err := recordMany(ctx, pending); err != nil {
-					errCh <- err
-					return false
-				}
-				at := time.Now()
-				for _, e := range pending {
-					tr.committed(e.i, at)
-				}
-				pending = pending[:0]
-				return true
-			}
-			// Producer p owns the subjects s with s % Producers == p, so each subject's
-			// events are recorded in order.
-			for i := 0; i < o.Events; i++ {
-				s := i % o.Subjects
-				if s%o.Producers != p {
-					continue
-				}
-				if interval > 0 {
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d) // pacing the offered load, not synchronisation
-					}
-					next = next.Add(interval)
-				}
-				n := i/o.Subjects + 1
-				body := fmt.Appendf(nil, `{"i":%d,"s":%d,"n":%d}`, i, s, n)
-				pending = append(pending, event{i, urls[s%len(urls)], "subject-" + strconv.Itoa(s), body})
-				if len(pending) >= batch && !flush() {
-					return
-				}
-			}
-			flush()
-		}()
-	}
-	wg.Wait()
 	recorded := time.Since(start)
-	select {
-	case err := <-errCh:
-		return res, fmt.Errorf("bench: record: %w", err)
-	default:
-	}
 	if o.Preload {
 		// A running system's tables have planner statistics; a scratch table loaded a
 		// second ago has none until autovacuum's next pass (up to a minute, longer than a
@@ -340,87 +261,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		start = time.Now()
 		startEngine()
 	}
-	select {
-	case <-tr.done:
-	case <-time.After(o.Timeout):
-	case <-ctx.Done():
-	}
-	elapsed := time.Since(start)
-
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	var lat []time.Duration
-	for _, e := range tr.events {
-		if e.acks == 0 {
-			res.Lost++
-			continue
-		}
-		if e.acks > 1 {
-			res.Duplicated += e.acks - 1
-		}
-		lat = append(lat, max(0, e.received.Sub(e.committed)))
-	}
-	res.Duplicated += tr.duplicated
-	res.OutOfOrder = tr.outOfOrder
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.P50Millis = ms(lat[len(lat)/2])
-		res.P99Millis = ms(lat[min(len(lat)-1, len(lat)*99/100)])
-		res.MaxMillis = ms(lat[len(lat)-1])
-	}
-	var lastReceipt time.Time
-	for _, e := range tr.events {
-		if e.received.After(lastReceipt) {
-			lastReceipt = e.received
-		}
-	}
-	if !lastReceipt.IsZero() {
-		elapsed = lastReceipt.Sub(start)
-	}
-	res.Seconds = elapsed.Seconds()
-	res.PerSecond = float64(tr.acked) / elapsed.Seconds()
+	tr.wait(ctx, o.Timeout)
+	tr.fill(&res, start)
 	res.EnqueueRate = float64(o.Events) / recorded.Seconds()
-	res.Requests, res.Failed503, res.BadSignatures = requests.Load(), failed.Load(), badSig.Load()
+	res.Requests, res.Failed503, res.BadSignatures = rcv.requests.Load(), rcv.failed.Load(), rcv.badSig.Load()
 	return res, nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // preloadBatch is how many events a preload records per transaction.
 const preloadBatch = 200
-
-func (t *tracker) committed(i int, at time.Time) {
-	t.mu.Lock()
-	t.events[i].committed = at
-	t.mu.Unlock()
-}
-
-func (t *tracker) ack(body []byte, at time.Time, total int) {
-	var m struct{ I, S, N int }
-	if json.Unmarshal(body, &m) != nil || m.I < 0 || m.I >= len(t.events) || m.S < 0 || m.S >= len(t.last) {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := &t.events[m.I]
-	switch {
-	case m.N == t.last[m.S]+1:
-		t.last[m.S] = m.N
-	case m.N <= t.last[m.S]:
-		// A repeat of something acknowledged: counted as a duplicate through acks.
-	default:
-		t.outOfOrder++
-		t.last[m.S] = m.N
-	}
-	if e.acks == 0 {
-		e.received = at
-		t.acked++
-		if t.acked == total {
-			close(t.done)
-		}
-	}
-	e.acks++
-}
 
 // verify checks a Stellar callback signature the way a wallet does.
 func verify(header, host string, body []byte, pub ed25519.PublicKey) bool {
@@ -449,7 +298,7 @@ const benchAdminToken = "bench-admin-token"
 // publishAPI serves the publish API on a loopback listener, as vaspgate's admin listener
 // does (server.New, the admin token guard, callbackhttp.RegisterPublish), and returns a
 // function that publishes one event through it.
-func publishAPI(eng *callback.Engine, producers int) (func(ctx context.Context, url, subject string, body []byte) error, func(), error) {
+func publishAPI(eng *callback.Engine, producers int) (func(context.Context, pending) error, func(), error) {
 	srv := server.New(server.Options{AdminToken: benchAdminToken, Logger: slog.New(slog.DiscardHandler)})
 	callbackhttp.RegisterPublish(srv.AdminAPI, eng)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -460,8 +309,8 @@ func publishAPI(eng *callback.Engine, producers int) (func(ctx context.Context, 
 	go func() { _ = hs.Serve(ln) }()
 	endpoint := "http://" + ln.Addr().String() + "/admin/v1/messages"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: producers * 2}, Timeout: time.Minute}
-	publish := func(ctx context.Context, url, subject string, body []byte) error {
-		msg, err := json.Marshal(map[string]any{"destination": url, "subject": subject, "type": "bench", "payload": json.RawMessage(body)})
+	publish := func(ctx context.Context, e pending) error {
+		msg, err := json.Marshal(map[string]any{"destination": e.dest, "subject": e.subject, "type": "bench", "payload": json.RawMessage(e.body)})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,9 @@ package callbackbench
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
@@ -30,6 +32,61 @@ func TestBenchSmall(t *testing.T) {
 				}
 				t.Logf("%+v", r)
 			})
+		}
+	}
+}
+
+func TestTrackerOrder(t *testing.T) {
+	t.Parallel()
+	// Events of one subject, by n (event i = n-1); acks lists the n acknowledged, in order.
+	for _, tc := range []struct {
+		name                string
+		events              int
+		acks                []int
+		wantOOO, wantDup    int
+		wantLost, wantAcked int
+	}{
+		{"in order", 4, []int{1, 2, 3, 4}, 0, 0, 0, 4},
+		{"one overtaken", 4, []int{2, 1, 3, 4}, 1, 0, 0, 4},
+		{"two overtaken by one", 4, []int{3, 1, 2, 4}, 1, 0, 0, 4},
+		{"pairs reversed", 6, []int{2, 1, 4, 3, 6, 5}, 3, 0, 0, 6},
+		{"last first", 4, []int{4, 1, 2, 3}, 1, 0, 0, 4},
+		{"repeat", 3, []int{1, 1, 2, 3}, 0, 1, 0, 3},
+		{"repeat after overtaking", 3, []int{2, 1, 2, 3}, 1, 1, 0, 3},
+		{"gap never filled", 3, []int{1, 3}, 1, 0, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTracker(tc.events, 1)
+			for _, n := range tc.acks {
+				tr.ack(eventBody(n-1, 0, n, 0), time.Now())
+			}
+			var r Result
+			tr.fill(&r, time.Now())
+			if r.OutOfOrder != tc.wantOOO || r.Duplicated != tc.wantDup || r.Lost != tc.wantLost || tr.acked != tc.wantAcked {
+				t.Fatalf("out of order %d, dup %d, lost %d, acked %d; want %d, %d, %d, %d",
+					r.OutOfOrder, r.Duplicated, r.Lost, tr.acked, tc.wantOOO, tc.wantDup, tc.wantLost, tc.wantAcked)
+			}
+		})
+	}
+}
+
+func TestEventBody(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{0, 10, 31, 40, 1024} {
+		b := eventBody(12345, 67, 89, size)
+		var m struct {
+			I, S, N int
+			Pad     string
+		}
+		if err := json.Unmarshal(b, &m); err != nil || m.I != 12345 || m.S != 67 || m.N != 89 {
+			t.Fatalf("size %d: %s: %v %+v", size, b, err, m)
+		}
+		want := size
+		if size < 35 { // too small for the padding field: the body as it is
+			want = len(`{"i":12345,"s":67,"n":89}`)
+		}
+		if len(b) != want {
+			t.Fatalf("size %d: %d bytes", size, len(b))
 		}
 	}
 }
