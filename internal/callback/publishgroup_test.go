@@ -87,18 +87,6 @@ func publishInOneGroup(t *testing.T, eng *Engine, calls []groupCall) ([]groupOut
 // carrying it passes Publish's checks and fails in the group's transaction.
 const poisonSubject = "poison"
 
-func addPoison(t *testing.T, db *store.DB) {
-	t.Helper()
-	q := `ALTER TABLE callback_deliveries ADD CONSTRAINT poison CHECK (subject <> 'poison')`
-	if db.Dialect() == store.SQLite {
-		q = `CREATE TRIGGER poison BEFORE INSERT ON callback_deliveries WHEN NEW.subject = 'poison'
-			BEGIN SELECT RAISE(ABORT, 'poison refused'); END`
-	}
-	if _, err := db.ExecContext(context.Background(), q); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPublishGroupCommit: calls merged into one group commit each get their own results;
 // subjects take sequences in the calls' turn order and each call's order; one idempotency
 // key in two calls of a group is one delivery; a call the database refuses, or one
@@ -172,7 +160,7 @@ func TestPublishGroupCommit(t *testing.T) {
 		// One case at a time: each runs an engine on each engine's database (connections).
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
-				addPoison(t, db)
+				storetest.RefuseInserts(t, db, "callback_deliveries", "subject", poisonSubject)
 				rc := newReceiver(t)
 				eng := start(t, db, testConfig())
 				dest := rc.url("/hook")

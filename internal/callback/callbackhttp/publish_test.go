@@ -174,14 +174,7 @@ func TestPublishAPI(t *testing.T) {
 func TestPublishAPIConcurrentPublishers(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		poison := `ALTER TABLE callback_deliveries ADD CONSTRAINT poison CHECK (subject <> 'poison')`
-		if db.Dialect() == store.SQLite {
-			poison = `CREATE TRIGGER poison BEFORE INSERT ON callback_deliveries WHEN NEW.subject = 'poison'
-				BEGIN SELECT RAISE(ABORT, 'poison refused'); END`
-		}
-		if _, err := db.ExecContext(context.Background(), poison); err != nil {
-			t.Fatal(err)
-		}
+		storetest.RefuseInserts(t, db, "callback_deliveries", "subject", "poison")
 		eng, err := callback.New(context.Background(), db, testkit.FastCallbackOptions(seed))
 		if err != nil {
 			t.Fatal(err)

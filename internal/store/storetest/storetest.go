@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,4 +71,21 @@ func freshSchema(t testing.TB) string {
 	}
 	t.Cleanup(drop)
 	return u
+}
+
+// RefuseInserts makes db refuse every row inserted into table whose column equals value:
+// a rule only the database knows (a CHECK constraint on PostgreSQL, a trigger on SQLite), for
+// tests of what happens when a write fails inside a transaction. The names are the test's
+// own, not user input.
+func RefuseInserts(t testing.TB, db *store.DB, table, column, value string) {
+	t.Helper()
+	name := "refuse_" + table + "_" + column
+	q := fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s <> '%s')`, table, name, column, value)
+	if db.Dialect() == store.SQLite {
+		q = fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s WHEN NEW.%s = '%s'
+			BEGIN SELECT RAISE(ABORT, 'refused by %s'); END`, name, table, column, value, name)
+	}
+	if _, err := db.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("storetest: refuse inserts into %s: %v", table, err)
+	}
 }
