@@ -30,7 +30,7 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&o.FailShare, "fail", 0, "share of requests the receivers answer 503 (0-1)")
 	fs.IntVar(&o.Rate, "rate", 0, "events recorded per second (0: as fast as possible)")
 	fs.IntVar(&o.Workers, "workers", 256, "engine workers")
-	fs.IntVar(&o.Producers, "producers", 8, "concurrent recording goroutines (1 on SQLite)")
+	fs.IntVar(&o.Producers, "producers", 8, "concurrent recording goroutines, or publishers with --via-http (1 on SQLite in process)")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up waiting after this long")
 	fs.BoolVar(&o.Preload, "preload", false, "record every event first, then start the engine (measures the engine alone)")
 	fs.BoolVar(&o.ViaHTTP, "via-http", false, "publish every event through the publish API (POST /admin/v1/messages on a loopback admin listener) instead of the outbox in process")
