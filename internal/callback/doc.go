@@ -51,7 +51,8 @@
 // The unexported queue type holds every statement of the callback tables for both
 // dialects; [Engine] keeps the goroutines and the sending; [Admin] serves listing, replay
 // and endpoints without starting anything. [Engine.Publish] is the publish API's entry:
-// the business's own messages through the same outbox.
+// the business's own messages through the same outbox, concurrent calls recorded together
+// in one transaction (a group commit led by the calls themselves: publishgroup.go).
 //
 // # Failure handling
 //
