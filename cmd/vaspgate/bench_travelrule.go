@@ -34,6 +34,7 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 	fs.IntVar(&o.Rate, "rate", 0, "requests per second (0: as fast as the concurrency allows)")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.BoolVar(&o.Ceiling, "ceiling", false, "acknowledge without storing (an in-process endpoint that only reads and decodes): the load tool's ceiling on this machine")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the burst (first request to last answer) to this file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	api := fs.Bool("api", false, "measure the enclave's calls to vaspgate (Verify User Account, Verify User) instead of callbacks; uses -database-url, -n (per API), -c and -customers")
 	customers := fs.Int("customers", 1000, "with -api: builtin SEP-12 customers to make first")

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type Options struct {
 	// reads and decodes each callback and answers {"result": true} storing nothing: the load
 	// tool's and HTTP's own ceiling on this machine, to compare the receiver with.
 	Ceiling bool
+	// CPUProfile, when set, is the file a CPU profile of the burst is written to: from the
+	// first request to the last answer (not set-up, processing after it, or the count).
+	CPUProfile string
 }
 
 // Result is what a run measured.
@@ -187,6 +191,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ok := make([]bool, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	stopProfile, err := startProfile(o.CPUProfile)
+	if err != nil {
+		return res, err
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	for range o.Concurrency {
@@ -220,6 +228,9 @@ feed:
 	close(next)
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
+	if err := stopProfile(); err != nil {
+		return res, err
+	}
 
 	var acked []time.Duration
 	sent := map[string]map[string]int{} // uuid -> type -> duplicates acknowledged
@@ -269,6 +280,26 @@ feed:
 	}
 	err = count(ctx, client, o, sent, &res)
 	return res, err
+}
+
+// startProfile starts a CPU profile into file (nothing when file is empty); the function it
+// returns stops it and closes the file.
+func startProfile(file string) (func() error, error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("travelrulebench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("travelrulebench: cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
