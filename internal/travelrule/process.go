@@ -271,17 +271,22 @@ func (s *Service) loadCallbacks(ctx context.Context, tx *store.Tx, id string) ([
 	return out, pending, rows.Err()
 }
 
-// markProcessed marks the callbacks this fold read. Only those: one committed after the read
-// stays pending for the job its own transaction enqueued.
+// markProcessed marks the callbacks this fold read pending. Only those: one committed after
+// the read stays pending for the folder round its own commit noted. The rows are found by
+// id alone: the verification's row lock keeps them pending until this transaction ends
+// (only a fold marks a row processed), and a condition on state = pending let PostgreSQL's
+// planner, without statistics on a young table, intersect the primary key with the
+// (state, received_at) index, walking every pending row of a burst for each fold (0.7-1.5 ms
+// per fold with 4,000 pending, measured; issue 16).
 func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{stateProcessed, statePending}
+	args := []any{stateProcessed}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	q := "UPDATE travel_rule_inbox SET state = ? WHERE state = ? AND id IN (" +
+	q := "UPDATE travel_rule_inbox SET state = ? WHERE id IN (" +
 		strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")"
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("mark processed: %w", err)
