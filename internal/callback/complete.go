@@ -8,12 +8,27 @@ import (
 	"github.com/vaspgate/vaspgate/internal/store"
 )
 
-// completion is a finished attempt waiting to be recorded.
+// completion is a finished attempt waiting to be recorded. take says the worker would
+// send its subject's next delivery at once (successor takeover) if the attempt delivered.
 type completion struct {
 	c    claimed
 	a    attemptLog
-	done chan error
+	take bool
+	done chan recordedAttempt
 }
+
+// recordedAttempt is what the worker learns once its attempt is recorded: an error (the
+// lease will lapse and another attempt follow), or, when it asked to take over, the
+// subject's next delivery leased to this instance (next.id empty when there is none).
+type recordedAttempt struct {
+	err  error
+	next claimed
+}
+
+// maxTakeovers bounds how many deliveries of one subject a worker sends in a row by
+// successor takeover before it gives its slot back to the claim rounds, so that a busy
+// subject cannot keep a worker from the other subjects' due heads for long.
+const maxTakeovers = 16
 
 // maxBatch bounds how many attempts one recording transaction holds.
 const maxBatch = 256
@@ -41,10 +56,13 @@ func (e *Engine) completer(completions <-chan completion) {
 				break fill
 			}
 		}
-		err := e.recordOnce(batch)
+		next, err := e.recordOnce(batch)
 		if err == nil {
 			for _, c := range batch {
-				c.done <- nil
+				k := subjectKey{c.c.endpointID, c.c.subject}
+				n := next[k]
+				delete(next, k) // one worker per successor
+				c.done <- recordedAttempt{next: n}
 			}
 			continue
 		}
@@ -55,13 +73,14 @@ func (e *Engine) completer(completions <-chan completion) {
 		// or its lease has lapsed (another instance owns the delivery then).
 		e.log.Warn("record attempts: retrying one by one", "batch", len(batch), "err", err)
 		for _, c := range batch {
-			c.done <- e.recordPersistently(c)
+			c.done <- recordedAttempt{err: e.recordPersistently(c)}
 		}
 	}
 }
 
-// recordOnce records a batch in one transaction under its own timeout.
-func (e *Engine) recordOnce(batch []completion) error {
+// recordOnce records a batch in one transaction under its own timeout, and returns the
+// successors leased for the workers that asked (by subject).
+func (e *Engine) recordOnce(batch []completion) (map[subjectKey]claimed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	return e.record(ctx, batch)
@@ -74,7 +93,8 @@ func (e *Engine) recordPersistently(c completion) error {
 	giveUp := time.Now().Add(e.cfg.Lease + recordTimeout)
 	pause := 20 * time.Millisecond
 	for {
-		err := e.recordOnce([]completion{c})
+		c.take = false // a retry only records
+		_, err := e.recordOnce([]completion{c})
 		if err == nil || time.Now().After(giveUp) {
 			return err
 		}
@@ -85,18 +105,35 @@ func (e *Engine) recordPersistently(c completion) error {
 
 // record decides each attempt's consequence (done, retried on the schedule, or dead) and
 // writes the batch through the queue; subjects a business transaction held are promoted
-// right after, each in its own transaction.
-func (e *Engine) record(ctx context.Context, batch []completion) error {
+// right after, each in its own transaction. The workers that delivered and asked to take
+// over get their subject's next delivery leased in the same transaction (returned by
+// subject): no claim round between one delivery of a subject and the next.
+func (e *Engine) record(ctx context.Context, batch []completion) (map[subjectKey]claimed, error) {
 	now := e.now()
 	outs := make([]outcome, len(batch))
+	var tk *takeover
 	for i, x := range batch {
 		outs[i] = e.decide(x.c, x.a, now)
+		if x.take && outs[i].status == StatusDelivered {
+			if tk == nil {
+				// Leases measure process liveness: wall clock, as the claim's.
+				tk = &takeover{token: newToken(), until: store.Micros(time.Now().Add(e.cfg.Lease)), keys: map[subjectKey]bool{}}
+			}
+			tk.keys[subjectKey{x.c.endpointID, x.c.subject}] = true
+		}
 	}
 	hp := healthPolicy{threshold: e.cfg.CircuitThreshold, cooldown: e.cfg.CircuitCooldown,
 		maxCooldown: e.cfg.CircuitMaxCooldown, disableAfter: e.cfg.DisableAfter}
-	res, err := e.q.record(ctx, e.instance, outs, hp, now)
+	res, err := e.q.record(ctx, e.instance, outs, hp, now, tk)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var next map[subjectKey]claimed
+	if len(res.next) > 0 {
+		next = make(map[subjectKey]claimed, len(res.next))
+		for _, c := range res.next {
+			next[subjectKey{c.endpointID, c.subject}] = c
+		}
 	}
 	for i, o := range outs {
 		if !res.applied[i] {
@@ -112,7 +149,7 @@ func (e *Engine) record(ctx context.Context, batch []completion) error {
 		}
 		e.Wake()
 	}
-	return nil
+	return next, nil
 }
 
 // decide computes a delivery's next state after an attempt.

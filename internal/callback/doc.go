@@ -43,7 +43,11 @@
 // (one commit for every attempt that finished meanwhile, five statements on PostgreSQL
 // whatever the batch size); a batch that fails is retried attempt by attempt, each try
 // with its own deadline, until recorded, so a sent delivery never waits for its lease to
-// lapse. An in-process wake-up after each enqueue and after each completion, plus a short
+// lapse. A worker whose attempt delivered a head takes over its successor: the batch's
+// promotion leases the new head to this instance in the same statement and hands it back
+// to that worker, which sends it at once instead of waiting for a claim round (up to
+// maxTakeovers in a row, then its slot goes back to the claim rounds; never for a disabled
+// endpoint). An in-process wake-up after each enqueue and after each completion, plus a short
 // poll for other instances' work, keeps latency low without LISTEN/NOTIFY.
 //
 // # Where the code is

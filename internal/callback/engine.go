@@ -310,7 +310,15 @@ func (e *Engine) claimLoop(ctx context.Context, claimers int, wg *sync.WaitGroup
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e.deliver(c, completions)
+					// The worker keeps its slot while it takes over its subject's successors
+					// (same endpoint: its in-flight count does not change either).
+					for takeovers := 0; ; takeovers++ {
+						next, ok := e.deliver(c, takeovers < maxTakeovers && ctx.Err() == nil, completions)
+						if !ok {
+							break
+						}
+						c = next
+					}
 					e.finished(c.endpointID)
 					select { // a signal, never a wait: the loop may have stopped listening
 					case e.done <- struct{}{}:
@@ -530,18 +538,22 @@ type attemptLog struct {
 }
 
 // deliver makes one attempt and records it. The attempt's context is not Run's: shutdown
-// lets it finish (the client timeout bounds it).
-func (e *Engine) deliver(c claimed, completions chan<- completion) {
+// lets it finish (the client timeout bounds it). With take, a delivered attempt may come
+// back with its subject's next delivery, already leased to this instance (ok), for the
+// caller to send at once.
+func (e *Engine) deliver(c claimed, take bool, completions chan<- completion) (next claimed, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout+10*time.Second)
 	defer cancel()
 	a := e.send(ctx, c)
 	e.metrics.observe(a)
-	done := make(chan error, 1)
-	completions <- completion{c: c, a: a, done: done}
-	if err := <-done; err != nil {
+	done := make(chan recordedAttempt, 1)
+	completions <- completion{c: c, a: a, take: take, done: done}
+	r := <-done
+	if r.err != nil {
 		// The lease expires and another attempt follows: at-least-once.
-		e.log.Error("record attempt", "delivery", c.id, "err", err)
+		e.log.Error("record attempt", "delivery", c.id, "err", r.err)
 	}
+	return r.next, r.next.id != ""
 }
 
 func (e *Engine) send(ctx context.Context, c claimed) attemptLog {

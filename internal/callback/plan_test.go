@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,7 +78,8 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}{
 		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}},
 		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}},
-		{"promote", pgPromote, []any{eps, subs, now, now}},
+		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), now, now, "", 0}},
+		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, "token", now}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := genericPlan(t, db, tc.stmt, tc.args)
@@ -97,6 +99,8 @@ func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
 		switch v := a.(type) {
 		case string:
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case []bool:
+			lits[i] = "ARRAY" + strings.ReplaceAll(fmt.Sprint(v), " ", ", ")
 		case []string:
 			q := make([]string, len(v))
 			for j, s := range v {

@@ -247,7 +247,7 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 	}
 	// tx holds these subject rows since the statement above, whose deliveries the promotion
 	// sees: a repeat that took the head's sequence leaves the head to the next one.
-	if err := q.promote(ctx, tx, sortKeys(keys), nowUS); err != nil {
+	if _, err := q.promote(ctx, tx, sortKeys(keys), nowUS, nil); err != nil {
 		return nil, true, err
 	}
 	return out, true, nil
@@ -506,6 +506,7 @@ type healthPolicy struct {
 type recorded struct {
 	applied  []bool       // per outcome: false when the lease was lost (another instance owns it)
 	deferred []subjectKey // subjects whose head finished while a business transaction held them
+	next     []claimed    // new heads leased to this instance, as tk asked (successor takeover)
 }
 
 // record writes a batch of attempts and their consequences in one transaction: the attempt
@@ -513,8 +514,10 @@ type recorded struct {
 // pointer of every subject whose head finished (with the next head promoted), and endpoint
 // health. It never waits for a business transaction: a subject row some transaction holds
 // is skipped (SKIP LOCKED) and returned as deferred, noted durably in callback_recheck.
-// On PostgreSQL this is five statements whatever the batch size.
-func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp healthPolicy, now time.Time) (recorded, error) {
+// On PostgreSQL this is five statements whatever the batch size. The new heads of the
+// subjects tk names (whose heads this batch delivered) are leased in the same promotion and
+// returned, for the workers that finished their predecessors to send at once.
+func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp healthPolicy, now time.Time, tk *takeover) (recorded, error) {
 	nowUS := store.Micros(now)
 	// One lock order for every recorder: deliveries by id.
 	slices.SortFunc(batch, func(a, b outcome) int { return cmp.Compare(a.c.id, b.c.id) })
@@ -539,9 +542,11 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 			if err != nil {
 				return err
 			}
-			if err := q.promote(ctx, tx, locked, nowUS); err != nil {
+			next, err := q.promote(ctx, tx, locked, nowUS, tk)
+			if err != nil {
 				return err
 			}
+			out.next = next
 			for _, k := range finished {
 				if !slices.Contains(locked, k) {
 					out.deferred = append(out.deferred, k)
@@ -676,7 +681,8 @@ func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey)
 // pgPromote gives every listed subject (locked by the caller, in an earlier statement so
 // that this one's snapshot sees every delivery recorded before the lock was taken) whose
 // head pointer does not name a pending delivery its next head: the queued delivery with the
-// lowest sequence, or none (head 0).
+// lowest sequence, or none (head 0). A subject flagged take whose endpoint is enabled has
+// its new head leased at once (token, until) and returned whole (successor takeover).
 //
 // The head is read by its key and its status compared after: with status = 'pending' in
 // the lookup, the planner took the unfinished (endpoint_id, status) index and walked every
@@ -684,45 +690,96 @@ func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey)
 // every subject, so promotion cost grew with the backlog (issue 16). The key alone fits
 // only the unique (endpoint_id, subject, seq) index: one probe.
 const pgPromote = `WITH l AS (
-	SELECT s.endpoint_id, s.subject FROM callback_subjects s
-	JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS u(endpoint_id, subject)
+	SELECT s.endpoint_id, s.subject, u.take FROM callback_subjects s
+	JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BOOLEAN[])) AS u(endpoint_id, subject, take)
 	  ON s.endpoint_id = u.endpoint_id AND s.subject = u.subject
 	WHERE (SELECT h.status FROM callback_deliveries h WHERE h.endpoint_id = s.endpoint_id
 	       AND h.subject = s.subject AND h.seq = s.head) IS DISTINCT FROM 'pending'),
-nx AS (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.subject = l.subject
-               AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id FROM l),
-p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
-      FROM nx WHERE d.id = nx.id AND d.status = 'queued' RETURNING d.endpoint_id, d.subject, d.seq)
+nx AS MATERIALIZED (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.subject = l.subject
+               AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id,
+              l.take AND EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = l.endpoint_id AND e.state = 'enabled') AS take
+       FROM l),
+p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0, updated_at = ?,
+        lease_token = CASE WHEN nx.take THEN CAST(? AS TEXT) ELSE '' END, lease_until = CASE WHEN nx.take THEN CAST(? AS BIGINT) ELSE 0 END
+      FROM nx WHERE d.id = nx.id AND d.status = 'queued'
+      RETURNING d.id, d.endpoint_id, d.subject, d.seq, nx.take, d.event_id, d.event_type, d.occurred_at,
+        CASE WHEN nx.take THEN d.body END AS body, d.attempts)
 UPDATE callback_subjects s SET head = COALESCE(p.seq, 0)
 FROM l LEFT JOIN p ON p.endpoint_id = l.endpoint_id AND p.subject = l.subject
-WHERE s.endpoint_id = l.endpoint_id AND s.subject = l.subject`
+WHERE s.endpoint_id = l.endpoint_id AND s.subject = l.subject
+RETURNING p.id, p.endpoint_id, p.subject, p.seq, p.event_id, p.event_type, p.occurred_at, p.body, p.attempts, COALESCE(p.take, false)`
+
+// takeover asks promote to lease the new heads of some subjects to this instance, so that
+// the workers that finished their predecessors send them at once instead of waiting for a
+// claim round.
+type takeover struct {
+	token string
+	until int64 // lease end, wall clock
+	keys  map[subjectKey]bool
+}
+
+func (tk *takeover) wants(k subjectKey) bool { return tk != nil && tk.keys[k] }
 
 // promote makes sure every subject of ks (locked by the caller) has a head if it has
-// anything open.
-func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowUS int64) error {
+// anything open, and returns the new heads tk asked for, leased to tk.token (only those of
+// enabled endpoints: a disabled endpoint gets nothing sent until it is enabled again).
+func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowUS int64, tk *takeover) ([]claimed, error) {
 	if len(ks) == 0 {
-		return nil
+		return nil, nil
 	}
+	var token string
+	var until int64
+	if tk != nil {
+		token, until = tk.token, tk.until
+	}
+	var out []claimed
 	if q.pg() {
 		eps, subs := keyArrays(ks)
-		if _, err := tx.ExecContext(ctx, pgPromote, eps, subs, nowUS, nowUS); err != nil {
-			return fmt.Errorf("callback: promote next: %w", err)
+		take := make([]bool, len(ks))
+		for i, k := range ks {
+			take[i] = tk.wants(k)
 		}
-		return nil
+		rows, err := tx.QueryContext(ctx, pgPromote, eps, subs, take, nowUS, nowUS, token, until)
+		if err != nil {
+			return nil, fmt.Errorf("callback: promote next: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, ep, sub, eid, et sql.NullString
+			var seq, oc, attempts sql.NullInt64
+			var body []byte
+			var taken bool
+			if err := rows.Scan(&id, &ep, &sub, &seq, &eid, &et, &oc, &body, &attempts, &taken); err != nil {
+				return nil, fmt.Errorf("callback: promote next: %w", err)
+			}
+			if taken {
+				out = append(out, claimed{id: id.String, endpointID: ep.String, subject: sub.String, seq: seq.Int64,
+					eventID: eid.String, eventType: et.String, occurredAt: oc.Int64, body: body, attempts: int(attempts.Int64), token: token})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("callback: promote next: %w", err)
+		}
+		return out, nil
 	}
 	for _, k := range ks {
 		// The subject's first queued delivery becomes the head unless its head pointer names
 		// a pending delivery; with nothing queued the pointer is cleared under that same rule.
 		// SQLite's planner takes the unique (endpoint_id, subject, seq) index for the head
 		// lookup here already (EXPLAIN QUERY PLAN), so this keeps the plain form.
-		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0, updated_at = ?
+		take := tk.wants(k)
+		c := claimed{endpointID: k.endpointID, subject: k.subject, token: token}
+		var leased string
+		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0, updated_at = ?,
+			  lease_token = CASE WHEN `+sqliteTake+` THEN ? ELSE '' END, lease_until = CASE WHEN `+sqliteTake+` THEN ? ELSE 0 END
 			WHERE id = (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued'
 			            ORDER BY q.seq LIMIT 1)
 			  AND NOT EXISTS (SELECT 1 FROM callback_subjects s JOIN callback_deliveries h
 			                  ON h.endpoint_id = s.endpoint_id AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending'
 			                  WHERE s.endpoint_id = ? AND s.subject = ?)
-			RETURNING seq`, nowUS, nowUS, k.endpointID, k.subject, k.endpointID, k.subject).Scan(&seq)
+			RETURNING seq, id, event_id, event_type, occurred_at, body, attempts, lease_token`,
+			nowUS, nowUS, take, token, take, until, k.endpointID, k.subject, k.endpointID, k.subject).
+			Scan(&c.seq, &c.id, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.attempts, &leased)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = 0 WHERE endpoint_id = ? AND subject = ? AND head <> 0
@@ -730,14 +787,21 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 				                AND h.subject = callback_subjects.subject AND h.seq = callback_subjects.head AND h.status = 'pending')`,
 				k.endpointID, k.subject)
 		case err == nil:
-			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, seq, k.endpointID, k.subject)
+			if leased != "" {
+				out = append(out, c)
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, c.seq, k.endpointID, k.subject)
 		}
 		if err != nil {
-			return fmt.Errorf("callback: promote next: %w", err)
+			return nil, fmt.Errorf("callback: promote next: %w", err)
 		}
 	}
-	return nil
+	return out, nil
 }
+
+// sqliteTake is SQLite's promotion's takeover condition: asked for (the argument), and the
+// endpoint enabled.
+const sqliteTake = `(? AND (SELECT e.state FROM callback_endpoints e WHERE e.id = callback_deliveries.endpoint_id) = 'enabled')`
 
 func (q *queue) noteRecheck(ctx context.Context, tx *store.Tx, ks []subjectKey) error {
 	if len(ks) == 0 {
@@ -767,7 +831,7 @@ func (q *queue) promoteAfter(ctx context.Context, ks []subjectKey, nowUS int64) 
 			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = head WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject); err != nil {
 				return err
 			}
-			if err := q.promote(ctx, tx, []subjectKey{k}, nowUS); err != nil {
+			if _, err := q.promote(ctx, tx, []subjectKey{k}, nowUS, nil); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `DELETE FROM callback_recheck WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject)
@@ -818,7 +882,7 @@ func (q *queue) sweep(ctx context.Context, nowUS int64) (int, error) {
 		if err := rows.Err(); err != nil || len(ks) == 0 {
 			return err
 		}
-		if err := q.promote(ctx, tx, ks, nowUS); err != nil {
+		if _, err := q.promote(ctx, tx, ks, nowUS, nil); err != nil {
 			return err
 		}
 		for _, k := range ks {
@@ -1002,7 +1066,8 @@ func (q *queue) requeue(ctx context.Context, endpointID, cond string, nowUS int6
 			return err
 		}
 		n, _ = res.RowsAffected()
-		return q.promote(ctx, tx, ks, nowUS)
+		_, err = q.promote(ctx, tx, ks, nowUS, nil)
+		return err
 	})
 	return n, err
 }
