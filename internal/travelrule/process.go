@@ -271,7 +271,7 @@ func (s *Service) loadCallbacks(ctx context.Context, tx *store.Tx, id string) ([
 	return out, pending, rows.Err()
 }
 
-// markProcessed marks the callbacks this fold read pending. Only those: one committed after
+// markProcessed marks processed the callbacks this fold read as pending. Only those: one committed after
 // the read stays pending for the folder round its own commit noted. The rows are found by
 // id alone: the verification's row lock keeps them pending until this transaction ends
 // (only a fold marks a row processed), and a condition on state = pending let PostgreSQL's

@@ -370,8 +370,8 @@ func (s *Service) dispatch(commit func([]*pending)) {
 }
 
 // startCommit says whether the group gathered starts its commit now, with inflight commits
-// running of at most most: at once when none is; beside them when there is room and the group
-// is full or has gathered for gatherLimit.
+// running and at most most allowed: at once when none is running; beside them when there is
+// room and the group is full or has gathered for gatherLimit.
 func startCommit(inflight, most int, full, waited bool) bool {
 	if inflight == 0 {
 		return true
