@@ -9,8 +9,6 @@ package callbackbench
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,13 +16,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up on PostgreSQL
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/callback/callbackhttp"
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/server"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/testkit"
@@ -157,7 +155,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer rcv.close()
 	rcv.serve(o.FailShare, tr, func(host string, h http.Header, body []byte) bool {
-		return verify(h.Get("Signature"), host, body, pub)
+		// As a wallet checks it (callbacktest is written from the SEPs, not from the signer).
+		return callbacktest.VerifyStellar(h.Get("Signature"), host, body, pub, time.Now()) == nil
 	})
 	urls := rcv.urls("/cb")
 
@@ -267,27 +266,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 // preloadBatch is how many events a preload records per transaction.
 const preloadBatch = 200
-
-// verify checks a Stellar callback signature the way a wallet does.
-func verify(header, host string, body []byte, pub ed25519.PublicKey) bool {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "s":
-			sig = v
-		}
-	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || ts == "" {
-		return false
-	}
-	msg := make([]byte, 0, len(ts)+len(host)+len(body)+2)
-	msg = append(append(append(append(append(msg, ts...), '.'), host...), '.'), body...)
-	return ed25519.Verify(pub, msg, raw)
-}
 
 // benchAdminToken guards the bench's own loopback admin listener.
 const benchAdminToken = "bench-admin-token"
