@@ -122,49 +122,55 @@ func (w *Wallet) Got(path string) []Received {
 	return out
 }
 
-// Wait waits until n callbacks arrived on path and returns them; it fails the test after
-// timeout.
-func (w *Wallet) Wait(path string, n int, timeout time.Duration) []Received {
-	w.t.Helper()
+// until calls done each time a callback arrives (and once at first) until it returns true,
+// and reports false if timeout passes first. done takes w.mu itself if it needs it.
+func (w *Wallet) until(timeout time.Duration, done func() bool) bool {
 	deadline := time.After(timeout)
 	for {
+		// Take the channel before looking, so an arrival after the look still wakes us.
 		w.mu.Lock()
 		ch := w.changed
 		w.mu.Unlock()
-		if got := w.Got(path); len(got) >= n {
-			return got
+		if done() {
+			return true
 		}
 		select {
 		case <-ch:
 		case <-deadline:
-			got := w.Got(path)
-			w.t.Fatalf("wallet: %d callbacks on %s after %v, want %d", len(got), path, timeout, n)
-			return got
+			return false
 		}
 	}
+}
+
+// Wait waits until n callbacks arrived on path and returns them; it fails the test after
+// timeout.
+func (w *Wallet) Wait(path string, n int, timeout time.Duration) []Received {
+	w.t.Helper()
+	var got []Received
+	if !w.until(timeout, func() bool { got = w.Got(path); return len(got) >= n }) {
+		w.t.Fatalf("wallet: %d callbacks on %s after %v, want %d", len(got), path, timeout, n)
+	}
+	return got
 }
 
 // WaitContaining waits until a callback whose body contains want arrived (on any path) and
 // returns the first such; it fails the test after timeout.
 func (w *Wallet) WaitContaining(want string, timeout time.Duration) Received {
 	w.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		w.mu.Lock()
-		ch := w.changed
-		w.mu.Unlock()
+	var found Received
+	ok := w.until(timeout, func() bool {
 		for _, r := range w.Got("") {
 			if bytes.Contains(r.Body, []byte(want)) {
-				return r
+				found = r
+				return true
 			}
 		}
-		select {
-		case <-ch:
-		case <-deadline:
-			w.t.Fatalf("wallet: no callback containing %q after %v", want, timeout)
-			return Received{}
-		}
+		return false
+	})
+	if !ok {
+		w.t.Fatalf("wallet: no callback containing %q after %v", want, timeout)
 	}
+	return found
 }
 
 // Next waits for the first callback (on any path) that Next has not returned yet, in arrival
@@ -172,22 +178,19 @@ func (w *Wallet) WaitContaining(want string, timeout time.Duration) Received {
 // one use it; Wait and Got see every callback regardless.
 func (w *Wallet) Next(timeout time.Duration) Received {
 	w.t.Helper()
-	deadline := time.After(timeout)
-	for {
+	var r Received
+	ok := w.until(timeout, func() bool {
 		w.mu.Lock()
-		ch := w.changed
+		defer w.mu.Unlock()
 		if w.read < len(w.got) {
-			r := w.got[w.read]
+			r = w.got[w.read]
 			w.read++
-			w.mu.Unlock()
-			return r
+			return true
 		}
-		w.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			w.t.Fatalf("wallet: no new callback after %v", timeout)
-			return Received{}
-		}
+		return false
+	})
+	if !ok {
+		w.t.Fatalf("wallet: no new callback after %v", timeout)
 	}
+	return r
 }
