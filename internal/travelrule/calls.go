@@ -152,7 +152,7 @@ func LinkTx(ctx context.Context, q store.Querier, verificationUUID, transactionI
 
 func links(ctx context.Context, q store.Querier, col, val string) ([]Link, []string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT verification_uuid, transaction_id, role FROM travel_rule_links WHERE `+col+
-		` = ? ORDER BY created_at, verification_uuid`, val)
+		` = ? ORDER BY created_at, verification_uuid, transaction_id`, val)
 	if err != nil {
 		return nil, nil, fmt.Errorf("travelrule: read links: %w", err)
 	}

@@ -84,10 +84,8 @@ func (s *Service) redactBatch(ctx context.Context, cutoff, now int64) (int, erro
 			uuids = append(uuids, it.uuid)
 		}
 		slices.Sort(uuids)
-		for _, u := range slices.Compact(uuids) {
-			if _, err := s.refoldTx(ctx, tx, u); err != nil {
-				return err
-			}
+		if err := s.foldChunk(ctx, tx, slices.Compact(uuids)); err != nil {
+			return err
 		}
 		n = len(items) + int(q)
 		return nil

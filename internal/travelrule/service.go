@@ -96,6 +96,8 @@ type Service struct {
 	storing atomic.Int32
 	// gatherLimit is the constant gatherLimit (tests shorten or lengthen it).
 	gatherLimit time.Duration
+	// foldChunkSize, when positive, replaces refoldChunk's verifications per transaction (tests).
+	foldChunkSize int
 }
 
 type pending struct {

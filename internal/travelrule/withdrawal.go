@@ -216,7 +216,8 @@ func (s *Service) holdDue(level RiskLevel) bool {
 }
 
 func (s *Service) enqueueHold(ctx context.Context, tx *store.Tx, id string) error {
-	return s.jobs.Enqueue(ctx, tx, HoldArgs{VerificationUUID: id}, &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25})
+	p := followUp(HoldArgs{VerificationUUID: id})
+	return s.jobs.Enqueue(ctx, tx, p.Args, p.InsertOpts)
 }
 
 // resolveWithdrawal finds the withdrawal a payment to account is for, as the VerifyVASP flow

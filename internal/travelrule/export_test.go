@@ -1,0 +1,46 @@
+package travelrule
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// StoreForTest stores bodies in one group commit, as Accept does, and leaves them pending:
+// nothing folds them until the test does (the service is not running).
+func (s *Service) StoreForTest(ctx context.Context, bodies ...[]byte) error {
+	items := make([]item, len(bodies))
+	for i, b := range bodies {
+		it, err := s.prepare(Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: time.Now().UTC(), Body: b, Size: int64(len(b))})
+		if err != nil {
+			return err
+		}
+		items[i] = it
+	}
+	_, err := s.storeBatch(ctx, items)
+	return err
+}
+
+// FoldForTest folds uuids as the folder does (refoldAll), chunk verifications per
+// transaction. Not for concurrent use.
+func (s *Service) FoldForTest(ctx context.Context, uuids []string, chunk int) error {
+	s.foldChunkSize = chunk
+	defer func() { s.foldChunkSize = 0 }()
+	return s.refoldAll(ctx, uuids)
+}
+
+// FoldChunksForTest folds uuids (sorted) chunk per transaction, whether or not they have
+// callbacks pending.
+func (s *Service) FoldChunksForTest(ctx context.Context, uuids []string, chunk int) error {
+	for len(uuids) > 0 {
+		c := uuids[:min(chunk, len(uuids))]
+		uuids = uuids[len(c):]
+		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.foldChunk(ctx, tx, c) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,455 @@
+package travelrule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/vaspgate/vaspgate/internal/callback"
+	"github.com/vaspgate/vaspgate/internal/store"
+)
+
+// A chunk of verifications is folded with a few statements for the whole chunk, not a few
+// per verification (issue 16: eight statements per verification cost the process and
+// PostgreSQL about as much CPU per callback as acknowledging it). foldChunk reads, derive
+// decides and the write functions write; on PostgreSQL each step is one statement over
+// arrays, on SQLite (one connection in process, where a statement costs no round trip) the
+// writes stay one statement per row.
+
+// folding is one verification of a chunk as read under its row lock: the stored record
+// (version 0 when this fold created it), every processable callback stored about it, and
+// the ids of those still pending.
+type folding struct {
+	old     Verification
+	version int64
+	cbs     []Received
+	pending []string
+}
+
+// change is what folding one verification writes: the record at its next version, with its
+// stored forms, whether the business is told (an event), and the jobs that follow it up.
+type change struct {
+	v         Verification
+	version   int64
+	screening string
+	ivms      []byte // sealed; nil when there is none
+	event     bool
+	jobs      []river.JobArgs
+}
+
+// derive is the one home of what a fold changes: the record Fold derives from the callbacks,
+// written when it differs from the stored one (ok false: nothing to write), announced when
+// more than IVMS101 changed (redaction is not news), and the follow-up jobs its changes call
+// for, in this order: apply (the originator's held deposits fail), denied (the payments kept
+// for a denied withdrawal are given up), link (something to link it by appeared), hold (its
+// risk reached the hold level).
+func (s *Service) derive(f folding) (c change, ok bool, err error) {
+	id, old := f.old.UUID, f.old
+	v := Fold(id, f.cbs, *s.opts.Policy)
+	if f.version > 0 && v.Same(old) {
+		return change{}, false, nil
+	}
+	screening, err := json.Marshal(v.Screening())
+	if err != nil {
+		return change{}, false, err
+	}
+	c = change{v: v, version: f.version + 1, screening: string(screening)}
+	if len(v.IVMS101) > 0 {
+		if c.ivms, err = s.seal(v.IVMS101, ivmsAD(id)); err != nil {
+			return change{}, false, err
+		}
+	}
+	c.event = c.version == 1 || !v.SameFacts(old)
+	statusMoved := v.Status != old.Status
+	if s.opts.Originator != nil && statusMoved && (v.Status == StatusDenied || v.Status == StatusError) {
+		// The transactions held for this verification are failed by a job: the transfer
+		// service changes them in transactions of its own.
+		c.jobs = append(c.jobs, ApplyArgs{VerificationUUID: id})
+	}
+	if s.opts.Beneficiary != nil && statusMoved && v.Status == StatusDenied {
+		// The payments kept for the withdrawals this verification is about will not be
+		// applied: a job gives them up (the observer's store, transactions of its own).
+		c.jobs = append(c.jobs, DeniedArgs{VerificationUUID: id})
+	}
+	if s.opts.Beneficiary != nil && ((v.TxHash != "" && old.TxHash == "") || (len(v.IVMS101) > 0 && len(old.IVMS101) == 0)) {
+		// Something to link the verification by: the link job looks (and leaves a linked
+		// verification alone).
+		c.jobs = append(c.jobs, LinkArgs{VerificationUUID: id})
+	}
+	if s.holdDue(v.RiskLevel) && v.RiskLevel != old.RiskLevel {
+		// The withdrawals this verification pays are held by a job: the transfer service
+		// changes them in transactions of its own.
+		c.jobs = append(c.jobs, HoldArgs{VerificationUUID: id})
+	}
+	return c, true, nil
+}
+
+// followUp is how a job following a fold up is inserted: on the travel-rule queue, retried
+// for about a day.
+func followUp(args river.JobArgs) river.InsertManyParams {
+	return river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25}}
+}
+
+// foldChunk folds the verifications ids (sorted, distinct) in tx from every processable
+// callback stored about them: it locks their records (creating those missing), reads their
+// callbacks, derives each record (derive), writes those that changed with their events and
+// jobs, and marks processed the callbacks it read as pending. The row locks serialise
+// concurrent folds of a verification, and each reads the callbacks committed before it took
+// the lock, so the last one to run sees everything. Folding again changes nothing.
+func (s *Service) foldChunk(ctx context.Context, tx *store.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	fs, err := s.lockVerifications(ctx, tx, ids, now)
+	if err != nil {
+		return err
+	}
+	if err := s.readCallbacks(ctx, tx, ids, fs); err != nil {
+		return err
+	}
+	var (
+		changes []change
+		pending []string
+		jobs    []river.InsertManyParams
+	)
+	for _, id := range ids {
+		f := fs[id]
+		pending = append(pending, f.pending...)
+		c, ok, err := s.derive(*f)
+		if err != nil {
+			return fmt.Errorf("verification %s: %w", id, err)
+		}
+		if !ok {
+			continue
+		}
+		changes = append(changes, c)
+		for _, j := range c.jobs {
+			jobs = append(jobs, followUp(j))
+		}
+	}
+	if err := s.writeVerifications(ctx, tx, changes, now); err != nil {
+		return err
+	}
+	if err := s.recordEvents(ctx, tx, changes, now); err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		if err := s.jobs.EnqueueMany(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("enqueue follow-up jobs: %w", err)
+		}
+	}
+	return s.markProcessed(ctx, tx, pending)
+}
+
+// oneOf returns the condition "col is one of vals" and its arguments: one array on
+// PostgreSQL (one statement text whatever the number), a list of placeholders on SQLite.
+func oneOf(d store.Dialect, col string, vals []string) (string, []any) {
+	if d == store.Postgres {
+		return col + " = ANY(CAST(? AS TEXT[]))", []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ") + ")", args
+}
+
+const (
+	createVerification = `INSERT INTO travel_rule_verifications (verification_uuid, status, reason, message, tx_hash,
+	vout, risk_level, screening, ivms101, version, created_at, updated_at)
+	VALUES (?, ?, '', '', '', '', ?, '{}', NULL, 0, ?, ?) ON CONFLICT DO NOTHING`
+	// pgCreateVerifications creates them in byte order, the order in which the statement
+	// after it locks them, so concurrent folds of overlapping chunks wait for each other
+	// instead of deadlocking.
+	pgCreateVerifications = `INSERT INTO travel_rule_verifications (verification_uuid, status, reason, message, tx_hash,
+	vout, risk_level, screening, ivms101, version, created_at, updated_at)
+	SELECT u, ?, '', '', '', '', ?, '{}', NULL, 0, ?, ? FROM unnest(CAST(? AS TEXT[])) AS u ORDER BY u COLLATE "C"
+	ON CONFLICT DO NOTHING`
+)
+
+// lockVerifications creates the records missing (PENDING, version 0), then locks and reads
+// every record of ids, in byte order.
+func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []string, now time.Time) (map[string]*folding, error) {
+	at := store.Micros(now)
+	if tx.Dialect() == store.Postgres {
+		if _, err := tx.ExecContext(ctx, pgCreateVerifications, StatusPending, RiskNone, at, at, ids); err != nil {
+			return nil, fmt.Errorf("create verifications: %w", err)
+		}
+	} else {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, createVerification, id, StatusPending, RiskNone, at, at); err != nil {
+				return nil, fmt.Errorf("create verification: %w", err)
+			}
+		}
+	}
+	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
+	q := `SELECT verification_uuid, status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version
+	FROM travel_rule_verifications WHERE ` + cond
+	if tx.Dialect() == store.Postgres {
+		q += ` ORDER BY verification_uuid COLLATE "C" FOR UPDATE`
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("lock verifications: %w", err)
+	}
+	defer rows.Close()
+	fs := make(map[string]*folding, len(ids))
+	for rows.Next() {
+		var (
+			f         folding
+			screening string
+			sealed    []byte
+		)
+		o := &f.old
+		if err := rows.Scan(&o.UUID, &o.Status, &o.Reason, &o.Message, &o.TxHash, &o.Vout, &o.RiskLevel, &screening,
+			&sealed, &f.version); err != nil {
+			return nil, fmt.Errorf("lock verifications: %w", err)
+		}
+		if sealed != nil {
+			plain, err := s.open(sealed, ivmsAD(o.UUID))
+			if err != nil {
+				return nil, err
+			}
+			o.IVMS101 = plain
+		}
+		var sc Screening
+		if err := json.Unmarshal([]byte(screening), &sc); err == nil {
+			o.KYT, o.Alerts, o.WCO = sc.KYT, sc.Alerts, sc.WCO
+		}
+		fs[o.UUID] = &f
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock verifications: %w", err)
+	}
+	for _, id := range ids {
+		if fs[id] == nil {
+			return nil, fmt.Errorf("lock verifications: %s not found after creating it", id)
+		}
+	}
+	return fs, nil
+}
+
+// readCallbacks reads and decodes every processable callback about the verifications of
+// fs, and notes the ids of those still pending.
+func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string, fs map[string]*folding) error {
+	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
+	rows, err := tx.QueryContext(ctx, `SELECT verification_uuid, id, revision, state, body FROM travel_rule_inbox
+	WHERE `+cond+` AND state <> ?`, append(args, stateQuarantined)...)
+	if err != nil {
+		return fmt.Errorf("read callbacks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u, rowID, state string
+			rev             int
+			sealed          []byte
+		)
+		if err := rows.Scan(&u, &rowID, &rev, &state, &sealed); err != nil {
+			return fmt.Errorf("read callbacks: %w", err)
+		}
+		f := fs[u]
+		if f == nil {
+			return fmt.Errorf("read callbacks: callback %s about %s, not asked for", rowID, u)
+		}
+		body, err := s.open(sealed, bodyAD(rowID))
+		if err != nil {
+			return err
+		}
+		f.cbs = append(f.cbs, Received{Revision: rev, Decoded: Decode(body)})
+		if state == statePending {
+			f.pending = append(f.pending, rowID)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read callbacks: %w", err)
+	}
+	return nil
+}
+
+const (
+	updateVerification = `UPDATE travel_rule_verifications SET status = ?, reason = ?, message = ?, tx_hash = ?, vout = ?,
+	risk_level = ?, screening = ?, ivms101 = ?, version = ?, updated_at = ? WHERE verification_uuid = ?`
+	pgUpdateVerifications = `UPDATE travel_rule_verifications t SET status = u.status, reason = u.reason,
+	message = u.message, tx_hash = u.tx_hash, vout = u.vout, risk_level = u.risk_level, screening = u.screening,
+	ivms101 = u.ivms101, version = u.version, updated_at = ?
+	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),
+	  CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]))
+	  AS u(id, status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version)
+	WHERE t.verification_uuid = u.id`
+)
+
+// writeVerifications writes the changed records (their rows are locked).
+func (s *Service) writeVerifications(ctx context.Context, tx *store.Tx, cs []change, now time.Time) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	at := store.Micros(now)
+	if tx.Dialect() != store.Postgres {
+		for _, c := range cs {
+			v := c.v
+			if _, err := tx.ExecContext(ctx, updateVerification, v.Status, v.Reason, v.Message, v.TxHash, v.Vout,
+				v.RiskLevel, c.screening, c.ivms, c.version, at, v.UUID); err != nil {
+				return fmt.Errorf("update verification: %w", err)
+			}
+		}
+		return nil
+	}
+	n := len(cs)
+	ids, statuses, reasons, messages, hashes, vouts, risks, screenings := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ivms, versions := make([][]byte, n), make([]int64, n)
+	for i, c := range cs {
+		v := c.v
+		ids[i], statuses[i], reasons[i], messages[i], hashes[i], vouts[i], risks[i], screenings[i] = v.UUID,
+			string(v.Status), v.Reason, v.Message, v.TxHash, v.Vout, string(v.RiskLevel), c.screening
+		ivms[i], versions[i] = c.ivms, c.version
+	}
+	if _, err := tx.ExecContext(ctx, pgUpdateVerifications, at, ids, statuses, reasons, messages, hashes, vouts, risks,
+		screenings, ivms, versions); err != nil {
+		return fmt.Errorf("update verifications: %w", err)
+	}
+	return nil
+}
+
+// EventBody is the body of travel_rule.verification_updated (no personal data).
+type EventBody struct {
+	VerificationUUID string    `json:"verification_uuid"`
+	Status           Status    `json:"status"`
+	Reason           string    `json:"reason"`
+	Message          string    `json:"message"`
+	TxHash           string    `json:"tx_hash"`
+	Vout             string    `json:"vout"`
+	RiskLevel        RiskLevel `json:"risk_level"`
+	// TransactionID is the SEP-6 transaction the verification is about (the first linked;
+	// TransactionIDs lists them all), "" when none is known yet.
+	TransactionID  string    `json:"transaction_id"`
+	TransactionIDs []string  `json:"transaction_ids"`
+	Version        int64     `json:"version"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+const (
+	insertEvent = `INSERT INTO travel_rule_events (id, verification_uuid, version, body, occurred_at)
+	VALUES (?, ?, ?, ?, ?)`
+	pgInsertEvents = `INSERT INTO travel_rule_events (id, verification_uuid, version, body, occurred_at)
+	SELECT id, verification_uuid, version, body, ?
+	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]))
+	  AS u(id, verification_uuid, version, body)`
+)
+
+// recordEvents appends the changes the business is told about to travel_rule_events and
+// hands each to the business outbox, in the transaction of the change. The event names the
+// transactions the verification is linked to, oldest link first.
+func (s *Service) recordEvents(ctx context.Context, tx *store.Tx, cs []change, now time.Time) error {
+	var uuids []string
+	for _, c := range cs {
+		if c.event {
+			uuids = append(uuids, c.v.UUID)
+		}
+	}
+	if len(uuids) == 0 {
+		return nil
+	}
+	linked, err := linkedTransactions(ctx, tx, uuids)
+	if err != nil {
+		return err
+	}
+	var (
+		msgs                 []callback.Message
+		eventIDs, vs, bodies []string
+		versions             []int64
+	)
+	for _, c := range cs {
+		if !c.event {
+			continue
+		}
+		v := c.v
+		ev := EventBody{
+			VerificationUUID: v.UUID, Status: v.Status, Reason: v.Reason, Message: v.Message, TxHash: v.TxHash,
+			Vout: v.Vout, RiskLevel: v.RiskLevel, Version: c.version, UpdatedAt: now, TransactionIDs: []string{},
+		}
+		ev.TransactionIDs = append(ev.TransactionIDs, linked[v.UUID]...)
+		if len(ev.TransactionIDs) > 0 {
+			ev.TransactionID = ev.TransactionIDs[0]
+		}
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		eventID := uuid.Must(uuid.NewV7()).String()
+		eventIDs, vs, versions, bodies = append(eventIDs, eventID), append(vs, v.UUID), append(versions, c.version),
+			append(bodies, string(body))
+		msgs = append(msgs, callback.Message{
+			EventID: eventID, Type: EventType, Subject: "verification:" + v.UUID, OccurredAt: now, Body: body,
+		})
+	}
+	at := store.Micros(now)
+	if tx.Dialect() == store.Postgres {
+		if _, err := tx.ExecContext(ctx, pgInsertEvents, at, eventIDs, vs, versions, bodies); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+	} else {
+		for i := range eventIDs {
+			if _, err := tx.ExecContext(ctx, insertEvent, eventIDs[i], vs[i], versions[i], bodies[i], at); err != nil {
+				return fmt.Errorf("record event: %w", err)
+			}
+		}
+	}
+	s.metrics.updates.Add(float64(len(msgs)))
+	if s.opts.Events == nil {
+		return nil
+	}
+	for _, m := range msgs {
+		if err := s.opts.Events.Business(ctx, tx, m); err != nil {
+			return fmt.Errorf("record business event: %w", err)
+		}
+	}
+	return nil
+}
+
+// linkedTransactions returns, per verification of uuids, the transactions it is linked to,
+// oldest link first (the order Links shows).
+func linkedTransactions(ctx context.Context, tx *store.Tx, uuids []string) (map[string][]string, error) {
+	cond, args := oneOf(tx.Dialect(), "verification_uuid", uuids)
+	rows, err := tx.QueryContext(ctx, `SELECT verification_uuid, transaction_id FROM travel_rule_links WHERE `+cond+
+		` ORDER BY created_at, verification_uuid, transaction_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: read links: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var u, t string
+		if err := rows.Scan(&u, &t); err != nil {
+			return nil, fmt.Errorf("travelrule: read links: %w", err)
+		}
+		out[u] = append(out[u], t)
+	}
+	return out, rows.Err()
+}
+
+// markProcessed marks processed the callbacks a fold read as pending. Only those: one
+// committed after the read stays pending for the folder round its own commit noted. The rows
+// are found by id alone: the verifications' row locks keep them pending until this
+// transaction ends (only a fold marks a row processed), and a condition on state = pending
+// let PostgreSQL's planner, without statistics on a young table, intersect the primary key
+// with the (state, received_at) index, walking every pending row of a burst for each fold
+// (0.7-1.5 ms per fold with 4,000 pending, measured; issue 16).
+func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	cond, args := oneOf(tx.Dialect(), "id", ids)
+	if _, err := tx.ExecContext(ctx, "UPDATE travel_rule_inbox SET state = ? WHERE "+cond,
+		append([]any{stateProcessed}, args...)...); err != nil {
+		return fmt.Errorf("mark processed: %w", err)
+	}
+	return nil
+}
