@@ -117,7 +117,8 @@ func (e *Engine) record(ctx context.Context, batch []completion) (map[subjectKey
 		if x.take && outs[i].status == StatusDelivered {
 			if tk == nil {
 				// Leases measure process liveness: wall clock, as the claim's.
-				tk = &takeover{token: newToken(), until: store.Micros(time.Now().Add(e.cfg.Lease)), keys: map[subjectKey]bool{}}
+				tk = &takeover{token: newToken(), until: store.Micros(time.Now().Add(e.cfg.Lease)),
+					due: store.Micros(now.Add(e.cfg.Lease)), keys: map[subjectKey]bool{}}
 			}
 			tk.keys[subjectKey{x.c.endpointID, x.c.subject}] = true
 		}
@@ -135,12 +136,19 @@ func (e *Engine) record(ctx context.Context, batch []completion) (map[subjectKey
 			next[subjectKey{c.endpointID, c.subject}] = c
 		}
 	}
+	if res.left > 0 {
+		e.Wake() // promoted heads no worker took over are due now
+	}
+	nowUS := store.Micros(now)
 	for i, o := range outs {
 		if !res.applied[i] {
 			e.log.Warn("lease lost before the attempt was recorded", "delivery", o.c.id)
 			continue
 		}
 		e.metrics.outcome(o.status)
+		if d := time.Duration(o.nextAt-nowUS) * time.Microsecond; o.status == StatusPending && d < e.cfg.PollInterval {
+			time.AfterFunc(d, e.Wake) // a retry due before the next poll
+		}
 	}
 	if len(res.deferred) > 0 {
 		if err := e.q.promoteAfter(ctx, res.deferred, store.Micros(e.now())); err != nil {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -106,6 +107,23 @@ type Engine struct {
 	endpoints map[string]endpointInfo // committed endpoints: id -> kind, URL
 	inflight  map[string]int          // endpoint id -> attempts in flight here
 	running   int
+	run       *runner // while Run runs: what adopted deliveries are started with
+
+	// behind says the last claim round may have left due deliveries unclaimed (no worker
+	// free, a full batch, endpoints at their in-flight cap, releases): then a worker that
+	// finishes wakes a claim round for its slot. Otherwise a finished worker wakes none:
+	// what it may have made due is woken by whoever made it (enqueue, the recorder for an
+	// untaken promotion or a retry, replays), and an empty claim round is a wasted scan.
+	behind atomic.Bool
+}
+
+// runner is what a running Run lends to the deliveries started outside its claim loops (the
+// heads a publish commit leased here, see adopt): the context that stops it, the wait group
+// its shutdown waits on, and the recorders' channel.
+type runner struct {
+	ctx         context.Context
+	wg          *sync.WaitGroup
+	completions chan<- completion
 }
 
 type endpointInfo struct {
@@ -251,7 +269,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { defer recWG.Done(); e.completer(completions) }()
 	}
 	var wg sync.WaitGroup
+	e.mu.Lock()
+	e.run = &runner{ctx: ctx, wg: &wg, completions: completions}
+	e.mu.Unlock()
 	defer func() {
+		// Nothing is adopted once shutdown waits for the workers (adopt adds to wg under mu).
+		e.mu.Lock()
+		e.run = nil
+		e.mu.Unlock()
 		wg.Wait()
 		close(completions)
 		recWG.Wait()
@@ -280,11 +305,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		claimers = 1
 	}
 	var cwg sync.WaitGroup
-	for range claimers {
+	for i := range claimers {
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			e.claimLoop(ctx, claimers, &wg, completions)
+			e.claimLoop(ctx, claimers, i == 0, &wg, completions)
 		}()
 	}
 	cwg.Wait()
@@ -292,40 +317,33 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // claimLoop claims due deliveries while workers are free and starts one goroutine per
-// delivery, until ctx is cancelled.
-func (e *Engine) claimLoop(ctx context.Context, claimers int, wg *sync.WaitGroup, completions chan<- completion) {
+// delivery, until ctx is cancelled. Only the polling loop also claims every PollInterval
+// (for other instances' leases that lapsed, cooled circuits): an empty claim round still
+// reads the due index, and the wake-ups are shared anyway.
+func (e *Engine) claimLoop(ctx context.Context, claimers int, polling bool, wg *sync.WaitGroup, completions chan<- completion) {
 	poll := time.NewTimer(0)
 	defer poll.Stop()
+	var polled <-chan time.Time
+	if polling {
+		polled = poll.C
+	}
 	share := max(1, e.cfg.Workers/claimers)
 	for {
 		full := false
 		if n := e.reserve(share); n > 0 && ctx.Err() == nil {
-			batch, err := e.claim(ctx, n)
+			batch, left, err := e.claim(ctx, n)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("claim deliveries", "err", err)
 			}
 			e.unreserve(n - len(batch))
 			full = len(batch) == n
+			e.behind.Store(full || left || err != nil)
+			wg.Add(len(batch))
 			for _, c := range batch {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// The worker keeps its slot while it takes over its subject's successors
-					// (same endpoint: its in-flight count does not change either).
-					for takeovers := 0; ; takeovers++ {
-						next, ok := e.deliver(c, takeovers < maxTakeovers && ctx.Err() == nil, completions)
-						if !ok {
-							break
-						}
-						c = next
-					}
-					e.finished(c.endpointID)
-					select { // a signal, never a wait: the loop may have stopped listening
-					case e.done <- struct{}{}:
-					default:
-					}
-				}()
+				go e.work(ctx, wg, completions, c)
 			}
+		} else {
+			e.behind.Store(true)
 		}
 		if full {
 			continue
@@ -342,11 +360,108 @@ func (e *Engine) claimLoop(ctx context.Context, claimers int, wg *sync.WaitGroup
 			return
 		case <-e.wake:
 		case <-e.done:
-			// A finished delivery may have made its subject's next one due; gather the
+			// A worker's slot came free while due deliveries may wait (behind); gather the
 			// completions recorded together before claiming again.
 			drain(e.done)
-		case <-poll.C:
+		case <-polled:
 		}
+	}
+}
+
+// work sends c, holding a worker slot and c's endpoint's in-flight count, then frees them;
+// the caller has added c to wg. The worker keeps its slot while it takes over its subject's
+// successors (same endpoint: its in-flight count does not change either).
+func (e *Engine) work(ctx context.Context, wg *sync.WaitGroup, completions chan<- completion, c claimed) {
+	defer wg.Done()
+	for takeovers := 0; ; takeovers++ {
+		next, ok := e.deliver(c, takeovers < maxTakeovers && ctx.Err() == nil, completions)
+		if !ok {
+			break
+		}
+		c = next
+	}
+	e.finished(c.endpointID)
+	if e.behind.Load() {
+		select { // a signal, never a wait: the loop may have stopped listening
+		case e.done <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// offer reserves up to n worker slots for the heads a publish commit may lease to this
+// instance and returns the offer enqueue takes (nil, and 0 slots, when Run is not running or
+// no worker is free). The caller gives the slots back through adopt.
+func (e *Engine) offer(n int) (*offer, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.run == nil || e.run.ctx.Err() != nil {
+		return nil, 0
+	}
+	n = min(n, e.cfg.Workers-e.running)
+	if n <= 0 {
+		return nil, 0
+	}
+	e.running += n
+	// Leases measure process liveness: wall clock, as in claim; due follows the scheduling
+	// clock, as next_at does.
+	until, due := store.Micros(time.Now().Add(e.cfg.Lease)), store.Micros(e.now().Add(e.cfg.Lease))
+	return &offer{token: newToken(), until: until, due: due, n: n, threshold: e.cfg.CircuitThreshold}, n
+}
+
+// adopt sends the heads that a publish transaction leased to this instance under of, once it
+// has committed (committed false: it did not, or may not have), and gives back the slots
+// offer reserved for items that did not become leased heads. This is the claim round's work
+// without the claim: the endpoint gate was the insert's (leaseGate), the in-flight cap is
+// applied here as after a claim. A lease that cannot be used is released; one whose commit
+// may have failed is released too, best effort (if the rows exist after all, the lease
+// otherwise lapses and a claim takes them, as after a crash).
+func (e *Engine) adopt(items []item, out []enqueued, of *offer, reserved int, committed bool) {
+	if of == nil {
+		return
+	}
+	var cs []claimed
+	for i, x := range out {
+		if !x.leased {
+			continue
+		}
+		it := items[i]
+		cs = append(cs, claimed{id: x.id, endpointID: it.endpointID, subject: it.m.Subject, seq: x.seq,
+			eventID: it.m.EventID, eventType: it.m.Type, occurredAt: store.Micros(it.m.OccurredAt), body: x.body, token: of.token})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	release := func(cs []claimed) {
+		for _, c := range cs {
+			if err := e.q.release(ctx, c, store.Micros(e.now())); err != nil {
+				e.log.Warn("release a delivery leased at publish (its lease will lapse)", "delivery", c.id, "err", err)
+			}
+		}
+	}
+	if !committed {
+		e.unreserve(reserved)
+		release(cs)
+		return
+	}
+	keep := e.capPerEndpoint(ctx, cs)
+	if len(keep) < len(cs) {
+		e.behind.Store(true) // released at the cap: due for a claim when a slot frees
+	}
+	e.unreserve(reserved - len(keep))
+	e.mu.Lock()
+	r := e.run
+	if r == nil || r.ctx.Err() != nil {
+		e.mu.Unlock()
+		release(keep)
+		for _, c := range keep {
+			e.finished(c.endpointID)
+		}
+		return
+	}
+	r.wg.Add(len(keep))
+	e.mu.Unlock()
+	for _, c := range keep {
+		go e.work(r.ctx, r.wg, r.completions, c)
 	}
 }
 
@@ -415,21 +530,24 @@ func (e *Engine) saturated() []any {
 }
 
 // claim leases up to n due deliveries to this instance, lets one probe through to each
-// half-open endpoint and keeps each endpoint under its in-flight cap.
-func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
+// half-open endpoint and keeps each endpoint under its in-flight cap. left says due
+// deliveries may remain that the round passed over: of endpoints at their cap, or released.
+func (e *Engine) claim(ctx context.Context, n int) (_ []claimed, left bool, _ error) {
 	now := e.now()
 	// Leases measure process liveness, so they follow the wall clock even when scheduling
 	// follows an injected one.
 	wall := time.Now()
-	out, err := e.q.claim(ctx, n, newToken(), store.Micros(wall.Add(e.cfg.Lease)), store.Micros(wall), store.Micros(now), e.saturated())
+	saturated := e.saturated()
+	out, err := e.q.claim(ctx, n, newToken(), store.Micros(wall.Add(e.cfg.Lease)), store.Micros(wall), store.Micros(now), saturated)
 	if err != nil || len(out) == 0 {
-		return nil, err
+		return nil, len(saturated) > 0, err
 	}
-	out, err = e.probeGate(ctx, out, now)
+	kept, err := e.probeGate(ctx, out, now)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return e.capPerEndpoint(ctx, out), nil
+	kept = e.capPerEndpoint(ctx, kept)
+	return kept, len(saturated) > 0 || len(kept) < len(out), nil
 }
 
 // capPerEndpoint releases what would put an endpoint over its in-flight cap, and counts
@@ -447,7 +565,7 @@ func (e *Engine) capPerEndpoint(ctx context.Context, cs []claimed) []claimed {
 	}
 	e.mu.Unlock()
 	for _, c := range drop {
-		if err := e.q.release(ctx, c); err != nil {
+		if err := e.q.release(ctx, c, store.Micros(e.now())); err != nil {
 			e.log.Warn("release over-cap delivery (its lease will lapse)", "delivery", c.id, "err", err)
 		}
 	}
@@ -486,7 +604,7 @@ func (e *Engine) probeGate(ctx context.Context, cs []claimed, now time.Time) ([]
 				keep = append(keep, c)
 				continue
 			}
-			if err := e.q.release(ctx, c); err != nil {
+			if err := e.q.release(ctx, c, store.Micros(e.now())); err != nil {
 				return nil, err
 			}
 			continue

@@ -68,7 +68,7 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 		}
 		// Retries are due, but the circuit is open: nothing is claimed.
 		b.clock.Advance(2 * time.Second)
-		if cs, err := b.eng.claim(context.Background(), 10); err != nil || len(cs) != 0 {
+		if cs, _, err := b.eng.claim(context.Background(), 10); err != nil || len(cs) != 0 {
 			t.Fatalf("claimed %d with the circuit open (%v)", len(cs), err)
 		}
 		// After the cooldown, exactly one probe; it fails and the cooldown doubles.

@@ -208,9 +208,10 @@ func (p payload) split() (before, after []byte, ok bool, err error) {
 	return b[:i+zero], b[i+zero+1:], true, nil
 }
 
-// enqueue writes items in tx through the queue and wakes the claim loop.
+// enqueue writes items in tx through the queue and wakes the claim loop (the transaction has
+// not committed yet, so notify wakes it again shortly).
 func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, items []item) ([]enqueued, error) {
-	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()))
+	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -78,8 +78,8 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}{
 		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}},
 		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}},
-		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), now, now, "", 0}},
-		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, "token", now}},
+		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), 0, now, now, "", 0}},
+		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, now, "token", now}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := genericPlan(t, db, tc.stmt, tc.args)

@@ -77,6 +77,32 @@ type item struct {
 	pl         payload
 }
 
+// offer lets enqueue lease the heads it writes to this instance (token, until), so that the
+// publisher's engine sends them as soon as the transaction commits, without a claim round:
+// a delivery whose subject is idle is due at once, and this instance has a worker free for it.
+// Only the first n items in lock order may be leased, one per worker slot reserved, and only
+// to an endpoint a claim would hand a delivery to without a probe: enabled, circuit closed,
+// fewer than threshold failures in a row (a half-open endpoint's single probe is the
+// claim's to hand out). The lease is written in the insert itself, so it costs nothing.
+//
+// leaseDue: a delivery leased without a claim (here, or taken over by promote) is written
+// due at its lease's end, not now. The claim's scan of the due index then never passes
+// over deliveries in flight, only over due ones; and one whose lease lapses (its instance
+// died) becomes due exactly then, as a claimed one does by its lease_until.
+type offer struct {
+	token     string
+	until     int64 // lease end, wall clock (microseconds)
+	due       int64 // the same, on the scheduling clock: next_at (leaseDue)
+	n         int
+	threshold int
+}
+
+// leaseGate is the endpoint condition under which enqueue leases a head (see offer): the
+// claim's gate, plus no run of failures that a claim would meet with a probe. An endpoint
+// written by the same statement is not visible to it, and a new endpoint passes.
+const leaseGate = `NOT EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = %s
+	AND (e.state <> 'enabled' OR e.circuit_until > ? OR e.failures >= ?))`
+
 // enqueue writes deliveries in tx. Each takes the next sequence of its subject from an
 // upsert that keeps the subject row locked until tx ends (enqueuers of one subject take turns,
 // sequence order is commit order) and reads the subject's head pointer under that lock:
@@ -85,7 +111,10 @@ type item struct {
 // recording for the same subjects lock them in one order, and items of one subject keep
 // their order. On PostgreSQL all items are one statement (pgEnqueueMany, or for a single
 // item the one-row statement of enqueueOne); SQLite, in process, runs the steps item by item.
-func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64) ([]enqueued, error) {
+//
+// With of, the heads among the first of.n items (in lock order) whose endpoint passes
+// leaseGate are leased to of.token: enqueued.leased is then set, with the delivery's body.
+func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS int64, of *offer) ([]enqueued, error) {
 	order := make([]int, len(items))
 	for i := range order {
 		order[i] = i
@@ -97,22 +126,27 @@ func (q *queue) enqueue(ctx context.Context, tx *store.Tx, items []item, nowUS i
 	}
 	// One delivery keeps its one-row statement (simpler to plan than the array one).
 	if q.pg() && len(items) > 1 {
-		if out, ok, err := q.enqueueMany(ctx, tx, items, order, nowUS); ok || err != nil {
+		if out, ok, err := q.enqueueMany(ctx, tx, items, order, nowUS, of); ok || err != nil {
 			return out, err
 		}
 	}
 	out := make([]enqueued, len(items))
-	for _, i := range order {
+	for j, i := range order {
 		it := items[i]
 		id := uuid.Must(uuid.NewV7()).String()
-		inserted, seq, err := q.enqueueOne(ctx, tx, id, it, nowUS)
+		var lease *offer
+		if of != nil && j < of.n {
+			lease = of
+		}
+		e, err := q.enqueueOne(ctx, tx, id, it, nowUS, lease)
 		if err != nil {
 			return nil, err
 		}
-		if inserted {
-			out[i] = enqueued{id: id, seq: seq}
+		if !e.duplicate {
+			out[i] = e
 			continue
 		}
+		seq := e.seq
 		// The event id was already recorded for this endpoint (a repeat): the subject's
 		// sequence moved on, and if this delivery would have been the head, the subject has
 		// none now (nothing after it can exist: tx holds the subject row).
@@ -143,7 +177,7 @@ func (q *queue) readRepeat(ctx context.Context, tx *store.Tx, it item, e *enqueu
 // the row locked; and the deliveries, the r-th of a subject (1-based) taking sequence
 // last_seq - n + r and status 'pending' when that is the head. Arrays keep the text one
 // whatever the batch, so the driver's statement cache sees one statement.
-const pgEnqueueMany = `WITH ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
+var pgEnqueueMany = `WITH ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
 	SELECT u.id, u.kind, u.url, u.at, u.at
 	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(id, kind, url, at)
 	ON CONFLICT (id) DO NOTHING),
@@ -153,25 +187,31 @@ s AS (INSERT INTO callback_subjects AS c (endpoint_id, subject, last_seq, head)
 	ON CONFLICT (endpoint_id, subject) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq,
 	  head = CASE WHEN c.head = 0 THEN c.last_seq + 1 ELSE c.head END
 	RETURNING c.endpoint_id, c.subject, c.last_seq, c.head),
-x AS (SELECT d.k, d.id, d.endpoint_id, d.subject, s.last_seq - g.n + d.r AS seq, s.head, d.eid, d.et, d.oc, d.b1, d.b2, d.sp
+y AS (SELECT d.k, d.id, d.endpoint_id, d.subject, s.last_seq - g.n + d.r AS seq, s.head, d.eid, d.et, d.oc, d.b1, d.b2, d.sp, d.lk
 	FROM unnest(CAST(? AS INT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]),
-	            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS BYTEA[]), CAST(? AS INT[]))
-	  AS d(k, id, endpoint_id, subject, r, eid, et, oc, b1, b2, sp)
+	            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS BYTEA[]), CAST(? AS INT[]),
+	            CAST(? AS BOOLEAN[]))
+	  AS d(k, id, endpoint_id, subject, r, eid, et, oc, b1, b2, sp, lk)
 	JOIN g ON g.endpoint_id = d.endpoint_id AND g.subject = d.subject
 	JOIN s ON s.endpoint_id = d.endpoint_id AND s.subject = d.subject),
+x AS (SELECT y.*, y.head = y.seq AND y.lk AND ` + leaseGateMany + ` AS lease FROM y),
 i AS (INSERT INTO callback_deliveries
-	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
+	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at, lease_token, lease_until)
 	SELECT x.id, x.endpoint_id, x.subject, x.seq, x.eid, x.et, x.oc, ?, ?,
 	  CASE WHEN x.sp = 1 THEN x.b1 || convert_to(CAST(x.seq AS TEXT), 'UTF8') || x.b2 ELSE x.b1 END,
-	  CASE WHEN x.head = x.seq THEN 'pending' ELSE 'queued' END, ?
-	FROM x ON CONFLICT DO NOTHING RETURNING id)
-SELECT x.k, x.seq, EXISTS (SELECT 1 FROM i WHERE i.id = x.id) FROM x`
+	  CASE WHEN x.head = x.seq THEN 'pending' ELSE 'queued' END, CASE WHEN x.lease THEN CAST(? AS BIGINT) ELSE ? END,
+	  CASE WHEN x.lease THEN ? ELSE '' END, CASE WHEN x.lease THEN CAST(? AS BIGINT) ELSE 0 END
+	FROM x ON CONFLICT DO NOTHING RETURNING id, lease_token <> '' AS leased, CASE WHEN lease_token <> '' THEN body END AS body)
+SELECT x.k, x.seq, i.id IS NOT NULL, x.head = x.seq, COALESCE(i.leased, false), i.body FROM x LEFT JOIN i ON i.id = x.id`
+
+// leaseGateMany is leaseGate for pgEnqueueMany's rows.
+var leaseGateMany = fmt.Sprintf(leaseGate, "y.endpoint_id")
 
 // enqueueMany is enqueue on PostgreSQL in one statement (pgEnqueueMany); ok is false when
 // some body cannot have its sequence spliced in by the database (then the caller goes item by
 // item). Repeated event ids are not inserted; the subjects they would have headed get
 // their next delivery as head (promote), as item by item.
-func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, order []int, nowUS int64) ([]enqueued, bool, error) {
+func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, order []int, nowUS int64, of *offer) ([]enqueued, bool, error) {
 	n := len(items)
 	var epIDs, epKinds, epURLs []string
 	var epAts []int64
@@ -180,7 +220,13 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 	ks, ids, dEPs, dSubs := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
 	rs, eids, ets, ocs := make([]int64, n), make([]string, n), make([]string, n), make([]int64, n)
 	b1s, b2s, sps := make([][]byte, n), make([][]byte, n), make([]int64, n)
+	lks := make([]bool, n)
+	token, until, due, threshold := "", int64(0), int64(0), 0
+	if of != nil {
+		token, until, due, threshold = of.token, of.until, of.due, of.threshold
+	}
 	for j, i := range order {
+		lks[j] = of != nil && j < of.n
 		it := items[i]
 		if it.ep != nil && !slices.Contains(epIDs, it.ep.id) {
 			epIDs, epKinds, epURLs, epAts = append(epIDs, it.ep.id), append(epKinds, it.ep.kind), append(epURLs, it.ep.url), append(epAts, it.ep.at)
@@ -206,7 +252,7 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 		b1s[j], b2s[j], sps[j] = before, after, 1
 	}
 	rows, err := tx.QueryContext(ctx, pgEnqueueMany, epIDs, epKinds, epURLs, epAts, gEPs, gSubs, gNs,
-		ks, ids, dEPs, dSubs, rs, eids, ets, ocs, b1s, b2s, sps, nowUS, nowUS, nowUS)
+		ks, ids, dEPs, dSubs, rs, eids, ets, ocs, b1s, b2s, sps, lks, nowUS, threshold, nowUS, nowUS, due, nowUS, token, until)
 	if err != nil {
 		return nil, true, fmt.Errorf("callback: record deliveries: %w", err)
 	}
@@ -216,11 +262,15 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 		defer rows.Close()
 		for rows.Next() {
 			var k, seq int64
-			var inserted bool
-			if err = rows.Scan(&k, &seq, &inserted); err != nil {
+			var inserted, head, leased bool
+			var body []byte
+			if err = rows.Scan(&k, &seq, &inserted, &head, &leased, &body); err != nil {
 				return
 			}
-			out[k] = enqueued{seq: seq, duplicate: !inserted}
+			out[k] = enqueued{seq: seq, duplicate: !inserted, head: head}
+			if leased {
+				out[k].leased, out[k].body = true, body
+			}
 			if !inserted {
 				repeats = append(repeats, int(k))
 			}
@@ -247,25 +297,30 @@ func (q *queue) enqueueMany(ctx context.Context, tx *store.Tx, items []item, ord
 	}
 	// tx holds these subject rows since the statement above, whose deliveries the promotion
 	// sees: a repeat that took the head's sequence leaves the head to the next one.
-	if _, err := q.promote(ctx, tx, sortKeys(keys), nowUS, nil); err != nil {
+	if _, _, err := q.promote(ctx, tx, sortKeys(keys), nowUS, nil); err != nil {
 		return nil, true, err
 	}
 	return out, true, nil
 }
 
 // enqueued is what enqueue did with one item: the delivery's id and sequence, or those of
-// the delivery already recorded with the same event id (duplicate).
+// the delivery already recorded with the same event id (duplicate). head says the delivery
+// was written as its subject's head; leased that it was also leased to the offer's token,
+// and body is then its body as stored.
 type enqueued struct {
 	id        string
 	seq       int64
 	duplicate bool
+	head      bool
+	leased    bool
+	body      []byte
 }
 
 // The PostgreSQL statements of enqueueOne: data-modifying WITH parts run exactly once; the
 // subject upsert reads the latest subject row (head and last_seq) under its lock, whatever
 // the statement's snapshot, and keeps the lock until the transaction ends. The delivery's
 // foreign key is checked at the end of the statement, after the endpoint part has run.
-const (
+var (
 	pgEndpointPart = `ep AS (INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING), `
 	subjectUpsert = `INSERT INTO callback_subjects (endpoint_id, subject, last_seq, head) VALUES (?, ?, 1, 1)
@@ -274,14 +329,19 @@ const (
 		RETURNING last_seq, head`
 	pgSubjectPart = `s AS (` + subjectUpsert + `),
 		i AS (INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
+		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at, lease_token, lease_until)
 		SELECT ?, ?, ?, s.last_seq, ?, ?, ?, ?, ?, `
-	pgDeliveryTail = `, CASE WHEN s.head = s.last_seq THEN 'pending' ELSE 'queued' END, ?
-		FROM s ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT s.last_seq, (SELECT COUNT(*) FROM i) FROM s`
+	pgDeliveryTail = `, CASE WHEN s.head = s.last_seq THEN 'pending' ELSE 'queued' END, CASE WHEN l.lease THEN CAST(? AS BIGINT) ELSE ? END,
+		  CASE WHEN l.lease THEN ? ELSE '' END, CASE WHEN l.lease THEN CAST(? AS BIGINT) ELSE 0 END
+		FROM s CROSS JOIN LATERAL (SELECT s.head = s.last_seq AND CAST(? AS BOOLEAN) AND ` + leaseGateOne + ` AS lease) l
+		ON CONFLICT DO NOTHING RETURNING lease_token <> '' AS leased, CASE WHEN lease_token <> '' THEN body END AS body)
+		SELECT s.last_seq, (SELECT COUNT(*) FROM i), s.head = s.last_seq, COALESCE((SELECT leased FROM i), false), (SELECT body FROM i) FROM s`
 	pgFixedBody = `CAST(? AS BYTEA)`
 	pgSplitBody = `CAST(? AS BYTEA) || convert_to(CAST(s.last_seq AS TEXT), 'UTF8') || CAST(? AS BYTEA)`
 )
+
+// leaseGateOne is leaseGate for one delivery, its endpoint id a parameter.
+var leaseGateOne = fmt.Sprintf(leaseGate, "?")
 
 // pgEnqueue holds the four statement texts (with or without the endpoint, fixed or spliced
 // body), built once so that the driver's statement cache sees the same text every time.
@@ -304,9 +364,25 @@ var pgEnqueue = func() (q [2][2]string) {
 	return q
 }()
 
-// enqueueOne writes one delivery and reports whether it was inserted and its sequence.
-func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item, nowUS int64) (inserted bool, seq int64, err error) {
+// insertDelivery is the one-row insert of the item-by-item path (SQLite, or a body
+// PostgreSQL cannot splice), leasing the delivery when it is told to and its endpoint
+// passes leaseGate. It returns a row only when the delivery was inserted.
+var insertDelivery = `INSERT INTO callback_deliveries
+	(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at, lease_token, lease_until)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN l.lease THEN CAST(? AS BIGINT) ELSE ? END,
+	  CASE WHEN l.lease THEN ? ELSE '' END, CASE WHEN l.lease THEN CAST(? AS BIGINT) ELSE 0 END
+	FROM (SELECT CAST(? AS BOOLEAN) AND ` + leaseGateOne + ` AS lease) l
+	WHERE true ON CONFLICT DO NOTHING RETURNING lease_token <> ''`
+
+// enqueueOne writes one delivery, leasing it per lease (nil: not) when it is its subject's
+// head; duplicate reports that its event id was recorded before (nothing was inserted, and
+// seq is the sequence it took).
+func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item, nowUS int64, lease *offer) (enqueued, error) {
 	m := it.m
+	token, until, due, threshold := "", int64(0), int64(0), 0
+	if lease != nil {
+		token, until, due, threshold = lease.token, lease.until, lease.due, lease.threshold
+	}
 	if q.pg() {
 		var args []any
 		withEP, spliced := 0, 0
@@ -322,50 +398,57 @@ func (q *queue) enqueueOne(ctx context.Context, tx *store.Tx, id string, it item
 		} else {
 			before, after, split, err := it.pl.split()
 			if err != nil {
-				return false, 0, fmt.Errorf("callback: envelope: %w", err)
+				return enqueued{}, fmt.Errorf("callback: envelope: %w", err)
 			}
 			ok = split
 			spliced = 1
 			args = append(args, before, after)
 		}
 		if ok {
-			args = append(args, nowUS)
+			args = append(args, due, nowUS, token, until, lease != nil, it.endpointID, nowUS, threshold)
+			e := enqueued{id: id}
 			var n int
-			if err := tx.QueryRowContext(ctx, pgEnqueue[withEP][spliced], args...).Scan(&seq, &n); err != nil {
-				return false, 0, fmt.Errorf("callback: record delivery: %w", err)
+			if err := tx.QueryRowContext(ctx, pgEnqueue[withEP][spliced], args...).Scan(&e.seq, &n, &e.head, &e.leased, &e.body); err != nil {
+				return enqueued{}, fmt.Errorf("callback: record delivery: %w", err)
 			}
-			return n == 1, seq, nil
+			e.duplicate = n == 0
+			return e, nil
 		}
 	}
 	if it.ep != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_endpoints (id, kind, url, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, it.ep.id, it.ep.kind, it.ep.url, it.ep.at, it.ep.at); err != nil {
-			return false, 0, fmt.Errorf("callback: record wallet endpoint: %w", err)
+			return enqueued{}, fmt.Errorf("callback: record wallet endpoint: %w", err)
 		}
 	}
+	e := enqueued{id: id}
 	var head int64
-	if err := tx.QueryRowContext(ctx, subjectUpsert, it.endpointID, m.Subject).Scan(&seq, &head); err != nil {
-		return false, 0, fmt.Errorf("callback: subject sequence: %w", err)
+	if err := tx.QueryRowContext(ctx, subjectUpsert, it.endpointID, m.Subject).Scan(&e.seq, &head); err != nil {
+		return enqueued{}, fmt.Errorf("callback: subject sequence: %w", err)
 	}
 	b := it.pl.fixed
 	if b == nil {
-		if b, err = it.pl.build(seq); err != nil {
-			return false, 0, fmt.Errorf("callback: envelope: %w", err)
+		var err error
+		if b, err = it.pl.build(e.seq); err != nil {
+			return enqueued{}, fmt.Errorf("callback: envelope: %w", err)
 		}
 	}
 	status := StatusQueued
-	if head == seq {
+	if e.head = head == e.seq; e.head {
 		status = StatusPending
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO callback_deliveries
-		(id, endpoint_id, subject, seq, event_id, event_type, occurred_at, created_at, updated_at, body, status, next_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id, it.endpointID, m.Subject, seq, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, nowUS, b, status, nowUS)
-	if err != nil {
-		return false, 0, fmt.Errorf("callback: record delivery: %w", err)
+	err := tx.QueryRowContext(ctx, insertDelivery,
+		id, it.endpointID, m.Subject, e.seq, m.EventID, m.Type, store.Micros(m.OccurredAt), nowUS, nowUS, b, status, due, nowUS,
+		token, until, lease != nil && status == StatusPending, it.endpointID, nowUS, threshold).Scan(&e.leased)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		e.duplicate = true
+	case err != nil:
+		return enqueued{}, fmt.Errorf("callback: record delivery: %w", err)
+	case e.leased:
+		e.body = b
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, seq, nil
+	return e, nil
 }
 
 // claimDue selects due heads. Only a subject's head is 'pending', so this is a short index
@@ -441,8 +524,11 @@ func (q *queue) claim(ctx context.Context, n int, token string, leaseUntil, wall
 }
 
 // release gives a claimed delivery back without an attempt.
-func (q *queue) release(ctx context.Context, c claimed) error {
-	if _, err := q.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0 WHERE id = ? AND lease_token = ?`, c.id, c.token); err != nil {
+// A delivery leased at enqueue or taken over is due at its lease's end (leaseDue): it is due
+// again at once.
+func (q *queue) release(ctx context.Context, c claimed, nowUS int64) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE callback_deliveries SET lease_token = '', lease_until = 0,
+		next_at = CASE WHEN next_at > ? THEN ? ELSE next_at END WHERE id = ? AND lease_token = ?`, nowUS, nowUS, c.id, c.token); err != nil {
 		return fmt.Errorf("callback: release: %w", err)
 	}
 	return nil
@@ -507,6 +593,7 @@ type recorded struct {
 	applied  []bool       // per outcome: false when the lease was lost (another instance owns it)
 	deferred []subjectKey // subjects whose head finished while a business transaction held them
 	next     []claimed    // new heads leased to this instance, as tk asked (successor takeover)
+	left     int          // new heads not leased: due for a claim round
 }
 
 // record writes a batch of attempts and their consequences in one transaction: the attempt
@@ -542,11 +629,11 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 			if err != nil {
 				return err
 			}
-			next, err := q.promote(ctx, tx, locked, nowUS, tk)
+			next, left, err := q.promote(ctx, tx, locked, nowUS, tk)
 			if err != nil {
 				return err
 			}
-			out.next = next
+			out.next, out.left = next, left
 			for _, k := range finished {
 				if !slices.Contains(locked, k) {
 					out.deferred = append(out.deferred, k)
@@ -699,7 +786,7 @@ nx AS MATERIALIZED (SELECT (SELECT q.id FROM callback_deliveries q WHERE q.endpo
                AND q.status = 'queued' ORDER BY q.seq LIMIT 1) AS id,
               l.take AND EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = l.endpoint_id AND e.state = 'enabled') AS take
        FROM l),
-p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = ?, tries = 0, updated_at = ?,
+p AS (UPDATE callback_deliveries d SET status = 'pending', next_at = CASE WHEN nx.take THEN CAST(? AS BIGINT) ELSE ? END, tries = 0, updated_at = ?,
         lease_token = CASE WHEN nx.take THEN CAST(? AS TEXT) ELSE '' END, lease_until = CASE WHEN nx.take THEN CAST(? AS BIGINT) ELSE 0 END
       FROM nx WHERE d.id = nx.id AND d.status = 'queued'
       RETURNING d.id, d.endpoint_id, d.subject, d.seq, nx.take, d.event_id, d.event_type, d.occurred_at,
@@ -715,6 +802,7 @@ RETURNING p.id, p.endpoint_id, p.subject, p.seq, p.event_id, p.event_type, p.occ
 type takeover struct {
 	token string
 	until int64 // lease end, wall clock
+	due   int64 // the same, on the scheduling clock: next_at (leaseDue)
 	keys  map[subjectKey]bool
 }
 
@@ -722,15 +810,16 @@ func (tk *takeover) wants(k subjectKey) bool { return tk != nil && tk.keys[k] }
 
 // promote makes sure every subject of ks (locked by the caller) has a head if it has
 // anything open, and returns the new heads tk asked for, leased to tk.token (only those of
-// enabled endpoints: a disabled endpoint gets nothing sent until it is enabled again).
-func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowUS int64, tk *takeover) ([]claimed, error) {
+// enabled endpoints: a disabled endpoint gets nothing sent until it is enabled again), and
+// how many new heads it left for a claim round (due, not leased).
+func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowUS int64, tk *takeover) (taken []claimed, left int, err error) {
 	if len(ks) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	var token string
-	var until int64
+	var until, due int64
 	if tk != nil {
-		token, until = tk.token, tk.until
+		token, until, due = tk.token, tk.until, tk.due
 	}
 	var out []claimed
 	if q.pg() {
@@ -739,9 +828,9 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 		for i, k := range ks {
 			take[i] = tk.wants(k)
 		}
-		rows, err := tx.QueryContext(ctx, pgPromote, eps, subs, take, nowUS, nowUS, token, until)
+		rows, err := tx.QueryContext(ctx, pgPromote, eps, subs, take, due, nowUS, nowUS, token, until)
 		if err != nil {
-			return nil, fmt.Errorf("callback: promote next: %w", err)
+			return nil, 0, fmt.Errorf("callback: promote next: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
@@ -750,7 +839,10 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 			var body []byte
 			var taken bool
 			if err := rows.Scan(&id, &ep, &sub, &seq, &eid, &et, &oc, &body, &attempts, &taken); err != nil {
-				return nil, fmt.Errorf("callback: promote next: %w", err)
+				return nil, 0, fmt.Errorf("callback: promote next: %w", err)
+			}
+			if id.Valid && !taken {
+				left++
 			}
 			if taken {
 				out = append(out, claimed{id: id.String, endpointID: ep.String, subject: sub.String, seq: seq.Int64,
@@ -758,9 +850,9 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("callback: promote next: %w", err)
+			return nil, 0, fmt.Errorf("callback: promote next: %w", err)
 		}
-		return out, nil
+		return out, left, nil
 	}
 	for _, k := range ks {
 		// The subject's first queued delivery becomes the head unless its head pointer names
@@ -770,15 +862,16 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 		take := tk.wants(k)
 		c := claimed{endpointID: k.endpointID, subject: k.subject, token: token}
 		var leased string
-		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending', next_at = ?, tries = 0, updated_at = ?,
-			  lease_token = CASE WHEN `+sqliteTake+` THEN ? ELSE '' END, lease_until = CASE WHEN `+sqliteTake+` THEN ? ELSE 0 END
+		err := tx.QueryRowContext(ctx, `UPDATE callback_deliveries SET status = 'pending',
+			  next_at = CASE WHEN `+sqliteTake+` THEN CAST(? AS BIGINT) ELSE ? END, tries = 0, updated_at = ?,
+			  lease_token = CASE WHEN `+sqliteTake+` THEN ? ELSE '' END, lease_until = CASE WHEN `+sqliteTake+` THEN CAST(? AS BIGINT) ELSE 0 END
 			WHERE id = (SELECT q.id FROM callback_deliveries q WHERE q.endpoint_id = ? AND q.subject = ? AND q.status = 'queued'
 			            ORDER BY q.seq LIMIT 1)
 			  AND NOT EXISTS (SELECT 1 FROM callback_subjects s JOIN callback_deliveries h
 			                  ON h.endpoint_id = s.endpoint_id AND h.subject = s.subject AND h.seq = s.head AND h.status = 'pending'
 			                  WHERE s.endpoint_id = ? AND s.subject = ?)
 			RETURNING seq, id, event_id, event_type, occurred_at, body, attempts, lease_token`,
-			nowUS, nowUS, take, token, take, until, k.endpointID, k.subject, k.endpointID, k.subject).
+			take, due, nowUS, nowUS, take, token, take, until, k.endpointID, k.subject, k.endpointID, k.subject).
 			Scan(&c.seq, &c.id, &c.eventID, &c.eventType, &c.occurredAt, &c.body, &c.attempts, &leased)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -789,14 +882,16 @@ func (q *queue) promote(ctx context.Context, tx *store.Tx, ks []subjectKey, nowU
 		case err == nil:
 			if leased != "" {
 				out = append(out, c)
+			} else {
+				left++
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE callback_subjects SET head = ? WHERE endpoint_id = ? AND subject = ?`, c.seq, k.endpointID, k.subject)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("callback: promote next: %w", err)
+			return nil, 0, fmt.Errorf("callback: promote next: %w", err)
 		}
 	}
-	return out, nil
+	return out, left, nil
 }
 
 // sqliteTake is SQLite's promotion's takeover condition: asked for (the argument), and the
@@ -831,7 +926,7 @@ func (q *queue) promoteAfter(ctx context.Context, ks []subjectKey, nowUS int64) 
 			if _, err := tx.ExecContext(ctx, `UPDATE callback_subjects SET head = head WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject); err != nil {
 				return err
 			}
-			if _, err := q.promote(ctx, tx, []subjectKey{k}, nowUS, nil); err != nil {
+			if _, _, err := q.promote(ctx, tx, []subjectKey{k}, nowUS, nil); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `DELETE FROM callback_recheck WHERE endpoint_id = ? AND subject = ?`, k.endpointID, k.subject)
@@ -882,7 +977,7 @@ func (q *queue) sweep(ctx context.Context, nowUS int64) (int, error) {
 		if err := rows.Err(); err != nil || len(ks) == 0 {
 			return err
 		}
-		if _, err := q.promote(ctx, tx, ks, nowUS, nil); err != nil {
+		if _, _, err := q.promote(ctx, tx, ks, nowUS, nil); err != nil {
 			return err
 		}
 		for _, k := range ks {
@@ -1066,7 +1161,7 @@ func (q *queue) requeue(ctx context.Context, endpointID, cond string, nowUS int6
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = q.promote(ctx, tx, ks, nowUS, nil)
+		_, _, err = q.promote(ctx, tx, ks, nowUS, nil)
 		return err
 	})
 	return n, err

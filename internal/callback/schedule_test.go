@@ -46,7 +46,7 @@ func TestRetryScheduleWithInjectedClock(t *testing.T) {
 			}
 			// Not due before its time: nothing to claim a moment earlier.
 			b.clock.Advance(next.Sub(b.clock.Now()) - time.Second)
-			if cs, err := b.eng.claim(context.Background(), 10); err != nil || len(cs) != 0 {
+			if cs, _, err := b.eng.claim(context.Background(), 10); err != nil || len(cs) != 0 {
 				t.Fatalf("claimed %d before the retry time (%v)", len(cs), err)
 			}
 			b.clock.Advance(time.Second)

@@ -45,14 +45,14 @@ func TestSuccessorTakeover(t *testing.T) {
 					}
 				}
 				var head claimed
-				cs, err := eng.claim(ctx, 100)
+				cs, _, err := eng.claim(ctx, 100)
 				if err != nil {
 					t.Fatal(err)
 				}
 				for _, c := range cs {
 					if c.eventID == t.Name()+"1" {
 						head = c
-					} else if err := eng.q.release(ctx, c); err != nil {
+					} else if err := eng.q.release(ctx, c, store.Micros(time.Now())); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -94,7 +94,7 @@ func TestSuccessorTakeover(t *testing.T) {
 				if second.Status != StatusPending || token != got.token || until <= store.Micros(time.Now()) {
 					t.Fatalf("successor in the database: status %s, lease %q until %d; want pending, leased to %q", second.Status, token, until, got.token)
 				}
-				cs, err = eng.claim(ctx, 100)
+				cs, _, err = eng.claim(ctx, 100)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,7 +102,7 @@ func TestSuccessorTakeover(t *testing.T) {
 					if c.id == got.id {
 						t.Fatal("a claim got the successor while it is leased")
 					}
-					if err := eng.q.release(ctx, c); err != nil {
+					if err := eng.q.release(ctx, c, store.Micros(time.Now())); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -163,7 +163,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Production's settings (loopback allowed) but for these.
 	cfg := testkit.CallbackOptions()
 	cfg.Workers = o.Workers
-	cfg.PollInterval = 20 * time.Millisecond
 	cfg.RetrySchedule = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
 	// Failures here are injected on purpose; keep the circuit out of the measurement.
 	cfg.CircuitThreshold = 1 << 30
