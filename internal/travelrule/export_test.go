@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // StoreForTest stores bodies in one group commit, as Accept does, and leaves them pending:
@@ -38,7 +36,7 @@ func (s *Service) FoldChunksForTest(ctx context.Context, uuids []string, chunk i
 	for len(uuids) > 0 {
 		c := uuids[:min(chunk, len(uuids))]
 		uuids = uuids[len(c):]
-		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.foldChunk(ctx, tx, c) }); err != nil {
+		if err := s.foldInTx(ctx, c); err != nil {
 			return err
 		}
 	}

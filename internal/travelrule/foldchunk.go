@@ -3,6 +3,7 @@ package travelrule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,11 +23,12 @@ import (
 // writes stay one statement per row.
 
 // folding is one verification of a chunk as read under its row lock: the stored record
-// (version 0 when this fold created it), every processable callback stored about it, and
-// the ids of those still pending.
+// (version 0, PENDING, when there is none yet), every processable callback stored about it,
+// and the ids of those still pending.
 type folding struct {
 	old     Verification
 	version int64
+	stored  bool // the record exists (and is locked)
 	cbs     []Received
 	pending []string
 }
@@ -38,6 +40,7 @@ type change struct {
 	version   int64
 	screening string
 	ivms      []byte // sealed; nil when there is none
+	create    bool   // the record does not exist yet
 	event     bool
 	jobs      []river.JobArgs
 }
@@ -58,7 +61,7 @@ func (s *Service) derive(f folding) (c change, ok bool, err error) {
 	if err != nil {
 		return change{}, false, err
 	}
-	c = change{v: v, version: f.version + 1, screening: string(screening)}
+	c = change{v: v, version: f.version + 1, screening: string(screening), create: !f.stored}
 	if len(v.IVMS101) > 0 {
 		if c.ivms, err = s.seal(v.IVMS101, ivmsAD(id)); err != nil {
 			return change{}, false, err
@@ -95,18 +98,26 @@ func followUp(args river.JobArgs) river.InsertManyParams {
 	return river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: JobQueue, MaxAttempts: 25}}
 }
 
+// errFoldRace is returned by foldChunk when a verification it found without a record was
+// created by a concurrent fold before it could create it: the chunk is folded again, in a
+// new transaction, where it finds the record and locks it.
+var errFoldRace = errors.New("a verification was created by a concurrent fold")
+
 // foldChunk folds the verifications ids (sorted, distinct) in tx from every processable
-// callback stored about them: it locks their records (creating those missing), reads their
-// callbacks, derives each record (derive), writes those that changed with their events and
-// jobs, and marks processed the callbacks it read as pending. The row locks serialise
-// concurrent folds of a verification, and each reads the callbacks committed before it took
-// the lock, so the last one to run sees everything. Folding again changes nothing.
+// callback stored about them: it locks their records, reads their callbacks, derives each
+// record (derive), writes those that changed (creating the records missing, at their first
+// version) with their events and jobs, and marks processed the callbacks it read as pending.
+// The row locks serialise concurrent folds of a verification, and each reads the callbacks
+// committed before it took the lock, so the last one to run sees everything. A record
+// missing is created with its derived content, not as a placeholder written again at once
+// (one row version, not two); a concurrent fold that creates it first makes this one fail
+// with errFoldRace, to be retried. Folding again changes nothing.
 func (s *Service) foldChunk(ctx context.Context, tx *store.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
-	fs, err := s.lockVerifications(ctx, tx, ids, now)
+	fs, err := s.lockVerifications(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
@@ -160,34 +171,10 @@ func oneOf(d store.Dialect, col string, vals []string) (string, []any) {
 	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ") + ")", args
 }
 
-const (
-	createVerification = `INSERT INTO travel_rule_verifications (verification_uuid, status, reason, message, tx_hash,
-	vout, risk_level, screening, ivms101, version, created_at, updated_at)
-	VALUES (?, ?, '', '', '', '', ?, '{}', NULL, 0, ?, ?) ON CONFLICT DO NOTHING`
-	// pgCreateVerifications creates them in byte order, the order in which the statement
-	// after it locks them, so concurrent folds of overlapping chunks wait for each other
-	// instead of deadlocking.
-	pgCreateVerifications = `INSERT INTO travel_rule_verifications (verification_uuid, status, reason, message, tx_hash,
-	vout, risk_level, screening, ivms101, version, created_at, updated_at)
-	SELECT u, ?, '', '', '', '', ?, '{}', NULL, 0, ?, ? FROM unnest(CAST(? AS TEXT[])) AS u ORDER BY u COLLATE "C"
-	ON CONFLICT DO NOTHING`
-)
-
-// lockVerifications creates the records missing (PENDING, version 0), then locks and reads
-// every record of ids, in byte order.
-func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []string, now time.Time) (map[string]*folding, error) {
-	at := store.Micros(now)
-	if tx.Dialect() == store.Postgres {
-		if _, err := tx.ExecContext(ctx, pgCreateVerifications, StatusPending, RiskNone, at, at, ids); err != nil {
-			return nil, fmt.Errorf("create verifications: %w", err)
-		}
-	} else {
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, createVerification, id, StatusPending, RiskNone, at, at); err != nil {
-				return nil, fmt.Errorf("create verification: %w", err)
-			}
-		}
-	}
+// lockVerifications locks and reads the records of ids, in byte order (so that concurrent
+// folds of overlapping chunks wait for each other instead of deadlocking). An id without a
+// record gets an empty one at version 0.
+func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []string) (map[string]*folding, error) {
 	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
 	q := `SELECT verification_uuid, status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version
 	FROM travel_rule_verifications WHERE ` + cond
@@ -222,6 +209,7 @@ func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []str
 		if err := json.Unmarshal([]byte(screening), &sc); err == nil {
 			o.KYT, o.Alerts, o.WCO = sc.KYT, sc.Alerts, sc.WCO
 		}
+		f.stored = true
 		fs[o.UUID] = &f
 	}
 	if err := rows.Err(); err != nil {
@@ -229,7 +217,7 @@ func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []str
 	}
 	for _, id := range ids {
 		if fs[id] == nil {
-			return nil, fmt.Errorf("lock verifications: %s not found after creating it", id)
+			fs[id] = &folding{old: Verification{UUID: id, Status: StatusPending, RiskLevel: RiskNone}}
 		}
 	}
 	return fs, nil
@@ -274,33 +262,76 @@ func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string,
 }
 
 const (
+	insertVerification = `INSERT INTO travel_rule_verifications (status, reason, message, tx_hash, vout, risk_level,
+	screening, ivms101, version, created_at, updated_at, verification_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT DO NOTHING`
 	updateVerification = `UPDATE travel_rule_verifications SET status = ?, reason = ?, message = ?, tx_hash = ?, vout = ?,
 	risk_level = ?, screening = ?, ivms101 = ?, version = ?, updated_at = ? WHERE verification_uuid = ?`
+	pgVerifications = `unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),
+	  CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]))
+	  AS u(id, status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version)`
+	// pgInsertVerifications creates them in byte order, the order in which folds lock them.
+	pgInsertVerifications = `INSERT INTO travel_rule_verifications (verification_uuid, status, reason, message,
+	tx_hash, vout, risk_level, screening, ivms101, version, created_at, updated_at)
+	SELECT u.id, u.status, u.reason, u.message, u.tx_hash, u.vout, u.risk_level, u.screening, u.ivms101, u.version, ?, ?
+	FROM ` + pgVerifications + ` ORDER BY u.id COLLATE "C"
+	ON CONFLICT DO NOTHING`
 	pgUpdateVerifications = `UPDATE travel_rule_verifications t SET status = u.status, reason = u.reason,
 	message = u.message, tx_hash = u.tx_hash, vout = u.vout, risk_level = u.risk_level, screening = u.screening,
 	ivms101 = u.ivms101, version = u.version, updated_at = ?
-	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),
-	  CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS BIGINT[]))
-	  AS u(id, status, reason, message, tx_hash, vout, risk_level, screening, ivms101, version)
-	WHERE t.verification_uuid = u.id`
+	FROM ` + pgVerifications + ` WHERE t.verification_uuid = u.id`
 )
 
-// writeVerifications writes the changed records (their rows are locked).
+// writeVerifications writes the changed records: it creates those at their first version
+// (errFoldRace when another fold created one meanwhile) and updates the others (their rows
+// are locked).
 func (s *Service) writeVerifications(ctx context.Context, tx *store.Tx, cs []change, now time.Time) error {
-	if len(cs) == 0 {
-		return nil
+	var created, updated []change
+	for _, c := range cs {
+		if c.create {
+			created = append(created, c)
+		} else {
+			updated = append(updated, c)
+		}
 	}
 	at := store.Micros(now)
 	if tx.Dialect() != store.Postgres {
 		for _, c := range cs {
 			v := c.v
-			if _, err := tx.ExecContext(ctx, updateVerification, v.Status, v.Reason, v.Message, v.TxHash, v.Vout,
-				v.RiskLevel, c.screening, c.ivms, c.version, at, v.UUID); err != nil {
-				return fmt.Errorf("update verification: %w", err)
+			args := []any{v.Status, v.Reason, v.Message, v.TxHash, v.Vout, v.RiskLevel, c.screening, c.ivms, c.version}
+			q := updateVerification
+			if c.create {
+				q, args = insertVerification, append(args, at)
+			}
+			res, err := tx.ExecContext(ctx, q, append(args, at, v.UUID)...)
+			if err != nil {
+				return fmt.Errorf("write verification: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				return fmt.Errorf("write verification %s: %w", v.UUID, errFoldRace)
 			}
 		}
 		return nil
 	}
+	if len(created) > 0 {
+		res, err := tx.ExecContext(ctx, pgInsertVerifications, append([]any{at, at}, pgVerificationArrays(created)...)...)
+		if err != nil {
+			return fmt.Errorf("create verifications: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(created)) {
+			return fmt.Errorf("create verifications: %w", errFoldRace)
+		}
+	}
+	if len(updated) > 0 {
+		if _, err := tx.ExecContext(ctx, pgUpdateVerifications, append([]any{at}, pgVerificationArrays(updated)...)...); err != nil {
+			return fmt.Errorf("update verifications: %w", err)
+		}
+	}
+	return nil
+}
+
+// pgVerificationArrays returns the arrays of pgVerifications for cs.
+func pgVerificationArrays(cs []change) []any {
 	n := len(cs)
 	ids, statuses, reasons, messages, hashes, vouts, risks, screenings := make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -311,11 +342,7 @@ func (s *Service) writeVerifications(ctx context.Context, tx *store.Tx, cs []cha
 			string(v.Status), v.Reason, v.Message, v.TxHash, v.Vout, string(v.RiskLevel), c.screening
 		ivms[i], versions[i] = c.ivms, c.version
 	}
-	if _, err := tx.ExecContext(ctx, pgUpdateVerifications, at, ids, statuses, reasons, messages, hashes, vouts, risks,
-		screenings, ivms, versions); err != nil {
-		return fmt.Errorf("update verifications: %w", err)
-	}
-	return nil
+	return []any{ids, statuses, reasons, messages, hashes, vouts, risks, screenings, ivms, versions}
 }
 
 // EventBody is the body of travel_rule.verification_updated (no personal data).

@@ -274,8 +274,9 @@ func TestChunkFoldEqualsOneByOne(t *testing.T) {
 
 // TestConcurrentChunkFolds folds the same new verifications from three transactions at once,
 // in chunks of different sizes, so that the chunks overlap: on PostgreSQL each creates and
-// locks rows another is creating or locking. None may fail (a deadlock would), and each
-// verification is written once.
+// locks rows another is creating or locking. None may fail (a deadlock would, and so would a
+// record created by another fold first and not folded again), and each verification is
+// written once.
 func TestConcurrentChunkFolds(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

@@ -65,13 +65,22 @@ func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 	for len(uuids) > 0 && ctx.Err() == nil {
 		chunk := uuids[:min(s.refoldChunk(), len(uuids))]
 		uuids = uuids[len(chunk):]
-		if err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			return s.foldChunk(ctx, tx, chunk)
-		}); err != nil {
+		if err := s.foldInTx(ctx, chunk); err != nil {
 			errs = append(errs, fmt.Errorf("travelrule: process verifications %s..%s: %w", chunk[0], chunk[len(chunk)-1], err))
 		}
 	}
 	return errors.Join(append(errs, ctx.Err())...)
+}
+
+// foldInTx folds chunk in a transaction of its own (foldChunk), again when a concurrent fold
+// created one of its verifications meanwhile: it exists now, and the next attempt locks it.
+func (s *Service) foldInTx(ctx context.Context, chunk []string) error {
+	fold := func(tx *store.Tx) error { return s.foldChunk(ctx, tx, chunk) }
+	err := s.db.InTx(ctx, fold)
+	for try := 0; errors.Is(err, errFoldRace) && try < 3; try++ {
+		err = s.db.InTx(ctx, fold)
+	}
+	return err
 }
 
 // withPending keeps the verifications that have callbacks still pending. The others were
