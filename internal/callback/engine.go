@@ -234,14 +234,6 @@ func (e *Engine) Wake() {
 	}
 }
 
-// notify wakes Run after an enqueue. The enqueuing transaction has not committed yet, so a
-// second wake-up follows shortly; on SQLite the claim simply waits for the commit (one
-// connection), on PostgreSQL the poll interval bounds the delay for other instances' work.
-func (e *Engine) notify() {
-	e.Wake()
-	time.AfterFunc(5*time.Millisecond, e.Wake)
-}
-
 // claimed is one delivery this instance holds a lease on.
 type claimed struct {
 	id, endpointID, subject string
@@ -389,8 +381,8 @@ func (e *Engine) work(ctx context.Context, wg *sync.WaitGroup, completions chan<
 	}
 }
 
-// offer reserves up to n worker slots for the heads a publish commit may lease to this
-// instance and returns the offer enqueue takes (nil, and 0 slots, when Run is not running or
+// offer reserves up to n worker slots for the heads a recording transaction may lease to
+// this instance and returns the offer enqueue takes (nil, and 0 slots, when Run is not running or
 // no worker is free). The caller gives the slots back through adopt.
 func (e *Engine) offer(n int) (*offer, int) {
 	e.mu.Lock()
@@ -409,7 +401,7 @@ func (e *Engine) offer(n int) (*offer, int) {
 	return &offer{token: newToken(), until: until, due: due, n: n, threshold: e.cfg.CircuitThreshold}, n
 }
 
-// adopt sends the heads that a publish transaction leased to this instance under of, once it
+// adopt sends the heads that a transaction leased to this instance under of, once it
 // has committed (committed false: it did not, or may not have), and gives back the slots
 // offer reserved for items that did not become leased heads. This is the claim round's work
 // without the claim: the endpoint gate was the insert's (leaseGate), the in-flight cap is

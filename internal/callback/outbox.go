@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -208,13 +209,24 @@ func (p payload) split() (before, after []byte, ok bool, err error) {
 	return b[:i+zero], b[i+zero+1:], true, nil
 }
 
-// enqueue writes items in tx through the queue and wakes the claim loop (the transaction has
-// not committed yet, so notify wakes it again shortly).
+// enqueue writes items in tx through the queue. A message whose subject is idle becomes its
+// subject's head, due at once: enqueue leases it to this instance while a worker is free
+// (offer), and it is sent as soon as tx commits (adopt), without waiting for a claim round
+// and without the claim's statement and row update (issue 16). Once tx has committed, a
+// claim round is woken for what was not leased: a head, or the next delivery of a subject
+// whose repeated event id would have been its head. A delivery queued behind its subject's
+// head is the recorder's to promote.
 func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, items []item) ([]enqueued, error) {
-	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()), nil)
+	of, reserved := e.offer(len(items))
+	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()), of)
+	tx.AfterEnd(func(committed bool) {
+		e.adopt(items, out, of, reserved, committed)
+		if committed && slices.ContainsFunc(out, func(x enqueued) bool { return x.duplicate || x.head && !x.leased }) {
+			e.Wake()
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	e.notify()
 	return out, nil
 }

@@ -182,27 +182,14 @@ func commitGroup(e *Engine, group []*publishCall) {
 // contexts: once a group's turn has come, one caller going away must not roll back the
 // others. statement reports that the error came from writing the items (not from beginning
 // or committing).
-//
-// A message whose subject is idle becomes its subject's head, due at once: the transaction
-// leases it to this instance while a worker is free (Engine.offer), and it is sent as soon
-// as the commit returns (Engine.adopt), without waiting for a claim round and without the
-// claim's statement and row update (issue 16).
 func publishTx(e *Engine, items []item) (out []enqueued, statement bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTxTimeout)
 	defer cancel()
-	of, reserved := e.offer(len(items))
 	err = e.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = e.q.enqueue(ctx, tx, items, store.Micros(e.now()), of)
+		out, err = e.enqueue(ctx, tx, items)
 		statement = err != nil
 		return err
 	})
-	e.adopt(items, out, of, reserved, err == nil)
-	// After the commit, a claim round finds what this one did not lease: a head, or the next
-	// delivery of a subject whose repeated event id would have been its head. A delivery
-	// queued behind its subject's head is the recorder's to promote.
-	if err == nil && slices.ContainsFunc(out, func(x enqueued) bool { return x.duplicate || x.head && !x.leased }) {
-		e.Wake()
-	}
 	return out, statement, err
 }

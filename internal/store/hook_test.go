@@ -135,3 +135,71 @@ func TestDeferred(t *testing.T) {
 		}
 	})
 }
+
+// TestAfterEnd checks that the functions given to Tx.AfterEnd run once the transaction has
+// ended, with committed true only after a commit, and that the transaction's writes are
+// visible to others when they run after a commit.
+func TestAfterEnd(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		errFail := errors.New("fail")
+		for _, tc := range []struct {
+			name       string
+			fn         error // what InTx's function returns
+			flush      error // what a deferred write returns
+			panics     bool
+			wantCommit bool
+		}{
+			{name: "committed", wantCommit: true},
+			{name: "function failed", fn: errFail},
+			{name: "deferred write failed", flush: errFail},
+			{name: "function panicked", panics: true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				key := "after-end-" + tc.name
+				var calls []bool
+				var seen bool
+				run := func() error {
+					return db.InTx(ctx, func(tx *store.Tx) error {
+						if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value, created_at) VALUES (?, ?, ?)", key, "v", 1); err != nil {
+							return err
+						}
+						tx.AfterEnd(func(committed bool) {
+							calls = append(calls, committed)
+							// Outside the transaction: what it wrote is there only if it committed.
+							_, ok, err := db.Meta(ctx, key)
+							if err != nil {
+								t.Error(err)
+							}
+							seen = ok
+						})
+						tx.Deferred(key, func() any { return nil }, func(context.Context, *store.Tx, any) error { return tc.flush })
+						if tc.panics {
+							panic("boom")
+						}
+						return tc.fn
+					})
+				}
+				var err error
+				func() {
+					defer func() {
+						if p := recover(); (p != nil) != tc.panics {
+							t.Errorf("panic %v, want a panic: %v", p, tc.panics)
+						}
+					}()
+					err = run()
+				}()
+				if (err == nil) != (tc.wantCommit || tc.panics) {
+					t.Errorf("InTx: %v", err)
+				}
+				if len(calls) != 1 || calls[0] != tc.wantCommit {
+					t.Fatalf("AfterEnd calls %v, want one with committed=%v", calls, tc.wantCommit)
+				}
+				if seen != tc.wantCommit {
+					t.Errorf("the row was visible outside: %v, want %v", seen, tc.wantCommit)
+				}
+			})
+		}
+	})
+}

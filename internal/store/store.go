@@ -176,7 +176,15 @@ type Tx struct {
 	tx       *sql.Tx
 	db       *DB
 	deferred []*deferred
+	ended    []func(committed bool)
 }
+
+// AfterEnd arranges for fn to run once tx has ended, after InTx's commit or rollback and
+// before InTx returns: committed is true after a successful commit, false after a rollback
+// or a failed commit (which may still have been applied). It lets a package act on what it
+// wrote only once others can see it (the delivery engine sends what a transaction leased
+// to it), and undo its in-memory bookkeeping otherwise.
+func (tx *Tx) AfterEnd(fn func(committed bool)) { tx.ended = append(tx.ended, fn) }
 
 // deferred is one package's gathered writes in a transaction (see Tx.Deferred).
 type deferred struct {
@@ -238,16 +246,24 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 
 // InTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise (and
 // on panic, which is re-raised). A hook set with WithCommitHook on ctx, then the writes
-// deferred with Tx.Deferred, run in the transaction just before the commit.
+// deferred with Tx.Deferred, run in the transaction just before the commit; the functions
+// given to Tx.AfterEnd run after it ended.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{tx: sqlTx, db: db}
+	committed := false
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		if p != nil {
 			_ = sqlTx.Rollback()
+		}
+		for _, fn := range tx.ended {
+			fn(committed)
+		}
+		if p != nil {
 			panic(p)
 		}
 	}()
@@ -267,6 +283,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	committed = true
 	if hook != nil {
 		hook.ran.Store(true)
 	}
