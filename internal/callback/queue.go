@@ -601,8 +601,8 @@ type recorded struct {
 // pointer of every subject whose head finished (with the next head promoted), and endpoint
 // health. It never waits for a business transaction: a subject row some transaction holds
 // is skipped (SKIP LOCKED) and returned as deferred, noted durably in callback_recheck.
-// On PostgreSQL this is five statements whatever the batch size. The new heads of the
-// subjects tk names (whose heads this batch delivered) are leased in the same promotion and
+// On PostgreSQL this is at most five statements whatever the batch size (four when no
+// finished subject has anything queued behind its head). The new heads of the subjects tk names (whose heads this batch delivered) are leased in the same promotion and
 // returned, for the workers that finished their predecessors to send at once.
 func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp healthPolicy, now time.Time, tk *takeover) (recorded, error) {
 	nowUS := store.Micros(now)
@@ -618,18 +618,21 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 			return err
 		}
 		var finished []subjectKey
+		heads := map[subjectKey]int64{}
 		for i, o := range batch {
 			if out.applied[i] && o.status != StatusPending {
-				finished = append(finished, subjectKey{o.c.endpointID, o.c.subject})
+				k := subjectKey{o.c.endpointID, o.c.subject}
+				finished = append(finished, k)
+				heads[k] = o.c.seq
 			}
 		}
 		if len(finished) > 0 {
 			finished = sortKeys(finished)
-			locked, err := q.lockSubjects(ctx, tx, finished)
+			locked, open, err := q.lockSubjects(ctx, tx, finished, heads)
 			if err != nil {
 				return err
 			}
-			next, left, err := q.promote(ctx, tx, locked, nowUS, tk)
+			next, left, err := q.promote(ctx, tx, open, nowUS, tk)
 			if err != nil {
 				return err
 			}
@@ -740,29 +743,48 @@ func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome
 }
 
 // lockSubjects locks the subject rows of ks that no other transaction holds (in key order,
-// SKIP LOCKED: never waiting) and returns them. On SQLite, the single writer, all are.
-func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey) ([]subjectKey, error) {
+// SKIP LOCKED: never waiting) and returns them, and of those the ones promote must see to
+// (open). heads names the head each subject's recording finished.
+//
+// On PostgreSQL the lock also ends the head of each subject with nothing queued behind it:
+// the locked row is the latest version (whatever the statement's snapshot), and every
+// enqueue moves last_seq under that same lock, so a head whose sequence is still last_seq
+// has nothing after it, and its pointer is cleared here without reading any delivery.
+// Those subjects, the usual case of a subject whose events are far apart, need no
+// promotion statement. On SQLite, the single writer, all are locked and open.
+func (q *queue) lockSubjects(ctx context.Context, tx *store.Tx, ks []subjectKey, heads map[subjectKey]int64) (locked, open []subjectKey, _ error) {
 	if !q.pg() {
-		return ks, nil
+		return ks, ks, nil
 	}
 	eps, subs := keyArrays(ks)
-	rows, err := tx.QueryContext(ctx, `SELECT s.endpoint_id, s.subject FROM callback_subjects s
-		JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS u(endpoint_id, subject)
+	seqs := make([]int64, len(ks))
+	for i, k := range ks {
+		seqs[i] = heads[k]
+	}
+	rows, err := tx.QueryContext(ctx, `WITH l AS (SELECT s.endpoint_id, s.subject, s.head = u.seq AND s.last_seq = u.seq AS ends
+		FROM callback_subjects s
+		JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(endpoint_id, subject, seq)
 		  ON s.endpoint_id = u.endpoint_id AND s.subject = u.subject
-		ORDER BY s.endpoint_id, s.subject FOR UPDATE OF s SKIP LOCKED`, eps, subs)
+		ORDER BY s.endpoint_id, s.subject FOR UPDATE OF s SKIP LOCKED),
+	c AS (UPDATE callback_subjects s SET head = 0 FROM l
+		WHERE l.ends AND s.endpoint_id = l.endpoint_id AND s.subject = l.subject)
+	SELECT endpoint_id, subject, ends FROM l`, eps, subs, seqs)
 	if err != nil {
-		return nil, fmt.Errorf("callback: subject lock: %w", err)
+		return nil, nil, fmt.Errorf("callback: subject lock: %w", err)
 	}
 	defer rows.Close()
-	var out []subjectKey
 	for rows.Next() {
 		var k subjectKey
-		if err := rows.Scan(&k.endpointID, &k.subject); err != nil {
-			return nil, fmt.Errorf("callback: subject lock: %w", err)
+		var ends bool
+		if err := rows.Scan(&k.endpointID, &k.subject, &ends); err != nil {
+			return nil, nil, fmt.Errorf("callback: subject lock: %w", err)
 		}
-		out = append(out, k)
+		locked = append(locked, k)
+		if !ends {
+			open = append(open, k)
+		}
 	}
-	return out, rows.Err()
+	return locked, open, rows.Err()
 }
 
 // pgPromote gives every listed subject (locked by the caller, in an earlier statement so
