@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +14,10 @@ import (
 )
 
 // TestPlansWithoutStatistics (issue 16): on a PostgreSQL table loaded a moment ago, before
-// any ANALYZE, the claim and the promotion must read the queue's own indexes, not the
-// console's per-endpoint unfinished index, which walks every open delivery of an endpoint
-// per lookup. The plans are the generic ones the engine's prepared statements end up with.
+// any ANALYZE, the claim and the promotion must read the queue's own indexes, not one keyed
+// by the endpoint alone (endpointWalks), which walks every open (or every) delivery of an
+// endpoint per lookup. The plans are the generic ones the engine's prepared statements end
+// up with.
 func TestPlansWithoutStatistics(t *testing.T) {
 	db := storetest.New(t, store.Postgres)
 	ctx := context.Background()
@@ -83,12 +85,21 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := genericPlan(t, db, tc.stmt, tc.args)
-			if strings.Contains(plan, "callback_deliveries_unfinished") {
-				t.Errorf("plan reads the unfinished index:\n%s", plan)
+			for _, walk := range endpointWalks {
+				if strings.Contains(plan, walk) {
+					t.Errorf("plan reads %s:\n%s", walk, plan)
+				}
 			}
 		})
 	}
 }
+
+// endpointWalks are the indexes of callback_deliveries an engine lookup must not read: keyed
+// by the endpoint first and then by nothing the lookup has. The unfinished index holds an
+// endpoint's open deliveries; since migration 00077 dropped (endpoint_id, created_at), the
+// unique (endpoint_id, event_id) index is the one a planner would take for "the endpoint's
+// deliveries", and it holds the endpoint's whole history.
+var endpointWalks = []string{"callback_deliveries_unfinished", "callback_deliveries_endpoint_id_event_id_key"}
 
 // genericPlan prepares stmt and explains its generic plan (the one a prepared statement
 // settles on) with args written as literals; nothing is executed.
@@ -143,4 +154,61 @@ func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
 		t.Fatalf("explain: %v", err)
 	}
 	return plan.String()
+}
+
+// TestDeliveryIndexes: callback_deliveries carries only the indexes some statement reads,
+// on both engines. Every write of a delivery that is not a HOT update adds an entry to
+// each of them, so one without a reader is paid for on every delivery (migration 00077).
+// A new index goes here with its reader.
+func TestDeliveryIndexes(t *testing.T) {
+	readers := map[string]string{
+		"callback_deliveries_pkey":                        "a delivery by id: recording, the lease, the console's page",
+		"callback_deliveries_endpoint_id_subject_seq_key": "a subject's head by its sequence (promotion); an endpoint's deliveries",
+		"callback_deliveries_endpoint_id_event_id_key":    "a repeated event id (enqueue); an endpoint's deliveries",
+		"callback_deliveries_due":                         "the claim: due heads by next attempt",
+		"callback_deliveries_queued":                      "promotion: a subject's first queued delivery (a replayed one may precede the head)",
+		"callback_deliveries_finished":                    "retention: delivered before the cutoff",
+		"callback_deliveries_failed":                      "dead letters: an endpoint's since a time (replay), failed counts on SQLite",
+		"callback_deliveries_subject":                     "the console: a subject's deliveries, newest first",
+		"callback_deliveries_unfinished":                  "the console and metrics: open and failed counts per endpoint",
+		"callback_deliveries_status_id":                   "the console: by status (dead letters too), in status order",
+		"callback_deliveries_updated":                     "the console: by last change",
+		"callback_deliveries_attempts":                    "the console: by attempts",
+	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		stmt := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'callback_deliveries'`
+		if db.Dialect() == store.Postgres {
+			stmt = `SELECT indexname FROM pg_indexes WHERE tablename = 'callback_deliveries' AND schemaname = current_schema()`
+		}
+		rows, err := db.QueryContext(ctx, stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, name)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		// SQLite names the primary key's and the unique constraints' indexes by number.
+		if db.Dialect() == store.SQLite {
+			if n := len(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return !strings.HasPrefix(s, "sqlite_autoindex_") })); n != 3 {
+				t.Errorf("%d constraint indexes, want 3 (primary key, two unique): %v", n, got)
+			}
+			got = slices.DeleteFunc(got, func(s string) bool { return strings.HasPrefix(s, "sqlite_autoindex_") })
+			got = append(got, "callback_deliveries_pkey", "callback_deliveries_endpoint_id_subject_seq_key", "callback_deliveries_endpoint_id_event_id_key")
+		}
+		want := slices.Sorted(maps.Keys(readers))
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("indexes\n got %v\nwant %v", got, want)
+		}
+	})
 }
