@@ -118,8 +118,8 @@ type Engine struct {
 }
 
 // runner is what a running Run lends to the deliveries started outside its claim loops (the
-// heads a publish commit leased here, see adopt): the context that stops it, the wait group
-// its shutdown waits on, and the recorders' channel.
+// heads a recording transaction leased here, see adopt): the context that stops it, the wait
+// group its shutdown waits on, and the recorders' channel.
 type runner struct {
 	ctx         context.Context
 	wg          *sync.WaitGroup
@@ -382,8 +382,8 @@ func (e *Engine) work(ctx context.Context, wg *sync.WaitGroup, completions chan<
 }
 
 // offer reserves up to n worker slots for the heads a recording transaction may lease to
-// this instance and returns the offer enqueue takes (nil, and 0 slots, when Run is not running or
-// no worker is free). The caller gives the slots back through adopt.
+// this instance and returns the offer enqueue takes (nil, and 0 slots, when Run is not
+// running or no worker is free). The caller gives the slots back through adopt.
 func (e *Engine) offer(n int) (*offer, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -426,7 +426,7 @@ func (e *Engine) adopt(items []item, out []enqueued, of *offer, reserved int, co
 	release := func(cs []claimed) {
 		for _, c := range cs {
 			if err := e.q.release(ctx, c, store.Micros(e.now())); err != nil {
-				e.log.Warn("release a delivery leased at publish (its lease will lapse)", "delivery", c.id, "err", err)
+				e.log.Warn("release a delivery leased when it was recorded (its lease will lapse)", "delivery", c.id, "err", err)
 			}
 		}
 	}
