@@ -110,7 +110,7 @@ type Engine struct {
 	run       *runner // while Run runs: what adopted deliveries are started with
 
 	// behind says the last claim round may have left due deliveries unclaimed (no worker
-	// free, a full batch, endpoints at their in-flight cap, releases): then a worker that
+	// free, it found some, endpoints at their in-flight cap, releases): then a worker that
 	// finishes wakes a claim round for its slot. Otherwise a finished worker wakes none:
 	// what it may have made due is woken by whoever made it (enqueue, the recorder for an
 	// untaken promotion or a retry, replays), and an empty claim round is a wasted scan.
@@ -329,7 +329,10 @@ func (e *Engine) claimLoop(ctx context.Context, claimers int, polling bool, wg *
 			}
 			e.unreserve(n - len(batch))
 			full = len(batch) == n
-			e.behind.Store(full || left || err != nil)
+			// A round that found anything may have left more: of endpoints at their cap, or
+			// rows another instance's claim held (SKIP LOCKED) that it then released or
+			// promoted for. Only a round that found nothing says the queue is drained here.
+			e.behind.Store(len(batch) > 0 || left || err != nil)
 			wg.Add(len(batch))
 			for _, c := range batch {
 				go e.work(ctx, wg, completions, c)
