@@ -47,10 +47,11 @@
 // promotion leases the new head to this instance in the same statement and hands it back
 // to that worker, which sends it at once instead of waiting for a claim round (up to
 // maxTakeovers in a row, then its slot goes back to the claim rounds; never for a disabled
-// endpoint). A callback whose subject is idle needs no claim either, whether recorded by
-// the outbox or published ([Engine.Publish]): the insert leases it to this instance when a
-// worker is free and its endpoint is healthy, and it is sent as soon as the transaction has
-// committed (adopt, run by store.Tx.AfterEnd). A delivery
+// endpoint). A published message ([Engine.Publish]) whose subject is idle needs no claim
+// either: the insert leases it to this instance when a worker is free and its endpoint is
+// healthy, and it is sent as soon as the transaction has committed (adopt, run by
+// store.Tx.AfterEnd). The outbox's callbacks keep the claim rounds, woken once their
+// business transaction has committed (see Engine.enqueue for why). A delivery
 // leased without a claim is due at its lease's end, so the claim's scan of the due index
 // passes over no delivery in flight. In-process wake-ups (a commit that left a head for
 // the claim, a promotion no worker took over, a retry due soon, a worker finishing while

@@ -187,7 +187,7 @@ func publishTx(e *Engine, items []item) (out []enqueued, statement bool, err err
 	defer cancel()
 	err = e.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = e.enqueue(ctx, tx, items)
+		out, err = e.enqueue(ctx, tx, items, true)
 		statement = err != nil
 		return err
 	})
