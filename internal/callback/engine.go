@@ -107,6 +107,7 @@ type Engine struct {
 	endpoints map[string]endpointInfo // committed endpoints: id -> kind, URL
 	inflight  map[string]int          // endpoint id -> attempts in flight here
 	running   int
+	claiming  int     // slots reserved by claim rounds in flight (see reserve)
 	run       *runner // while Run runs: what adopted deliveries are started with
 
 	// behind says the last claim round may have left due deliveries unclaimed (no worker
@@ -327,7 +328,7 @@ func (e *Engine) claimLoop(ctx context.Context, claimers int, polling bool, wg *
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("claim deliveries", "err", err)
 			}
-			e.unreserve(n - len(batch))
+			e.claimed(n, len(batch))
 			full = len(batch) == n
 			// A round that found anything may have left more: of endpoints at their cap, or
 			// rows another instance's claim held (SKIP LOCKED) that it then released or
@@ -375,8 +376,9 @@ func (e *Engine) work(ctx context.Context, wg *sync.WaitGroup, completions chan<
 		}
 		c = next
 	}
-	e.finished(c.endpointID)
-	if e.behind.Load() {
+	// A claim round is due when the last one may have left work (behind), or when this
+	// endpoint was at its cap: its due deliveries were passed over or released meanwhile.
+	if full := e.finished(c.endpointID); full || e.behind.Load() {
 		select { // a signal, never a wait: the loop may have stopped listening
 		case e.done <- struct{}{}:
 		default:
@@ -484,31 +486,46 @@ func drain(ch chan struct{}) {
 	}
 }
 
-// reserve takes up to n free worker slots; unreserve gives back what a claim did not use.
+// reserve takes up to n free worker slots for a claim round; claimed ends the round, with
+// the slots its batch took. A round's reservation is held apart (claiming) and an offer does
+// not count it: two claim loops reserve every free slot while their statements run, and an
+// offer that counted them would find none and leave its heads to the next claim. So an
+// offer may use a slot a round in flight had reserved, and for as long as both deliveries
+// last the instance runs a few over Workers.
 func (e *Engine) reserve(n int) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n = min(n, e.cfg.Workers-e.running)
-	if n < 0 {
-		n = 0
-	}
-	e.running += n
+	n = max(0, min(n, e.cfg.Workers-e.running-e.claiming))
+	e.claiming += n
 	return n
 }
 
+// claimed ends a claim round that reserved n slots and took batch of them.
+func (e *Engine) claimed(n, batch int) {
+	e.mu.Lock()
+	e.claiming -= n
+	e.running += batch
+	e.mu.Unlock()
+}
+
+// unreserve gives back n slots an offer reserved and did not use.
 func (e *Engine) unreserve(n int) {
 	e.mu.Lock()
 	e.running -= n
 	e.mu.Unlock()
 }
 
-func (e *Engine) finished(endpointID string) {
+// finished frees a worker slot and the endpoint's in-flight count; full reports that the
+// endpoint was at its cap (claims passed over its due deliveries, or released them).
+func (e *Engine) finished(endpointID string) (full bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.running--
+	full = e.inflight[endpointID] >= e.perEndpoint
 	if e.inflight[endpointID]--; e.inflight[endpointID] <= 0 {
 		delete(e.inflight, endpointID)
 	}
-	e.mu.Unlock()
+	return full
 }
 
 // saturated lists the endpoints that have reached their in-flight cap here.
