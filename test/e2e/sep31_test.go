@@ -287,7 +287,10 @@ func TestSEP31TransactionExpiresWithItsQuote(t *testing.T) {
 			defer recv.Close()
 			s := startWith(t, d, testkit.NewWallet(t), func(c *config.Config) {
 				c.Transfer.CallbackHTTPHosts = append(c.Transfer.CallbackHTTPHosts, recv.Host())
-				c.Quotes.QuoteTTL = 2 * time.Second
+				// Long enough for the transaction to be created on the quote under a loaded
+				// CI machine (2 s was not, on SQLite with the whole suite running), short
+				// enough to wait for.
+				c.Quotes.QuoteTTL = 6 * time.Second
 			})
 			sa := sendingAnchor(t, ctx, s)
 			recv.Trust(sa.TOML.SigningKey)
