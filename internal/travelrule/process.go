@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -98,12 +97,9 @@ func (s *Service) withPending(ctx context.Context, uuids []string) ([]string, er
 	}
 	var out []string
 	for chunk := range slices.Chunk(uuids, 500) {
-		args := []any{statePending}
-		for _, u := range chunk {
-			args = append(args, u)
-		}
-		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_inbox WHERE state = ?
-		AND verification_uuid IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, args...)
+		cond, args := oneOf(s.db.Dialect(), "verification_uuid", chunk)
+		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_inbox WHERE state = ? AND `+cond,
+			append([]any{statePending}, args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("travelrule: read pending callbacks: %w", err)
 		}
