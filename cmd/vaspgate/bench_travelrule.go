@@ -64,9 +64,18 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 		fmt.Fprintf(out, "throughput     %.0f acknowledged callbacks/s (%.2f s)\n", r.PerSecond, r.Seconds)
 		fmt.Fprintf(out, "ack latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
 		fmt.Fprintf(out, "acknowledged   %d (%d distinct, %d repeats), failed %d\n", r.Acked, r.Sent, r.SentDuplicates, r.Failed)
+		fmt.Fprintf(out, "burst CPU      process %.3f ms per callback", r.BurstCPUMillisPerCallback)
+		if r.ServerBurstCPUMillisPerCallback > 0 {
+			fmt.Fprintf(out, ", PostgreSQL %.3f ms", r.ServerBurstCPUMillisPerCallback)
+		}
+		fmt.Fprintln(out)
 		if r.DrainedSeconds > 0 {
-			fmt.Fprintf(out, "processed      all after %.2f s; process CPU %.3f ms per callback (receiver, processing, load tool)\n",
+			fmt.Fprintf(out, "processed      all after %.2f s; process CPU %.3f ms per callback (receiver, processing, load tool)",
 				r.DrainedSeconds, r.CPUMillisPerCallback)
+			if r.ServerCPUMillisPerCallback > 0 {
+				fmt.Fprintf(out, ", PostgreSQL %.3f ms", r.ServerCPUMillisPerCallback)
+			}
+			fmt.Fprintln(out)
 		}
 		if r.Lost < 0 {
 			fmt.Fprintln(out, "stored         not checked (give --admin-url)")

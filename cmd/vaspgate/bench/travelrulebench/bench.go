@@ -95,6 +95,15 @@ type Result struct {
 	// machine; the database server's own CPU is not in it.
 	DrainedSeconds       float64 `json:"drained_seconds,omitempty"`
 	CPUMillisPerCallback float64 `json:"cpu_ms_per_callback,omitempty"`
+	// BurstCPUMillisPerCallback is the process's CPU from the first request to the last
+	// answer (the acknowledgements and whatever processing ran beside them) per acknowledged
+	// callback. The ceiling's is its load tool and HTTP alone.
+	BurstCPUMillisPerCallback float64 `json:"burst_cpu_ms_per_callback,omitempty"`
+	// ServerCPUMillisPerCallback and ServerBurstCPUMillisPerCallback are the same for the
+	// PostgreSQL server (every process of its cluster, other sessions' work included), when
+	// it runs on this machine and its processes can be read.
+	ServerCPUMillisPerCallback      float64 `json:"pg_cpu_ms_per_callback,omitempty"`
+	ServerBurstCPUMillisPerCallback float64 `json:"pg_burst_cpu_ms_per_callback,omitempty"`
 }
 
 type request struct {
@@ -195,7 +204,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	cpu0 := cpuTime()
+	pgCPU := func() time.Duration { return 0 }
+	if local != nil {
+		if f := serverCPU(ctx, local.DB); f != nil {
+			pgCPU = f
+		}
+	}
+	cpu0, pg0 := cpuTime(), pgCPU()
 	start := time.Now()
 	for range o.Concurrency {
 		wg.Add(1)
@@ -228,6 +243,7 @@ feed:
 	close(next)
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
+	cpuBurst, pgBurst := cpuTime()-cpu0, pgCPU()-pg0
 	if err := stopProfile(); err != nil {
 		return res, err
 	}
@@ -257,6 +273,8 @@ feed:
 	}
 	res.Acked = len(acked)
 	res.PerSecond = float64(res.Acked) / res.Seconds
+	res.BurstCPUMillisPerCallback = perCallback(cpuBurst, res.Acked)
+	res.ServerBurstCPUMillisPerCallback = perCallback(pgBurst, res.Acked)
 	slices.Sort(acked)
 	if n := len(acked); n > 0 {
 		res.P50Millis = ms(acked[n*50/100])
@@ -274,9 +292,8 @@ feed:
 			return res, err
 		}
 		res.DrainedSeconds = time.Since(start).Seconds()
-		if res.Acked > 0 {
-			res.CPUMillisPerCallback = float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(res.Acked)
-		}
+		res.CPUMillisPerCallback = perCallback(cpuTime()-cpu0, res.Acked)
+		res.ServerCPUMillisPerCallback = perCallback(pgCPU()-pg0, res.Acked)
 	}
 	err = count(ctx, client, o, sent, &res)
 	return res, err
@@ -303,6 +320,14 @@ func startProfile(file string) (func() error, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// perCallback is d in milliseconds per one of n callbacks (0 when n is 0).
+func perCallback(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return ms(d) / float64(n)
+}
 
 func post(ctx context.Context, c *http.Client, o Options, body []byte) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
