@@ -42,3 +42,10 @@ func (s *Service) FoldChunksForTest(ctx context.Context, uuids []string, chunk i
 	}
 	return nil
 }
+
+// DecodesKeptForTest is how many acknowledgements' decodes wait for their fold.
+func (s *Service) DecodesKeptForTest() int {
+	s.decoded.mu.Lock()
+	defer s.decoded.mu.Unlock()
+	return s.decoded.n
+}

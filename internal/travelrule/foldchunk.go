@@ -224,8 +224,10 @@ func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []str
 }
 
 // readCallbacks reads and decodes every processable callback about the verifications of
-// fs, and notes the ids of those still pending.
+// fs, and notes the ids of those still pending. A callback whose acknowledgement's decode is
+// kept (decodedCache) is not decoded again.
 func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string, fs map[string]*folding) error {
+	known := s.decoded.take(ids)
 	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
 	rows, err := tx.QueryContext(ctx, `SELECT verification_uuid, id, revision, state, body FROM travel_rule_inbox
 	WHERE `+cond+` AND state <> ?`, append(args, stateQuarantined)...)
@@ -246,11 +248,15 @@ func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string,
 		if f == nil {
 			return fmt.Errorf("read callbacks: callback %s about %s, not asked for", rowID, u)
 		}
-		body, err := s.open(sealed, bodyAD(rowID))
-		if err != nil {
-			return err
+		d, ok := known[rowID]
+		if !ok {
+			body, err := s.open(sealed, bodyAD(rowID))
+			if err != nil {
+				return err
+			}
+			d = Decode(body)
 		}
-		f.cbs = append(f.cbs, Received{Revision: rev, Decoded: Decode(body)})
+		f.cbs = append(f.cbs, Received{Revision: rev, Decoded: d})
 		if state == statePending {
 			f.pending = append(f.pending, rowID)
 		}

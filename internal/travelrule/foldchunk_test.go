@@ -169,19 +169,23 @@ func snapshot(t *testing.T, svc *travelrule.Service, db *store.DB, ev *businessE
 }
 
 // TestChunkFoldEqualsOneByOne folds the same callbacks, arriving in three rounds and
-// interleaved differently per verification, into two families of verifications: one a
-// verification per transaction, the other all in one chunk. Records, events, business
-// events and follow-up jobs must come out the same, and folding again must change nothing.
+// interleaved differently per verification, into three families of verifications: one a
+// verification per transaction, the others all in one chunk, by the service that stored
+// them (with the acknowledgements' decodes kept) and by another one (decoding the stored
+// bodies). Records, events, business events and follow-up jobs must come out the same,
+// folding again must change nothing, and no decode stays kept after its fold.
 func TestChunkFoldEqualsOneByOne(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc, ev := foldService(t, db)
+		other, otherEv := foldService(t, db)
 		const n = 6
 		families := []struct {
 			prefix string
 			chunk  int
-		}{{"aaaaaaaa", 1}, {"bbbbbbbb", 16}}
+			folder *travelrule.Service
+		}{{"aaaaaaaa", 1, svc}, {"bbbbbbbb", 16, svc}, {"dddddddd", 16, other}}
 		uuid := func(prefix string, i int) string { return fmt.Sprintf("%s-0000-4000-8000-%012d", prefix, i) }
 		// What each verification receives in each round; repeats and revisions included.
 		rounds := [][]func(i int) []string{
@@ -226,10 +230,22 @@ func TestChunkFoldEqualsOneByOne(t *testing.T) {
 				if err := svc.StoreForTest(ctx, bodies...); err != nil {
 					t.Fatalf("round %d: store: %v", r, err)
 				}
-				if err := svc.FoldForTest(ctx, ids, fam.chunk); err != nil {
+				if err := fam.folder.FoldForTest(ctx, ids, fam.chunk); err != nil {
 					t.Fatalf("round %d: fold %s by %d: %v", r, fam.prefix, fam.chunk, err)
 				}
 			}
+		}
+		// The decodes of the callbacks "other" folded were kept by svc, which stored them;
+		// they go when svc is asked to fold those verifications (nothing left pending).
+		var others []string
+		for i := range n {
+			others = append(others, uuid("dddddddd", i))
+		}
+		if err := svc.FoldForTest(ctx, others, 16); err != nil {
+			t.Fatal(err)
+		}
+		if k := svc.DecodesKeptForTest(); k != 0 {
+			t.Errorf("%d decodes kept after every verification was folded", k)
 		}
 		var all []string
 		before := map[string]folded{}
@@ -240,6 +256,9 @@ func TestChunkFoldEqualsOneByOne(t *testing.T) {
 			fb := snapshot(t, svc, db, ev, b, "bbbbbbbb")
 			if !reflect.DeepEqual(fa, fb) {
 				t.Errorf("verification %d folded one by one:\n%+v\nin a chunk:\n%+v", i, fa, fb)
+			}
+			if fd := snapshot(t, other, db, otherEv, uuid("dddddddd", i), "dddddddd"); !reflect.DeepEqual(fb, fd) {
+				t.Errorf("verification %d folded with the acknowledgements' decodes:\n%+v\nfrom the stored bodies:\n%+v", i, fb, fd)
 			}
 			// What both must be: the error report wins; one event per version.
 			v := fb.View

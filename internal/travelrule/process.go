@@ -54,6 +54,9 @@ func (s *Service) refoldChunk() int {
 func (s *Service) refoldAll(ctx context.Context, uuids []string) error {
 	uuids = slices.Sorted(slices.Values(uuids))
 	uuids = slices.Compact(uuids)
+	// Whatever happens, the decodes kept for these verifications are not needed after this:
+	// the folds below took theirs, and those without callbacks pending were folded already.
+	defer s.decoded.drop(uuids)
 	uuids, err := s.withPending(ctx, uuids)
 	if err != nil {
 		return err

@@ -98,6 +98,8 @@ type Service struct {
 	gatherLimit time.Duration
 	// foldChunkSize, when positive, replaces refoldChunk's verifications per transaction (tests).
 	foldChunkSize int
+	// decoded holds the acknowledgements' decodes for the fold (see decodedCache).
+	decoded decodedCache
 }
 
 type pending struct {
@@ -428,6 +430,7 @@ func (s *Service) storeBatch(ctx context.Context, items []item) ([]Outcome, erro
 	if err != nil {
 		return nil, err
 	}
+	s.decoded.put(items, outs)
 	var uuids []string
 	for i, o := range outs {
 		if (o == OutcomeNew || o == OutcomeRevision) && items[i].dec.Problem == ProblemNone {
