@@ -11,9 +11,10 @@
 //
 // Every request gets an id on arrival and a receipt row when stored, so a request that went
 // both to the database (late) and to the spool counts once. The folder (Service.folder) runs in
-// process after each commit, so the acknowledgement path inserts no job; a sweep processes
-// callbacks left pending (by a killed process), and a periodic job redacts IVMS101 after the
-// retention period.
+// process after each commit, so the acknowledgement path inserts no job; what waits for it is
+// listed in travel_rule_pending (a narrow row per callback, deleted by the fold that reads it);
+// a sweep processes callbacks left pending (by a killed process), and a periodic job redacts
+// IVMS101 after the retention period.
 //
 // Decoding is lenient (wire.go, ivms101.go, decode.go): unknown fields and types never fail a
 // callback, documented field-name variants are accepted, big ids and amounts stay text. Every

@@ -23,14 +23,13 @@ import (
 // writes stay one statement per row.
 
 // folding is one verification of a chunk as read under its row lock: the stored record
-// (version 0, PENDING, when there is none yet), every processable callback stored about it,
-// and the ids of those still pending.
+// (version 0, PENDING, when there is none yet) and every processable callback stored about
+// it.
 type folding struct {
 	old     Verification
 	version int64
 	stored  bool // the record exists (and is locked)
 	cbs     []Received
-	pending []string
 }
 
 // change is what folding one verification writes: the record at its next version, with its
@@ -104,9 +103,10 @@ func followUp(args river.JobArgs) river.InsertManyParams {
 var errFoldRace = errors.New("a verification was created by a concurrent fold")
 
 // foldChunk folds the verifications ids (sorted, distinct) in tx from every processable
-// callback stored about them: it locks their records, reads their callbacks, derives each
-// record (derive), writes those that changed (creating the records missing, at their first
-// version) with their events and jobs, and marks processed the callbacks it read as pending.
+// callback stored about them: it locks their records, takes their callbacks off the pending
+// list (clearPending), reads their callbacks, derives each record (derive), and writes those
+// that changed (creating the records missing, at their first version) with their events and
+// jobs.
 // The row locks serialise concurrent folds of a verification, and each reads the callbacks
 // committed before it took the lock, so the last one to run sees everything. A record
 // missing is created with its derived content, not as a placeholder written again at once
@@ -121,17 +121,18 @@ func (s *Service) foldChunk(ctx context.Context, tx *store.Tx, ids []string) err
 	if err != nil {
 		return err
 	}
+	if err := clearPending(ctx, tx, ids); err != nil {
+		return err
+	}
 	if err := s.readCallbacks(ctx, tx, ids, fs); err != nil {
 		return err
 	}
 	var (
 		changes []change
-		pending []string
 		jobs    []river.InsertManyParams
 	)
 	for _, id := range ids {
 		f := fs[id]
-		pending = append(pending, f.pending...)
 		c, ok, err := s.derive(*f)
 		if err != nil {
 			return fmt.Errorf("verification %s: %w", id, err)
@@ -155,7 +156,7 @@ func (s *Service) foldChunk(ctx context.Context, tx *store.Tx, ids []string) err
 			return fmt.Errorf("enqueue follow-up jobs: %w", err)
 		}
 	}
-	return s.markProcessed(ctx, tx, pending)
+	return nil
 }
 
 // oneOf returns the condition "col is one of vals" and its arguments: one array on
@@ -224,12 +225,12 @@ func (s *Service) lockVerifications(ctx context.Context, tx *store.Tx, ids []str
 }
 
 // readCallbacks reads and decodes every processable callback about the verifications of
-// fs, and notes the ids of those still pending. A callback whose acknowledgement's decode is
+// fs. A callback whose acknowledgement's decode is
 // kept (decodedCache) is not decoded again.
 func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string, fs map[string]*folding) error {
 	known := s.decoded.take(ids)
 	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
-	rows, err := tx.QueryContext(ctx, `SELECT verification_uuid, id, revision, state, body FROM travel_rule_inbox
+	rows, err := tx.QueryContext(ctx, `SELECT verification_uuid, id, revision, body FROM travel_rule_inbox
 	WHERE `+cond+` AND state <> ?`, append(args, stateQuarantined)...)
 	if err != nil {
 		return fmt.Errorf("read callbacks: %w", err)
@@ -237,11 +238,11 @@ func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string,
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			u, rowID, state string
-			rev             int
-			sealed          []byte
+			u, rowID string
+			rev      int
+			sealed   []byte
 		)
-		if err := rows.Scan(&u, &rowID, &rev, &state, &sealed); err != nil {
+		if err := rows.Scan(&u, &rowID, &rev, &sealed); err != nil {
 			return fmt.Errorf("read callbacks: %w", err)
 		}
 		f := fs[u]
@@ -257,9 +258,6 @@ func (s *Service) readCallbacks(ctx context.Context, tx *store.Tx, ids []string,
 			d = Decode(body)
 		}
 		f.cbs = append(f.cbs, Received{Revision: rev, Decoded: d})
-		if state == statePending {
-			f.pending = append(f.pending, rowID)
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read callbacks: %w", err)
@@ -468,21 +466,18 @@ func linkedTransactions(ctx context.Context, tx *store.Tx, uuids []string) (map[
 	return out, rows.Err()
 }
 
-// markProcessed marks processed the callbacks a fold read as pending. Only those: one
-// committed after the read stays pending for the folder round its own commit noted. The rows
-// are found by id alone: the verifications' row locks keep them pending until this
-// transaction ends (only a fold marks a row processed), and a condition on state = pending
-// let PostgreSQL's planner, without statistics on a young table, intersect the primary key
-// with the (state, received_at) index, walking every pending row of a burst for each fold
-// (0.7-1.5 ms per fold with 4,000 pending, measured; issue 16).
-func (s *Service) markProcessed(ctx context.Context, tx *store.Tx, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	cond, args := oneOf(tx.Dialect(), "id", ids)
-	if _, err := tx.ExecContext(ctx, "UPDATE travel_rule_inbox SET state = ? WHERE "+cond,
-		append([]any{stateProcessed}, args...)...); err != nil {
-		return fmt.Errorf("mark processed: %w", err)
+// clearPending takes the callbacks about the verifications ids off the pending list, before
+// the fold reads them: each statement of a transaction sees at least what the one before it
+// saw committed, so every callback deleted here is read by readCallbacks, and one committed
+// meanwhile is read as well but stays pending, for the folder round its own commit noted
+// (folding it again changes nothing). Deleting a narrow row writes no index entry; the
+// processed mark it replaces rewrote the callback's inbox row, body and five index entries
+// included (issue 16, migration 00079). Concurrent folds of one verification wait for each
+// other on its record's row lock, or, while it has none, on these rows' locks.
+func clearPending(ctx context.Context, tx *store.Tx, ids []string) error {
+	cond, args := oneOf(tx.Dialect(), "verification_uuid", ids)
+	if _, err := tx.ExecContext(ctx, "DELETE FROM travel_rule_pending WHERE "+cond, args...); err != nil {
+		return fmt.Errorf("clear pending: %w", err)
 	}
 	return nil
 }

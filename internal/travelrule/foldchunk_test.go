@@ -247,6 +247,10 @@ func TestChunkFoldEqualsOneByOne(t *testing.T) {
 		if k := svc.DecodesKeptForTest(); k != 0 {
 			t.Errorf("%d decodes kept after every verification was folded", k)
 		}
+		var pending int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM travel_rule_pending").Scan(&pending); err != nil || pending != 0 {
+			t.Errorf("%d callbacks still on the pending list after every verification was folded (%v)", pending, err)
+		}
 		var all []string
 		before := map[string]folded{}
 		for i := range n {

@@ -44,7 +44,11 @@ type Sealer interface {
 	Open(sealed, ad []byte) ([]byte, error)
 }
 
-// Inbox states.
+// Inbox states, as stored in travel_rule_inbox.state: what a callback was on arrival
+// (pending: processable; quarantined), changed only when an operator re-processes one out of
+// the quarantine. A pending callback is processed once the fold that read it deleted its
+// row in travel_rule_pending (migration 00079); rows folded before that migration say
+// processed.
 const (
 	statePending     = "pending"
 	stateProcessed   = "processed"
@@ -144,15 +148,38 @@ func (s *Service) insertBatch(ctx context.Context, tx *store.Tx, items []item) (
 	if err != nil {
 		return nil, fmt.Errorf("travelrule: inbox insert: %w", err)
 	}
-	var rest []int
+	var rest, stored []int
 	for _, i := range live {
 		if inserted[items[i].rec.ID] {
 			outs[i] = OutcomeNew
+			stored = append(stored, i)
 		} else {
 			rest = append(rest, i)
 		}
 	}
+	if err := addPending(ctx, tx, items, stored); err != nil {
+		return nil, err
+	}
 	return outs, s.resolveRepeats(ctx, tx, items, rest, outs, now)
+}
+
+// addPending records, in tx, the items at idx that were stored as inbox rows and are
+// processable as waiting for their fold (travel_rule_pending).
+func addPending(ctx context.Context, tx *store.Tx, items []item, idx []int) error {
+	var args []any
+	for _, i := range idx {
+		if it := items[i]; it.dec.Problem == ProblemNone {
+			args = append(args, it.dec.VerificationUUID, it.rec.ID, store.Micros(it.rec.ReceivedAt))
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO travel_rule_pending (verification_uuid, id, received_at) VALUES "+
+		values(len(args)/3, 3), args...); err != nil {
+		return fmt.Errorf("travelrule: inbox pending: %w", err)
+	}
+	return nil
 }
 
 // resolveRepeats decides, in tx, what the items at idx are that were not inserted: repeats
@@ -184,6 +211,11 @@ func (s *Service) resolveRepeats(ctx context.Context, tx *store.Tx, items []item
 		if outs[group[0]], err = s.insertRevision(ctx, tx, items[group[0]], now); err != nil {
 			return err
 		}
+		if outs[group[0]] == OutcomeRevision {
+			if err := addPending(ctx, tx, items, group[:1]); err != nil {
+				return err
+			}
+		}
 		if len(group) > 1 {
 			if _, err := s.countDuplicates(ctx, tx, h, len(group)-1, now); err != nil {
 				return err
@@ -199,7 +231,7 @@ func (s *Service) resolveRepeats(ctx context.Context, tx *store.Tx, items []item
 // pgStoreFast is the whole of a group commit on PostgreSQL in the common case, one
 // statement: the receipts (first, so that a request stored twice at once, by a late batch
 // and by the spool's replay, waits for the other and counts once); the inbox rows of the
-// fresh requests, in natural-key order; and, for the fresh requests not inserted whose
+// fresh requests, in natural-key order, and the pending rows of those processable; and, for the fresh requests not inserted whose
 // content the statement's snapshot already holds, the repeat counters (those rows locked in
 // content order, so that concurrent commits take them in one order). What it cannot settle
 // (new content under a stored key, or a content committed by another transaction after its
@@ -216,6 +248,8 @@ i AS (INSERT INTO travel_rule_inbox (id, natural_key, revision, content_sha256, 
 	  v.body, v.body_size, v.truncated, 0, v.received_at, ?
 	FROM v JOIN r ON r.id = v.id ORDER BY v.o
 	ON CONFLICT DO NOTHING RETURNING id),
+p AS (INSERT INTO travel_rule_pending (verification_uuid, id, received_at)
+	SELECT v.verification_uuid, v.id, v.received_at FROM v JOIN i ON i.id = v.id WHERE v.state = '` + statePending + `'),
 d AS (SELECT v.content_sha256 AS h, COUNT(*) AS k FROM v JOIN r ON r.id = v.id
 	WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.id = v.id) GROUP BY v.content_sha256),
 l AS (SELECT t.id, d.k FROM travel_rule_inbox t JOIN d ON t.content_sha256 = d.h

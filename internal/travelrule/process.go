@@ -90,7 +90,7 @@ func (s *Service) foldInTx(ctx context.Context, chunk []string) error {
 
 // withPending keeps the verifications that have callbacks still pending. The others were
 // folded, with every callback stored about them, by a job that ran after their callbacks were
-// committed (a fold marks processed exactly what it read, under the verification's row lock),
+// committed (a fold takes off the pending list only what it then reads: clearPending),
 // so folding them again would change nothing. Under load this is what keeps processing
 // cheap: the five callbacks of a verification come in different group commits, each with its
 // own job, and the first job to run folds all those already committed; the later ones skip.
@@ -101,8 +101,7 @@ func (s *Service) withPending(ctx context.Context, uuids []string) ([]string, er
 	var out []string
 	for chunk := range slices.Chunk(uuids, 500) {
 		cond, args := oneOf(s.db.Dialect(), "verification_uuid", chunk)
-		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_inbox WHERE state = ? AND `+cond,
-			append([]any{statePending}, args...)...)
+		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_pending WHERE `+cond, args...)
 		if err != nil {
 			return nil, fmt.Errorf("travelrule: read pending callbacks: %w", err)
 		}
@@ -151,8 +150,8 @@ func stripIVMS101(body []byte) []byte {
 // Sweep processes the verifications that have callbacks still pending since before
 // olderThan, and returns how many it processed.
 func (s *Service) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_inbox
-	WHERE state = ? AND received_at < ? LIMIT 1000`, statePending, store.Micros(olderThan))
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT verification_uuid FROM travel_rule_pending
+	WHERE received_at < ? LIMIT 1000`, store.Micros(olderThan))
 	if err != nil {
 		return 0, fmt.Errorf("travelrule: sweep: %w", err)
 	}

@@ -57,8 +57,13 @@ type VerificationView struct {
 	Calls []Call `json:"calls,omitempty"`
 }
 
-const callbackCols = `id, callback_type, natural_key, revision, state, problem, content_sha256, body_size,
-truncated, duplicates, received_at, last_seen_at, redacted_at`
+// callbackCols are the columns of a StoredCallback, read from travel_rule_inbox; its state is
+// processed once a pending callback's row in travel_rule_pending is gone (see statePending).
+const callbackCols = `id, callback_type, natural_key, revision,
+CASE WHEN state = '` + statePending + `' AND NOT EXISTS (SELECT 1 FROM travel_rule_pending p
+  WHERE p.verification_uuid = travel_rule_inbox.verification_uuid AND p.id = travel_rule_inbox.id)
+  THEN '` + stateProcessed + `' ELSE state END,
+problem, content_sha256, body_size, truncated, duplicates, received_at, last_seen_at, redacted_at`
 
 func scanCallback(rows *sql.Rows) (StoredCallback, error) {
 	var (
@@ -357,6 +362,10 @@ func (s *Service) Reprocess(ctx context.Context, id string) (Decoded, error) {
 		// Fold reads the callback's real key from the body.
 		if _, err := tx.ExecContext(ctx, `UPDATE travel_rule_inbox SET state = ?, problem = '', callback_type = ?,
 		verification_uuid = ? WHERE id = ?`, statePending, d.Type, d.VerificationUUID, id); err != nil {
+			return fmt.Errorf("travelrule: reprocess: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO travel_rule_pending (verification_uuid, id, received_at)
+		SELECT verification_uuid, id, received_at FROM travel_rule_inbox WHERE id = ? ON CONFLICT DO NOTHING`, id); err != nil {
 			return fmt.Errorf("travelrule: reprocess: %w", err)
 		}
 		return s.enqueueProcess(ctx, tx, []string{d.VerificationUUID})

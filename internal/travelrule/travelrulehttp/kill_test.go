@@ -144,7 +144,7 @@ func TestKill9LosesNothing(t *testing.T) {
 				if t.Failed() {
 					t.Logf("acked %d; verifications %d; pending %d; jobs %s", len(got),
 						b.count(t, "SELECT COUNT(*) FROM travel_rule_verifications WHERE version > 0"),
-						b.count(t, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'pending'"), jobStates(t, db))
+						b.count(t, "SELECT COUNT(*) FROM travel_rule_pending"), jobStates(t, db))
 				}
 			}()
 			wait.For(t, "every acknowledged callback processed", func() bool {

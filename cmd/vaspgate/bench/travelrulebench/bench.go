@@ -394,7 +394,7 @@ func waitProcessed(ctx context.Context, db *store.DB, timeout time.Duration) err
 	deadline := time.Now().Add(timeout)
 	for {
 		var n int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM travel_rule_inbox WHERE state = 'pending'").Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM travel_rule_pending").Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
