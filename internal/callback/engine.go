@@ -217,6 +217,10 @@ func New(ctx context.Context, db *store.DB, cfg Options, opts ...Option) (*Engin
 		if err := e.q.ensureEndpoint(ctx, BusinessEndpointID, KindBusiness, b.URL, store.Micros(e.now())); err != nil {
 			return nil, err
 		}
+		// Its row now holds this URL: the first events need not read it back (see known).
+		if u, err := url.Parse(b.URL); err == nil {
+			e.endpoints[BusinessEndpointID] = endpointInfo{kind: KindBusiness, url: u}
+		}
 	}
 	e.Admin = &Admin{q: e.q, now: e.now, wake: e.Wake}
 	e.outbox = &Outbox{engine: e}
@@ -632,7 +636,9 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// endpoint returns an endpoint's kind and URL, from the cache or the database.
+// endpoint returns an endpoint's kind and URL, from the cache or the database. The cache
+// holds the endpoints this engine read back, recorded itself (known) or was configured with:
+// only committed rows, whose kind and URL never change.
 func (e *Engine) endpoint(ctx context.Context, id string) (endpointInfo, error) {
 	e.mu.Lock()
 	info, ok := e.endpoints[id]
@@ -649,10 +655,15 @@ func (e *Engine) endpoint(ctx context.Context, id string) (endpointInfo, error) 
 		return info, fmt.Errorf("callback: endpoint %s: %w", id, err)
 	}
 	info = endpointInfo{kind: kind, url: u}
+	e.known(id, info)
+	return info, nil
+}
+
+// known caches an endpoint whose row is committed.
+func (e *Engine) known(id string, info endpointInfo) {
 	e.mu.Lock()
 	e.endpoints[id] = info
 	e.mu.Unlock()
-	return info, nil
 }
 
 // attemptLog is what one attempt produced.

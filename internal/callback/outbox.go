@@ -117,15 +117,15 @@ func (e *Engine) walletItem(rawURL string, m Message) (item, error) {
 		return item{}, err
 	}
 	id := WalletEndpointID(rawURL)
-	// The cache only holds endpoints read back from the database (committed, and never
-	// deleted), so skipping the insert for them is safe.
+	// The cache only holds committed endpoints (never deleted), so skipping the insert for
+	// them is safe.
 	e.mu.Lock()
 	_, known := e.endpoints[id]
 	e.mu.Unlock()
 	var ep *endpointRow
 	if !known {
 		now := store.Micros(e.now())
-		ep = &endpointRow{id: id, kind: KindWallet, url: rawURL, at: now}
+		ep = &endpointRow{id: id, kind: KindWallet, url: rawURL, parsed: u, at: now}
 	}
 	return item{endpointID: id, ep: ep, m: m, pl: payload{fixed: m.Body}}, nil
 }
@@ -173,9 +173,11 @@ func WalletEndpointID(rawURL string) string {
 }
 
 // endpointRow is a wallet endpoint not yet known to be in the database: enqueue records it
-// (ON CONFLICT DO NOTHING) in the same transaction.
+// (ON CONFLICT DO NOTHING: a row already there has the same URL, its id being the URL's
+// hash) in the same transaction, and the engine knows it once that has committed.
 type endpointRow struct {
 	id, kind, url string
+	parsed        *url.URL
 	at            int64
 }
 
@@ -228,6 +230,18 @@ func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, items []item, adopt 
 	}
 	out, err := e.q.enqueue(ctx, tx, items, store.Micros(e.now()), of)
 	tx.AfterEnd(func(committed bool) {
+		if committed {
+			// The endpoints tx wrote are committed: their first sends need not read them
+			// back. They did, one query per send until one had come back, so the first
+			// burst to a new endpoint opened a connection per send on the engine's cold
+			// pool and waited up to a few hundred milliseconds for it (issue 16: the
+			// slowest deliveries of every `bench delivery --rate 500` run).
+			for _, it := range items {
+				if it.ep != nil {
+					e.known(it.ep.id, endpointInfo{kind: it.ep.kind, url: it.ep.parsed})
+				}
+			}
+		}
 		e.adopt(items, out, of, reserved, committed)
 		if committed && slices.ContainsFunc(out, func(x enqueued) bool { return x.duplicate || x.head && !x.leased }) {
 			e.Wake()
