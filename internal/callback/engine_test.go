@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaspgate/vaspgate/internal/callback/callbacktest"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/testkit/wait"
@@ -274,7 +275,7 @@ func TestBusinessEnvelopesAndSignatures(t *testing.T) {
 			if r.Path != "/event" || r.Header.Get("X-Api-Key") != "api-key-1" {
 				t.Fatalf("path %s, headers %v", r.Path, r.Header)
 			}
-			if err := swVerify(r.Header, r.Body, []string{whsec}, time.Now()); err != nil {
+			if err := callbacktest.VerifyStandardWebhooks(r.Header, r.Body, []string{whsec}, time.Now()); err != nil {
 				t.Fatalf("standard webhooks verification: %v", err)
 			}
 			var env struct {

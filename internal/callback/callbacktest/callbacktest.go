@@ -1,12 +1,17 @@
-// Package callbacktest checks callbacks the way their receivers do, for tests anywhere in
-// vaspgate. It is written from the SEPs, not from package callback's signer, so a test that
-// uses it checks the signer rather than repeating it; it imports nothing from vaspgate.
+// Package callbacktest checks callbacks the way their receivers do, for tests and load tools
+// anywhere in vaspgate. It is written from the SEPs and the Standard Webhooks specification,
+// not from package callback's signers, so a test that uses it checks the signer rather than
+// repeating it; it imports nothing from vaspgate.
 package callbacktest
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -60,4 +65,85 @@ func PublicKey(address string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("signing key %q: %w", address, err)
 	}
 	return ed25519.PublicKey(raw), nil
+}
+
+// WebhookTolerance is how old (or how far in the future) a Standard Webhooks
+// webhook-timestamp may be: the reference libraries' 5 minutes, both ways.
+const WebhookTolerance = 5 * time.Minute
+
+// VerifyStandardWebhooks checks a request's Standard Webhooks headers (standard-webhooks
+// spec v1.0.0, "Verifying webhooks") against the receiver's trusted keys: `whsec_<base64>`
+// secrets for `v1` (HMAC-SHA256) and `whpk_<base64>` public keys for `v1a` (ed25519), never a
+// key taken from the request. The signed content is `<webhook-id>.<webhook-timestamp>.<body>`;
+// webhook-signature is a space-separated list of `<version>,<base64>` of which one valid
+// signature is enough (several during a key rotation); versions it does not know are skipped;
+// HMACs are compared in constant time; a timestamp more than WebhookTolerance from now is
+// refused (replay protection).
+func VerifyStandardWebhooks(h http.Header, body []byte, trusted []string, now time.Time) error {
+	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if id == "" || ts == "" || sigs == "" {
+		return errors.New("missing webhook-id, webhook-timestamp or webhook-signature")
+	}
+	if strings.Contains(id, ".") {
+		return fmt.Errorf("webhook-id %q contains '.'", id)
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("webhook-timestamp %q: not an integer", ts)
+	}
+	switch d := now.Sub(time.Unix(n, 0)); {
+	case d > WebhookTolerance:
+		return fmt.Errorf("message too old (%v)", d)
+	case d < -WebhookTolerance:
+		return fmt.Errorf("message too new (%v)", -d)
+	}
+	content := make([]byte, 0, len(id)+len(ts)+len(body)+2)
+	content = append(append(append(append(append(content, id...), '.'), ts...), '.'), body...)
+	var macs [][]byte
+	var pubs []ed25519.PublicKey
+	for _, k := range trusted {
+		switch {
+		case strings.HasPrefix(k, "whsec_"):
+			key, err := base64.StdEncoding.DecodeString(k[len("whsec_"):])
+			if err != nil {
+				return fmt.Errorf("trusted secret: %w", err)
+			}
+			m := hmac.New(sha256.New, key)
+			m.Write(content)
+			macs = append(macs, m.Sum(nil))
+		case strings.HasPrefix(k, "whpk_"):
+			key, err := base64.StdEncoding.DecodeString(k[len("whpk_"):])
+			if err != nil || len(key) != ed25519.PublicKeySize {
+				return fmt.Errorf("trusted public key %q: not a base64 ed25519 key", k)
+			}
+			pubs = append(pubs, ed25519.PublicKey(key))
+		default:
+			return fmt.Errorf("trusted key %q: want whsec_ or whpk_", k)
+		}
+	}
+	for _, vs := range strings.Split(sigs, " ") {
+		ver, b64, ok := strings.Cut(vs, ",")
+		if !ok {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			continue
+		}
+		switch ver {
+		case "v1":
+			for _, m := range macs {
+				if hmac.Equal(m, sig) {
+					return nil
+				}
+			}
+		case "v1a":
+			for _, p := range pubs {
+				if ed25519.Verify(p, content, sig) {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("no valid signature in %q", sigs)
 }

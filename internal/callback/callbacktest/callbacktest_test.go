@@ -1,7 +1,12 @@
 package callbacktest_test
 
 import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -53,5 +58,90 @@ func TestVerifyStellar(t *testing.T) {
 	}
 	if _, err := callbacktest.PublicKey("SNOTANADDRESS"); err == nil {
 		t.Error("PublicKey accepted a non-address")
+	}
+}
+
+func TestVerifyStandardWebhooks(t *testing.T) {
+	t.Parallel()
+	// The specification's example (standard-webhooks spec and its reference libraries' tests).
+	const refSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	refAt := time.Unix(1614265330, 0)
+	refBody := []byte(`{"test": 2432232314}`)
+	ref := http.Header{}
+	ref.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	ref.Set("webhook-timestamp", "1614265330")
+	ref.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+
+	key := func() (string, []byte) {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		return "whsec_" + base64.StdEncoding.EncodeToString(k), k
+	}
+	secret, raw := key()
+	oldSecret, oldRaw := key()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	whpk := "whpk_" + base64.StdEncoding.EncodeToString(pub)
+	now := time.Unix(1717000000, 0)
+	body := []byte(`{"order":42,"amount":"10.00"}`)
+	v1 := func(k []byte, id string, at time.Time, b []byte) string {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(id + "." + strconv.FormatInt(at.Unix(), 10) + "." + string(b)))
+		return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	v1a := func(id string, at time.Time, b []byte) string {
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(id+"."+strconv.FormatInt(at.Unix(), 10)+"."+string(b))))
+	}
+	headers := func(id string, at time.Time, sig string) http.Header {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+		h.Set("webhook-signature", sig)
+		return h
+	}
+	good := v1(raw, "evt_1", now, body)
+	for _, tc := range []struct {
+		name    string
+		h       http.Header
+		body    []byte
+		trusted []string
+		now     time.Time
+		ok      bool
+	}{
+		{"specification example", ref, refBody, []string{refSecret}, refAt, true},
+		{"specification example, body changed", ref, []byte(`{"test": 2432232315}`), []string{refSecret}, refAt, false},
+		{"specification example, 6 minutes later", ref, refBody, []string{refSecret}, refAt.Add(6 * time.Minute), false},
+		{"valid", headers("evt_1", now, good), body, []string{secret}, now, true},
+		{"valid, 4 minutes old", headers("evt_1", now, good), body, []string{secret}, now.Add(4 * time.Minute), true},
+		{"too old", headers("evt_1", now, good), body, []string{secret}, now.Add(5*time.Minute + time.Second), false},
+		{"too new", headers("evt_1", now, good), body, []string{secret}, now.Add(-5*time.Minute - time.Second), false},
+		{"another secret", headers("evt_1", now, good), body, []string{oldSecret}, now, false},
+		{"another body", headers("evt_1", now, good), []byte(`{"order":43,"amount":"10.00"}`), []string{secret}, now, false},
+		{"another id", headers("evt_2", now, good), body, []string{secret}, now, false},
+		{"another timestamp", headers("evt_1", now.Add(time.Second), good), body, []string{secret}, now, false},
+		{"rotation: the old signature first", headers("evt_1", now, v1(oldRaw, "evt_1", now, body)+" "+good), body, []string{secret}, now, true},
+		{"rotation: the receiver trusts both", headers("evt_1", now, v1(oldRaw, "evt_1", now, body)), body, []string{secret, oldSecret}, now, true},
+		{"unknown version skipped", headers("evt_1", now, "v2,AAAA "+good), body, []string{secret}, now, true},
+		{"v1 value under another version", headers("evt_1", now, "v0,"+good[len("v1,"):]), body, []string{secret}, now, false},
+		{"no version", headers("evt_1", now, good[len("v1,"):]), body, []string{secret}, now, false},
+		{"not base64", headers("evt_1", now, "v1,***"), body, []string{secret}, now, false},
+		{"ed25519", headers("evt_1", now, v1a("evt_1", now, body)), body, []string{whpk}, now, true},
+		{"ed25519, body changed", headers("evt_1", now, v1a("evt_1", now, body)), []byte(`{}`), []string{whpk}, now, false},
+		{"ed25519 signature, only a secret trusted", headers("evt_1", now, v1a("evt_1", now, body)), body, []string{secret}, now, false},
+		{"id with a dot", headers("evt.1", now, v1(raw, "evt.1", now, body)), body, []string{secret}, now, false},
+		{"no signature", headers("evt_1", now, ""), body, []string{secret}, now, false},
+		{"no id", headers("", now, v1(raw, "", now, body)), body, []string{secret}, now, false},
+		{"timestamp not an integer", func() http.Header {
+			h := headers("evt_1", now, good)
+			h.Set("webhook-timestamp", "1717000000.0")
+			return h
+		}(), body, []string{secret}, now, false},
+		{"nothing trusted", headers("evt_1", now, good), body, nil, now, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := callbacktest.VerifyStandardWebhooks(tc.h, tc.body, tc.trusted, tc.now)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }
