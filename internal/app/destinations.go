@@ -36,13 +36,16 @@ func ssrfScopes(cfg config.Config) (callback.Scopes, error) {
 type destination struct{ key, url string }
 
 // configuredDestinations are the URLs the operator configured vaspgate to call: the
-// business's event endpoint, the clients' callback URLs, and — when in use — the KYC
+// business's event endpoint, the publish API's destinations, the clients' callback URLs, and — when in use — the KYC
 // business server and the VASP's own Travel Rule enclave. All of them are the internal
 // scope's (callback.allow_cidrs): checked at start and dialled through its guard.
 func configuredDestinations(cfg config.Config) []destination {
 	var out []destination
 	if u := cfg.Callback.Business.URL; u != "" {
 		out = append(out, destination{"callback.business.url (VASPGATE_BUSINESS_EVENT_URL)", u})
+	}
+	for i, d := range cfg.Callback.Destinations {
+		out = append(out, destination{fmt.Sprintf("callback.destinations[%d].url", i), d.URL})
 	}
 	if cfg.KYC.Backend == config.KYCBusiness && cfg.KYC.Business.BaseURL != "" {
 		out = append(out, destination{"kyc.business.base_url (VASPGATE_KYC_BUSINESS_BASE_URL)", cfg.KYC.Business.BaseURL})

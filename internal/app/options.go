@@ -32,8 +32,18 @@ func callbackOptions(c config.Callback, signingSeed string, log *slog.Logger, re
 		DisableAfter: c.DisableAfter, Retention: c.Retention, AllowCIDRs: c.AllowCIDRs, WalletAllowCIDRs: c.WalletAllowCIDRs,
 		Business: callback.Business{URL: c.Business.URL, Format: c.Business.Format,
 			Auth: businessAuth(c.Business.Auth), WebhookSecrets: c.Business.WebhookSecrets},
-		SigningSeed: signingSeed, Logger: log, Registerer: reg,
+		Destinations: webhookDestinations(c.Destinations),
+		SigningSeed:  signingSeed, Logger: log, Registerer: reg,
 	}
+}
+
+// webhookDestinations are the publish API's configured destinations.
+func webhookDestinations(ds []config.CallbackDestination) []callback.Destination {
+	var out []callback.Destination
+	for _, d := range ds {
+		out = append(out, callback.Destination{ID: d.ID, URL: d.URL, WebhookSecrets: d.WebhookSecrets})
+	}
+	return out
 }
 
 func businessAuth(a config.CallbackAuth) callback.Auth {

@@ -83,6 +83,8 @@
 //
 // Wallets: SEP-12/SEP-6 `Signature: t=…, s=…` ([StellarSigner]). Business server: Anchor
 // Platform X-Api-Key or HS256 JWT ([APIKey], [APJWT]) and/or Standard Webhooks v1 (HMAC) and
-// v1a (ed25519), several secrets during a rotation ([StandardWebhooks]). Signatures are made
-// per attempt over the exact stored bytes that are sent.
+// v1a (ed25519), several secrets during a rotation ([StandardWebhooks]). The publish API's
+// configured destinations ([Destination]): Standard Webhooks with their own secrets, as a
+// webhook service signs a destination registered with a secret. Signatures are made per
+// attempt over the exact stored bytes that are sent.
 package callback

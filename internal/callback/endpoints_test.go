@@ -10,8 +10,8 @@ import (
 )
 
 // TestCommittedEndpointsAreKnown (issue 16): the endpoints an engine's own committed
-// transactions recorded (a published message's, an outbox callback's) and the configured
-// business endpoint are known to it without reading them back, so that the first sends to a
+// transactions recorded (a published message's, an outbox callback's), the configured
+// business endpoint and the publish API's configured destinations are known to it without reading them back, so that the first sends to a
 // new endpoint make no query each: at 500 events/s, the first burst of a run read its
 // endpoint once per send, each on a connection a cold pool opened, and those were the run's
 // slowest deliveries. The engine here does not run, so nothing it knows was read back by a
@@ -23,6 +23,7 @@ func TestCommittedEndpointsAreKnown(t *testing.T) {
 		rc := newReceiver(t)
 		cfg := testConfig()
 		cfg.Business = Business{URL: rc.url("/business"), Format: EnvelopeAnchorPlatform, Auth: Auth{Type: AuthNone}}
+		cfg.Destinations = []Destination{{ID: "orders", URL: rc.url("/orders"), WebhookSecrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
 		eng, err := New(ctx, db, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -47,6 +48,7 @@ func TestCommittedEndpointsAreKnown(t *testing.T) {
 			}
 		}
 		known(BusinessEndpointID, KindBusiness, rc.url("/business"))
+		known("orders", KindDestination, rc.url("/orders"))
 
 		publishOne(t, eng, rc.url("/published"), "s", "p1")
 		known(WalletEndpointID(rc.url("/published")), KindWallet, rc.url("/published"))

@@ -35,6 +35,8 @@ const (
 const (
 	KindWallet   = "wallet"
 	KindBusiness = "business"
+	// KindDestination is a webhook destination the operator configured (Options.Destinations).
+	KindDestination = "destination"
 )
 
 // BusinessEndpointID is the id of the configured business event endpoint.
@@ -84,24 +86,26 @@ type Engine struct {
 	// replays wake it at once.
 	*Admin
 
-	db          *store.DB
-	q           *queue
-	cfg         Options
-	log         *slog.Logger
-	now         func() time.Time
-	policy      Policy
-	client      *http.Client // wallet scope
-	internal    *http.Client // internal scope: the business endpoint, configured clients
-	scopes      Scopes
-	wallet      Signer
-	business    *businessEndpoint
-	instance    string
-	perEndpoint int
-	pool        *store.DB
-	metrics     *metrics
-	outbox      *Outbox
-	wake        chan struct{}
-	done        chan struct{} // a delivery finished: its subject's next may be due
+	db       *store.DB
+	q        *queue
+	cfg      Options
+	log      *slog.Logger
+	now      func() time.Time
+	policy   Policy
+	client   *http.Client // wallet scope
+	internal *http.Client // internal scope: the business endpoint, destinations, configured clients
+	scopes   Scopes
+	wallet   Signer
+	business *businessEndpoint
+	// destinations are the configured webhook destinations' signers, by id.
+	destinations map[string]*StandardWebhooks
+	instance     string
+	perEndpoint  int
+	pool         *store.DB
+	metrics      *metrics
+	outbox       *Outbox
+	wake         chan struct{}
+	done         chan struct{} // a delivery finished: its subject's next may be due
 
 	mu        sync.Mutex
 	endpoints map[string]endpointInfo // committed endpoints: id -> kind, URL
@@ -136,10 +140,14 @@ type businessEndpoint struct {
 	url    string
 	format string
 	signer Signer
+	// webhooks says whether signer includes Standard Webhooks (whose webhook-id cannot
+	// hold a '.').
+	webhooks bool
 }
 
-// New builds an engine from complete Options (see Options). New writes the business
-// endpoint row when one is configured; it starts nothing: call Run.
+// New builds an engine from complete Options (see Options). New writes the endpoint rows of
+// the business endpoint, when one is configured, and of the destinations; it starts
+// nothing: call Run.
 func New(ctx context.Context, db *store.DB, cfg Options, opts ...Option) (*Engine, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -213,13 +221,28 @@ func New(ctx context.Context, db *store.DB, cfg Options, opts ...Option) (*Engin
 			}
 			signers = append(signers, sw)
 		}
-		e.business = &businessEndpoint{url: b.URL, format: b.Format, signer: signers}
+		e.business = &businessEndpoint{url: b.URL, format: b.Format, signer: signers, webhooks: len(b.WebhookSecrets) > 0}
 		if err := e.q.ensureEndpoint(ctx, BusinessEndpointID, KindBusiness, b.URL, store.Micros(e.now())); err != nil {
 			return nil, err
 		}
 		// Its row now holds this URL: the first events need not read it back (see known).
 		if u, err := url.Parse(b.URL); err == nil {
 			e.endpoints[BusinessEndpointID] = endpointInfo{kind: KindBusiness, url: u}
+		}
+	}
+	e.destinations = make(map[string]*StandardWebhooks, len(cfg.Destinations))
+	for _, d := range cfg.Destinations {
+		sw, err := NewStandardWebhooks(d.WebhookSecrets)
+		if err != nil {
+			return nil, fmt.Errorf("callback: destination %s: %w", d.ID, err)
+		}
+		e.destinations[d.ID] = sw
+		if err := e.q.ensureEndpoint(ctx, d.ID, KindDestination, d.URL, store.Micros(e.now())); err != nil {
+			return nil, err
+		}
+		// As the business endpoint's: known without reading it back.
+		if u, err := url.Parse(d.URL); err == nil {
+			e.endpoints[d.ID] = endpointInfo{kind: KindDestination, url: u}
 		}
 	}
 	e.Admin = &Admin{q: e.q, now: e.now, wake: e.Wake}
@@ -725,6 +748,14 @@ func (e *Engine) send(ctx context.Context, c claimed) attemptLog {
 			return fail(CodeUnknown, errors.New("no business endpoint configured"))
 		}
 		signer = e.business.signer
+	case KindDestination:
+		sw, ok := e.destinations[c.endpointID]
+		if !ok {
+			return fail(CodeUnknown, fmt.Errorf("destination %s is no longer configured (callback.destinations)", c.endpointID))
+		}
+		signer = sw
+	default:
+		return fail(CodeUnknown, fmt.Errorf("endpoint %s: unknown kind %q", c.endpointID, ep.kind))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url.String(), bytes.NewReader(c.body))
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +65,8 @@ type Options struct {
 	WalletAllowCIDRs []string
 	// Business is the business server's event endpoint; off when its URL is empty.
 	Business Business
+	// Destinations are the operator's named webhook destinations for the publish API.
+	Destinations []Destination
 	// SigningSeed is the Stellar SIGNING_KEY secret (S…) signing wallet callbacks; empty
 	// refuses wallet callbacks.
 	SigningSeed string
@@ -80,6 +84,36 @@ type Business struct {
 	// WebhookSecrets sign with Standard Webhooks (whsec_… or whsk_…); empty sends no
 	// webhook-signature.
 	WebhookSecrets []string
+}
+
+// Destination is a webhook destination the operator configured for the publish API: a
+// message published to its ID is sent to URL byte for byte, signed with Standard Webhooks
+// (webhook-id, webhook-timestamp, webhook-signature) with every secret of WebhookSecrets, as
+// Svix, Convoy and Outpost sign a destination registered with a secret. It is dialled under
+// the internal SSRF scope (AllowCIDRs), like the business endpoint.
+type Destination struct {
+	// ID names it in publications and is its endpoint id: 1-64 of a-z 0-9 _ -, starting
+	// with a letter; not "business", not starting with "wal_" (wallet endpoints' ids).
+	ID  string
+	URL string
+	// WebhookSecrets are whsec_… (v1, HMAC-SHA256) or whsk_… (v1a, ed25519) secrets; at least
+	// one; more than one during a rotation.
+	WebhookSecrets []string
+}
+
+var destinationIDRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// check returns why d cannot be used, or nil.
+func (d Destination) check() error {
+	switch {
+	case !destinationIDRE.MatchString(d.ID) || d.ID == DestinationBusiness || strings.HasPrefix(d.ID, "wal_"):
+		return fmt.Errorf("destination id %q: want 1-64 of a-z 0-9 _ - starting with a letter, not %q and not starting with wal_", d.ID, DestinationBusiness)
+	case !isHTTPURL(d.URL):
+		return fmt.Errorf("destination %s: url %q is not an absolute http(s) URL", d.ID, d.URL)
+	case len(d.WebhookSecrets) == 0:
+		return fmt.Errorf("destination %s: no webhook secret", d.ID)
+	}
+	return nil
 }
 
 // Auth is the header authenticating calls to a business server (events here, customer
@@ -149,6 +183,16 @@ func (o *Options) check() error {
 		default:
 			bad("business auth type: %q, want none, api_key or jwt", b.Auth.Type)
 		}
+	}
+	ids := map[string]bool{}
+	for _, d := range o.Destinations {
+		if err := d.check(); err != nil {
+			errs = append(errs, err)
+		}
+		if ids[d.ID] {
+			bad("destination id %q: configured twice", d.ID)
+		}
+		ids[d.ID] = true
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("callback: options: %w", err)

@@ -106,8 +106,8 @@ func (e *Engine) prepare(m *Message) error {
 
 // walletItem makes the delivery of m to a wallet callback URL.
 func (e *Engine) walletItem(rawURL string, m Message) (item, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, ok := httpURL(rawURL)
+	if !ok {
 		return item{}, fmt.Errorf("%w: callback URL %q is not an absolute http(s) URL", ErrInvalidMessage, rawURL)
 	}
 	if !json.Valid(m.Body) {
@@ -128,6 +128,18 @@ func (e *Engine) walletItem(rawURL string, m Message) (item, error) {
 		ep = &endpointRow{id: id, kind: KindWallet, url: rawURL, parsed: u, at: now}
 	}
 	return item{endpointID: id, ep: ep, m: m, pl: payload{fixed: m.Body}}, nil
+}
+
+// destinationItem makes the delivery of m to the configured destination id: the body byte
+// for byte (its endpoint row was written by New).
+func (e *Engine) destinationItem(id string, m Message) (item, error) {
+	if !json.Valid(m.Body) {
+		return item{}, fmt.Errorf("%w: payload is not JSON", ErrInvalidMessage)
+	}
+	if err := e.prepare(&m); err != nil {
+		return item{}, err
+	}
+	return item{endpointID: id, m: m, pl: payload{fixed: m.Body}}, nil
 }
 
 // businessItem makes the delivery of m to the configured business endpoint, in its
@@ -163,6 +175,15 @@ func (e *Engine) businessItem(m Message) (item, error) {
 		pl.marker = []byte(`,"sequence":0,"payload":`)
 	}
 	return item{endpointID: BusinessEndpointID, m: m, pl: pl}, nil
+}
+
+// isHTTPURL reports whether raw is an absolute http(s) URL with a host.
+func isHTTPURL(raw string) bool { _, ok := httpURL(raw); return ok }
+
+// httpURL parses raw if it is an absolute http(s) URL with a host.
+func httpURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // WalletEndpointID is the endpoint id of a wallet callback URL: one endpoint (ordering,

@@ -19,8 +19,10 @@ const MaxPublishBatch = 1000
 // same outbox, ordering, signatures, retries and attempt log as vaspgate's own callbacks.
 type Publication struct {
 	// Destination is "business" (the configured business endpoint, in its envelope and with
-	// its signatures) or an absolute http(s) URL, sent the payload byte for byte and signed
-	// like a wallet callback (SEP `Signature`); the SSRF guard checks every dialled address.
+	// its signatures), the ID of a configured destination (Options.Destinations: the payload
+	// byte for byte, signed with Standard Webhooks), or an absolute http(s) URL, sent the
+	// payload byte for byte and signed like a wallet callback (SEP `Signature`); the SSRF
+	// guard checks every dialled address.
 	Destination string
 	// Subject is the ordering key: one destination receives one subject's messages one at a
 	// time, in the order they were published.
@@ -52,7 +54,7 @@ var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 func (p Publication) check() error {
 	switch {
 	case p.Destination == "" || !utf8.ValidString(p.Destination):
-		return fmt.Errorf("%w: destination is required (\"business\" or an http(s) URL)", ErrInvalidMessage)
+		return fmt.Errorf("%w: destination is required (\"business\", a configured destination or an http(s) URL)", ErrInvalidMessage)
 	case p.Subject == "" || len(p.Subject) > 256 || !textOK(p.Subject):
 		return fmt.Errorf("%w: subject is required, at most 256 bytes of UTF-8 without NUL", ErrInvalidMessage)
 	case !eventTypeRE.MatchString(p.Type):
@@ -90,13 +92,25 @@ func (e *Engine) Publish(ctx context.Context, ps []Publication) ([]Published, er
 		m := Message{EventID: p.IdempotencyKey, Type: p.Type, Subject: p.Subject, OccurredAt: p.OccurredAt, Body: p.Payload}
 		var it item
 		var err error
-		if p.Destination == DestinationBusiness {
+		if _, ok := e.destinations[p.Destination]; ok {
+			err = webhookID(m.EventID)
+			if err == nil {
+				it, err = e.destinationItem(p.Destination, m)
+			}
+		} else if p.Destination == DestinationBusiness {
 			if e.business == nil {
 				return nil, fmt.Errorf("message %d: %w: no business endpoint is configured", i, ErrInvalidMessage)
 			}
-			it, err = e.businessItem(m)
-		} else {
+			if e.business.webhooks {
+				err = webhookID(m.EventID)
+			}
+			if err == nil {
+				it, err = e.businessItem(m)
+			}
+		} else if isHTTPURL(p.Destination) {
 			it, err = e.walletItem(p.Destination, m)
+		} else {
+			err = fmt.Errorf("%w: destination %q is not \"business\", a configured destination (callback.destinations) or an http(s) URL", ErrInvalidMessage, p.Destination)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)

@@ -128,8 +128,8 @@ func NewStandardWebhooks(secrets []string) (*StandardWebhooks, error) {
 
 // Sign implements Signer.
 func (s *StandardWebhooks) Sign(h http.Header, in SignInput) error {
-	if strings.Contains(in.EventID, ".") {
-		return errors.New("callback: standard webhooks: event id contains '.'")
+	if err := webhookID(in.EventID); err != nil {
+		return err
 	}
 	ts := strconv.FormatInt(in.Now.Unix(), 10)
 	content := make([]byte, 0, len(in.EventID)+len(ts)+len(in.Body)+2)
@@ -150,6 +150,15 @@ func (s *StandardWebhooks) Sign(h http.Header, in SignInput) error {
 	h.Set("webhook-id", in.EventID)
 	h.Set("webhook-timestamp", ts)
 	h.Set("webhook-signature", strings.Join(sigs, " "))
+	return nil
+}
+
+// webhookID refuses an event id Standard Webhooks cannot carry: the signed content is
+// `<webhook-id>.<webhook-timestamp>.<body>`, so the id must not hold a '.'.
+func webhookID(id string) error {
+	if strings.Contains(id, ".") {
+		return fmt.Errorf("%w: standard webhooks: event id %q contains '.'", ErrInvalidMessage, id)
+	}
 	return nil
 }
 

@@ -52,7 +52,8 @@ type Guard struct {
 // Wallet, and the delivery engine dials each endpoint through the guard For returns.
 type Scopes struct {
 	// Internal guards the business endpoint and the destinations the operator configured
-	// (clients' callback URLs): the blocked ranges, except callback.allow_cidrs.
+	// (callback.destinations, clients' callback URLs): the blocked ranges, except
+	// callback.allow_cidrs.
 	Internal Guard
 	// Wallet guards URLs wallets register: the blocked ranges, except
 	// callback.wallet_allow_cidrs (development only; production refuses it).
@@ -62,7 +63,8 @@ type Scopes struct {
 	Configured []string
 }
 
-// For returns the guard for an endpoint of kind (KindWallet, KindBusiness) at rawURL.
+// For returns the guard for an endpoint of kind (KindWallet, KindBusiness, KindDestination)
+// at rawURL.
 func (s Scopes) For(kind, rawURL string) Guard {
 	if s.internal(kind, rawURL) {
 		return s.Internal
@@ -71,7 +73,7 @@ func (s Scopes) For(kind, rawURL string) Guard {
 }
 
 func (s Scopes) internal(kind, rawURL string) bool {
-	return kind == KindBusiness || slices.Contains(s.Configured, rawURL)
+	return kind == KindBusiness || kind == KindDestination || slices.Contains(s.Configured, rawURL)
 }
 
 // CheckDestination reports whether a configured destination (business URL, client callback

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -65,8 +66,8 @@ type Callback struct {
 	// negative keeps everything.
 	Retention time.Duration `yaml:"retention"`
 	// AllowCIDRs are destinations reachable despite the SSRF guard for what the operator
-	// configured: the business endpoint, the clients' callback URLs, the KYC business server
-	// and the Travel Rule enclave (internal partners; 127.0.0.0/8 in development and tests,
+	// configured: the business endpoint, the publish API's destinations, the clients' callback
+	// URLs, the KYC business server and the Travel Rule enclave (internal partners; 127.0.0.0/8 in development and tests,
 	// 127.0.0.1/32 for an enclave beside vaspgate). Wallet-registered URLs never get them
 	// (WalletAllowCIDRs).
 	AllowCIDRs []string `yaml:"allow_cidrs"`
@@ -77,7 +78,29 @@ type Callback struct {
 	WalletAllowCIDRs []string `yaml:"wallet_allow_cidrs"`
 	// Business is the business server's event endpoint; off when its URL is empty.
 	Business CallbackBusiness `yaml:"business"`
+	// Destinations are named webhook destinations for the publish API (POST
+	// /admin/v1/messages with "destination": "<id>"): the payload is sent byte for byte,
+	// signed with Standard Webhooks. None by default.
+	Destinations []CallbackDestination `yaml:"destinations"`
 }
+
+// CallbackDestination is one webhook destination of the publish API, configured as a
+// webhook service's destination is registered: a URL and its signing secret.
+type CallbackDestination struct {
+	// ID names the destination in published messages and is its endpoint id in the
+	// deliveries, endpoints and console: 1-64 of a-z 0-9 _ -, starting with a letter, not
+	// "business" and not starting with "wal_".
+	ID string `yaml:"id"`
+	// URL receives the messages, e.g. https://orders.example.com/webhooks.
+	URL string `yaml:"url"`
+	// WebhookSecrets sign every message with Standard Webhooks: whsec_… (v1, HMAC-SHA256,
+	// 24-64 random bytes in base64) or whsk_… (v1a, ed25519); more than one during a
+	// rotation. At least one.
+	WebhookSecrets []string `yaml:"webhook_secrets"`
+}
+
+// destinationIDRE is the form of a destination id (callback.Destination's rule).
+var destinationIDRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
 // CallbackBusiness is where business events go and how they are wrapped and signed.
 type CallbackBusiness struct {
@@ -199,6 +222,26 @@ func (c *Callback) validate() error {
 	for i, s := range b.WebhookSecrets {
 		if !strings.HasPrefix(s, "whsec_") && !strings.HasPrefix(s, "whsk_") {
 			add("callback.business.webhook_secrets[%d]: want a whsec_ or whsk_ prefix", i)
+		}
+	}
+	ids := map[string]bool{}
+	for i, dst := range d.Destinations {
+		if !destinationIDRE.MatchString(dst.ID) || dst.ID == "business" || strings.HasPrefix(dst.ID, "wal_") {
+			add("callback.destinations[%d].id: %q, want 1-64 of a-z 0-9 _ - starting with a letter, not business, not starting with wal_ (example: orders)", i, dst.ID)
+		} else if ids[dst.ID] {
+			add("callback.destinations[%d].id: %q is configured twice", i, dst.ID)
+		}
+		ids[dst.ID] = true
+		if u, err := url.Parse(dst.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("callback.destinations[%d].url: %q is not an http(s) URL (example: https://orders.example.com/webhooks)", i, dst.URL)
+		}
+		if len(dst.WebhookSecrets) == 0 {
+			add("callback.destinations[%d].webhook_secrets: at least one whsec_ or whsk_ secret is required", i)
+		}
+		for j, s := range dst.WebhookSecrets {
+			if !strings.HasPrefix(s, "whsec_") && !strings.HasPrefix(s, "whsk_") {
+				add("callback.destinations[%d].webhook_secrets[%d]: want a whsec_ or whsk_ prefix", i, j)
+			}
 		}
 	}
 	return errors.Join(errs...)

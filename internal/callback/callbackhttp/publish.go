@@ -26,8 +26,9 @@ const maxPublishBody = 4 << 20
 //
 //	POST /admin/v1/messages   one message (a JSON object) or a batch (a JSON array)
 //
-// Each message: {"destination": "business" | "https://…", "subject": "…", "type": "…",
-// "payload": <JSON>, "idempotency_key": "…" (optional), "occurred_at": RFC 3339 (optional)}.
+// Each message: {"destination": "business" | "<configured destination id>" | "https://…",
+// "subject": "…", "type": "…", "payload": <JSON>, "idempotency_key": "…" (optional),
+// "occurred_at": RFC 3339 (optional)}.
 // 202 means every message of the request is committed (durable) and will be delivered in
 // order per (destination, subject), signed, retried, with an attempt log:
 // {"messages": [{"delivery_id", "event_id", "endpoint_id", "subject", "sequence", "duplicate"}]}.
