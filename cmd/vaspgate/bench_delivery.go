@@ -36,6 +36,7 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.ViaHTTP, "via-http", false, "publish every event through the publish API (POST /admin/v1/messages on a loopback admin listener) instead of the outbox in process")
 	fs.IntVar(&o.Instances, "instances", 1, "delivery engines on the database (each with its own connection pool), as several vaspgate processes")
 	fs.IntVar(&o.PayloadBytes, "payload-bytes", 0, "pad each event's payload to this many bytes (0: ~30 bytes, unpadded)")
+	fs.StringVar(&o.Signature, "signature", callbackbench.SignatureStellar, "how vaspgate signs and the receivers verify: stellar (URL destinations, Stellar Signature header, ed25519) or standard-webhooks (one configured destination per receiver, Standard Webhooks v1 HMAC-SHA256; needs --via-http)")
 	fs.StringVar(&o.Peer, "peer", "", "measure another delivery service with the same publisher and receivers instead of vaspgate's engine: outpost (Hookdeck Outpost, already running at --peer-url)")
 	fs.StringVar(&o.PeerURL, "peer-url", "http://127.0.0.1:3333", "the peer's base URL")
 	fs.StringVar(&o.PeerAPIKey, "peer-api-key", "", "the peer's admin API key")
@@ -77,6 +78,9 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if r.PayloadBytes > 0 {
 		rate += fmt.Sprintf(", payloads of %d bytes", r.PayloadBytes)
+	}
+	if r.Signature != "" && r.Peer == "" {
+		rate += ", signed " + r.Signature
 	}
 	if r.Peer != "" {
 		fmt.Fprintf(out, "peer %s, %d CPUs, %d events over %d subjects to %d receivers, fail share %.2f, offered %s\n",

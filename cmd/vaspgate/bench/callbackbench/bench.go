@@ -1,20 +1,24 @@
 // Package callbackbench measures the delivery engine end to end, in process: it records N
 // events over M subjects (one transaction each, as a business change would) for K loopback
-// receivers that verify every Stellar signature, optionally fail a share of requests, and
-// reports throughput, commit-to-receipt latency and lost, duplicated and out-of-order
-// deliveries. `vaspgate bench delivery` runs it. With Options.Peer it measures another
-// delivery service (Hookdeck Outpost) with the same producers and receivers instead.
+// receivers that verify every signature (Stellar, or Standard Webhooks with
+// SignatureStandardWebhooks), optionally fail a share of requests, and reports throughput,
+// commit-to-receipt latency and lost, duplicated and out-of-order deliveries. `vaspgate
+// bench delivery` runs it. With Options.Peer it measures another delivery service (Hookdeck
+// Outpost) with the same producers and receivers instead.
 package callbackbench
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -52,6 +56,12 @@ type Options struct {
 	Instances int
 	// PayloadBytes pads each event's payload to this many bytes (0: ~30 bytes, unpadded).
 	PayloadBytes int
+	// Signature is how vaspgate signs and the receivers verify: SignatureStellar (default:
+	// URL destinations, the Stellar `Signature` header, ed25519) or SignatureStandardWebhooks
+	// (one configured destination per receiver, callback.destinations, each with its own
+	// whsec_ secret: Standard Webhooks v1, HMAC-SHA256; publish API only, so with ViaHTTP).
+	// Unused with Peer: the peer signs its own way.
+	Signature string
 	// Peer, when set, measures another delivery service instead of vaspgate's engine, with
 	// the same producers and receivers: PeerOutpost is Hookdeck Outpost's server at PeerURL,
 	// authenticated with PeerAPIKey. DatabaseURL, Workers, Instances and Preload are then
@@ -75,6 +85,7 @@ type Result struct {
 	ViaHTTP       bool    `json:"via_http"`
 	Instances     int     `json:"instances"`
 	PayloadBytes  int     `json:"payload_bytes,omitempty"`
+	Signature     string  `json:"signature,omitempty"`
 	Peer          string  `json:"peer,omitempty"`
 	Seconds       float64 `json:"seconds"`
 	PerSecond     float64 `json:"deliveries_per_second"`
@@ -109,7 +120,16 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
+	if o.Signature == "" {
+		o.Signature = SignatureStellar
+	}
 }
+
+// Signature schemes of Options.Signature.
+const (
+	SignatureStellar          = "stellar"
+	SignatureStandardWebhooks = "standard-webhooks"
+)
 
 const benchSeed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4"
 
@@ -122,6 +142,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return runOutpost(ctx, o)
 	default:
 		return Result{}, fmt.Errorf("bench: unknown peer %q (known: %s)", o.Peer, PeerOutpost)
+	}
+	switch o.Signature {
+	case SignatureStellar:
+	case SignatureStandardWebhooks:
+		if !o.ViaHTTP {
+			return Result{}, fmt.Errorf("bench: signature %s: configured destinations take messages through the publish API: add --via-http", o.Signature)
+		}
+	default:
+		return Result{}, fmt.Errorf("bench: unknown signature %q (known: %s, %s)", o.Signature, SignatureStellar, SignatureStandardWebhooks)
 	}
 	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
 	if err != nil {
@@ -144,21 +173,44 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res := Result{Engine: db.Dialect().String(), Events: o.Events, Subjects: o.Subjects, Receivers: o.Receivers,
 		FailShare: o.FailShare, Rate: o.Rate, Workers: o.Workers, Preload: o.Preload, ViaHTTP: o.ViaHTTP, Instances: max(1, o.Instances),
-		PayloadBytes: o.PayloadBytes}
+		PayloadBytes: o.PayloadBytes, Signature: o.Signature}
 
-	signer, _ := callback.NewStellarSigner(benchSeed)
-	pub := signer.PublicKey()
 	tr := newTracker(o.Events, o.Subjects)
 	rcv, err := listenReceivers(o.Receivers)
 	if err != nil {
 		return res, err
 	}
 	defer rcv.close()
-	rcv.serve(o.FailShare, tr, func(host string, h http.Header, body []byte) bool {
-		// As a wallet checks it (callbacktest is written from the SEPs, not from the signer).
-		return callbacktest.VerifyStellar(h.Get("Signature"), host, body, pub, time.Now()) == nil
-	})
-	urls := rcv.urls("/cb")
+	// dests are what each event is published to: the receivers' URLs, or the configured
+	// destinations naming them.
+	var dests []string
+	var destinations []callback.Destination
+	if o.Signature == SignatureStandardWebhooks {
+		secrets := make(map[string][]string) // receiver host:port → the secret it trusts
+		for i, u := range rcv.urls("/sw") {
+			key := make([]byte, 32)
+			_, _ = rand.Read(key)
+			secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+			id := fmt.Sprintf("bench-%d", i)
+			destinations = append(destinations, callback.Destination{ID: id, URL: u, WebhookSecrets: []string{secret}})
+			pu, _ := url.Parse(u)
+			secrets[pu.Host] = []string{secret}
+			dests = append(dests, id)
+		}
+		rcv.serve(o.FailShare, tr, func(host string, h http.Header, body []byte) bool {
+			// As a webhook consumer checks it (callbacktest is written from the
+			// specification, not from the signer).
+			return callbacktest.VerifyStandardWebhooks(h, body, secrets[host], time.Now()) == nil
+		})
+	} else {
+		signer, _ := callback.NewStellarSigner(benchSeed)
+		pub := signer.PublicKey()
+		rcv.serve(o.FailShare, tr, func(host string, h http.Header, body []byte) bool {
+			// As a wallet checks it (callbacktest is written from the SEPs, not from the signer).
+			return callbacktest.VerifyStellar(h.Get("Signature"), host, body, pub, time.Now()) == nil
+		})
+		dests = rcv.urls("/cb")
+	}
 
 	// Production's settings (loopback allowed) but for these.
 	cfg := testkit.CallbackOptions()
@@ -167,6 +219,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Failures here are injected on purpose; keep the circuit out of the measurement.
 	cfg.CircuitThreshold = 1 << 30
 	cfg.SigningSeed = benchSeed
+	cfg.Destinations = destinations
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Instances beyond the first are further engines in this process, each with its own
 	// connection pool and instance name, sharing the database as separate processes would.
@@ -244,7 +297,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	start := time.Now()
-	if err := produce(ctx, o, tr, urls, batch, recordMany); err != nil {
+	if err := produce(ctx, o, tr, dests, batch, recordMany); err != nil {
 		return res, err
 	}
 	recorded := time.Since(start)

@@ -13,17 +13,22 @@ import (
 func TestBenchSmall(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		for _, viaHTTP := range []bool{false, true} {
+		for _, mode := range []struct {
+			viaHTTP   bool
+			signature string
+		}{{false, SignatureStellar}, {true, SignatureStellar}, {true, SignatureStandardWebhooks}} {
 			name := d.String()
-			if viaHTTP {
+			if mode.viaHTTP {
 				name += " via HTTP"
 			}
+			name += " " + mode.signature
 			t.Run(name, func(t *testing.T) {
 				u := ""
 				if d == store.Postgres {
 					u = storetest.PostgresURL()
 				}
-				r, err := Run(context.Background(), Options{DatabaseURL: u, Events: 300, Subjects: 20, Receivers: 3, FailShare: 0.1, ViaHTTP: viaHTTP})
+				r, err := Run(context.Background(), Options{DatabaseURL: u, Events: 300, Subjects: 20, Receivers: 3, FailShare: 0.1,
+					ViaHTTP: mode.viaHTTP, Signature: mode.signature})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -32,6 +37,18 @@ func TestBenchSmall(t *testing.T) {
 				}
 				t.Logf("%+v", r)
 			})
+		}
+	}
+}
+
+// TestBenchSignatureNeedsHTTP: configured destinations take messages through the publish
+// API only, so the Standard Webhooks run refuses to record in process; an unknown scheme is
+// refused.
+func TestBenchSignatureNeedsHTTP(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{Signature: SignatureStandardWebhooks}, {Signature: "hmac", ViaHTTP: true}} {
+		if _, err := Run(context.Background(), o); err == nil {
+			t.Errorf("%+v: accepted", o)
 		}
 	}
 }
