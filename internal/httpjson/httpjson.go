@@ -37,33 +37,51 @@ func Error(w http.ResponseWriter, status int, code, message string) {
 // caller; a body over the limit yields a *TooLargeError, text that breaks the text rule
 // (ValidJSON) a *TextError.
 func Decode(r *http.Request, limit int64, v any) error {
+	body, err := ReadBody(r, limit)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return DecodeError(err)
+	}
+	return nil
+}
+
+// ReadBody reads a body of at most limit bytes as Decode does (the same errors: a
+// *TooLargeError, an empty body, a *TextError) without decoding it, for a handler that
+// decodes it once itself (a json.Decoder with DisallowUnknownFields) rather than scanning
+// it twice; that handler words its decoder's errors with DecodeError.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &TooLargeError{Limit: limit}
+			return nil, &TooLargeError{Limit: limit}
 		}
-		return fmt.Errorf("reading body: %w", err)
+		return nil, fmt.Errorf("reading body: %w", err)
 	}
 	if len(body) == 0 {
-		return errors.New("request body is empty")
+		return nil, errors.New("request body is empty")
 	}
 	if err := ValidJSON(body); err != nil {
-		return err
+		return nil, err
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fmt.Errorf("body is not valid JSON (at byte %d)", se.Offset)
-		case errors.As(err, &te):
-			return fmt.Errorf("field %q must be %s", te.Field, te.Type)
-		default:
-			return fmt.Errorf("body is not valid JSON: %v", err)
-		}
+	return body, nil
+}
+
+// DecodeError words an error of json.Unmarshal (or a json.Decoder) for the caller: where the
+// syntax broke, or which field has the wrong type.
+func DecodeError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("body is not valid JSON (at byte %d)", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q must be %s", te.Field, te.Type)
+	default:
+		return fmt.Errorf("body is not valid JSON: %v", err)
 	}
-	return nil
 }
 
 // TooLargeError reports a body over the limit.

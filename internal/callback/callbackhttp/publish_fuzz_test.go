@@ -1,13 +1,15 @@
 package callbackhttp
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 )
 
 // FuzzParsePublications: whatever the publish API is sent, the parser returns an error or
-// 1 to MaxPublishBatch publications, each with a payload.
+// 1 to MaxPublishBatch publications, each with a payload; a body that is not JSON is an error
+// (the parser is the body's one JSON scan).
 func FuzzParsePublications(f *testing.F) {
 	for _, s := range []string{
 		`{"destination":"business","subject":"a","type":"t","payload":{"x":1}}`,
@@ -18,6 +20,9 @@ func FuzzParsePublications(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ps, err := parsePublications(b)
+		if err == nil && !json.Valid(b) {
+			t.Fatalf("%q is not JSON and was taken", b)
+		}
 		if err != nil {
 			if ps != nil {
 				t.Fatalf("error %v with %d publications", err, len(ps))

@@ -123,6 +123,10 @@ func TestPublishAPI(t *testing.T) {
 			{`{"destination":"` + dest + `","subject":"a","type":"t","payload":1,"colour":"red"}`, "unknown field"},
 			{`[]`, "empty batch"},
 			{`"x"`, "not an object"},
+			{`{"destination":"` + dest + `","subject":"a","type":"t","payload":1} x`, "something after the message"},
+			{`{"destination":"` + dest + `","subject":"a","type":"t","payload":1}{}`, "a second value"},
+			{`{"destination":"` + dest + `","subject":"a","type":"t","payload":{"x":`, "cut short"},
+			{`{"destination":"` + dest + `","subject":"a","type":"t","payload":{"x" 1}}`, "a payload that is not JSON"},
 			{`[{"destination":"` + dest + `","subject":"c","type":"t","payload":1},{"subject":"c","type":"t","payload":1}]`, "one bad in a batch"},
 		} {
 			code, out := post(t, u, "admin-secret", bad.body)
