@@ -36,7 +36,7 @@ func TestCommittedEndpointsAreKnown(t *testing.T) {
 			if !ok {
 				t.Fatalf("endpoint %s (%s) not known: its first send would read it back", want, kind)
 			}
-			if info.kind != kind || info.url.String() != want {
+			if info.kind != kind || info.url.String() != want || info.target != want {
 				t.Fatalf("endpoint %s known as %s %s, want %s %s", id, info.kind, info.url, kind, want)
 			}
 			var dbKind, dbURL string

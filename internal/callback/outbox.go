@@ -259,7 +259,7 @@ func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, items []item, adopt 
 			// slowest deliveries of every `bench delivery --rate 500` run).
 			for _, it := range items {
 				if it.ep != nil {
-					e.known(it.ep.id, endpointInfo{kind: it.ep.kind, url: it.ep.parsed})
+					e.known(it.ep.id, newEndpointInfo(it.ep.kind, it.ep.parsed))
 				}
 			}
 		}
