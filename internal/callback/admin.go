@@ -1,11 +1,13 @@
 package callback
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -290,8 +292,76 @@ func (ad *Admin) SetEndpointEnabled(ctx context.Context, id string, enabled bool
 	return nil
 }
 
+// sortPart is one of the two parts a sorted list is read in (migration 00078): the
+// console's sort indexes leave out the rows of the common final state (delivered, or one
+// attempt), which recording a delivery would otherwise enter into each of them.
+type sortPart struct {
+	// where is the part's predicate, written as its index's so that both engines' planners
+	// take the partial index (SQLite's only when the term is there word for word).
+	where string
+	// fixed is the sort column's one value in this part (nil when it varies): the part is
+	// then walked in id order and the cursor compared in Go.
+	fixed any
+	// status says which status filters the part can match: "delivered" only that one,
+	// "open" every other, "" any.
+	status string
+}
+
+// sortParts are the parts of each order but creation.
+var sortParts = map[string][2]sortPart{
+	SortStatus: {
+		{where: "d.status = 'delivered'", fixed: StatusDelivered, status: "delivered"},
+		{where: "d.status <> 'delivered'", status: "open"},
+	},
+	SortUpdated: {
+		{where: "d.status = 'delivered'", status: "delivered"},
+		{where: "d.status <> 'delivered'", status: "open"},
+	},
+	SortAttempts: {
+		{where: "d.attempts = 1", fixed: 1},
+		{where: "d.attempts <> 1"},
+	},
+}
+
+// compareFixed compares a part's fixed sort value with the cursor's.
+func compareFixed(fixed, cur any) int {
+	switch v := fixed.(type) {
+	case string:
+		return strings.Compare(v, cur.(string))
+	case int:
+		return cmp.Compare(v, cur.(int))
+	}
+	panic(fmt.Sprintf("callback: sort value %T", fixed))
+}
+
 // deliveries reads one page (plus one row, to know whether there is a next page).
 func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
+	stmt, args, err := deliveriesQuery(f)
+	if err != nil || stmt == "" {
+		return nil, err
+	}
+	rows, err := q.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("callback: list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var list []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("callback: list deliveries: %w", err)
+		}
+		list = append(list, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("callback: list deliveries: %w", err)
+	}
+	return list, nil
+}
+
+// deliveriesQuery is the statement reading a page of f (its Limit rows and one more), or
+// "" when the cursor is past every row the filter can match.
+func deliveriesQuery(f Filter) (string, []any, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -316,40 +386,89 @@ func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
 	}
 	keys, ok := deliverySorts[f.Sort]
 	if !ok {
-		return nil, ErrBadSort
+		return "", nil, ErrBadSort
 	}
+	var after []any
 	if f.Cursor != "" {
-		after, err := cursorArgs(f.Sort, f.Cursor)
-		if err != nil {
-			return nil, err
+		var err error
+		if after, err = cursorArgs(f.Sort, f.Cursor); err != nil {
+			return "", nil, err
 		}
-		where, args = append(where, keys.After(!f.Oldest)), append(args, after...)
 	}
-	stmt := `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
-	if len(where) > 0 {
-		stmt += " WHERE " + strings.Join(where, " AND ")
-	}
-	// Ids are UUIDv7: creation order is the primary key's (or the filter's own index, which
-	// ends in id); the other orders walk their (column, id) index.
-	stmt += " ORDER BY " + keys.OrderBy(!f.Oldest) + " LIMIT ?"
-	args = append(args, f.Limit+1)
-	rows, err := q.db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("callback: list deliveries: %w", err)
-	}
-	defer rows.Close()
-	var list []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("callback: list deliveries: %w", err)
+	const from = `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
+	desc := !f.Oldest
+	// page is a page's statement: ordered by keys, after the cursor's values of the last
+	// len(after) of them.
+	page := func(where []string, args []any, keys store.Keyset, after []any) (string, []any) {
+		if after != nil {
+			where, args = append(where, keys[len(keys)-len(after):].After(desc)), append(args, after...)
 		}
-		list = append(list, d)
+		stmt := from
+		if len(where) > 0 {
+			stmt += " WHERE " + strings.Join(where, " AND ")
+		}
+		return stmt + " ORDER BY " + keys.OrderBy(desc) + " LIMIT ?", append(args, f.Limit+1)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("callback: list deliveries: %w", err)
+	// A status other than delivered is a range of the partial (status, id) index, in id
+	// order: said as its predicate, so that the planners see the index fits.
+	if f.Status != "" && f.Status != StatusDelivered {
+		where = append(where, "d.status <> 'delivered'")
 	}
-	return list, nil
+	var stmt string
+	parts, split := sortParts[f.Sort]
+	if !split {
+		// Creation order is the primary key's (or a filter's own index, which ends in id).
+		stmt, args = page(where, args, keys, after)
+	} else {
+		// Each part is a walk of its own index with the filters, limited to a page; the
+		// page is the first rows of the two, merged.
+		var stmts []string
+		var all []any
+		for _, p := range parts {
+			if p.status == "open" && f.Status == StatusDelivered || p.status == "delivered" && f.Status != "" && f.Status != StatusDelivered {
+				continue
+			}
+			w := append(slices.Clone(where), p.where)
+			a := after
+			if p.fixed != nil {
+				// One value of the sort column: the part is in id order (the planners see
+				// the column is constant), and the cursor either lies inside it (continue
+				// after its id), before it (all of it) or after it (none of it).
+				a = nil
+				if after != nil {
+					c := compareFixed(p.fixed, after[0])
+					if desc {
+						c = -c
+					}
+					if c < 0 {
+						continue
+					}
+					if c == 0 {
+						a = after[len(after)-1:]
+					}
+				}
+			}
+			s, pa := page(w, slices.Clone(args), keys, a)
+			stmts, all = append(stmts, s), append(all, pa...)
+		}
+		switch len(stmts) {
+		case 0:
+			return "", nil, nil
+		case 1:
+			stmt, args = stmts[0], all
+		default:
+			// The outer order names the columns as the parts return them (id, status,
+			// updated_at, attempts).
+			outer := make(store.Keyset, len(keys))
+			for i, k := range keys {
+				outer[i] = strings.TrimPrefix(k, "d.")
+			}
+			stmt = `SELECT * FROM (` + stmts[0] + `) AS a UNION ALL SELECT * FROM (` + stmts[1] + `) AS b ORDER BY ` +
+				outer.OrderBy(desc) + ` LIMIT ?`
+			args = append(all, f.Limit+1)
+		}
+	}
+	return stmt, args, nil
 }
 
 // delivery reads one delivery with its body and attempt log.

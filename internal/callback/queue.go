@@ -1197,9 +1197,12 @@ const purgeBatchSize = 1000
 func (q *queue) purgeBatch(ctx context.Context, cutoff int64) (int64, error) {
 	var n int64
 	err := q.db.InTx(ctx, func(tx *store.Tx) error {
+		// A delivered row's updated_at is its finished_at (written together when it is
+		// recorded delivered); read by updated_at, the oldest are a range of the delivered
+		// index (migration 00078), which the console's order by last change also walks.
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM callback_deliveries
-			WHERE status = ? AND finished_at > 0 AND finished_at < ? ORDER BY finished_at LIMIT ?`,
-			StatusDelivered, cutoff, purgeBatchSize)
+			WHERE status = 'delivered' AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+			cutoff, purgeBatchSize)
 		if err != nil {
 			return err
 		}
