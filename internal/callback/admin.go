@@ -94,8 +94,10 @@ type Filter struct {
 	Before string
 }
 
-// The orders Deliveries can list in. Each walks its own index ending in the id, so that a
-// page costs the same at any depth (migration 00075).
+// The orders Deliveries can list in. Each walks indexes ending in the id, so that a page
+// costs the same at any depth (migration 00075); the orders but creation in two parts, each
+// with its own partial index, which recording a delivery delivered enters none of (00078,
+// sortParts).
 const (
 	SortCreated  = ""
 	SortStatus   = "status"
@@ -292,12 +294,12 @@ func (ad *Admin) SetEndpointEnabled(ctx context.Context, id string, enabled bool
 	return nil
 }
 
-// sortPart is one of the two parts a sorted list is read in (migration 00078): the
-// console's sort indexes leave out the rows of the common final state (delivered, or one
-// attempt), which recording a delivery would otherwise enter into each of them.
+// sortPart is one part a sorted list is read in (migration 00078): the console's sort
+// indexes leave out the rows of the common final state (delivered, or one attempt), which
+// recording a delivery would otherwise enter into each of them.
 type sortPart struct {
-	// where is the part's predicate, written as its index's so that both engines' planners
-	// take the partial index (SQLite's only when the term is there word for word).
+	// where is the part's predicate, written with its index's so that both engines'
+	// planners take the partial index (SQLite's only when the term is there word for word).
 	where string
 	// fixed is the sort column's one value in this part (nil when it varies): the part is
 	// then walked in id order and the cursor compared in Go.
@@ -307,19 +309,24 @@ type sortPart struct {
 	status string
 }
 
-// sortParts are the parts of each order but creation.
-var sortParts = map[string][2]sortPart{
+// sortSegments are the parts of each order but creation, as segments in ascending order:
+// every row of a segment sorts before every row of the next, so a page reads the next
+// segment only when the one before ran out (a list in the other direction reads them the
+// other way round). The parts of one segment interleave and are merged in one statement.
+// No stored status sorts before 'delivered' (failed, pending and queued after it).
+var sortSegments = map[string][][]sortPart{
 	SortStatus: {
-		{where: "d.status = 'delivered'", fixed: StatusDelivered, status: "delivered"},
-		{where: "d.status <> 'delivered'", status: "open"},
+		{{where: "d.status = 'delivered'", fixed: StatusDelivered, status: "delivered"}},
+		{{where: "d.status <> 'delivered'", status: "open"}},
 	},
-	SortUpdated: {
+	SortUpdated: {{
 		{where: "d.status = 'delivered'", status: "delivered"},
 		{where: "d.status <> 'delivered'", status: "open"},
-	},
+	}},
 	SortAttempts: {
-		{where: "d.attempts = 1", fixed: 1},
-		{where: "d.attempts <> 1"},
+		{{where: "d.attempts <> 1 AND d.attempts < 1"}},
+		{{where: "d.attempts = 1", fixed: 1}},
+		{{where: "d.attempts <> 1 AND d.attempts > 1"}},
 	},
 }
 
@@ -334,34 +341,51 @@ func compareFixed(fixed, cur any) int {
 	panic(fmt.Sprintf("callback: sort value %T", fixed))
 }
 
-// deliveries reads one page (plus one row, to know whether there is a next page).
+// listQuery is one statement of a page; its last argument is its LIMIT.
+type listQuery struct {
+	stmt string
+	args []any
+}
+
+// deliveries reads one page (plus one row, to know whether there is a next page): the
+// page's statements in order, each for the rows the ones before did not fill.
 func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
-	stmt, args, err := deliveriesQuery(f)
-	if err != nil || stmt == "" {
+	qs, err := deliveriesQueries(f)
+	if err != nil {
 		return nil, err
 	}
-	rows, err := q.db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("callback: list deliveries: %w", err)
-	}
-	defer rows.Close()
 	var list []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
+	for _, lq := range qs {
+		need := f.Limit + 1 - len(list)
+		if need <= 0 {
+			break
+		}
+		lq.args[len(lq.args)-1] = need
+		rows, err := q.db.QueryContext(ctx, lq.stmt, lq.args...)
 		if err != nil {
 			return nil, fmt.Errorf("callback: list deliveries: %w", err)
 		}
-		list = append(list, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("callback: list deliveries: %w", err)
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("callback: list deliveries: %w", err)
+			}
+			list = append(list, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("callback: list deliveries: %w", err)
+		}
 	}
 	return list, nil
 }
 
-// deliveriesQuery is the statement reading a page of f (its Limit rows and one more), or
-// "" when the cursor is past every row the filter can match.
-func deliveriesQuery(f Filter) (string, []any, error) {
+// deliveriesQueries are the statements reading a page of f, in the list's order, each
+// limited to the page's Limit rows and one more: one, except for a sorted list whose page
+// spans segments (sortSegments); none when the cursor is past every row the filter can
+// match.
+func deliveriesQueries(f Filter) ([]listQuery, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -384,22 +408,27 @@ func deliveriesQuery(f Filter) (string, []any, error) {
 	if f.Before != "" {
 		add("d.id < ?", f.Before)
 	}
+	// A status other than delivered is a range of the partial (status, id) index, in id
+	// order: said as its predicate, so that the planners see the index fits.
+	if f.Status != "" && f.Status != StatusDelivered {
+		where = append(where, "d.status <> 'delivered'")
+	}
 	keys, ok := deliverySorts[f.Sort]
 	if !ok {
-		return "", nil, ErrBadSort
+		return nil, ErrBadSort
 	}
 	var after []any
 	if f.Cursor != "" {
 		var err error
 		if after, err = cursorArgs(f.Sort, f.Cursor); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 	}
 	const from = `SELECT ` + deliveryCols + ` FROM callback_deliveries d JOIN callback_endpoints e ON e.id = d.endpoint_id`
 	desc := !f.Oldest
-	// page is a page's statement: ordered by keys, after the cursor's values of the last
-	// len(after) of them.
-	page := func(where []string, args []any, keys store.Keyset, after []any) (string, []any) {
+	// page is a statement ordered by keys, after the cursor's values of the last len(after)
+	// of them, with where (and args) besides.
+	page := func(where []string, args []any, after []any) listQuery {
 		if after != nil {
 			where, args = append(where, keys[len(keys)-len(after):].After(desc)), append(args, after...)
 		}
@@ -407,28 +436,24 @@ func deliveriesQuery(f Filter) (string, []any, error) {
 		if len(where) > 0 {
 			stmt += " WHERE " + strings.Join(where, " AND ")
 		}
-		return stmt + " ORDER BY " + keys.OrderBy(desc) + " LIMIT ?", append(args, f.Limit+1)
+		return listQuery{stmt + " ORDER BY " + keys.OrderBy(desc) + " LIMIT ?", append(args, f.Limit+1)}
 	}
-	// A status other than delivered is a range of the partial (status, id) index, in id
-	// order: said as its predicate, so that the planners see the index fits.
-	if f.Status != "" && f.Status != StatusDelivered {
-		where = append(where, "d.status <> 'delivered'")
-	}
-	var stmt string
-	parts, split := sortParts[f.Sort]
+	segments, split := sortSegments[f.Sort]
 	if !split {
 		// Creation order is the primary key's (or a filter's own index, which ends in id).
-		stmt, args = page(where, args, keys, after)
-	} else {
-		// Each part is a walk of its own index with the filters, limited to a page; the
-		// page is the first rows of the two, merged.
-		var stmts []string
-		var all []any
-		for _, p := range parts {
+		return []listQuery{page(where, args, after)}, nil
+	}
+	if desc {
+		segments = slices.Clone(segments)
+		slices.Reverse(segments)
+	}
+	var out []listQuery
+	for _, seg := range segments {
+		var parts []listQuery
+		for _, p := range seg {
 			if p.status == "open" && f.Status == StatusDelivered || p.status == "delivered" && f.Status != "" && f.Status != StatusDelivered {
 				continue
 			}
-			w := append(slices.Clone(where), p.where)
 			a := after
 			if p.fixed != nil {
 				// One value of the sort column: the part is in id order (the planners see
@@ -448,27 +473,25 @@ func deliveriesQuery(f Filter) (string, []any, error) {
 					}
 				}
 			}
-			s, pa := page(w, slices.Clone(args), keys, a)
-			stmts, all = append(stmts, s), append(all, pa...)
+			parts = append(parts, page(append(slices.Clone(where), p.where), slices.Clone(args), a))
 		}
-		switch len(stmts) {
+		switch len(parts) {
 		case 0:
-			return "", nil, nil
 		case 1:
-			stmt, args = stmts[0], all
+			out = append(out, parts[0])
 		default:
-			// The outer order names the columns as the parts return them (id, status,
-			// updated_at, attempts).
+			// Each part is a walk of its own index, limited to a page; the page is the
+			// first rows of the two, merged. The outer order names the columns as the
+			// parts return them (id, status, updated_at, attempts).
 			outer := make(store.Keyset, len(keys))
 			for i, k := range keys {
 				outer[i] = strings.TrimPrefix(k, "d.")
 			}
-			stmt = `SELECT * FROM (` + stmts[0] + `) AS a UNION ALL SELECT * FROM (` + stmts[1] + `) AS b ORDER BY ` +
-				outer.OrderBy(desc) + ` LIMIT ?`
-			args = append(all, f.Limit+1)
+			out = append(out, listQuery{`SELECT * FROM (` + parts[0].stmt + `) AS a UNION ALL SELECT * FROM (` + parts[1].stmt +
+				`) AS b ORDER BY ` + outer.OrderBy(desc) + ` LIMIT ?`, append(append(parts[0].args, parts[1].args...), f.Limit+1)})
 		}
 	}
-	return stmt, args, nil
+	return out, nil
 }
 
 // delivery reads one delivery with its body and attempt log.

@@ -305,11 +305,14 @@ func TestListPlans(t *testing.T) {
 			{Filter{Subject: "subject-7"}, []string{subject}},
 		} {
 			tc.f.Limit = 50
-			stmt, args, err := deliveriesQuery(tc.f)
+			qs, err := deliveriesQueries(tc.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := listPlan(t, db, stmt, args)
+			var plan string
+			for _, q := range qs {
+				plan += listPlan(t, db, q.stmt, q.args)
+			}
 			for _, idx := range tc.want {
 				if !strings.Contains(plan, idx) {
 					t.Errorf("%+v: plan does not read %s:\n%s", tc.f, idx, plan)
