@@ -409,9 +409,13 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 		add("d.id < ?", f.Before)
 	}
 	// A status other than delivered is a range of the partial (status, id) index, in id
-	// order: said as its predicate, so that the planners see the index fits.
+	// order: said as its predicate where the list is walked in id order, so that the
+	// planners see the index fits. Not where the walk is a sort index's: PostgreSQL's
+	// generic plan would take the status range and sort it, all of a status's dead
+	// letters for a page.
+	var inIDOrder []string
 	if f.Status != "" && f.Status != StatusDelivered {
-		where = append(where, "d.status <> 'delivered'")
+		inIDOrder = []string{"d.status <> 'delivered'"}
 	}
 	keys, ok := deliverySorts[f.Sort]
 	if !ok {
@@ -441,7 +445,7 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 	segments, split := sortSegments[f.Sort]
 	if !split {
 		// Creation order is the primary key's (or a filter's own index, which ends in id).
-		return []listQuery{page(where, args, after)}, nil
+		return []listQuery{page(append(where, inIDOrder...), args, after)}, nil
 	}
 	if desc {
 		segments = slices.Clone(segments)
@@ -454,8 +458,9 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 			if p.status == "open" && f.Status == StatusDelivered || p.status == "delivered" && f.Status != "" && f.Status != StatusDelivered {
 				continue
 			}
-			a := after
+			w, a := append(slices.Clone(where), p.where), after
 			if p.fixed != nil {
+				w = append(w, inIDOrder...)
 				// One value of the sort column: the part is in id order (the planners see
 				// the column is constant), and the cursor either lies inside it (continue
 				// after its id), before it (all of it) or after it (none of it).
@@ -473,7 +478,7 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 					}
 				}
 			}
-			parts = append(parts, page(append(slices.Clone(where), p.where), slices.Clone(args), a))
+			parts = append(parts, page(w, slices.Clone(args), a))
 		}
 		switch len(parts) {
 		case 0:

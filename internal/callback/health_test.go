@@ -255,30 +255,8 @@ func checkSorts(t *testing.T, eng *Engine) {
 	}
 	for sort, k := range key {
 		for _, oldest := range []bool{false, true} {
-			var seen []string
-			f := Filter{Sort: sort, Oldest: oldest, Limit: 1}
-			for range len(all) + 1 {
-				page, next, err := eng.Deliveries(ctx, f)
-				if err != nil {
-					t.Fatalf("sort %q: %v", sort, err)
-				}
-				for _, d := range page {
-					seen = append(seen, k(d))
-				}
-				if next == "" {
-					break
-				}
-				f.Cursor = next
-			}
-			want := make([]string, len(all))
-			for i, d := range all {
-				want[i] = k(d)
-			}
-			slices.Sort(want)
-			if !oldest {
-				slices.Reverse(want)
-			}
-			if !slices.Equal(seen, want) {
+			seen := walkPages(t, eng, Filter{Sort: sort, Oldest: oldest, Limit: 1}, k, len(all))
+			if want := sortedKeys(all, k, oldest); !slices.Equal(seen, want) {
 				t.Errorf("sort %q oldest=%v: walked %v, want %v", sort, oldest, seen, want)
 			}
 		}

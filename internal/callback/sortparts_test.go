@@ -93,32 +93,11 @@ func TestSortedListsInParts(t *testing.T) {
 			}
 			for sort, k := range key {
 				for _, oldest := range []bool{false, true} {
-					want := make([]string, len(rows))
-					for i, d := range rows {
-						want[i] = k(d)
-					}
-					slices.Sort(want)
-					if !oldest {
-						slices.Reverse(want)
-					}
+					want := sortedKeys(rows, k, oldest)
 					for _, limit := range []int{1, 4, 50} {
 						f := base
 						f.Sort, f.Oldest, f.Limit = sort, oldest, limit
-						var seen []string
-						for range len(rows) + 1 {
-							page, next, err := ad.Deliveries(ctx, f)
-							if err != nil {
-								t.Fatalf("%+v: %v", f, err)
-							}
-							for _, d := range page {
-								seen = append(seen, k(d))
-							}
-							if next == "" {
-								break
-							}
-							f.Cursor = next
-						}
-						if !slices.Equal(seen, want) {
+						if seen := walkPages(t, ad, f, k, len(rows)); !slices.Equal(seen, want) {
 							t.Errorf("status %q endpoint %q before %q subject %q, sort %s oldest=%v, pages of %d:\n walked %v\n want   %v",
 								base.Status, base.EndpointID, base.Before, base.Subject, sort, oldest, limit, seen, want)
 						}
@@ -127,4 +106,40 @@ func TestSortedListsInParts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// walkPages lists f's deliveries a page at a time, following each page's cursor (at most n
+// pages), and returns each one's key in the order walked.
+func walkPages(t *testing.T, l interface {
+	Deliveries(context.Context, Filter) ([]Delivery, string, error)
+}, f Filter, key func(Delivery) string, n int) []string {
+	t.Helper()
+	var seen []string
+	for range n + 1 {
+		page, next, err := l.Deliveries(context.Background(), f)
+		if err != nil {
+			t.Fatalf("%+v: %v", f, err)
+		}
+		for _, d := range page {
+			seen = append(seen, key(d))
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	return seen
+}
+
+// sortedKeys are the keys of ds in the order a list by that key walks them.
+func sortedKeys(ds []Delivery, key func(Delivery) string, oldest bool) []string {
+	want := make([]string, len(ds))
+	for i, d := range ds {
+		want[i] = key(d)
+	}
+	slices.Sort(want)
+	if !oldest {
+		slices.Reverse(want)
+	}
+	return want
 }

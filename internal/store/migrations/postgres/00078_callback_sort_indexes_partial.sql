@@ -36,7 +36,16 @@ CREATE INDEX callback_deliveries_delivered ON callback_deliveries (updated_at, i
 DROP INDEX callback_deliveries_attempts;
 CREATE INDEX callback_deliveries_attempts ON callback_deliveries (attempts, id) WHERE attempts <> 1;
 
+-- Nearly every row with other than one attempt is a dead letter, which the planner cannot
+-- know from each column's statistics alone: it took a status filter as selective within
+-- the small attempts index and read all of a status's rows and sorted them, for a page of
+-- "failed, by attempts" (all 9,000 dead letters of the console's seed, 7 -> 46 ms). Joint
+-- statistics of the two columns (taken by ANALYZE, nothing written per row) let it walk the
+-- index.
+CREATE STATISTICS callback_deliveries_status_attempts (mcv) ON status, attempts FROM callback_deliveries;
+
 -- +goose Down
+DROP STATISTICS callback_deliveries_status_attempts;
 DROP INDEX callback_deliveries_attempts;
 CREATE INDEX callback_deliveries_attempts ON callback_deliveries (attempts, id);
 DROP INDEX callback_deliveries_delivered;
