@@ -97,7 +97,7 @@ type Filter struct {
 // The orders Deliveries can list in. Each walks indexes ending in the id, so that a page
 // costs the same at any depth (migration 00075); the orders but creation in two parts, each
 // with its own partial index, which recording a delivery delivered enters none of (00078,
-// sortParts).
+// sortSegments).
 const (
 	SortCreated  = ""
 	SortStatus   = "status"
@@ -348,7 +348,9 @@ type listQuery struct {
 }
 
 // deliveries reads one page (plus one row, to know whether there is a next page): the
-// page's statements in order, each for the rows the ones before did not fill.
+// page's statements in order, each for the rows the ones before did not fill. A page that
+// spans two segments reads them in two statements, so a delivery that changed between them
+// may show on it twice or not at all, as it may across pages.
 func (q *queue) deliveries(ctx context.Context, f Filter) ([]Delivery, error) {
 	qs, err := deliveriesQueries(f)
 	if err != nil {
