@@ -129,11 +129,8 @@ func TestStandardWebhooksReferenceVector(t *testing.T) {
 
 func TestStandardWebhooksRotationAndEd25519(t *testing.T) {
 	t.Parallel()
-	oldKey, newKey := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(oldKey)
-	_, _ = rand.Read(newKey)
-	oldSec := "whsec_" + base64.StdEncoding.EncodeToString(oldKey)
-	newSec := "whsec_" + base64.StdEncoding.EncodeToString(newKey)
+	oldSec, _ := callbacktest.NewWebhookSecret()
+	newSec, _ := callbacktest.NewWebhookSecret()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	whsk := "whsk_" + base64.StdEncoding.EncodeToString(priv) // seed followed by public key
 	whpk := "whpk_" + base64.StdEncoding.EncodeToString(pub)

@@ -79,13 +79,8 @@ func (r *webhookReceiver) got() (bodies, ids, bad []string, stellar int) {
 func TestPublishToDestination(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		key := func() (string, []byte) {
-			k := make([]byte, 32)
-			_, _ = rand.Read(k)
-			return "whsec_" + base64.StdEncoding.EncodeToString(k), k
-		}
-		newSecret, _ := key()
-		oldSecret, _ := key()
+		newSecret, _ := callbacktest.NewWebhookSecret()
+		oldSecret, _ := callbacktest.NewWebhookSecret()
 		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		whsk := "whsk_" + base64.StdEncoding.EncodeToString(priv)
 		whpk := "whpk_" + base64.StdEncoding.EncodeToString(pub)

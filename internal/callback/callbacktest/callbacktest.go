@@ -7,6 +7,7 @@ package callbacktest
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -146,4 +147,12 @@ func VerifyStandardWebhooks(h http.Header, body []byte, trusted []string, now ti
 		}
 	}
 	return fmt.Errorf("no valid signature in %q", sigs)
+}
+
+// NewWebhookSecret returns a random Standard Webhooks v1 secret (whsec_ and the base64 of 32
+// random bytes), as a receiver makes one to register, and its key bytes.
+func NewWebhookSecret() (secret string, key []byte) {
+	key = make([]byte, 32)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return "whsec_" + base64.StdEncoding.EncodeToString(key), key
 }

@@ -72,13 +72,8 @@ func TestVerifyStandardWebhooks(t *testing.T) {
 	ref.Set("webhook-timestamp", "1614265330")
 	ref.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
 
-	key := func() (string, []byte) {
-		k := make([]byte, 32)
-		_, _ = rand.Read(k)
-		return "whsec_" + base64.StdEncoding.EncodeToString(k), k
-	}
-	secret, raw := key()
-	oldSecret, oldRaw := key()
+	secret, raw := callbacktest.NewWebhookSecret()
+	oldSecret, oldRaw := callbacktest.NewWebhookSecret()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	whpk := "whpk_" + base64.StdEncoding.EncodeToString(pub)
 	now := time.Unix(1717000000, 0)

@@ -10,8 +10,6 @@ package callbackbench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -188,9 +186,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Signature == SignatureStandardWebhooks {
 		secrets := make(map[string][]string) // receiver host:port → the secret it trusts
 		for i, u := range rcv.urls("/sw") {
-			key := make([]byte, 32)
-			_, _ = rand.Read(key)
-			secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+			secret, _ := callbacktest.NewWebhookSecret()
 			id := fmt.Sprintf("bench-%d", i)
 			destinations = append(destinations, callback.Destination{ID: id, URL: u, WebhookSecrets: []string{secret}})
 			pu, _ := url.Parse(u)
