@@ -96,6 +96,52 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}
 }
 
+// TestSubjectLockPlan (issue 16, sixth pass): the recorder's subject lock probes each
+// subject row by its key, in the generic plan of a table without statistics that is small
+// on disk (here 1,000 subjects with one delivery each, as at the start of the bench). As a
+// join, that plan hashed the keys and read all of callback_subjects, every version of every
+// row, once per recording batch.
+func TestSubjectLockPlan(t *testing.T) {
+	db := storetest.New(t, store.Postgres)
+	ctx := context.Background()
+	for _, table := range []string{"callback_deliveries", "callback_subjects", "callback_endpoints"} {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng, err := New(ctx, db, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subjects = 1000
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		for i := range subjects {
+			m := Message{Type: "plan", Subject: "subject-" + strconv.Itoa(i), Body: []byte(`{}`)}
+			if err := eng.Outbox().Wallet(ctx, tx, "http://127.0.0.1:1/cb"+strconv.Itoa(i%4), m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eps, subs := []string{"", ""}, []string{"subject-1", "subject-2"}
+	if err := db.QueryRowContext(ctx, `SELECT endpoint_id FROM callback_subjects WHERE subject = 'subject-1'`).Scan(&eps[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT endpoint_id FROM callback_subjects WHERE subject = 'subject-2'`).Scan(&eps[1]); err != nil {
+		t.Fatal(err)
+	}
+	plan := genericPlan(t, db, pgLockSubjects, []any{eps, subs, []int64{1, 1}})
+	if strings.Contains(plan, "Seq Scan on callback_subjects") || !strings.Contains(plan, "callback_subjects_pkey") {
+		t.Errorf("the subject lock does not probe callback_subjects by key:\n%s", plan)
+	}
+	// Both parts probe: the lock, and the clearing of the heads that ended.
+	if n := strings.Count(plan, "Index Scan using callback_subjects_pkey"); n != 2 {
+		t.Errorf("%d probes of callback_subjects_pkey, want 2 (lock, clear):\n%s", n, plan)
+	}
+}
+
 // endpointWalks are the indexes of callback_deliveries an engine lookup must not read: keyed
 // by the endpoint first and then by nothing the lookup has. The unfinished index holds an
 // endpoint's open deliveries; since migration 00077 dropped (endpoint_id, created_at), the
@@ -112,7 +158,7 @@ func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
 		switch v := a.(type) {
 		case string:
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
-		case []bool:
+		case []bool, []int64:
 			lits[i] = "ARRAY" + strings.ReplaceAll(fmt.Sprint(v), " ", ", ")
 		case []string:
 			q := make([]string, len(v))
