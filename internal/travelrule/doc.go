@@ -4,8 +4,8 @@
 // The data's way through the package:
 //
 //	enclave POST ─▶ Service.Accept ─▶ group commit into travel_rule_inbox ─▶ 200 {"result": true}
-//	                       │ database down or slower than the store budget
-//	                       └▶ Spool (fsync'd local file) ─▶ replayed into the inbox, in order
+//	                       │ database down or slower than the store budget; or a burst
+//	                       └▶ Spool (fsync'd local file) ─▶ 200 ─▶ replayed into the inbox, in order
 //	inbox row ─▶ folder ─▶ Fold(all callbacks of the verification) ─▶ travel_rule_verifications
 //	                                                                  └▶ verification_updated event (same tx)
 //
@@ -15,6 +15,18 @@
 // listed in travel_rule_pending (a narrow row per callback, deleted by the fold that reads it);
 // a sweep processes callbacks left pending (by a killed process), and a periodic job redacts
 // IVMS101 after the retention period.
+//
+// Burst absorption (issue 16, fifth pass): while more than burstAt callbacks are being
+// acknowledged at once (and for burstHold after), a callback is acknowledged once it is
+// fsync'd in the spool and is not queued for the database (its Outcome is spooled); the
+// replay stores the spool afterwards in large batches, using the decode and sealed body kept
+// in memory when it was spooled, and gives way while the burst lasts, at most foldMaxDefer.
+// The spool's unreplayed backlog is bounded (spillMax records, spillMaxBytes): at the bound,
+// callbacks wait for the database again, so a sustained load runs at the database's rate. A
+// spilled callback is durable on this instance's disk until replayed (acknowledged =
+// committed or fsync'd); a stopping service stores its spool first (drainSpool), and a
+// killed one replays it from the file at its next start. A handful of callbacks at once
+// never spill: they are answered after their commit, with their outcome.
 //
 // Decoding is lenient (wire.go, ivms101.go, decode.go): unknown fields and types never fail a
 // callback, documented field-name variants are accepted, big ids and amounts stay text. Every

@@ -49,3 +49,22 @@ func (s *Service) DecodesKeptForTest() int {
 	defer s.decoded.mu.Unlock()
 	return s.decoded.n
 }
+
+// SpillMaxForTest lowers the spool's backlog bound for spills (spillMax); call it before Run.
+func (s *Service) SpillMaxForTest(n int64) { s.spillMax = n }
+
+// HoldReplayForTest keeps the spool's replay from starting until release is called.
+func (s *Service) HoldReplayForTest() (release func()) {
+	s.replayMu.Lock()
+	return s.replayMu.Unlock
+}
+
+// ReplayDecodesForTest is how many records the replay decoded and sealed from the spool file
+// (not from the items this process kept when it spooled them).
+func (s *Service) ReplayDecodesForTest() int64 { return s.replayDecodes.Load() }
+
+// SpoolBacklogForTest is how many records the spool holds unreplayed.
+func (s *Service) SpoolBacklogForTest() int64 {
+	n, _ := s.spool.Backlog()
+	return n
+}

@@ -33,19 +33,18 @@ func TestStartCommit(t *testing.T) {
 func TestFoldDeferred(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		storing int32
-		waited  time.Duration
-		want    bool
+		burst  bool
+		waited time.Duration
+		want   bool
 	}{
-		{0, 0, false},                               // no acknowledgements under way: fold
-		{foldYieldAt - 1, 0, false},                 //
-		{foldYieldAt, 0, true},                      // a burst: give way
-		{32, foldMaxDefer - time.Millisecond, true}, //
-		{32, foldMaxDefer, false},                   // but not longer than foldMaxDefer
+		{false, 0, false}, // no burst: fold
+		{true, 0, true},   // a burst: give way
+		{true, foldMaxDefer - time.Millisecond, true}, //
+		{true, foldMaxDefer, false},                   // but not longer than foldMaxDefer
 	}
 	for _, tt := range tests {
-		if got := foldDeferred(tt.storing, tt.waited); got != tt.want {
-			t.Errorf("foldDeferred(%d, %v) = %v, want %v", tt.storing, tt.waited, got, tt.want)
+		if got := foldDeferred(tt.burst, tt.waited); got != tt.want {
+			t.Errorf("foldDeferred(%v, %v) = %v, want %v", tt.burst, tt.waited, got, tt.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package travelrule
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
@@ -24,18 +27,26 @@ import (
 //
 // Layout: <dir>/travelrule-spool.log receives appends; Replay renames it to
 // travelrule-replay-<nanos>.log and drains replay files oldest first. A frame is "TRS1" |
-// length (4) | CRC-32C (4) | payload (JSON spoolEntry, body sealed). A torn last frame can only be one that was never fsynced,
-// hence never acknowledged, and is dropped.
+// length (4) | CRC-32C (4) | payload (JSON spoolEntry, body sealed). A torn last frame can
+// only be one that was never fsynced, hence never acknowledged: it is dropped, and cut off
+// the file when the spool is opened, so that appends after a restart are not written behind
+// it (the reader stops at the first bad frame).
 type Spool struct {
 	dir    string
 	sealer Sealer
 
-	mu      sync.Mutex // guards f, size and file rotation
-	f       *os.File
-	size    int64
-	appends chan spoolAppend
-	stop    chan struct{}
-	done    chan struct{}
+	mu   sync.Mutex // guards f, size and file rotation
+	f    *os.File
+	size int64
+	// records and bytes are the frames appended and not yet replayed (Backlog): atomic, as
+	// every acknowledgement in a burst reads them while the writer holds mu for its fsync.
+	records, bytes atomic.Int64
+	// arriving counts the appends between Append's start and their hand-over to the writer,
+	// which waits a moment for them (see writer).
+	arriving atomic.Int32
+	appends  chan spoolAppend
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 type spoolAppend struct {
@@ -64,11 +75,80 @@ func OpenSpool(dir string, sealer Sealer) (*Spool, error) {
 		return nil, fmt.Errorf("travelrule: spool dir: %w", err)
 	}
 	s := &Spool{dir: dir, sealer: sealer, appends: make(chan spoolAppend, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := s.cutTornTail(); err != nil {
+		return nil, err
+	}
 	if err := s.openCurrent(); err != nil {
 		return nil, err
 	}
+	files, err := s.files(true)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range files {
+		_, err := scanFrames(name, func(payload []byte) bool {
+			s.records.Add(1)
+			s.bytes.Add(int64(frameHead + len(payload)))
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	go s.writer()
 	return s, nil
+}
+
+// frameHead is the size of a frame's magic, length and checksum.
+const frameHead = 12
+
+// cutTornTail truncates the append file after its last whole frame (see Spool).
+func (s *Spool) cutTornTail() error {
+	name := filepath.Join(s.dir, spoolName)
+	valid, err := scanFrames(name, func([]byte) bool { return true })
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return fmt.Errorf("travelrule: stat spool: %w", err)
+	}
+	if st.Size() == valid {
+		return nil
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("travelrule: cut spool tail: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(valid); err != nil {
+		return fmt.Errorf("travelrule: cut spool tail: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("travelrule: cut spool tail: %w", err)
+	}
+	return nil
+}
+
+// files lists the replay files, oldest first, and with current the append file after them.
+func (s *Spool) files(current bool) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(s.dir, "travelrule-replay-*.log"))
+	if err != nil {
+		return nil, fmt.Errorf("travelrule: spool files: %w", err)
+	}
+	slices.Sort(files)
+	if current {
+		files = append(files, filepath.Join(s.dir, spoolName))
+	}
+	return files, nil
+}
+
+// Backlog is what the spool holds that was not replayed yet: records and bytes on disk.
+func (s *Spool) Backlog() (records, bytes int64) {
+	return s.records.Load(), s.bytes.Load()
 }
 
 func (s *Spool) openCurrent() error {
@@ -96,6 +176,13 @@ func (s *Spool) Close() error {
 
 // Append writes r and returns once it is on disk (fsync'd).
 func (s *Spool) Append(r Record) error {
+	s.arriving.Add(1)
+	handed := false
+	defer func() {
+		if !handed {
+			s.arriving.Add(-1)
+		}
+	}()
 	body := r.Body
 	if s.sealer != nil {
 		var err error
@@ -115,16 +202,22 @@ func (s *Spool) Append(r Record) error {
 	a := spoolAppend{frame: frame, done: make(chan error, 1)}
 	select {
 	case s.appends <- a:
+		handed = true
+		s.arriving.Add(-1)
 	case <-s.stop:
 		return errors.New("travelrule: spool closed")
 	}
 	return <-a.done
 }
 
-// writer is the group commit of the spool: it takes every append waiting, writes them, and
-// fsyncs once for all.
+// writer is the group commit of the spool: it takes every append waiting, writes them in one
+// write, and fsyncs once for all. Appends still being sealed and encoded (arriving) join the
+// group if they are handed over after the writer yields once or twice: an fsync costs about
+// as much CPU as acknowledging a callback (issue 16, fifth pass), and in a burst the groups
+// were about three appends each without it.
 func (s *Spool) writer() {
 	defer close(s.done)
+	var buf []byte
 	for {
 		var batch []spoolAppend
 		select {
@@ -133,30 +226,36 @@ func (s *Spool) writer() {
 		case <-s.stop:
 			return
 		}
-	drain:
-		for len(batch) < 512 {
-			select {
-			case a := <-s.appends:
-				batch = append(batch, a)
-			default:
-				break drain
+		for round := 0; ; round++ {
+		drain:
+			for len(batch) < 512 {
+				select {
+				case a := <-s.appends:
+					batch = append(batch, a)
+				default:
+					break drain
+				}
 			}
-		}
-		s.mu.Lock()
-		var err error
-		var n int64
-		for _, a := range batch {
-			var w int
-			w, err = s.f.Write(a.frame)
-			n += int64(w)
-			if err != nil {
+			if round == 2 || len(batch) >= 512 || s.arriving.Load() == 0 {
 				break
 			}
+			runtime.Gosched()
 		}
+		buf = buf[:0]
+		for _, a := range batch {
+			buf = append(buf, a.frame...)
+		}
+		s.mu.Lock()
+		w, err := s.f.Write(buf)
+		n := int64(w)
 		if err == nil {
 			err = s.f.Sync()
 		}
 		s.size += n
+		if err == nil {
+			s.records.Add(int64(len(batch)))
+			s.bytes.Add(n)
+		}
 		s.mu.Unlock()
 		if err != nil {
 			err = fmt.Errorf("travelrule: spool write: %w", err)
@@ -181,7 +280,10 @@ func (s *Spool) Pending() bool {
 // Replay hands every spooled record to store, in append order, in chunks of at most chunk
 // records. A file is removed only after store accepted all of it; on error Replay stops and
 // the rest stays for the next call (store must therefore be idempotent).
-func (s *Spool) Replay(chunk int, store func([]Record) error) (int, error) {
+//
+// A record for which known (when not nil) says true is handed over with its ID alone: the
+// caller holds the rest (Service.spilled), so its entry is neither decoded nor opened.
+func (s *Spool) Replay(chunk int, known func(id string) bool, store func([]Record) error) (int, error) {
 	s.mu.Lock()
 	if s.size > 0 {
 		if err := s.f.Close(); err != nil {
@@ -199,26 +301,36 @@ func (s *Spool) Replay(chunk int, store func([]Record) error) (int, error) {
 		}
 	}
 	s.mu.Unlock()
-	files, err := filepath.Glob(filepath.Join(s.dir, "travelrule-replay-*.log"))
+	files, err := s.files(false)
 	if err != nil {
 		return 0, err
 	}
-	slices.Sort(files)
 	total := 0
 	for _, name := range files {
-		recs, err := s.read(name)
+		recs, sizes, err := s.read(name, known)
 		if err != nil {
 			return total, err
 		}
+		// What was stored of this file leaves the backlog chunk by chunk, and comes back
+		// if a later chunk fails: the whole file is read again next time.
+		var gone, goneBytes int64
 		for len(recs) > 0 {
 			n := min(chunk, len(recs))
 			if err := store(recs[:n]); err != nil {
+				s.unreplayed(-gone, -goneBytes)
 				return total, err
 			}
+			var b int64
+			for _, z := range sizes[:n] {
+				b += z
+			}
+			s.unreplayed(int64(n), b)
+			gone, goneBytes = gone+int64(n), goneBytes+b
 			total += n
-			recs = recs[n:]
+			recs, sizes = recs[n:], sizes[n:]
 		}
 		if err := os.Remove(name); err != nil {
+			s.unreplayed(-gone, -goneBytes)
 			return total, fmt.Errorf("travelrule: spool remove: %w", err)
 		}
 		if err := syncDir(s.dir); err != nil {
@@ -228,43 +340,85 @@ func (s *Spool) Replay(chunk int, store func([]Record) error) (int, error) {
 	return total, nil
 }
 
-// read decodes the frames of one file, stopping at a torn or corrupt tail.
-func (s *Spool) read(name string) ([]Record, error) {
+// unreplayed takes records and bytes off the backlog (negative: puts them back).
+func (s *Spool) unreplayed(records, bytes int64) {
+	s.records.Add(-records)
+	s.bytes.Add(-bytes)
+}
+
+// scanFrames calls fn with the payload of each whole frame of the file name (the slice is
+// reused), until fn returns false or a torn or corrupt frame; it returns the length of the
+// frames read.
+func scanFrames(name string, fn func(payload []byte) bool) (int64, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("travelrule: spool read: %w", err)
+		return 0, fmt.Errorf("travelrule: spool read: %w", err)
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
-	var out []Record
-	head := make([]byte, 12)
+	head := make([]byte, frameHead)
+	var payload []byte
+	var valid int64
 	for {
 		if _, err := io.ReadFull(r, head); err != nil {
-			return out, nil
+			return valid, nil
 		}
 		if string(head[:4]) != string(spoolMagic) {
-			return out, nil
+			return valid, nil
 		}
 		n := binary.BigEndian.Uint32(head[4:])
 		if n > 64<<20 {
-			return out, nil
+			return valid, nil
 		}
-		payload := make([]byte, n)
+		payload = slices.Grow(payload[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(head[8:]) {
-			return out, nil
+			return valid, nil
+		}
+		valid += int64(frameHead) + int64(n)
+		if !fn(payload) {
+			return valid, nil
+		}
+	}
+}
+
+// spoolIDPrefix starts every entry's JSON (spoolEntry's first field), so the id of a record
+// the caller knows is read without decoding the entry.
+var spoolIDPrefix = []byte(`{"id":"`)
+
+// read decodes the frames of one file, stopping at a torn or corrupt tail, and returns each
+// record's frame size beside it. Records known says true of carry only their ID.
+func (s *Spool) read(name string, known func(id string) bool) ([]Record, []int64, error) {
+	var out []Record
+	var sizes []int64
+	var openErr error
+	_, err := scanFrames(name, func(payload []byte) bool {
+		if known != nil && bytes.HasPrefix(payload, spoolIDPrefix) {
+			rest := payload[len(spoolIDPrefix):]
+			if end := bytes.IndexByte(rest, '"'); end > 0 && known(string(rest[:end])) {
+				out, sizes = append(out, Record{ID: string(rest[:end])}), append(sizes, int64(frameHead+len(payload)))
+				return true
+			}
 		}
 		var e spoolEntry
 		if err := json.Unmarshal(payload, &e); err != nil {
-			return out, nil
+			return false
 		}
 		body := e.Body
 		if s.sealer != nil {
+			var err error
 			if body, err = s.sealer.Open(e.Body, []byte("travelrule spool "+e.ID)); err != nil {
-				return nil, fmt.Errorf("travelrule: spool entry %s does not open: %w", e.ID, err)
+				openErr = fmt.Errorf("travelrule: spool entry %s does not open: %w", e.ID, err)
+				return false
 			}
 		}
 		out = append(out, Record{ID: e.ID, ReceivedAt: store.FromMicros(e.ReceivedAt), Truncated: e.Truncated, Size: e.Size, Body: body})
+		sizes = append(sizes, int64(frameHead+len(payload)))
+		return true
+	})
+	if openErr != nil {
+		return nil, nil, openErr
 	}
+	return out, sizes, err
 }
 
 func syncDir(dir string) error {

@@ -61,19 +61,59 @@ func TestSpoolReplaysInOrderAndDropsATornTail(t *testing.T) {
 	if !sp.Pending() {
 		t.Fatal("spool reopened empty")
 	}
+	if n, _ := sp.Backlog(); n != 60 {
+		t.Fatalf("backlog %d records at open, want 60 (the torn frame is not one)", n)
+	}
+	// An append after the restart goes after the last whole frame (the torn one is cut off),
+	// not behind the torn frame where the reader would never reach it.
+	if err := sp.Append(Record{ID: "after", ReceivedAt: time.Now(), Body: []byte("after restart")}); err != nil {
+		t.Fatal(err)
+	}
 	boom := errors.New("database down")
 	calls := 0
-	if _, err := sp.Replay(7, func([]Record) error { calls++; return boom }); !errors.Is(err, boom) {
+	if _, err := sp.Replay(7, nil, func([]Record) error { calls++; return boom }); !errors.Is(err, boom) {
 		t.Fatalf("replay error %v", err)
 	}
 	if !sp.Pending() {
 		t.Fatal("a failed replay forgot records")
 	}
+	if n, _ := sp.Backlog(); n != 61 {
+		t.Fatalf("backlog %d records after a failed replay, want 61", n)
+	}
+	// A chunk stored before a failure leaves the backlog, and comes back with the failure:
+	// the file is read whole again next time.
+	calls = 0
+	if _, err := sp.Replay(7, nil, func([]Record) error {
+		if calls++; calls == 3 {
+			return boom
+		}
+		if n, _ := sp.Backlog(); n != 61-int64(7*(calls-1)) {
+			t.Errorf("backlog %d records before chunk %d", n, calls)
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("replay error %v", err)
+	}
+	if n, _ := sp.Backlog(); n != 61 {
+		t.Fatalf("backlog %d records after a replay failed half-way, want 61", n)
+	}
 	var got []Record
-	n, err := sp.Replay(7, func(rs []Record) error { got = append(got, rs...); return nil })
-	if err != nil || n != 60 || len(got) != 60 {
+	known := func(id string) bool { return id == "s03" }
+	n, err := sp.Replay(7, known, func(rs []Record) error { got = append(got, rs...); return nil })
+	if err != nil || n != 61 || len(got) != 61 {
 		t.Fatalf("replayed %d (%d), err %v", n, len(got), err)
 	}
+	if r := got[60]; r.ID != "after" || string(r.Body) != "after restart" {
+		t.Fatalf("the record appended after the restart: %+v", r)
+	}
+	if n, b := sp.Backlog(); n != 0 || b != 0 {
+		t.Fatalf("backlog %d records, %d bytes after a full replay", n, b)
+	}
+	// A record the caller holds comes with its id alone: neither decoded nor opened.
+	if r := got[53]; r.ID != "s03" || r.Body != nil {
+		t.Fatalf("known record handed over whole: %+v", r)
+	}
+	got[53] = Record{ID: "s03", ReceivedAt: time.Now(), Body: []byte(`{"n":3}`), Size: 7}
 	for i := range 10 {
 		r := got[50+i]
 		if r.ID != fmt.Sprintf("s%02d", i) || string(r.Body) != fmt.Sprintf(`{"n":%d}`, i) || r.Size != 7 {
