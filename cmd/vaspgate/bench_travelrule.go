@@ -63,15 +63,19 @@ func runBenchTravelRule(ctx context.Context, args []string, out io.Writer) error
 			r.Engine, runtime.NumCPU(), r.Requests, r.DupShare*100, r.Concurrency, rate)
 		fmt.Fprintf(out, "throughput     %.0f acknowledged callbacks/s (%.2f s)\n", r.PerSecond, r.Seconds)
 		fmt.Fprintf(out, "ack latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
-		fmt.Fprintf(out, "acknowledged   %d (%d distinct, %d repeats), failed %d\n", r.Acked, r.Sent, r.SentDuplicates, r.Failed)
+		fmt.Fprintf(out, "acknowledged   %d (%d distinct, %d repeats), failed %d", r.Acked, r.Sent, r.SentDuplicates, r.Failed)
+		if r.Spooled > 0 {
+			fmt.Fprintf(out, ", %d from the spool", r.Spooled)
+		}
+		fmt.Fprintln(out)
 		fmt.Fprintf(out, "burst CPU      process %.3f ms per callback", r.BurstCPUMillisPerCallback)
 		if r.ServerBurstCPUMillisPerCallback > 0 {
 			fmt.Fprintf(out, ", PostgreSQL %.3f ms", r.ServerBurstCPUMillisPerCallback)
 		}
 		fmt.Fprintln(out)
 		if r.DrainedSeconds > 0 {
-			fmt.Fprintf(out, "processed      all after %.2f s; process CPU %.3f ms per callback (receiver, processing, load tool)",
-				r.DrainedSeconds, r.CPUMillisPerCallback)
+			fmt.Fprintf(out, "processed      all after %.2f s (%.0f callbacks/s sustained); process CPU %.3f ms per callback (receiver, processing, load tool)",
+				r.DrainedSeconds, float64(r.Acked)/r.DrainedSeconds, r.CPUMillisPerCallback)
 			if r.ServerCPUMillisPerCallback > 0 {
 				fmt.Fprintf(out, ", PostgreSQL %.3f ms", r.ServerCPUMillisPerCallback)
 			}

@@ -80,6 +80,9 @@ type Result struct {
 	MaxMillis   float64 `json:"max_ms"`
 	Acked       int     `json:"acked"`
 	Failed      int     `json:"failed"`
+	// Spooled counts, in process only, the acknowledgements answered from the spool (spilled
+	// during a burst, or the database late): durable on the local disk, stored afterwards.
+	Spooled int `json:"spooled,omitempty"`
 	// Sent counts distinct callbacks acknowledged, SentDuplicates the repeats acknowledged.
 	Sent           int `json:"sent_distinct"`
 	SentDuplicates int `json:"sent_duplicates"`
@@ -292,6 +295,9 @@ feed:
 			return res, err
 		}
 		res.DrainedSeconds = time.Since(start).Seconds()
+		if res.Spooled, err = local.Spooled(); err != nil {
+			return res, err
+		}
 		res.CPUMillisPerCallback = perCallback(cpuTime()-cpu0, res.Acked)
 		res.ServerCPUMillisPerCallback = perCallback(pgCPU()-pg0, res.Acked)
 	}

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -49,9 +51,10 @@ type Server struct {
 	DB      *store.DB
 	Service *travelrule.Service
 
-	jobs *job.Engine
-	stop context.CancelFunc
-	done chan error // Run's result
+	jobs    *job.Engine
+	metrics *prometheus.Registry // the service's
+	stop    context.CancelFunc
+	done    chan error // Run's result
 }
 
 // StartServer opens and migrates the database, starts the job engine and the service, and
@@ -78,9 +81,9 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Server{DB: db}
+	s := &Server{DB: db, metrics: prometheus.NewRegistry()}
 	s.jobs = job.New(db, job.Options{Logger: o.Logger})
-	s.Service, err = travelrule.New(db, s.jobs, testkit.TravelRuleOptions(travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger}))
+	s.Service, err = travelrule.New(db, s.jobs, testkit.TravelRuleOptions(travelrule.Options{Sealer: keys, SpoolDir: o.SpoolDir, StoreBudget: o.StoreBudget, SweepInterval: o.SweepInterval, Logger: o.Logger, Registerer: s.metrics}))
 	if err == nil {
 		err = s.jobs.Open()
 	}
@@ -121,6 +124,29 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 			lifecycle.Stage{{Name: "travel rule", Run: s.Service.Run}, {Name: "jobs", Run: s.jobs.Run}})
 	}()
 	return s, nil
+}
+
+// Spooled is how many callbacks the server acknowledged from its spool (spilled during a
+// burst, or the database late or down), from the service's metrics.
+func (s *Server) Spooled() (int, error) {
+	families, err := s.metrics.Gather()
+	if err != nil {
+		return 0, fmt.Errorf("travelrulebench: metrics: %w", err)
+	}
+	n := 0
+	for _, f := range families {
+		if f.GetName() != "vaspgate_travel_rule_callbacks_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == string(travelrule.OutcomeSpooled) {
+					n += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return n, nil
 }
 
 // Close stops serving, lets the service answer what it holds, and stops the jobs.
