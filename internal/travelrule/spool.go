@@ -210,11 +210,22 @@ func (s *Spool) Append(r Record) error {
 	return <-a.done
 }
 
-// writer is the group commit of the spool: it takes every append waiting, writes them in one
-// write, and fsyncs once for all. Appends still being sealed and encoded (arriving) join the
-// group if they are handed over after the writer yields once or twice: an fsync costs about
-// as much CPU as acknowledging a callback (issue 16, fifth pass), and in a burst the groups
-// were about three appends each without it.
+// Group sizing. An fsync costs the process about 0.07 ms of CPU on this machine kind (ext4),
+// a third of a spilled acknowledgement's, and in a burst the writer found about three
+// appends waiting each time (issue 16, fifth pass). So it waits a little for a group:
+// appends still being sealed and encoded (arriving) join if handed over after it yields once
+// or twice, and a group smaller than spoolGroupMin waits up to spoolGroupWait (about half an
+// fsync) for more. In alternating pairs on PostgreSQL (c=32, 10,000 callbacks) the wait took
+// the acknowledgements from 6,783 to 8,151/s and from 8,640 to 10,714/s, and the burst's
+// process CPU per callback from 0.197 to 0.169 and 0.166 to 0.154 ms; a lone append (the
+// database down, a quiet moment) waits 0.3 ms more, within a budget of a second.
+const (
+	spoolGroupMin  = 16
+	spoolGroupWait = 300 * time.Microsecond
+)
+
+// writer is the group commit of the spool: it takes every append waiting (see spoolGroupMin),
+// writes them in one write, and fsyncs once for all.
 func (s *Spool) writer() {
 	defer close(s.done)
 	var buf []byte
@@ -240,6 +251,21 @@ func (s *Spool) writer() {
 				break
 			}
 			runtime.Gosched()
+		}
+		if len(batch) < spoolGroupMin {
+			t := time.NewTimer(spoolGroupWait)
+		gather:
+			for len(batch) < spoolGroupMin {
+				select {
+				case a := <-s.appends:
+					batch = append(batch, a)
+				case <-t.C:
+					break gather
+				case <-s.stop:
+					break gather
+				}
+			}
+			t.Stop()
 		}
 		buf = buf[:0]
 		for _, a := range batch {
