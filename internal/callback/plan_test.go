@@ -96,12 +96,14 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}
 }
 
-// TestSubjectLockPlan (issue 16, sixth pass): the recorder's subject lock probes each
-// subject row by its key, in the generic plan of a table without statistics that is small
-// on disk (here 1,000 subjects with one delivery each, as at the start of the bench). As a
-// join, that plan hashed the keys and read all of callback_subjects, every version of every
-// row, once per recording batch.
-func TestSubjectLockPlan(t *testing.T) {
+// TestRecorderPlans (issue 16, sixth pass): the recorder's statements find each subject
+// and delivery by its key in the generic plan of tables without statistics that are small
+// on disk (here 1,000 subjects with one delivery each, as at the start of the bench), and
+// the engine's prepared statements settle on that plan. As joins of the batch with the
+// table, those plans hashed the batch and read the whole table, every version of every
+// row; a prepared statement that settled on such a plan kept it as the table grew, and one
+// that did not planned every batch anew.
+func TestRecorderPlans(t *testing.T) {
 	db := storetest.New(t, store.Postgres)
 	ctx := context.Background()
 	for _, table := range []string{"callback_deliveries", "callback_subjects", "callback_endpoints"} {
@@ -125,20 +127,62 @@ func TestSubjectLockPlan(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eps, subs := []string{"", ""}, []string{"subject-1", "subject-2"}
-	if err := db.QueryRowContext(ctx, `SELECT endpoint_id FROM callback_subjects WHERE subject = 'subject-1'`).Scan(&eps[0]); err != nil {
-		t.Fatal(err)
+	keys := make([]subjectKey, 2)
+	batch := make([]outcome, 2)
+	for i := range keys {
+		c := claimed{subject: "subject-" + strconv.Itoa(i+1), token: "not-the-lease"}
+		if err := db.QueryRowContext(ctx, `SELECT id, endpoint_id FROM callback_deliveries WHERE subject = ?`, c.subject).Scan(&c.id, &c.endpointID); err != nil {
+			t.Fatal(err)
+		}
+		keys[i], batch[i] = subjectKey{c.endpointID, c.subject}, outcome{c: c, status: StatusDelivered}
 	}
-	if err := db.QueryRowContext(ctx, `SELECT endpoint_id FROM callback_subjects WHERE subject = 'subject-2'`).Scan(&eps[1]); err != nil {
-		t.Fatal(err)
-	}
-	plan := genericPlan(t, db, pgLockSubjects, []any{eps, subs, []int64{1, 1}})
-	if strings.Contains(plan, "Seq Scan on callback_subjects") || !strings.Contains(plan, "callback_subjects_pkey") {
-		t.Errorf("the subject lock does not probe callback_subjects by key:\n%s", plan)
-	}
-	// Both parts probe: the lock, and the clearing of the heads that ended.
-	if n := strings.Count(plan, "Index Scan using callback_subjects_pkey"); n != 2 {
-		t.Errorf("%d probes of callback_subjects_pkey, want 2 (lock, clear):\n%s", n, plan)
+	eps, subs := []string{keys[0].endpointID, keys[1].endpointID}, []string{keys[0].subject, keys[1].subject}
+	heads := map[subjectKey]int64{keys[0]: 1, keys[1]: 1}
+	for _, tc := range []struct {
+		name, stmt, table, prefix string
+		args                      []any
+		probes                    int // index scans of the table's primary key
+		run                       func(tx *store.Tx) error
+	}{
+		{"lock subjects", pgLockSubjects, "callback_subjects", "WITH l AS (SELECT s.endpoint_id", []any{eps, subs, []int64{1, 1}},
+			2, // the lock, and the clearing of the heads that ended
+			func(tx *store.Tx) error { _, _, err := eng.q.lockSubjects(ctx, tx, keys, heads); return err }},
+		{"apply outcomes", pgApplyOutcomes, "callback_deliveries", "WITH m AS MATERIALIZED", []any{
+			[]string{batch[0].c.id, batch[1].c.id}, []string{"t", "t"}, []string{StatusDelivered, StatusDelivered}, []int64{1, 1},
+			[]int64{0, 0}, []int64{200, 200}, []string{"", ""}, []int64{1, 1}, 1},
+			2, // the match, and the update
+			func(tx *store.Tx) error {
+				// The lease token matches no delivery: nothing is written, the plan is the same.
+				return eng.q.applyOutcomes(ctx, tx, batch, make([]bool, len(batch)), 1)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := genericPlan(t, db, tc.stmt, tc.args)
+			if strings.Contains(plan, "Seq Scan on "+tc.table) {
+				t.Errorf("the plan reads all of %s:\n%s", tc.table, plan)
+			}
+			if n := strings.Count(plan, "Index Scan using "+tc.table+"_pkey"); n != tc.probes {
+				t.Errorf("%d probes of %s_pkey, want %d:\n%s", n, tc.table, tc.probes, plan)
+			}
+			// The engine's prepared statement settles on that generic plan instead of planning
+			// every batch anew: batches of two, fewer than the generic plan's estimate, made
+			// every custom plan look cheaper.
+			var generic, custom int64
+			if err := db.InTx(ctx, func(tx *store.Tx) error {
+				for range 10 {
+					if err := tc.run(tx); err != nil {
+						return err
+					}
+				}
+				return tx.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+					WHERE starts_with(statement, ?)`, tc.prefix).Scan(&generic, &custom)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if generic < 5 || custom > 5 {
+				t.Errorf("planned %d times for 10 batches (%d runs of the generic plan)", custom, generic)
+			}
+		})
 	}
 }
 
