@@ -59,9 +59,9 @@ func (s *Service) HoldReplayForTest() (release func()) {
 	return s.replayMu.Unlock
 }
 
-// ReplayDecodesForTest is how many records the replay decoded and sealed from the spool file
-// (not from the items this process kept when it spooled them).
-func (s *Service) ReplayDecodesForTest() int64 { return s.replayDecodes.Load() }
+// ReplayFromFileForTest is how many records the replay read back from the spool file (not
+// from the items this process kept when it spooled them).
+func (s *Service) ReplayFromFileForTest() int64 { return s.replayFromFile.Load() }
 
 // SpoolBacklogForTest is how many records the spool holds unreplayed.
 func (s *Service) SpoolBacklogForTest() int64 {

@@ -65,15 +65,18 @@ func decodeRecord(r Record) Decoded {
 
 func bodyAD(id string) []byte { return []byte("travel_rule_inbox.body " + id) }
 
-// item is a record ready to store: decoded, and its body sealed (outside the transaction).
+// item is a record ready to store: decoded, and its body sealed (outside the transaction),
+// once prepared; a callback spilled to the spool is kept unprepared until its replay (see
+// toSpool).
 type item struct {
-	rec    Record
-	dec    Decoded
-	sealed []byte
+	rec      Record
+	dec      Decoded
+	sealed   []byte
+	prepared bool
 }
 
 func (s *Service) prepare(r Record) (item, error) {
-	it := item{rec: r, dec: decodeRecord(r)}
+	it := item{rec: r, dec: decodeRecord(r), prepared: true}
 	var err error
 	it.sealed, err = s.seal(r.Body, bodyAD(r.ID))
 	return it, err

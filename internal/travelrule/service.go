@@ -104,11 +104,11 @@ type Service struct {
 	spillSince atomic.Int64
 	// spillMax is the constant spillMax (tests lower it).
 	spillMax int64
-	// spilled holds the prepared items of the callbacks this process spooled, for the replay
-	// (see spilledItems); replayDecodes counts the records the replay decoded and sealed
-	// from the file instead.
-	spilled       spilledItems
-	replayDecodes atomic.Int64
+	// spilled holds the items of the callbacks this process spooled, for the replay (see
+	// spilledItems); replayFromFile counts the records the replay read back from the file
+	// instead.
+	spilled        spilledItems
+	replayFromFile atomic.Int64
 	// gatherLimit is the constant gatherLimit (tests shorten or lengthen it).
 	gatherLimit time.Duration
 	// foldChunkSize, when positive, replaces refoldChunk's verifications per transaction (tests).
@@ -247,7 +247,8 @@ func (s *Service) drainSpool() {
 	}
 }
 
-// Ack is the answer to one accepted callback.
+// Ack is the answer to one accepted callback. Problem and Type are empty when it went to the
+// spool without being decoded (a burst, the database down): the replay decodes it.
 type Ack struct {
 	ID      string
 	Outcome Outcome
@@ -273,19 +274,21 @@ func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size 
 	}
 	defer s.accepting.Add(-1)
 	rec := Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: now.UTC(), Body: body, Truncated: truncated, Size: size}
+	ack := Ack{ID: rec.ID}
+	down := now.UnixNano() < s.downTill.Load()
+	spilled := !down && s.spill()
+	if spilled {
+		defer s.spilling.Add(-1)
+	}
+	if down || spilled {
+		return s.toSpool(item{rec: rec}, ack)
+	}
 	it, err := s.prepare(rec)
 	if err != nil {
 		return Ack{}, fmt.Errorf("%w: %v", ErrNotDurable, err)
 	}
 	d := it.dec
-	ack := Ack{ID: rec.ID, Problem: d.Problem, Type: d.Type}
-	if now.UnixNano() < s.downTill.Load() {
-		return s.toSpool(it, ack)
-	}
-	if s.spill() {
-		defer s.spilling.Add(-1)
-		return s.toSpool(it, ack)
-	}
+	ack.Problem, ack.Type = d.Problem, d.Type
 	p := &pending{it: it, done: make(chan pendingResult, 1)}
 	timer := time.NewTimer(s.opts.StoreBudget)
 	defer timer.Stop()
@@ -318,7 +321,8 @@ func (s *Service) Accept(ctx context.Context, body []byte, truncated bool, size 
 // "acknowledged = committed or fsync'd") and not queued for the database; the replay stores
 // the spool afterwards in large batches, giving way to the acknowledgements while the burst
 // lasts but at most foldMaxDefer. A spilled callback's Outcome is OutcomeSpooled; it is
-// durable on this instance's disk until replayed.
+// durable on this instance's disk until replayed. It is decoded and sealed for the inbox by
+// the replay, not in the burst (see toSpool).
 //
 // A burst is on from the moment more than burstAt callbacks are being acknowledged at once
 // until burstHold after the last such moment. The mark alone would not do: once callbacks
@@ -385,8 +389,18 @@ func (s *Service) waitReady(ctx context.Context) error {
 	}
 }
 
+// toSpool appends it to the spool and answers once it is fsync'd. An item the replay will
+// take from memory (spilledItems) stays unprepared: the replay decodes and seals it, after the
+// burst, and counts it in the callbacks metric then, when its type is known. One that cannot
+// be kept is decoded here for the metric (and read back from the file by the replay).
 func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
 	kept := s.spilled.put(it)
+	if !kept && !it.prepared {
+		it.dec = decodeRecord(it.rec)
+	}
+	if it.prepared || !kept {
+		ack.Problem, ack.Type = it.dec.Problem, it.dec.Type
+	}
 	s.spillSince.CompareAndSwap(0, time.Now().UnixNano())
 	if err := s.spool.Append(it.rec); err != nil {
 		if kept {
@@ -396,7 +410,9 @@ func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
 		return ack, fmt.Errorf("%w: %v", ErrNotDurable, err)
 	}
 	ack.Outcome = OutcomeSpooled
-	s.metrics.stored(ack)
+	if it.prepared || !kept {
+		s.metrics.stored(ack)
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -725,7 +741,8 @@ func (s *Service) replayChunk() int {
 }
 
 // replay stores the spool's records into the database in order: those this process spooled
-// as it prepared them on arrival (spilled), the others decoded and sealed from the file.
+// from the items it kept (spilled: decoded and sealed here once, or as prepared on arrival),
+// the others read back from the file, decoded and sealed.
 func (s *Service) replay(ctx context.Context) (int, error) {
 	s.replayMu.Lock()
 	defer s.replayMu.Unlock()
@@ -734,21 +751,28 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 	return s.spool.Replay(s.replayChunk(), s.spilled.has, func(recs []Record) error {
 		items := make([]item, len(recs))
 		ids := make([]string, len(recs))
+		var uncounted []int // spilled and not counted in the callbacks metric yet (toSpool)
 		for i, r := range recs {
 			ids[i] = r.ID
-			if it, ok := s.spilled.get(r.ID); ok {
-				items[i] = it
-				continue
-			}
-			if r.Body == nil && r.ReceivedAt.IsZero() {
+			it, ok := s.spilled.get(r.ID)
+			switch {
+			case ok && it.prepared:
+			case ok:
+				uncounted = append(uncounted, i)
+				r = it.rec
+				fallthrough
+			case r.Body != nil || !r.ReceivedAt.IsZero():
+				if !ok {
+					s.replayFromFile.Add(1)
+				}
+				var err error
+				if it, err = s.prepare(r); err != nil {
+					return err
+				}
+			default:
 				// Known when the file was read and no longer: its append failed meanwhile
 				// (never acknowledged); the next replay reads the file whole.
 				return fmt.Errorf("travelrule: spooled record %s no longer held", r.ID)
-			}
-			s.replayDecodes.Add(1)
-			it, err := s.prepare(r)
-			if err != nil {
-				return err
 			}
 			items[i] = it
 		}
@@ -761,6 +785,13 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 		s.spilled.drop(ids)
 		for _, o := range outs {
 			s.metrics.replayed.WithLabelValues(string(o)).Inc()
+		}
+		for _, i := range uncounted {
+			d := items[i].dec
+			s.metrics.stored(Ack{Outcome: OutcomeSpooled, Problem: d.Problem, Type: d.Type})
+			if d.Problem != ProblemNone && (outs[i] == OutcomeNew || outs[i] == OutcomeRevision) {
+				s.log.Warn("travel rule callback quarantined", "id", ids[i], "type", d.Type, "problem", d.Problem)
+			}
 		}
 		return nil
 	})

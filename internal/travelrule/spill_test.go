@@ -153,8 +153,8 @@ func TestBurstSpillsToTheSpool(t *testing.T) {
 			t.Fatal("a burst of 64 callbacks at once spilled none to the spool")
 		}
 		checkStoredOnce(t, svc, db, outs)
-		if n := svc.ReplayDecodesForTest(); n != 0 {
-			t.Fatalf("the replay decoded %d spilled records from the file again", n)
+		if n := svc.ReplayFromFileForTest(); n != 0 {
+			t.Fatalf("the replay read %d spilled records back from the file", n)
 		}
 		t.Logf("%d of 500 acknowledged from the spool", spilled)
 	})
