@@ -34,11 +34,13 @@ type TravelRule struct {
 	// quarantined. Default 1048576.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// StoreBudget is how long a callback waits for the database before it goes to the
-	// spool. Env VASPGATE_TRAVEL_RULE_STORE_BUDGET. Default 250ms.
+	// spool (during a burst callbacks go to the spool at once). Env
+	// VASPGATE_TRAVEL_RULE_STORE_BUDGET. Default 250ms.
 	StoreBudget time.Duration `yaml:"store_budget"`
-	// SpoolDir holds the spool file. Env VASPGATE_TRAVEL_RULE_SPOOL_DIR. Default: a directory
-	// beside the SQLite file named after it (vaspgate.db-spool), or ./vaspgate-spool on
-	// PostgreSQL (chosen by the caller).
+	// SpoolDir holds the spool file; put it on persistent storage: callbacks acknowledged from
+	// the spool (the database down or late, or a burst) are only there until replayed. Env
+	// VASPGATE_TRAVEL_RULE_SPOOL_DIR. Default: a directory beside the SQLite file named after
+	// it (vaspgate.db-spool), or ./vaspgate-spool on PostgreSQL (chosen by the caller).
 	SpoolDir string `yaml:"spool_dir"`
 	// RetentionDays is after how many days IVMS101 data is redacted. Env
 	// VASPGATE_TRAVEL_RULE_RETENTION_DAYS. Default 1825 (5 years).
