@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,28 +306,55 @@ type sortPart struct {
 	// then walked in id order and the cursor compared in Go.
 	fixed any
 	// status says which status filters the part can match: "delivered" only that one,
-	// "open" every other, "" any.
+	// "open" every other, StatusPending or StatusQueued only that one (and paused, which
+	// is either on a disabled endpoint), "" any.
 	status string
 }
+
+// excludes reports that the part holds no row a list filtered by status (a Filter.Status)
+// can show.
+func (p sortPart) excludes(status string) bool {
+	if status == "" || p.status == "" {
+		return false
+	}
+	switch p.status {
+	case StatusDelivered:
+		return status != StatusDelivered
+	case "open":
+		return status == StatusDelivered
+	}
+	return status != p.status && status != StatusPaused
+}
+
+// attemptsIndexed is the predicate of the attempts index (migration 00092), word for word
+// as SQLite needs to see it: the rows with other than one attempt but the open ones that
+// were never attempted, which the status index holds.
+const attemptsIndexed = "d.attempts <> 1 AND (d.attempts <> 0 OR d.status NOT IN ('pending', 'queued'))"
 
 // sortSegments are the parts of each order but creation, as segments in ascending order:
 // every row of a segment sorts before every row of the next, so a page reads the next
 // segment only when the one before ran out (a list in the other direction reads them the
 // other way round). The parts of one segment interleave and are merged in one statement.
-// No stored status sorts before 'delivered' (failed, pending and queued after it).
+// No stored status sorts before 'delivered' (failed, pending and queued after it). By
+// attempts, the rows with none are the open ones never attempted, each status a range of
+// the status index in id order, merged with the attempts index's (migration 00092).
 var sortSegments = map[string][][]sortPart{
 	SortStatus: {
-		{{where: "d.status = 'delivered'", fixed: StatusDelivered, status: "delivered"}},
+		{{where: "d.status = 'delivered'", fixed: StatusDelivered, status: StatusDelivered}},
 		{{where: "d.status <> 'delivered'", status: "open"}},
 	},
 	SortUpdated: {{
-		{where: "d.status = 'delivered'", status: "delivered"},
+		{where: "d.status = 'delivered'", status: StatusDelivered},
 		{where: "d.status <> 'delivered'", status: "open"},
 	}},
 	SortAttempts: {
-		{{where: "d.attempts <> 1 AND d.attempts < 1"}},
+		{
+			{where: "d.status <> 'delivered' AND d.status = 'pending' AND d.attempts = 0", fixed: 0, status: StatusPending},
+			{where: "d.status <> 'delivered' AND d.status = 'queued' AND d.attempts = 0", fixed: 0, status: StatusQueued},
+			{where: attemptsIndexed + " AND d.attempts < 1"},
+		},
 		{{where: "d.attempts = 1", fixed: 1}},
-		{{where: "d.attempts <> 1 AND d.attempts > 1"}},
+		{{where: attemptsIndexed + " AND d.attempts > 1"}},
 	},
 }
 
@@ -457,7 +485,7 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 	for _, seg := range segments {
 		var parts []listQuery
 		for _, p := range seg {
-			if p.status == "open" && f.Status == StatusDelivered || p.status == "delivered" && f.Status != "" && f.Status != StatusDelivered {
+			if p.excludes(f.Status) {
 				continue
 			}
 			w, a := append(slices.Clone(where), p.where), after
@@ -488,14 +516,20 @@ func deliveriesQueries(f Filter) ([]listQuery, error) {
 			out = append(out, parts[0])
 		default:
 			// Each part is a walk of its own index, limited to a page; the page is the
-			// first rows of the two, merged. The outer order names the columns as the
+			// first rows of them all, merged. The outer order names the columns as the
 			// parts return them (id, status, updated_at, attempts).
 			outer := make(store.Keyset, len(keys))
 			for i, k := range keys {
 				outer[i] = strings.TrimPrefix(k, "d.")
 			}
-			out = append(out, listQuery{`SELECT * FROM (` + parts[0].stmt + `) AS a UNION ALL SELECT * FROM (` + parts[1].stmt +
-				`) AS b ORDER BY ` + outer.OrderBy(desc) + ` LIMIT ?`, append(append(parts[0].args, parts[1].args...), f.Limit+1)})
+			var stmts []string
+			var args []any
+			for i, p := range parts {
+				stmts = append(stmts, `SELECT * FROM (`+p.stmt+`) AS p`+strconv.Itoa(i))
+				args = append(args, p.args...)
+			}
+			out = append(out, listQuery{strings.Join(stmts, " UNION ALL ") + ` ORDER BY ` + outer.OrderBy(desc) + ` LIMIT ?`,
+				append(args, f.Limit+1)})
 		}
 	}
 	return out, nil
