@@ -64,7 +64,4 @@ func (s *Service) HoldReplayForTest() (release func()) {
 func (s *Service) ReplayFromFileForTest() int64 { return s.replayFromFile.Load() }
 
 // SpoolBacklogForTest is how many records the spool holds unreplayed.
-func (s *Service) SpoolBacklogForTest() int64 {
-	n, _ := s.spool.Backlog()
-	return n
-}
+func (s *Service) SpoolBacklogForTest() int64 { return s.spoolBacklog() }

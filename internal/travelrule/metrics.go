@@ -14,10 +14,16 @@ type metrics struct {
 	ack                          prometheus.Histogram
 	updates, holds, releases     prometheus.Counter
 	answers                      *prometheus.HistogramVec
+	backlog                      prometheus.GaugeFunc
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics makes the metrics; backlog reads the spool's unreplayed records.
+func newMetrics(reg prometheus.Registerer, backlog func() float64) (*metrics, error) {
 	m := &metrics{
+		backlog: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vaspgate_travel_rule_spool_backlog",
+			Help: "Callbacks acknowledged from the spool and not yet stored in the database: on this instance's disk only until then.",
+		}, backlog),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vaspgate_travel_rule_callbacks_total",
 			Help: "Enclave callbacks acknowledged, by callback type and outcome (new, duplicate, revision, spooled, quarantined).",
@@ -56,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.replayed, m.rejected, m.ack, m.updates, m.holds, m.releases, m.answers} {
+	for _, c := range []prometheus.Collector{m.received, m.replayed, m.rejected, m.ack, m.updates, m.holds, m.releases, m.answers, m.backlog} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("travelrule: register metrics: %w", err)
 		}

@@ -169,11 +169,12 @@ func New(db *store.DB, jobs *job.Engine, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m, err := newMetrics(opts.Registerer)
+	var s *Service
+	m, err := newMetrics(opts.Registerer, func() float64 { return float64(s.spoolBacklog()) })
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{
+	s = &Service{
 		db: db, jobs: jobs, opts: opts, metrics: m, log: opts.Logger.With("component", "travelrule"),
 		queue: make(chan *pending, 4096), ready: make(chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1),
 		toFold: map[string]struct{}{}, foldKick: make(chan struct{}, 1), gatherLimit: gatherLimit,
@@ -795,6 +796,17 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
+}
+
+// spoolBacklog is how many records the spool holds unreplayed (0 before Run opened it).
+func (s *Service) spoolBacklog() int64 {
+	select {
+	case <-s.ready:
+		n, _ := s.spool.Backlog()
+		return n
+	default:
+		return 0
+	}
 }
 
 // SpoolPending reports whether acknowledged callbacks wait in the spool.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
 	"github.com/vaspgate/vaspgate/internal/seal"
@@ -19,20 +21,22 @@ import (
 	"github.com/vaspgate/vaspgate/internal/travelrule"
 )
 
-// runService starts a service with its job engine on db; stop (also called when the test
-// ends) stops them. The store budget is long, so that no callback goes to the spool for
+// runService starts a service with its job engine on db (its metrics on reg, if given); stop
+// (also called when the test ends) stops them. The store budget is long, so that no callback goes to the spool for
 // being late: those that go there were spilled (or the database failed, which fails the
 // test's counts).
-func runService(t *testing.T, db *store.DB, spillMax int64) (svc *travelrule.Service, stop func()) {
+func runService(t *testing.T, db *store.DB, spillMax int64, reg ...prometheus.Registerer) (svc *travelrule.Service, stop func()) {
 	t.Helper()
 	keys, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng := job.New(db, job.Options{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	svc, err = travelrule.New(db, eng, testkit.TravelRuleOptions(travelrule.Options{
-		Sealer: keys, SpoolDir: t.TempDir(), StoreBudget: time.Minute, Logger: slog.New(slog.DiscardHandler),
-	}))
+	opts := travelrule.Options{Sealer: keys, SpoolDir: t.TempDir(), StoreBudget: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	if len(reg) > 0 {
+		opts.Registerer = reg[0]
+	}
+	svc, err = travelrule.New(db, eng, testkit.TravelRuleOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +171,8 @@ func TestSpillStopsAtTheBound(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		const bound = 5
-		svc, _ := runService(t, db, bound)
+		reg := prometheus.NewRegistry()
+		svc, _ := runService(t, db, bound, reg)
 		release := svc.HoldReplayForTest()
 		outs := burst(t, svc, "5b222222", 60, 4)
 		spilled := 0
@@ -184,9 +189,31 @@ func TestSpillStopsAtTheBound(t *testing.T) {
 		if n := svc.SpoolBacklogForTest(); n != bound {
 			t.Fatalf("spool backlog %d, want %d", n, bound)
 		}
+		if g := backlogGauge(t, reg); g != bound {
+			t.Fatalf("vaspgate_travel_rule_spool_backlog %v, want %d", g, bound)
+		}
 		release()
 		checkStoredOnce(t, svc, db, outs)
+		if g := backlogGauge(t, reg); g != 0 {
+			t.Fatalf("vaspgate_travel_rule_spool_backlog %v after the replay", g)
+		}
 	})
+}
+
+// backlogGauge reads vaspgate_travel_rule_spool_backlog from reg.
+func backlogGauge(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "vaspgate_travel_rule_spool_backlog" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no vaspgate_travel_rule_spool_backlog")
+	return 0
 }
 
 // TestStopStoresTheSpool: a service that stops stores what its spool holds first (a spilled
