@@ -149,11 +149,13 @@ func TestRecorderPlans(t *testing.T) {
 			func(tx *store.Tx) error { _, _, err := eng.q.lockSubjects(ctx, tx, keys, heads); return err }},
 		{"apply outcomes", pgApplyOutcomes, "callback_deliveries", "WITH m AS MATERIALIZED", []any{
 			[]string{batch[0].c.id, batch[1].c.id}, []string{"t", "t"}, []string{StatusDelivered, StatusDelivered}, []int64{1, 1},
-			[]int64{0, 0}, []int64{200, 200}, []string{"", ""}, []int64{1, 1}, 1},
+			[]int64{0, 0}, []int64{200, 200}, []string{"", ""}, []int64{1, 1},
+			"plan", []string{batch[0].c.id, batch[1].c.id}, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, []int64{200, 200},
+			[]string{"ok", "ok"}, []string{"", ""}, []string{"", ""}, [][]byte{{}, {}}, []int64{0, 0}, 1},
 			2, // the match, and the update
 			func(tx *store.Tx) error {
 				// The lease token matches no delivery: nothing is written, the plan is the same.
-				return eng.q.applyOutcomes(ctx, tx, batch, make([]bool, len(batch)), 1)
+				return eng.q.applyOutcomes(ctx, tx, "plan", batch, make([]bool, len(batch)), 1)
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,6 +206,8 @@ func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		case []bool, []int64:
 			lits[i] = "ARRAY" + strings.ReplaceAll(fmt.Sprint(v), " ", ", ")
+		case [][]byte:
+			lits[i] = "ARRAY[" + strings.TrimSuffix(strings.Repeat("CAST('' AS BYTEA), ", len(v)), ", ") + "]"
 		case []string:
 			q := make([]string, len(v))
 			for j, s := range v {

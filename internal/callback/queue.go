@@ -611,10 +611,7 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 	var out recorded
 	err := q.db.InTx(ctx, func(tx *store.Tx) error {
 		out = recorded{applied: make([]bool, len(batch))}
-		if err := q.insertAttempts(ctx, tx, instance, batch); err != nil {
-			return err
-		}
-		if err := q.applyOutcomes(ctx, tx, batch, out.applied, nowUS); err != nil {
+		if err := q.applyOutcomes(ctx, tx, instance, batch, out.applied, nowUS); err != nil {
 			return err
 		}
 		var finished []subjectKey
@@ -651,27 +648,9 @@ func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp
 	return out, err
 }
 
+// insertAttempts writes the batch's attempt log on SQLite (on PostgreSQL pgApplyOutcomes
+// does, in the statement that applies the outcomes).
 func (q *queue) insertAttempts(ctx context.Context, tx *store.Tx, instance string, batch []outcome) error {
-	if q.pg() {
-		n := len(batch)
-		ids, ns, starts, durs, codes := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		outs, ecodes, errs, bodies, truncs := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n)
-		for i, o := range batch {
-			a := o.a
-			ids[i], ns[i], starts[i], durs[i], codes[i] = o.c.id, int64(o.c.attempts+1), store.Micros(a.started), a.duration.Microseconds(), int64(a.status)
-			outs[i], ecodes[i], errs[i], bodies[i], truncs[i] = a.result.Outcome.String(), a.result.Code, clip(a.errText), a.body, int64(boolInt(a.truncated))
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_attempts
-			(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated)
-			SELECT u.id, u.n, ?, u.st, u.du, u.sc, u.oc, u.ec, u.er, u.rb, u.rt
-			FROM unnest(CAST(? AS TEXT[]), CAST(? AS INT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS INT[]),
-			            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS INT[]))
-			  AS u(id, n, st, du, sc, oc, ec, er, rb, rt)`,
-			instance, ids, ns, starts, durs, codes, outs, ecodes, errs, bodies, truncs); err != nil {
-			return fmt.Errorf("callback: attempt log: %w", err)
-		}
-		return nil
-	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO callback_attempts
 		(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated) VALUES `)
@@ -705,27 +684,43 @@ func (q *queue) insertAttempts(ctx context.Context, tx *store.Tx, instance strin
 // The first array is read through a sub-SELECT, as in pgLockSubjects, so that every plan
 // rates the outcomes alike and PostgreSQL keeps the generic plan instead of planning every
 // batch anew (37 µs of PostgreSQL CPU per event before).
+//
+// The same statement writes the attempt log (every attempt, whether or not its lease still
+// held): one round trip fewer in each recording transaction.
 const pgApplyOutcomes = `WITH m AS MATERIALIZED (SELECT u.* FROM unnest((SELECT CAST(? AS TEXT[])), CAST(? AS TEXT[]), CAST(? AS TEXT[]),
 	  CAST(? AS INT[]), CAST(? AS BIGINT[]), CAST(? AS INT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS u(id, tok, st, tr, nx, ls, le, fi)
 	CROSS JOIN LATERAL (SELECT h.id FROM callback_deliveries h WHERE h.id = u.id AND h.lease_token = u.tok OFFSET 0) h
-	WHERE h.id = u.id)
+	WHERE h.id = u.id),
+a AS (INSERT INTO callback_attempts
+	(delivery_id, n, instance, started_at, duration_us, status_code, outcome, error_code, error, response_body, response_truncated)
+	SELECT u.id, u.n, ?, u.st, u.du, u.sc, u.oc, u.ec, u.er, u.rb, u.rt
+	FROM unnest(CAST(? AS TEXT[]), CAST(? AS INT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS INT[]),
+	            CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS INT[]))
+	  AS u(id, n, st, du, sc, oc, ec, er, rb, rt))
 UPDATE callback_deliveries d SET status = m.st, tries = m.tr, attempts = d.attempts + 1,
 	next_at = m.nx, lease_token = '', lease_until = 0, last_status = m.ls, last_error = m.le, finished_at = m.fi, updated_at = ?
 FROM m WHERE d.id = m.id AND d.lease_token = m.tok
 RETURNING d.id`
 
-// applyOutcomes moves each delivery to its new state, only where the lease token still
-// matches, and marks which were applied. nowUS is the change's time (updated_at).
-func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome, applied []bool, nowUS int64) error {
+// applyOutcomes writes the batch's attempt log and moves each delivery to its new state,
+// only where the lease token still matches, and marks which were applied. nowUS is the
+// change's time (updated_at).
+func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, instance string, batch []outcome, applied []bool, nowUS int64) error {
 	if q.pg() {
 		n := len(batch)
 		ids, toks, sts, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		tries, next, last, fin := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		ns, starts, durs, outs, ecodes := make([]int64, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n)
+		bodies, truncs := make([][]byte, n), make([]int64, n)
 		for i, o := range batch {
-			ids[i], toks[i], sts[i], errs[i] = o.c.id, o.c.token, o.status, clip(o.a.errText)
-			tries[i], next[i], last[i], fin[i] = int64(o.tries), o.nextAt, int64(o.a.status), o.finished
+			a := o.a
+			ids[i], toks[i], sts[i], errs[i] = o.c.id, o.c.token, o.status, clip(a.errText)
+			tries[i], next[i], last[i], fin[i] = int64(o.tries), o.nextAt, int64(a.status), o.finished
+			ns[i], starts[i], durs[i], outs[i], ecodes[i] = int64(o.c.attempts+1), store.Micros(a.started), a.duration.Microseconds(), a.result.Outcome.String(), a.result.Code
+			bodies[i], truncs[i] = a.body, int64(boolInt(a.truncated))
 		}
-		rows, err := tx.QueryContext(ctx, pgApplyOutcomes, ids, toks, sts, tries, next, last, errs, fin, nowUS)
+		rows, err := tx.QueryContext(ctx, pgApplyOutcomes, ids, toks, sts, tries, next, last, errs, fin,
+			instance, ids, ns, starts, durs, last, outs, ecodes, errs, bodies, truncs, nowUS)
 		if err != nil {
 			return fmt.Errorf("callback: update deliveries: %w", err)
 		}
@@ -745,6 +740,9 @@ func (q *queue) applyOutcomes(ctx context.Context, tx *store.Tx, batch []outcome
 			applied[i] = done[o.c.id]
 		}
 		return nil
+	}
+	if err := q.insertAttempts(ctx, tx, instance, batch); err != nil {
+		return err
 	}
 	for i, o := range batch {
 		res, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET status = ?, tries = ?, attempts = attempts + 1,
