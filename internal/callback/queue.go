@@ -601,8 +601,9 @@ type recorded struct {
 // pointer of every subject whose head finished (with the next head promoted), and endpoint
 // health. It never waits for a business transaction: a subject row some transaction holds
 // is skipped (SKIP LOCKED) and returned as deferred, noted durably in callback_recheck.
-// On PostgreSQL this is at most five statements whatever the batch size (four when no
-// finished subject has anything queued behind its head). The new heads of the subjects tk names (whose heads this batch delivered) are leased in the same promotion and
+// On PostgreSQL this is at most four statements whatever the batch size (three when no
+// finished subject has anything queued behind its head): the attempt log and the new
+// states in one (pgApplyOutcomes). The new heads of the subjects tk names (whose heads this batch delivered) are leased in the same promotion and
 // returned, for the workers that finished their predecessors to send at once.
 func (q *queue) record(ctx context.Context, instance string, batch []outcome, hp healthPolicy, now time.Time, tk *takeover) (recorded, error) {
 	nowUS := store.Micros(now)
