@@ -2,9 +2,17 @@ package travelrule
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/vaspgate/vaspgate/internal/store"
 )
 
 // StoreForTest stores bodies in one group commit, as Accept does, and leaves them pending:
@@ -65,3 +73,47 @@ func (s *Service) ReplayFromFileForTest() int64 { return s.replayFromFile.Load()
 
 // SpoolBacklogForTest is how many records the spool holds unreplayed.
 func (s *Service) SpoolBacklogForTest() int64 { return s.spoolBacklog() }
+
+// SpoolV1ForTest appends r to the spool file in dir as a "TRS1" frame, as the spool wrote it
+// before "TRS2" (JSON entry, body sealed with the spool's own associated data).
+func SpoolV1ForTest(dir string, keys Sealer, r Record) error {
+	body, err := keys.Seal(r.Body, []byte("travelrule spool "+r.ID))
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(spoolEntry{ID: r.ID, ReceivedAt: store.Micros(r.ReceivedAt), Truncated: r.Truncated, Size: r.Size, Body: body})
+	if err != nil {
+		return err
+	}
+	frame := make([]byte, frameHead, frameHead+len(payload))
+	copy(frame, "TRS1")
+	binary.BigEndian.PutUint32(frame[4:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(frame[8:], crc32.Checksum(payload, crcTable))
+	f, err := os.OpenFile(filepath.Join(dir, spoolName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(frame, payload...)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// SpoolForTest appends r to the spool in dir as toSpool does ("TRS2", body sealed for the
+// inbox), as a process that stopped before its replay would have left it.
+func SpoolForTest(dir string, keys Sealer, r Record) error {
+	sealed, err := keys.Seal(r.Body, bodyAD(r.ID))
+	if err != nil {
+		return err
+	}
+	sp, err := OpenSpool(dir, keys)
+	if err != nil {
+		return err
+	}
+	if err := sp.Append(r, sealed); err != nil {
+		sp.Close()
+		return fmt.Errorf("append: %w", err)
+	}
+	return sp.Close()
+}

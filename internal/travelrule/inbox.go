@@ -22,6 +22,8 @@ type Record struct {
 	Truncated bool
 	// Size is the number of body bytes read (larger than len(Body) when truncated).
 	Size int64
+	// sealed is Body sealed for the inbox (bodyAD), when a spool entry read back held it.
+	sealed []byte
 }
 
 // Outcome is what storing a callback did.
@@ -76,7 +78,10 @@ type item struct {
 }
 
 func (s *Service) prepare(r Record) (item, error) {
-	it := item{rec: r, dec: decodeRecord(r), prepared: true}
+	it := item{rec: r, dec: decodeRecord(r), sealed: r.sealed, prepared: true}
+	if it.sealed != nil {
+		return it, nil
+	}
 	var err error
 	it.sealed, err = s.seal(r.Body, bodyAD(r.ID))
 	return it, err

@@ -391,10 +391,19 @@ func (s *Service) waitReady(ctx context.Context) error {
 }
 
 // toSpool appends it to the spool and answers once it is fsync'd. An item the replay will
-// take from memory (spilledItems) stays unprepared: the replay decodes and seals it, after the
+// take from memory (spilledItems) stays unprepared: the replay decodes it, after the
 // burst, and counts it in the callbacks metric then, when its type is known. One that cannot
-// be kept is decoded here for the metric (and read back from the file by the replay).
+// be kept is decoded here for the metric (and read back from the file by the replay). Its
+// body is sealed here once for both the spool and the inbox (see Spool).
 func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
+	if !it.prepared {
+		// Sealed once, as the inbox stores it: the spool writes this, and the replay stores
+		// it as is (from the item kept, or read back from the file).
+		var err error
+		if it.sealed, err = s.seal(it.rec.Body, bodyAD(it.rec.ID)); err != nil {
+			return ack, fmt.Errorf("%w: %v", ErrNotDurable, err)
+		}
+	}
 	kept := s.spilled.put(it)
 	if !kept && !it.prepared {
 		it.dec = decodeRecord(it.rec)
@@ -403,7 +412,7 @@ func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
 		ack.Problem, ack.Type = it.dec.Problem, it.dec.Type
 	}
 	s.spillSince.CompareAndSwap(0, time.Now().UnixNano())
-	if err := s.spool.Append(it.rec); err != nil {
+	if err := s.spool.Append(it.rec, it.sealed); err != nil {
 		if kept {
 			s.spilled.drop([]string{it.rec.ID})
 		}
@@ -768,6 +777,7 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 			case ok:
 				uncounted = append(uncounted, i)
 				r = it.rec
+				r.sealed = it.sealed // sealed in toSpool
 				fallthrough
 			case r.Body != nil || !r.ReceivedAt.IsZero():
 				if !ok {

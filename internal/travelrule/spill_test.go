@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vaspgate/vaspgate/internal/job"
@@ -27,16 +28,29 @@ import (
 // test's counts).
 func runService(t *testing.T, db *store.DB, spillMax int64, reg ...prometheus.Registerer) (svc *travelrule.Service, stop func()) {
 	t.Helper()
+	return runServiceIn(t, db, t.TempDir(), spillMax, reg...)
+}
+
+// testKeys is the keyring of runService.
+func testKeys(t *testing.T) *seal.Keyring {
+	t.Helper()
 	keys, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+// runServiceIn is runService with its spool in spoolDir.
+func runServiceIn(t *testing.T, db *store.DB, spoolDir string, spillMax int64, reg ...prometheus.Registerer) (svc *travelrule.Service, stop func()) {
+	t.Helper()
+	keys := testKeys(t)
 	eng := job.New(db, job.Options{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	opts := travelrule.Options{Sealer: keys, SpoolDir: t.TempDir(), StoreBudget: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	opts := travelrule.Options{Sealer: keys, SpoolDir: spoolDir, StoreBudget: time.Minute, Logger: slog.New(slog.DiscardHandler)}
 	if len(reg) > 0 {
 		opts.Registerer = reg[0]
 	}
-	svc, err = travelrule.New(db, eng, testkit.TravelRuleOptions(opts))
+	svc, err := travelrule.New(db, eng, testkit.TravelRuleOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +249,44 @@ func TestStopStoresTheSpool(t *testing.T) {
 		}
 		if rows != len(outs) || dups != 2*len(outs) {
 			t.Fatalf("after the stop: %d inbox rows, %d duplicates; want %d and %d", rows, dups, len(outs), 2*len(outs))
+		}
+	})
+}
+
+// TestRunStoresASpoolLeftBehind: at Run the service stores what a previous process left in
+// its spool, in the frames of the version before ("TRS1", body sealed for the spool) and of
+// this one ("TRS2", body sealed for the inbox and stored as is); the folds open every body
+// stored (the verifications are derived from them).
+func TestRunStoresASpoolLeftBehind(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		dir, keys := t.TempDir(), testKeys(t)
+		outs := map[string][]travelrule.Outcome{}
+		for i := range 6 {
+			u := fmt.Sprintf("5b444444-0000-4000-8000-%012d", i)
+			body := fmt.Appendf(nil, `{"callbackType":"VERIFICATION_RESULT","data":{"verificationUuid":%q,"verificationResult":"VERIFIED","reason":"OK"}}`, u)
+			r := travelrule.Record{ID: uuid.Must(uuid.NewV7()).String(), ReceivedAt: time.Now().UTC(), Body: body, Size: int64(len(body))}
+			write := travelrule.SpoolV1ForTest
+			if i%2 == 1 {
+				write = travelrule.SpoolForTest
+			}
+			if err := write(dir, keys, r); err != nil {
+				t.Fatal(err)
+			}
+			outs[u] = []travelrule.Outcome{travelrule.OutcomeSpooled}
+		}
+		svc, _ := runServiceIn(t, db, dir, 0)
+		// SpoolPending says false until Run opened the spool: wait for the rows first.
+		wait.For(t, "spool left behind stored", func() bool {
+			var n int
+			if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM travel_rule_inbox").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n == len(outs)
+		})
+		checkStoredOnce(t, svc, db, outs)
+		if n := svc.ReplayFromFileForTest(); n != 6 {
+			t.Fatalf("%d records read back from the file, want 6", n)
 		}
 	})
 }

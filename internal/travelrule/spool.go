@@ -26,8 +26,12 @@ import (
 // whole content was stored.
 //
 // Layout: <dir>/travelrule-spool.log receives appends; Replay renames it to
-// travelrule-replay-<nanos>.log and drains replay files oldest first. A frame is "TRS1" |
-// length (4) | CRC-32C (4) | payload (JSON spoolEntry, body sealed). A torn last frame can
+// travelrule-replay-<nanos>.log and drains replay files oldest first. A frame is magic (4) |
+// length (4) | CRC-32C (4) | payload. "TRS2" frames (written) hold a binary entry (see
+// appendEntry) whose body is sealed exactly as the inbox stores it (bodyAD), so that the
+// replay stores it without opening and sealing it again; "TRS1" frames (written before)
+// hold a JSON spoolEntry whose body is sealed with the spool's own associated data, and are
+// still read. A torn last frame can
 // only be one that was never fsynced, hence never acknowledged: it is dropped, and cut off
 // the file when the spool is opened, so that appends after a restart are not written behind
 // it (the reader stops at the first bad frame).
@@ -54,6 +58,7 @@ type spoolAppend struct {
 	done  chan error
 }
 
+// spoolEntry is the payload of a "TRS1" frame (read only).
 type spoolEntry struct {
 	ID         string `json:"id"`
 	ReceivedAt int64  `json:"received_at"`
@@ -63,8 +68,9 @@ type spoolEntry struct {
 }
 
 var (
-	spoolMagic = []byte("TRS1")
-	crcTable   = crc32.MakeTable(crc32.Castagnoli)
+	spoolMagicV1 = []byte("TRS1")
+	spoolMagic   = []byte("TRS2")
+	crcTable     = crc32.MakeTable(crc32.Castagnoli)
 )
 
 const spoolName = "travelrule-spool.log"
@@ -86,7 +92,7 @@ func OpenSpool(dir string, sealer Sealer) (*Spool, error) {
 		return nil, err
 	}
 	for _, name := range files {
-		_, err := scanFrames(name, func(payload []byte) bool {
+		_, err := scanFrames(name, func(_ bool, payload []byte) bool {
 			s.records.Add(1)
 			s.bytes.Add(int64(frameHead + len(payload)))
 			return true
@@ -105,7 +111,7 @@ const frameHead = 12
 // cutTornTail truncates the append file after its last whole frame (see Spool).
 func (s *Spool) cutTornTail() error {
 	name := filepath.Join(s.dir, spoolName)
-	valid, err := scanFrames(name, func([]byte) bool { return true })
+	valid, err := scanFrames(name, func(bool, []byte) bool { return true })
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -174,8 +180,10 @@ func (s *Spool) Close() error {
 	return s.f.Close()
 }
 
-// Append writes r and returns once it is on disk (fsync'd).
-func (s *Spool) Append(r Record) error {
+// Append writes r and returns once it is on disk (fsync'd). sealed is r.Body sealed for the
+// inbox (Service.seal with bodyAD(r.ID); r.Body itself when the spool has no sealer): the
+// spool stores it as is, and the replay hands it back beside the opened body.
+func (s *Spool) Append(r Record, sealed []byte) error {
 	s.arriving.Add(1)
 	handed := false
 	defer func() {
@@ -183,22 +191,15 @@ func (s *Spool) Append(r Record) error {
 			s.arriving.Add(-1)
 		}
 	}()
-	body := r.Body
-	if s.sealer != nil {
-		var err error
-		if body, err = s.sealer.Seal(r.Body, []byte("travelrule spool "+r.ID)); err != nil {
-			return fmt.Errorf("travelrule: seal spool entry: %w", err)
-		}
+	if len(r.ID) > 0xffff {
+		return fmt.Errorf("travelrule: spool entry id of %d bytes", len(r.ID))
 	}
-	payload, err := json.Marshal(spoolEntry{ID: r.ID, ReceivedAt: store.Micros(r.ReceivedAt), Truncated: r.Truncated, Size: r.Size, Body: body})
-	if err != nil {
-		return fmt.Errorf("travelrule: encode spool entry: %w", err)
-	}
-	frame := make([]byte, 12, 12+len(payload))
+	frame := make([]byte, frameHead, frameHead+entryFixed+len(r.ID)+len(sealed))
 	copy(frame, spoolMagic)
+	frame = appendEntry(frame, r, sealed)
+	payload := frame[frameHead:]
 	binary.BigEndian.PutUint32(frame[4:], uint32(len(payload)))
 	binary.BigEndian.PutUint32(frame[8:], crc32.Checksum(payload, crcTable))
-	frame = append(frame, payload...)
 	a := spoolAppend{frame: frame, done: make(chan error, 1)}
 	select {
 	case s.appends <- a:
@@ -208,6 +209,54 @@ func (s *Spool) Append(r Record) error {
 		return errors.New("travelrule: spool closed")
 	}
 	return <-a.done
+}
+
+// entryFixed is the size of a "TRS2" entry's fixed fields: id length (2), received at (8,
+// unix micros), flags (1: truncated), size (8).
+const entryFixed = 2 + 8 + 1 + 8
+
+// appendEntry appends r's "TRS2" entry to b: the fixed fields around the id, then the sealed
+// body to the end of the payload. A binary entry instead of JSON spares the base64 of the
+// body both ways (issue 16, sixth pass).
+func appendEntry(b []byte, r Record, sealed []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(r.ID)))
+	b = append(b, r.ID...)
+	b = binary.BigEndian.AppendUint64(b, uint64(store.Micros(r.ReceivedAt)))
+	var flags byte
+	if r.Truncated {
+		flags = 1
+	}
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Size))
+	return append(b, sealed...)
+}
+
+// entryID returns the id of a "TRS2" entry, or false if the payload is too short for it.
+func entryID(p []byte) ([]byte, bool) {
+	if len(p) < entryFixed {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	if len(p) < entryFixed+n {
+		return nil, false
+	}
+	return p[2 : 2+n], true
+}
+
+// parseEntry decodes a "TRS2" entry; the sealed body is copied out of p (scanFrames reuses it).
+func parseEntry(p []byte) (r Record, sealed []byte, ok bool) {
+	id, ok := entryID(p)
+	if !ok {
+		return Record{}, nil, false
+	}
+	f := p[2+len(id):]
+	r = Record{
+		ID:         string(id),
+		ReceivedAt: store.FromMicros(int64(binary.BigEndian.Uint64(f))),
+		Truncated:  f[8]&1 != 0,
+		Size:       int64(binary.BigEndian.Uint64(f[9:])),
+	}
+	return r, bytes.Clone(f[17:]), true
 }
 
 // Group sizing. An fsync costs the process about 0.07 ms of CPU on this machine kind (ext4),
@@ -372,10 +421,10 @@ func (s *Spool) unreplayed(records, bytes int64) {
 	s.bytes.Add(-bytes)
 }
 
-// scanFrames calls fn with the payload of each whole frame of the file name (the slice is
+// scanFrames calls fn with the payload (and whether it is a "TRS1" frame) of each whole frame of the file name (the slice is
 // reused), until fn returns false or a torn or corrupt frame; it returns the length of the
 // frames read.
-func scanFrames(name string, fn func(payload []byte) bool) (int64, error) {
+func scanFrames(name string, fn func(v1 bool, payload []byte) bool) (int64, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return 0, fmt.Errorf("travelrule: spool read: %w", err)
@@ -389,7 +438,8 @@ func scanFrames(name string, fn func(payload []byte) bool) (int64, error) {
 		if _, err := io.ReadFull(r, head); err != nil {
 			return valid, nil
 		}
-		if string(head[:4]) != string(spoolMagic) {
+		v1 := string(head[:4]) == string(spoolMagicV1)
+		if !v1 && string(head[:4]) != string(spoolMagic) {
 			return valid, nil
 		}
 		n := binary.BigEndian.Uint32(head[4:])
@@ -401,43 +451,73 @@ func scanFrames(name string, fn func(payload []byte) bool) (int64, error) {
 			return valid, nil
 		}
 		valid += int64(frameHead) + int64(n)
-		if !fn(payload) {
+		if !fn(v1, payload) {
 			return valid, nil
 		}
 	}
 }
 
-// spoolIDPrefix starts every entry's JSON (spoolEntry's first field), so the id of a record
-// the caller knows is read without decoding the entry.
+// spoolIDPrefix starts every "TRS1" entry's JSON (spoolEntry's first field), so the id of a
+// record the caller knows is read without decoding the entry.
 var spoolIDPrefix = []byte(`{"id":"`)
 
+// frameID returns the id at the start of a frame's payload without decoding the rest.
+func frameID(v1 bool, payload []byte) ([]byte, bool) {
+	if !v1 {
+		return entryID(payload)
+	}
+	if !bytes.HasPrefix(payload, spoolIDPrefix) {
+		return nil, false
+	}
+	rest := payload[len(spoolIDPrefix):]
+	end := bytes.IndexByte(rest, '"')
+	return rest[:max(end, 0)], end > 0
+}
+
 // read decodes the frames of one file, stopping at a torn or corrupt tail, and returns each
-// record's frame size beside it. Records known says true of carry only their ID.
+// record's frame size beside it. Records known says true of carry only their ID. A record
+// of a "TRS2" frame carries its body opened and, in sealed, as the inbox stores it; one of a
+// "TRS1" frame its body opened only (sealed nil: the replay seals it for the inbox).
 func (s *Spool) read(name string, known func(id string) bool) ([]Record, []int64, error) {
 	var out []Record
 	var sizes []int64
 	var openErr error
-	_, err := scanFrames(name, func(payload []byte) bool {
-		if known != nil && bytes.HasPrefix(payload, spoolIDPrefix) {
-			rest := payload[len(spoolIDPrefix):]
-			if end := bytes.IndexByte(rest, '"'); end > 0 && known(string(rest[:end])) {
-				out, sizes = append(out, Record{ID: string(rest[:end])}), append(sizes, int64(frameHead+len(payload)))
+	_, err := scanFrames(name, func(v1 bool, payload []byte) bool {
+		if known != nil {
+			if id, ok := frameID(v1, payload); ok && known(string(id)) {
+				out, sizes = append(out, Record{ID: string(id)}), append(sizes, int64(frameHead+len(payload)))
 				return true
 			}
 		}
-		var e spoolEntry
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return false
-		}
-		body := e.Body
-		if s.sealer != nil {
-			var err error
-			if body, err = s.sealer.Open(e.Body, []byte("travelrule spool "+e.ID)); err != nil {
-				openErr = fmt.Errorf("travelrule: spool entry %s does not open: %w", e.ID, err)
+		var r Record
+		if v1 {
+			var e spoolEntry
+			if err := json.Unmarshal(payload, &e); err != nil {
 				return false
 			}
+			r = Record{ID: e.ID, ReceivedAt: store.FromMicros(e.ReceivedAt), Truncated: e.Truncated, Size: e.Size, Body: e.Body}
+			if s.sealer != nil {
+				var err error
+				if r.Body, err = s.sealer.Open(e.Body, []byte("travelrule spool "+e.ID)); err != nil {
+					openErr = fmt.Errorf("travelrule: spool entry %s does not open: %w", e.ID, err)
+					return false
+				}
+			}
+		} else {
+			var ok bool
+			if r, r.sealed, ok = parseEntry(payload); !ok {
+				return false
+			}
+			r.Body = r.sealed
+			if s.sealer != nil {
+				var err error
+				if r.Body, err = s.sealer.Open(r.sealed, bodyAD(r.ID)); err != nil {
+					openErr = fmt.Errorf("travelrule: spool entry %s does not open: %w", r.ID, err)
+					return false
+				}
+			}
 		}
-		out = append(out, Record{ID: e.ID, ReceivedAt: store.FromMicros(e.ReceivedAt), Truncated: e.Truncated, Size: e.Size, Body: body})
+		out = append(out, r)
 		sizes = append(sizes, int64(frameHead+len(payload)))
 		return true
 	})
