@@ -19,10 +19,10 @@
 // Burst absorption (issue 16, fifth pass): while more than burstAt callbacks are being
 // acknowledged at once (and for burstHold after), a callback is acknowledged once it is
 // fsync'd in the spool and is not queued for the database (its Outcome is spooled); it is
-// neither decoded nor sealed for the inbox in the burst. The replay stores the spool
-// afterwards in large batches, from the records kept in memory (the file is read back only
-// after a restart), decoding and sealing each once, and gives way while the burst lasts, at
-// most foldMaxDefer.
+// not decoded in the burst, and sealed once, as the inbox stores it (the spool writes that
+// sealed body, the replay stores it as is). The replay stores the spool afterwards in large
+// batches, from the records kept in memory (the file is read back only after a restart),
+// decoding each once, and gives way while the burst lasts, at most foldMaxDefer.
 // The spool's unreplayed backlog is bounded (spillMax records, spillMaxBytes): at the bound,
 // callbacks wait for the database again, so a sustained load runs at the database's rate. A
 // spilled callback is durable on this instance's disk until replayed (acknowledged =
