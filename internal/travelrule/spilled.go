@@ -4,10 +4,10 @@ import "sync"
 
 // spilledItems keeps, by record id, the item of each callback this process appended to the
 // spool, until the replay stored it: the replay takes the record from it instead of reading
-// the file back (decoding the entry's JSON and opening its seal), and decodes and seals it for
-// the inbox once, or uses the decode and seal made on arrival (a callback spooled after
-// waiting for the database). It is only a shortcut: a record missing from it (spooled by a previous process, or
-// past the bounds) is read from the file as before. It holds at most spillMax items and
+// the file back and opening the sealed body to decode it, and stores the body as toSpool
+// sealed it (or the decode and seal made on arrival, for a callback spooled after waiting for
+// the database). It is only a shortcut: a record missing from it (spooled by a previous
+// process, or past the bounds) is read from the file. It holds at most spillMax items and
 // spillMaxBytes of bodies (plain and sealed), the spill's own bounds, so that a burst
 // absorbed by the spool is replayed from memory whole; while the database is down the spool
 // may grow past them, and what does not fit is read back from the file.
