@@ -21,18 +21,8 @@ import (
 // endpoint per lookup. The plans are the generic ones the engine's prepared statements end
 // up with.
 func TestPlansWithoutStatistics(t *testing.T) {
-	db := storetest.New(t, store.Postgres)
+	db, eng := engineWithoutStatistics(t)
 	ctx := context.Background()
-	for _, table := range []string{"callback_deliveries", "callback_subjects", "callback_endpoints"} {
-		// No statistics for the length of the test: autovacuum would analyze after a minute.
-		if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eng, err := New(ctx, db, testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The bench's backlog shape: 4 wallet endpoints, 1,000 subjects, recorded 200 per
 	// transaction through the outbox.
 	const events, subjects = 20000, 1000
@@ -104,17 +94,8 @@ func TestPlansWithoutStatistics(t *testing.T) {
 // row; a prepared statement that settled on such a plan kept it as the table grew, and one
 // that did not planned every batch anew.
 func TestRecorderPlans(t *testing.T) {
-	db := storetest.New(t, store.Postgres)
+	db, eng := engineWithoutStatistics(t)
 	ctx := context.Background()
-	for _, table := range []string{"callback_deliveries", "callback_subjects", "callback_endpoints"} {
-		if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eng, err := New(ctx, db, testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const subjects = 1000
 	if err := db.InTx(ctx, func(tx *store.Tx) error {
 		for i := range subjects {
@@ -194,6 +175,25 @@ func TestRecorderPlans(t *testing.T) {
 // unique (endpoint_id, event_id) index is the one a planner would take for "the endpoint's
 // deliveries", and it holds the endpoint's whole history.
 var endpointWalks = []string{"callback_deliveries_unfinished", "callback_deliveries_endpoint_id_event_id_key"}
+
+// engineWithoutStatistics is an engine on a fresh PostgreSQL schema whose queue tables get no
+// statistics for the length of the test (autovacuum would analyze them after a minute), as
+// the bench's scratch schema and a newly deployed database have none.
+func engineWithoutStatistics(t *testing.T) (*store.DB, *Engine) {
+	t.Helper()
+	db := storetest.New(t, store.Postgres)
+	ctx := context.Background()
+	for _, table := range []string{"callback_deliveries", "callback_subjects", "callback_endpoints"} {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng, err := New(ctx, db, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, eng
+}
 
 // genericPlan prepares stmt and explains its generic plan (the one a prepared statement
 // settles on) with args written as literals; nothing is executed.
