@@ -405,10 +405,12 @@ func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
 		}
 	}
 	kept := s.spilled.put(it)
-	if !kept && !it.prepared {
+	// A kept spilled item is decoded, and counted in the callbacks metric, by the replay.
+	decoded := it.prepared || !kept
+	if !it.prepared && !kept {
 		it.dec = decodeRecord(it.rec)
 	}
-	if it.prepared || !kept {
+	if decoded {
 		ack.Problem, ack.Type = it.dec.Problem, it.dec.Type
 	}
 	s.spillSince.CompareAndSwap(0, time.Now().UnixNano())
@@ -420,7 +422,7 @@ func (s *Service) toSpool(it item, ack Ack) (Ack, error) {
 		return ack, fmt.Errorf("%w: %v", ErrNotDurable, err)
 	}
 	ack.Outcome = OutcomeSpooled
-	if it.prepared || !kept {
+	if decoded {
 		s.metrics.stored(ack)
 	}
 	select {
@@ -771,28 +773,27 @@ func (s *Service) replay(ctx context.Context) (int, error) {
 		var uncounted []int // spilled and not counted in the callbacks metric yet (toSpool)
 		for i, r := range recs {
 			ids[i] = r.ID
-			it, ok := s.spilled.get(r.ID)
+			it, kept := s.spilled.get(r.ID)
 			switch {
-			case ok && it.prepared:
-			case ok:
+			case kept && it.prepared:
+				items[i] = it
+				continue
+			case kept:
+				// Spilled in a burst: sealed in toSpool, decoded here.
 				uncounted = append(uncounted, i)
 				r = it.rec
-				r.sealed = it.sealed // sealed in toSpool
-				fallthrough
-			case r.Body != nil || !r.ReceivedAt.IsZero():
-				if !ok {
-					s.replayFromFile.Add(1)
-				}
-				var err error
-				if it, err = s.prepare(r); err != nil {
-					return err
-				}
-			default:
+				r.sealed = it.sealed
+			case r.Body == nil && r.ReceivedAt.IsZero():
 				// Known when the file was read and no longer: its append failed meanwhile
 				// (never acknowledged); the next replay reads the file whole.
 				return fmt.Errorf("travelrule: spooled record %s no longer held", r.ID)
+			default:
+				s.replayFromFile.Add(1)
 			}
-			items[i] = it
+			var err error
+			if items[i], err = s.prepare(r); err != nil {
+				return err
+			}
 		}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
