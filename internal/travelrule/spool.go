@@ -341,15 +341,10 @@ func (s *Spool) writer() {
 	}
 }
 
-// Pending reports whether the spool holds records not yet replayed.
+// Pending reports whether the spool holds records not yet replayed: its backlog count, not a
+// listing of the directory, as every group commit asks (Service.commit).
 func (s *Spool) Pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.size > 0 {
-		return true
-	}
-	files, _ := filepath.Glob(filepath.Join(s.dir, "travelrule-replay-*.log"))
-	return len(files) > 0
+	return s.records.Load() > 0
 }
 
 // Replay hands every spooled record to store, in append order, in chunks of at most chunk
