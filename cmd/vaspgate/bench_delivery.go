@@ -7,12 +7,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/vaspgate/vaspgate/cmd/vaspgate/bench/callbackbench"
 )
+
+// benchDeliveryInstanceCmd runs `vaspgate bench delivery-instance`, an engine of a `bench
+// delivery --instance-cpu` run, told what to do on its standard input.
+func benchDeliveryInstanceCmd() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return callbackbench.RunInstance(ctx, os.Stdin, os.Stdout)
+}
 
 // benchDeliveryCmd runs `vaspgate bench delivery …`; args are what follows "delivery".
 func benchDeliveryCmd(args []string) error {
@@ -35,6 +45,7 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.Preload, "preload", false, "record every event first, then start the engine (measures the engine alone)")
 	fs.BoolVar(&o.ViaHTTP, "via-http", false, "publish every event through the publish API (POST /admin/v1/messages on a loopback admin listener) instead of the outbox in process")
 	fs.IntVar(&o.Instances, "instances", 1, "delivery engines on the database (each with its own connection pool), as several vaspgate processes")
+	fs.Float64Var(&o.InstanceCPU, "instance-cpu", 0, "run each instance as a process of its own limited to this many cores (a cgroup CPU quota, as a container's CPU limit; needs root and PostgreSQL), as instances on machines of their own (0: engines in this process, unlimited)")
 	fs.IntVar(&o.PayloadBytes, "payload-bytes", 0, "pad each event's payload to this many bytes (0: ~30 bytes, unpadded)")
 	fs.StringVar(&o.Signature, "signature", callbackbench.SignatureStellar, "how vaspgate signs and the receivers verify: stellar (URL destinations, Stellar Signature header, ed25519) or standard-webhooks (one configured destination per receiver, Standard Webhooks v1 HMAC-SHA256; needs --via-http)")
 	fs.StringVar(&o.Peer, "peer", "", "measure another delivery service with the same publisher and receivers instead of vaspgate's engine: outpost (Hookdeck Outpost, already running at --peer-url)")
@@ -44,6 +55,13 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.InstanceCPU > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.Program = exe
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -76,6 +94,9 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	if r.Instances > 1 {
 		rate += fmt.Sprintf(", %d engine instances", r.Instances)
 	}
+	if r.InstanceCPU > 0 {
+		rate += fmt.Sprintf(" as processes of %.2f cores each", r.InstanceCPU)
+	}
 	if r.PayloadBytes > 0 {
 		rate += fmt.Sprintf(", payloads of %d bytes", r.PayloadBytes)
 	}
@@ -92,6 +113,9 @@ func runBenchDelivery(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "delivered      %.0f signed deliveries/s (%.2f s; recorded at %.0f/s)\n", r.PerSecond, r.Seconds, r.EnqueueRate)
 	fmt.Fprintf(out, "latency        commit->receipt p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.P50Millis, r.P99Millis, r.MaxMillis)
 	fmt.Fprintf(out, "requests       %d (%d answered 503)\n", r.Requests, r.Failed503)
+	if r.InstanceCPU > 0 {
+		fmt.Fprintf(out, "instances      %.3f ms of CPU per delivery, quota used up in %.0f %% of periods\n", r.InstanceCPUMillis, 100*r.InstanceThrottled)
+	}
 	fmt.Fprintf(out, "lost %d, duplicated %d, out of order %d, bad signatures %d\n", r.Lost, r.Duplicated, r.OutOfOrder, r.BadSignatures)
 	// vaspgate promises order per subject; a peer that does not is measured, not failed.
 	if r.Lost > 0 || r.BadSignatures > 0 || (r.OutOfOrder > 0 && r.Peer == "") {

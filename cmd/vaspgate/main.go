@@ -214,6 +214,8 @@ func bench(args []string, stderr io.Writer) error {
 	switch args[0] {
 	case "delivery":
 		return benchDeliveryCmd(args[1:])
+	case "delivery-instance": // started by `bench delivery --instance-cpu`, not by people
+		return benchDeliveryInstanceCmd()
 	case "travelrule":
 		return benchTravelRuleCmd(args[1:])
 	case "rpc":

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,8 +51,16 @@ type Options struct {
 	// loopback admin listener, behind the admin token) instead of the outbox in process:
 	// latency is then from the 202 to the receipt.
 	ViaHTTP bool
-	// Instances runs this many engines on the database (default 1), each with its own pool.
+	// Instances runs this many engines on the database (default 1), each with its own pool:
+	// in this process, or as processes of their own with InstanceCPU.
 	Instances int
+	// InstanceCPU, when above 0, runs every instance as a process of its own (Program's
+	// `bench delivery-instance`) limited to this many cores by a control group (package
+	// cpucap), as instances on machines or in containers of their own are; the producers,
+	// receivers and tracker stay in this process, unlimited. PostgreSQL only.
+	InstanceCPU float64
+	// Program is the vaspgate binary that runs InstanceCPU's instances.
+	Program string
 	// PayloadBytes pads each event's payload to this many bytes (0: ~30 bytes, unpadded).
 	PayloadBytes int
 	// Signature is how vaspgate signs and the receivers verify: SignatureStellar (default:
@@ -72,31 +81,37 @@ type Options struct {
 
 // Result is what a run measured.
 type Result struct {
-	Engine        string  `json:"engine"`
-	Events        int     `json:"events"`
-	Subjects      int     `json:"subjects"`
-	Receivers     int     `json:"receivers"`
-	FailShare     float64 `json:"fail_share"`
-	Rate          int     `json:"rate"`
-	Workers       int     `json:"workers"`
-	Preload       bool    `json:"preload"`
-	ViaHTTP       bool    `json:"via_http"`
-	Instances     int     `json:"instances"`
-	PayloadBytes  int     `json:"payload_bytes,omitempty"`
-	Signature     string  `json:"signature,omitempty"`
-	Peer          string  `json:"peer,omitempty"`
-	Seconds       float64 `json:"seconds"`
-	PerSecond     float64 `json:"deliveries_per_second"`
-	EnqueueRate   float64 `json:"recorded_per_second"`
-	P50Millis     float64 `json:"latency_p50_ms"`
-	P99Millis     float64 `json:"latency_p99_ms"`
-	MaxMillis     float64 `json:"latency_max_ms"`
-	Requests      int64   `json:"requests"`
-	Failed503     int64   `json:"answered_503"`
-	Lost          int     `json:"lost"`
-	Duplicated    int     `json:"duplicated"`
-	OutOfOrder    int     `json:"out_of_order"`
-	BadSignatures int64   `json:"bad_signatures"`
+	Engine    string  `json:"engine"`
+	Events    int     `json:"events"`
+	Subjects  int     `json:"subjects"`
+	Receivers int     `json:"receivers"`
+	FailShare float64 `json:"fail_share"`
+	Rate      int     `json:"rate"`
+	Workers   int     `json:"workers"`
+	Preload   bool    `json:"preload"`
+	ViaHTTP   bool    `json:"via_http"`
+	Instances int     `json:"instances"`
+	// InstanceCPU is Options.InstanceCPU; InstanceCPUMillis the CPU the instance processes
+	// used over their whole lives per event, and InstanceThrottled the share of their
+	// quota periods in which they used the whole quota and waited.
+	InstanceCPU       float64 `json:"instance_cpu,omitempty"`
+	InstanceCPUMillis float64 `json:"instance_cpu_ms_per_delivery,omitempty"`
+	InstanceThrottled float64 `json:"instance_throttled_share,omitempty"`
+	PayloadBytes      int     `json:"payload_bytes,omitempty"`
+	Signature         string  `json:"signature,omitempty"`
+	Peer              string  `json:"peer,omitempty"`
+	Seconds           float64 `json:"seconds"`
+	PerSecond         float64 `json:"deliveries_per_second"`
+	EnqueueRate       float64 `json:"recorded_per_second"`
+	P50Millis         float64 `json:"latency_p50_ms"`
+	P99Millis         float64 `json:"latency_p99_ms"`
+	MaxMillis         float64 `json:"latency_max_ms"`
+	Requests          int64   `json:"requests"`
+	Failed503         int64   `json:"answered_503"`
+	Lost              int     `json:"lost"`
+	Duplicated        int     `json:"duplicated"`
+	OutOfOrder        int     `json:"out_of_order"`
+	BadSignatures     int64   `json:"bad_signatures"`
 }
 
 func (o *Options) defaults() {
@@ -150,6 +165,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	default:
 		return Result{}, fmt.Errorf("bench: unknown signature %q (known: %s, %s)", o.Signature, SignatureStellar, SignatureStandardWebhooks)
 	}
+	if o.InstanceCPU > 0 && o.Program == "" {
+		return Result{}, errors.New("bench: instances with a CPU limit run as processes: Options.Program names the vaspgate binary")
+	}
 	dbURL, cleanup, err := store.Scratch(ctx, o.DatabaseURL)
 	if err != nil {
 		return Result{}, err
@@ -162,6 +180,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer db.Close()
 	if _, err := db.Migrate(ctx); err != nil {
 		return Result{}, err
+	}
+	if o.InstanceCPU > 0 && db.Dialect() != store.Postgres {
+		return Result{}, errors.New("bench: instances as processes share one database: PostgreSQL only")
 	}
 	if db.Dialect() == store.SQLite && !o.ViaHTTP {
 		// One writer: in process, concurrent producers would only queue for the
@@ -208,51 +229,61 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		dests = rcv.urls("/cb")
 	}
 
-	// Production's settings (loopback allowed) but for these.
-	cfg := testkit.CallbackOptions()
-	cfg.Workers = o.Workers
-	cfg.RetrySchedule = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
-	// Failures here are injected on purpose; keep the circuit out of the measurement.
-	cfg.CircuitThreshold = 1 << 30
-	cfg.SigningSeed = benchSeed
-	cfg.Destinations = destinations
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// Instances beyond the first are further engines in this process, each with its own
-	// connection pool and instance name, sharing the database as separate processes would.
-	var engines []*callback.Engine
-	for i := range max(1, o.Instances) {
-		opts := []callback.Option{callback.WithMaxInFlightPerEndpoint(o.Workers), callback.WithInstance(fmt.Sprintf("bench-%d", i))}
-		if db.Dialect() == store.Postgres {
-			// As vaspgate serve does: the engine claims and records through its own connections.
-			pool, err := store.Open(ctx, dbURL)
+	cfg := engineConfig(o.Workers, destinations)
+	var (
+		eng         *callback.Engine // the outbox every event is recorded through
+		startEngine func()           // starts delivering
+		procs       *instanceProcs   // the instances, with InstanceCPU
+	)
+	if o.InstanceCPU > 0 {
+		// The events are recorded through an engine of this process that never delivers.
+		if eng, err = callback.New(ctx, db, cfg); err != nil {
+			return res, err
+		}
+		if procs, err = startInstances(ctx, o, dbURL, destinations); err != nil {
+			return res, err
+		}
+		defer procs.kill()
+		startEngine = procs.run
+	} else {
+		// Instances beyond the first are further engines in this process, each with its
+		// own connection pool and instance name, sharing the database as separate
+		// processes would.
+		var engines []*callback.Engine
+		for i := range max(1, o.Instances) {
+			opts := []callback.Option{callback.WithMaxInFlightPerEndpoint(o.Workers), callback.WithInstance(fmt.Sprintf("bench-%d", i))}
+			if db.Dialect() == store.Postgres {
+				// As vaspgate serve does: the engine claims and records through its own connections.
+				pool, err := store.Open(ctx, dbURL)
+				if err != nil {
+					return res, err
+				}
+				defer pool.Close()
+				opts = append(opts, callback.WithPool(pool))
+			}
+			e, err := callback.New(ctx, db, cfg, opts...)
 			if err != nil {
 				return res, err
 			}
-			defer pool.Close()
-			opts = append(opts, callback.WithPool(pool))
+			engines = append(engines, e)
 		}
-		e, err := callback.New(ctx, db, cfg, opts...)
-		if err != nil {
-			return res, err
-		}
-		engines = append(engines, e)
-	}
-	eng := engines[0]
-	runCtx, stop := context.WithCancel(ctx)
-	runDone := make(chan error, len(engines))
-	started := false
-	defer func() {
-		stop()
-		if started {
-			for range engines {
-				<-runDone
+		eng = engines[0]
+		runCtx, stop := context.WithCancel(ctx)
+		runDone := make(chan error, len(engines))
+		started := false
+		defer func() {
+			stop()
+			if started {
+				for range engines {
+					<-runDone
+				}
 			}
-		}
-	}()
-	startEngine := func() {
-		started = true
-		for _, e := range engines {
-			go func() { runDone <- e.Run(runCtx) }()
+		}()
+		startEngine = func() {
+			started = true
+			for _, e := range engines {
+				go func() { runDone <- e.Run(runCtx) }()
+			}
 		}
 	}
 	if !o.Preload {
@@ -307,9 +338,28 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	tr.wait(ctx, o.Timeout)
 	tr.fill(&res, start)
+	if procs != nil {
+		if err := procs.stop(&res); err != nil {
+			return res, err
+		}
+	}
 	res.EnqueueRate = float64(o.Events) / recorded.Seconds()
 	res.Requests, res.Failed503, res.BadSignatures = rcv.requests.Load(), rcv.failed.Load(), rcv.badSig.Load()
 	return res, nil
+}
+
+// engineConfig is the engine's configuration in a run, in this process or in an instance
+// process: production's settings (loopback allowed) but for these.
+func engineConfig(workers int, destinations []callback.Destination) callback.Options {
+	cfg := testkit.CallbackOptions()
+	cfg.Workers = workers
+	cfg.RetrySchedule = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
+	// Failures here are injected on purpose; keep the circuit out of the measurement.
+	cfg.CircuitThreshold = 1 << 30
+	cfg.SigningSeed = benchSeed
+	cfg.Destinations = destinations
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg
 }
 
 // preloadBatch is how many events a preload records per transaction.

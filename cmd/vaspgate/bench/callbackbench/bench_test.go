@@ -3,11 +3,13 @@ package callbackbench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
+	"github.com/vaspgate/vaspgate/internal/testkit"
 )
 
 func TestBenchSmall(t *testing.T) {
@@ -41,12 +43,41 @@ func TestBenchSmall(t *testing.T) {
 	}
 }
 
-// TestBenchSignatureNeedsHTTP: configured destinations take messages through the publish
-// API only, so the Standard Webhooks run refuses to record in process; an unknown scheme is
-// refused.
-func TestBenchSignatureNeedsHTTP(t *testing.T) {
+// TestBenchInstancesAsProcesses: with InstanceCPU the engines are vaspgate processes in
+// CPU-limited control groups, and the run still delivers every event once, in order, with
+// its failures retried, and reports what the processes used.
+func TestBenchInstancesAsProcesses(t *testing.T) {
 	t.Parallel()
-	for _, o := range []Options{{Signature: SignatureStandardWebhooks}, {Signature: "hmac", ViaHTTP: true}} {
+	for _, viaHTTP := range []bool{false, true} {
+		t.Run(fmt.Sprintf("via HTTP %v", viaHTTP), func(t *testing.T) {
+			t.Parallel()
+			signature := SignatureStellar
+			if viaHTTP {
+				// The configured destinations, secrets included, reach the processes.
+				signature = SignatureStandardWebhooks
+			}
+			r, err := Run(context.Background(), Options{DatabaseURL: storetest.PostgresURL(), Events: 300, Subjects: 20, Receivers: 3, FailShare: 0.1,
+				Preload: !viaHTTP, ViaHTTP: viaHTTP, Signature: signature, Instances: 2, InstanceCPU: 0.5, Program: testkit.Binary(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Lost != 0 || r.OutOfOrder != 0 || r.BadSignatures != 0 || r.Failed503 == 0 || r.Duplicated != 0 {
+				t.Fatalf("%+v", r)
+			}
+			if r.InstanceCPU != 0.5 || r.InstanceCPUMillis <= 0 {
+				t.Fatalf("the instances' CPU was not measured: %+v", r)
+			}
+		})
+	}
+}
+
+// TestBenchRefuses: configured destinations take messages through the publish API only, so
+// the Standard Webhooks run refuses to record in process; an unknown scheme is refused;
+// instances as processes need the program to run and a database they can share.
+func TestBenchRefuses(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{Signature: SignatureStandardWebhooks}, {Signature: "hmac", ViaHTTP: true},
+		{InstanceCPU: 1}, {InstanceCPU: 1, Program: "vaspgate"}} {
 		if _, err := Run(context.Background(), o); err == nil {
 			t.Errorf("%+v: accepted", o)
 		}
