@@ -66,21 +66,29 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}
 	now := int64(1) << 62
 	for _, tc := range []struct {
-		name string
-		stmt string
-		args []any
+		name  string
+		stmt  string
+		args  []any
+		setup []string // what the engine sets in the statement's transaction first
 	}{
-		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}},
-		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}},
-		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), 0, now, now, "", 0}},
-		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, now, "token", now}},
+		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}, []string{pgClaimSettings}},
+		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}, []string{pgClaimSettings}},
+		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), 0, now, now, "", 0}, nil},
+		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, now, "token", now}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := genericPlan(t, db, tc.stmt, tc.args)
+			plan := genericPlan(t, db, tc.stmt, tc.args, tc.setup...)
 			for _, walk := range endpointWalks {
 				if strings.Contains(plan, walk) {
 					t.Errorf("plan reads %s:\n%s", walk, plan)
 				}
+			}
+			// The due index keeps an entry for every finished delivery until a vacuum; only
+			// a plain index scan marks those dead as it meets them, so that the next claims
+			// skip them without reading the table (pgClaimSettings). A bitmap scan of it read
+			// a table page per delivery finished so far, every claim (issue 16, eighth pass).
+			if strings.Contains(tc.name, "claim") && (strings.Contains(plan, "Bitmap") || !strings.Contains(plan, "Index Scan using callback_deliveries_due")) {
+				t.Errorf("the claim does not walk the due index:\n%s", plan)
 			}
 		})
 	}
@@ -196,8 +204,9 @@ func engineWithoutStatistics(t *testing.T) (*store.DB, *Engine) {
 }
 
 // genericPlan prepares stmt and explains its generic plan (the one a prepared statement
-// settles on) with args written as literals; nothing is executed.
-func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
+// settles on) with args written as literals, after running setup in the same transaction;
+// nothing else is executed.
+func genericPlan(t *testing.T, db *store.DB, stmt string, args []any, setup ...string) string {
 	t.Helper()
 	lits := make([]string, len(args))
 	for i, a := range args {
@@ -221,8 +230,10 @@ func genericPlan(t *testing.T, db *store.DB, stmt string, args []any) string {
 	var plan strings.Builder
 	ctx := context.Background()
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
-			return err
+		for _, q := range append(setup, "SET LOCAL plan_cache_mode = force_generic_plan") {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "PREPARE plan_under_test AS "+db.Rebind(stmt)); err != nil {
 			return err
