@@ -18,9 +18,12 @@ import (
 	"time"
 )
 
-// period is the quota's accounting period, the kernel's default: a group may run
-// cores×period of CPU time in each period, then waits for the next.
-const period = 100 * time.Millisecond
+// period is the quota's accounting period: a group may run cores×period of CPU time in
+// each period, then waits for the next. A tenth of the kernel's default (100 ms) spreads
+// the quota out, so that a limited engine runs like one on a slower machine rather than
+// freezing for most of every 100 ms while it holds leases and row locks that the other
+// instances then wait for.
+const period = 10 * time.Millisecond
 
 // Roots of the two cgroup layouts.
 const (
@@ -44,7 +47,7 @@ func New(name string, cores float64) (*Group, error) {
 	}
 	quota := int64(cores * float64(period/time.Microsecond))
 	if quota < 1000 { // the kernel's smallest quota: 1 ms per period
-		return nil, fmt.Errorf("cpucap: %v cores is below the smallest quota (0.01)", cores)
+		return nil, fmt.Errorf("cpucap: %v cores is below the smallest quota (%v)", cores, float64(time.Millisecond)/float64(period))
 	}
 	g, err := open(name)
 	if err != nil {

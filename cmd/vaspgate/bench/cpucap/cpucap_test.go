@@ -73,7 +73,7 @@ func TestNewRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		cores float64
-	}{{"zero", 0}, {"negative", -1}, {"below the smallest quota", 0.001}, {"a/path", 1}, {"..", 1}, {"", 1}} {
+	}{{"zero", 0}, {"negative", -1}, {"below the smallest quota", 0.05}, {"a/path", 1}, {"..", 1}, {"", 1}} {
 		t.Run(fmt.Sprintf("%q %v", tc.name, tc.cores), func(t *testing.T) {
 			name := tc.name
 			if g, err := New(name, tc.cores); err == nil {
