@@ -193,7 +193,9 @@ func (ps *instanceProcs) stop(r *Result) error {
 			if err := p.cmd.Wait(); err != nil {
 				errs = append(errs, fmt.Errorf("bench instance %d: %w", i, err))
 			}
-			cpu += p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+			if state := p.cmd.ProcessState; state != nil { // nil only if it could not be waited for
+				cpu += state.UserTime() + state.SystemTime()
+			}
 			s, err := p.group.Stat()
 			errs = append(errs, err, p.group.Close())
 			st.Periods += s.Periods
