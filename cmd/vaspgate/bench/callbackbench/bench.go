@@ -1,4 +1,5 @@
-// Package callbackbench measures the delivery engine end to end, in process: it records N
+// Package callbackbench measures the delivery engine end to end, in process (or, with
+// Options.InstanceCPU, with its instances as CPU-limited processes of their own): it records N
 // events over M subjects (one transaction each, as a business change would) for K loopback
 // receivers that verify every signature (Stellar, or Standard Webhooks with
 // SignatureStandardWebhooks), optionally fail a share of requests, and reports throughput,
