@@ -66,15 +66,16 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	}
 	now := int64(1) << 62
 	for _, tc := range []struct {
-		name  string
-		stmt  string
-		args  []any
-		setup []string // what the engine sets in the statement's transaction first
+		name    string
+		stmt    string
+		args    []any
+		setup   []string // what the engine sets in the statement's transaction first
+		walkDue bool     // the statement must walk the due index with a plain index scan
 	}{
-		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}, []string{pgClaimSettings}},
-		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}, []string{pgClaimSettings}},
-		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), 0, now, now, "", 0}, nil},
-		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, now, "token", now}, nil},
+		{"claim", eng.q.claimStmt(0), []any{"token", now, now, now, now, 256}, []string{pgClaimSettings}, true},
+		{"claim excluding an endpoint", eng.q.claimStmt(1), []any{"token", now, now, now, now, eps[0], 256}, []string{pgClaimSettings}, true},
+		{"promote", pgPromote, []any{eps, subs, make([]bool, len(eps)), 0, now, now, "", 0}, nil, false},
+		{"promote and take over", pgPromote, []any{eps, subs, slices.Repeat([]bool{true}, len(eps)), now, now, now, "token", now}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := genericPlan(t, db, tc.stmt, tc.args, tc.setup...)
@@ -87,7 +88,7 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			// a plain index scan marks those dead as it meets them, so that the next claims
 			// skip them without reading the table (pgClaimSettings). A bitmap scan of it read
 			// a table page per delivery finished so far, every claim (issue 16, eighth pass).
-			if strings.Contains(tc.name, "claim") && (strings.Contains(plan, "Bitmap") || !strings.Contains(plan, "Index Scan using callback_deliveries_due")) {
+			if tc.walkDue && (strings.Contains(plan, "Bitmap") || !strings.Contains(plan, "Index Scan using callback_deliveries_due")) {
 				t.Errorf("the claim does not walk the due index:\n%s", plan)
 			}
 		})
