@@ -16,7 +16,6 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/callback"
 	"github.com/vaspgate/vaspgate/internal/job"
-	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/testkit"
@@ -50,10 +49,7 @@ func (e *businessEvents) of(subject string) []callback.Message {
 // job engine is open, not running: the jobs stay in river_job).
 func foldService(t *testing.T, db *store.DB) (*travelrule.Service, *businessEvents) {
 	t.Helper()
-	keys, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	eng := job.New(db, job.Options{})
 	ev := &businessEvents{bySubject: map[string][]callback.Message{}}
 	svc, err := travelrule.New(db, eng, testkit.TravelRuleOptions(travelrule.Options{

@@ -16,10 +16,7 @@ import (
 func TestSpoolReplaysInOrderAndDropsATornTail(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	keys, err := seal.New(bytes.Repeat([]byte{3}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := spoolKeys(t)
 	sp, err := OpenSpool(dir, keys)
 	if err != nil {
 		t.Fatal(err)
@@ -140,15 +137,22 @@ func appendSealed(sp *Spool, keys Sealer, r Record) error {
 	return sp.Append(r, sealed)
 }
 
+// spoolKeys is the keyring the spool tests seal with.
+func spoolKeys(t *testing.T) *seal.Keyring {
+	t.Helper()
+	keys, err := seal.New(bytes.Repeat([]byte{3}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 // A spool left by the previous version ("TRS1" frames) is still replayed, whole and in
 // order, also when the new version appended "TRS2" frames behind it.
 func TestSpoolReplaysTRS1Frames(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	keys, err := seal.New(bytes.Repeat([]byte{5}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := spoolKeys(t)
 	at := time.Date(2026, 11, 29, 21, 0, 0, 123000, time.UTC)
 	mustV1(t, dir, keys, Record{ID: "old1", ReceivedAt: at, Body: []byte(`{"old":1}`), Size: 9})
 	mustV1(t, dir, keys, Record{ID: "old2", ReceivedAt: at, Body: []byte(`{"old":2}`), Size: 900, Truncated: true})
