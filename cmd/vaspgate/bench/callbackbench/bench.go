@@ -252,20 +252,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		// processes would.
 		var engines []*callback.Engine
 		for i := range max(1, o.Instances) {
-			opts := []callback.Option{callback.WithMaxInFlightPerEndpoint(o.Workers), callback.WithInstance(fmt.Sprintf("bench-%d", i))}
-			if db.Dialect() == store.Postgres {
-				// As vaspgate serve does: the engine claims and records through its own connections.
-				pool, err := store.Open(ctx, dbURL)
-				if err != nil {
-					return res, err
-				}
-				defer pool.Close()
-				opts = append(opts, callback.WithPool(pool))
-			}
-			e, err := callback.New(ctx, db, cfg, opts...)
+			e, closePool, err := deliveryEngine(ctx, db, dbURL, cfg, fmt.Sprintf("bench-%d", i))
 			if err != nil {
 				return res, err
 			}
+			defer closePool()
 			engines = append(engines, e)
 		}
 		eng = engines[0]
@@ -361,6 +352,28 @@ func engineConfig(workers int, destinations []callback.Destination) callback.Opt
 	cfg.Destinations = destinations
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return cfg
+}
+
+// deliveryEngine is one delivering instance of a run, in this process or in an instance
+// process, named name; closePool closes the connections it was given.
+func deliveryEngine(ctx context.Context, db *store.DB, dbURL string, cfg callback.Options, name string) (_ *callback.Engine, closePool func(), _ error) {
+	opts := []callback.Option{callback.WithMaxInFlightPerEndpoint(cfg.Workers), callback.WithInstance(name)}
+	closePool = func() {}
+	if db.Dialect() == store.Postgres {
+		// As vaspgate serve does: the engine claims and records through its own connections.
+		pool, err := store.Open(ctx, dbURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		closePool = func() { _ = pool.Close() }
+		opts = append(opts, callback.WithPool(pool))
+	}
+	e, err := callback.New(ctx, db, cfg, opts...)
+	if err != nil {
+		closePool()
+		return nil, nil, err
+	}
+	return e, closePool, nil
 }
 
 // preloadBatch is how many events a preload records per transaction.

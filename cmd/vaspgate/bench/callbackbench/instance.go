@@ -57,17 +57,11 @@ func RunInstance(ctx context.Context, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	// As vaspgate serve does: the engine claims and records through its own connections.
-	pool, err := store.Open(ctx, spec.DatabaseURL)
+	e, closePool, err := deliveryEngine(ctx, db, spec.DatabaseURL, engineConfig(spec.Workers, spec.Destinations), spec.Name)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	e, err := callback.New(ctx, db, engineConfig(spec.Workers, spec.Destinations),
-		callback.WithMaxInFlightPerEndpoint(spec.Workers), callback.WithInstance(spec.Name), callback.WithPool(pool))
-	if err != nil {
-		return err
-	}
+	defer closePool()
 	if _, err := fmt.Fprintln(out, "ready"); err != nil {
 		return err
 	}
