@@ -286,17 +286,15 @@ type claimed struct {
 // configured timeout) and records them before returning.
 func (e *Engine) Run(ctx context.Context) error {
 	completions := make(chan completion, e.cfg.Workers)
-	// Several recording transactions overlap on PostgreSQL (each waits on round trips and
-	// its commit); SQLite has one writer, so one is enough there.
+	// Up to four recording transactions overlap on PostgreSQL when attempts finish faster
+	// than one records them (each waits on round trips and its commit); SQLite has one
+	// writer, so one is enough there.
 	recorders := 4
 	if e.db.Dialect() == store.SQLite {
 		recorders = 1
 	}
-	var recWG sync.WaitGroup
-	for range recorders {
-		recWG.Add(1)
-		go func() { defer recWG.Done(); e.completer(completions) }()
-	}
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); recordBatches(completions, recorders, e.recordBatch) }()
 	var wg sync.WaitGroup
 	e.mu.Lock()
 	e.run = &runner{ctx: ctx, wg: &wg, completions: completions}
@@ -308,7 +306,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Unlock()
 		wg.Wait()
 		close(completions)
-		recWG.Wait()
+		<-recorded
 	}()
 	wg.Add(1)
 	go func() {
