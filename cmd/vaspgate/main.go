@@ -60,10 +60,15 @@ Configuration: defaults, then the YAML file given with --config, then VASPGATE_*
 // memory for that CPU. GOGC (and GOMEMLIMIT) in the environment still decide.
 const gcPercent = 400
 
-func main() {
-	if _, set := os.LookupEnv("GOGC"); !set {
+// defaultGC sets gcPercent unless the environment (read through lookup) sets GOGC.
+func defaultGC(lookup func(string) (string, bool)) {
+	if _, set := lookup("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
+}
+
+func main() {
+	defaultGC(os.LookupEnv)
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, errHelp) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "vaspgate:", err)
 		os.Exit(1)
