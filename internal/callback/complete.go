@@ -53,8 +53,8 @@ const overlapBatch = maxBatch / 4
 // attempts (a backlog the recording in flight could not keep up with) is recorded beside
 // it. Recording every batch as soon as a recorder was free instead (four recorders, each
 // taking what had finished) cut the batches to about five attempts in bench delivery
-// --via-http, and each batch's statements, round trips and commit cost PostgreSQL a
-// third more CPU per event (issue 16, ninth pass).
+// --via-http, and each batch's statements, round trips and commit cost PostgreSQL about
+// 40 % more CPU per event than one recorder's batches (issue 16, ninth pass).
 //
 // A batch that reaches maxBatch while every recorder is busy stops the gathering: workers
 // then wait to hand over their attempts (completions is buffered for all of them).
