@@ -117,3 +117,6 @@ func SpoolForTest(dir string, keys Sealer, r Record) error {
 	}
 	return sp.Close()
 }
+
+// SpoolKeys is the keyring the tests seal with (runService's, and the spool tests').
+var SpoolKeys = spoolKeys

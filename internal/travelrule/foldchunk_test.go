@@ -49,7 +49,7 @@ func (e *businessEvents) of(subject string) []callback.Message {
 // job engine is open, not running: the jobs stay in river_job).
 func foldService(t *testing.T, db *store.DB) (*travelrule.Service, *businessEvents) {
 	t.Helper()
-	keys := testKeys(t)
+	keys := travelrule.SpoolKeys(t)
 	eng := job.New(db, job.Options{})
 	ev := &businessEvents{bySubject: map[string][]callback.Message{}}
 	svc, err := travelrule.New(db, eng, testkit.TravelRuleOptions(travelrule.Options{

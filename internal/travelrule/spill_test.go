@@ -1,7 +1,6 @@
 package travelrule_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/vaspgate/vaspgate/internal/job"
 	"github.com/vaspgate/vaspgate/internal/lifecycle"
-	"github.com/vaspgate/vaspgate/internal/seal"
 	"github.com/vaspgate/vaspgate/internal/store"
 	"github.com/vaspgate/vaspgate/internal/store/storetest"
 	"github.com/vaspgate/vaspgate/internal/testkit"
@@ -31,20 +29,10 @@ func runService(t *testing.T, db *store.DB, spillMax int64, reg ...prometheus.Re
 	return runServiceIn(t, db, t.TempDir(), spillMax, reg...)
 }
 
-// testKeys is the keyring of runService.
-func testKeys(t *testing.T) *seal.Keyring {
-	t.Helper()
-	keys, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // runServiceIn is runService with its spool in spoolDir.
 func runServiceIn(t *testing.T, db *store.DB, spoolDir string, spillMax int64, reg ...prometheus.Registerer) (svc *travelrule.Service, stop func()) {
 	t.Helper()
-	keys := testKeys(t)
+	keys := travelrule.SpoolKeys(t)
 	eng := job.New(db, job.Options{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	opts := travelrule.Options{Sealer: keys, SpoolDir: spoolDir, StoreBudget: time.Minute, Logger: slog.New(slog.DiscardHandler)}
 	if len(reg) > 0 {
@@ -260,7 +248,7 @@ func TestStopStoresTheSpool(t *testing.T) {
 func TestRunStoresASpoolLeftBehind(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		dir, keys := t.TempDir(), testKeys(t)
+		dir, keys := t.TempDir(), travelrule.SpoolKeys(t)
 		outs := map[string][]travelrule.Outcome{}
 		for i := range 6 {
 			u := fmt.Sprintf("5b444444-0000-4000-8000-%012d", i)
