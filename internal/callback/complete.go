@@ -66,17 +66,20 @@ func recordBatches(completions <-chan completion, recorders int, record func([]c
 	in := completions
 	for in != nil || len(batch) > 0 {
 		if len(batch) > 0 && (inflight == 0 || (len(batch) >= overlapBatch && inflight < recorders)) {
-			// Take what has already finished too, then hand the batch over.
-			for len(batch) < maxBatch && in != nil {
-				c, ok, more := receiveNow(in)
-				if !more {
-					break
+			// Take what has already finished too (nothing once in is closed: a nil channel is
+			// never ready), then hand the batch over.
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case c, ok := <-in:
+					if !ok {
+						in = nil
+						break fill
+					}
+					batch = append(batch, c)
+				default:
+					break fill
 				}
-				if !ok {
-					in = nil
-					break
-				}
-				batch = append(batch, c)
 			}
 			b := batch
 			batch = make([]completion, 0, len(b))
@@ -105,17 +108,6 @@ func recordBatches(completions <-chan completion, recorders int, record func([]c
 		}
 	}
 	wg.Wait()
-}
-
-// receiveNow receives from ch without waiting: more is false when nothing is ready, ok
-// false when ch is closed.
-func receiveNow(ch <-chan completion) (c completion, ok, more bool) {
-	select {
-	case c, ok = <-ch:
-		return c, ok, true
-	default:
-		return completion{}, false, false
-	}
 }
 
 // recordBatch records a batch in one transaction and tells each attempt's worker the
