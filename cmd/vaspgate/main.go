@@ -55,9 +55,9 @@ Configuration: defaults, then the YAML file given with --config, then VASPGATE_*
 // gcPercent is the GOGC vaspgate runs with when the environment sets none. Its live heap
 // is small (about 5 MB in bench delivery --via-http) and it allocates fast (every request,
 // payload and attempt), so at Go's default of 100 it collected about 33 times a second
-// under load, 10-15 % of the process's CPU (issue 16, ninth pass). At 400 the heap may
-// grow to five times the live heap between collections: a few tens of MB more resident
-// memory for that CPU. GOGC (and GOMEMLIMIT) in the environment still decide.
+// under load; at 400 its CPU per event in bench delivery --via-http was 7-15 % lower, in
+// three pairs of runs (issue 16, ninth pass). The heap may then grow to five times the
+// live heap between collections: a few tens of MB more resident memory for that CPU. GOGC (and GOMEMLIMIT) in the environment still decide.
 const gcPercent = 400
 
 // defaultGC sets gcPercent unless the environment (read through lookup) sets GOGC.
